@@ -1,0 +1,299 @@
+"""Command line: parses arguments and calls one core function per verb. No work here.
+
+``main(argv) -> int`` is what tests call; errors from the core are caught once, here.
+Each verb imports its core module lazily so ``buildiso --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import click
+
+from buildiso import __version__, paths
+from buildiso.config import Accel, EfiFlavour, Firmware, IsolinuxFlavour, Media, Variant
+from buildiso.errors import BuildisoError, ValidationFailed
+from buildiso.log import setup_logging
+
+_PATH = click.Path(path_type=Path)
+_EXISTING = click.Path(exists=True, path_type=Path)
+
+
+def _choice(enum_type: type) -> click.Choice:
+    return click.Choice([e.value for e in enum_type])
+
+
+profile_option = click.option(
+    "--profile",
+    "profile_path",
+    type=_EXISTING,
+    default=paths.DEFAULT_PROFILE,
+    show_default=True,
+    help="Product profile (TOML).",
+)
+variant_option = click.option(
+    "--variant",
+    type=_choice(Variant),
+    default=Variant.TEST.value,
+    show_default=True,
+    help="Profile variant (sizes /var).",
+)
+password_option = click.option(
+    "--password-file",
+    type=_EXISTING,
+    default=None,
+    help="File holding a custom initial cs-admin password (or set BUILDISO_CS_ADMIN_PASSWORD). "
+    "Default: the vendor default, stored only as a hash.",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="buildiso")
+@click.option("--debug", is_flag=True, help="Log every command run; tracebacks on errors.")
+@click.option("--quiet", "-q", is_flag=True, help="Only warnings and errors.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool, quiet: bool) -> None:
+    """Build the Secure Email Gateway installation ISO and prove it installs.
+
+    \b
+    Typical use:
+      buildiso build                     # sample base -> out/EMAIL_490_190.iso
+      buildiso boot-test out/EMAIL_490_190.iso --matrix
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+    setup_logging(debug=debug, quiet=quiet)
+
+
+@cli.command()
+@profile_option
+@variant_option
+@password_option
+@click.option(
+    "--isolinux-flavour",
+    type=_choice(IsolinuxFlavour),
+    default=IsolinuxFlavour.SYSLINUX4.value,
+    show_default=True,
+    help="syslinux of the base tree: syslinux4 (RHEL 6) or syslinux6.",
+)
+@click.option(
+    "--efi-flavour",
+    type=_choice(EfiFlavour),
+    default=EfiFlavour.GRUB_LEGACY.value,
+    show_default=True,
+    help="EFI boot loader of the base tree: grub-legacy (RHEL 6) or grub2.",
+)
+@click.option("--out", "out_dir", type=_PATH, required=True, help="Output folder.")
+def render(
+    profile_path: Path,
+    variant: str,
+    password_file: Path | None,
+    isolinux_flavour: str,
+    efi_flavour: str,
+    out_dir: Path,
+) -> None:
+    """Render ks.cfg and the BIOS/UEFI boot menus from the profile.
+
+    \b
+    Example:
+      buildiso render --variant production --efi-flavour grub2 --out /tmp/menus
+    """
+    from buildiso import render as render_mod
+
+    render_mod.render_command(
+        profile_path=profile_path,
+        variant=Variant(variant),
+        password_file=password_file,
+        isolinux_flavour=IsolinuxFlavour(isolinux_flavour),
+        efi_flavour=EfiFlavour(efi_flavour),
+        out_dir=out_dir,
+    )
+
+
+@cli.command()
+@click.argument("ks_file", type=_EXISTING)
+@click.option("--media", type=_EXISTING, default=None, help="Install tree (directory) to check packages/groups against.")
+@profile_option
+@variant_option
+def validate(ks_file: Path, media: Path | None, profile_path: Path, variant: str) -> None:
+    """Check a kickstart: pykickstart RHEL6 syntax plus the product's rules.
+
+    \b
+    Example:
+      buildiso validate out/render/ks.cfg --media out/sample-base/tree
+    """
+    from buildiso import validate as validate_mod
+
+    validate_mod.validate_command(
+        ks_file=ks_file, media=media, profile_path=profile_path, variant=Variant(variant)
+    )
+
+
+@cli.command("sample-base")
+@click.option("--out", "out_dir", type=_PATH, default=paths.DEFAULT_SAMPLE_BASE, show_default=True)
+@click.option("--force", is_flag=True, help="Rebuild even when the cache says nothing changed.")
+def sample_base(out_dir: Path, force: bool) -> None:
+    """Build the sample RHEL-6.10-shaped base tree, its ISO and the sample gateway RPMs.
+
+    \b
+    Example:
+      buildiso sample-base --out out/sample-base
+    """
+    from buildiso.sample import base as sample_base_mod
+
+    sample_base_mod.sample_base_command(out_dir=out_dir, force=force)
+
+
+@cli.command()
+@click.option("--base", type=_EXISTING, default=None, help="RHEL 6.10 DVD ISO or unpacked tree (default: the sample base).")
+@click.option("--gateway-rpms", type=_EXISTING, default=None, help="Folder of gateway RPMs (default: the sample's).")
+@profile_option
+@variant_option
+@password_option
+@click.option("--out", "out_dir", type=_PATH, default=paths.DEFAULT_OUT, show_default=True)
+@click.option("--allow-unsigned", is_flag=True, help="Development builds only: accept unsigned/untrusted gateway RPMs.")
+def build(
+    base: Path | None,
+    gateway_rpms: Path | None,
+    profile_path: Path,
+    variant: str,
+    password_file: Path | None,
+    out_dir: Path,
+    allow_unsigned: bool,
+) -> None:
+    """Compose base + gateway RPMs and master EMAIL_490_190.iso.
+
+    \b
+    Example:
+      buildiso build --base rhel-server-6.10-x86_64-dvd.iso --gateway-rpms rpms/ --out dist/
+    """
+    from buildiso import build as build_mod
+
+    build_mod.build_command(
+        base=base,
+        gateway_rpms=gateway_rpms,
+        profile_path=profile_path,
+        variant=Variant(variant),
+        password_file=password_file,
+        out_dir=out_dir,
+        allow_unsigned=allow_unsigned,
+    )
+
+
+@cli.command()
+@click.argument("iso", type=_EXISTING)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def inspect(iso: Path, as_json: bool) -> None:
+    """Show an ISO's label, boot entries, MBR/GPT, implanted MD5, menus, kickstart, packages.
+
+    \b
+    Example:
+      buildiso inspect out/EMAIL_490_190.iso --json
+    """
+    from buildiso import inspect as inspect_mod
+
+    inspect_mod.inspect_command(iso=iso, as_json=as_json)
+
+
+@cli.command()
+@click.argument("old", type=_EXISTING)
+@click.argument("new", type=_EXISTING)
+def diff(old: Path, new: Path) -> None:
+    """What changed between two builds' manifests.
+
+    \b
+    Example:
+      buildiso diff old/EMAIL_490_190.manifest.json out/EMAIL_490_190.manifest.json
+    """
+    from buildiso import manifest as manifest_mod
+
+    manifest_mod.diff_command(old=old, new=new)
+
+
+@cli.command("boot-test")
+@click.argument("iso", type=_EXISTING)
+@click.option("--firmware", type=_choice(Firmware), default=Firmware.BIOS.value, show_default=True)
+@click.option("--media", type=_choice(Media), default=Media.DVD.value, show_default=True)
+@click.option("--matrix", is_flag=True, help="All four cells: BIOS/UEFI x DVD/USB.")
+@click.option("--jobs", type=click.IntRange(1, 16), default=2, show_default=True)
+@click.option("--accel", type=_choice(Accel), default=Accel.AUTO.value, show_default=True)
+@click.option("--artifacts", type=_PATH, default=paths.DEFAULT_OUT / "boot-test", show_default=True)
+@click.option("--junit", type=_PATH, default=None, help="Write a JUnit XML report here.")
+@click.option(
+    "--wait-local-timeout",
+    is_flag=True,
+    help="After the install, let the menu's 60 s timeout pick 'Boot from local drive' "
+    "instead of pressing Enter on it.",
+)
+@profile_option
+@variant_option
+def boot_test(
+    iso: Path,
+    firmware: str,
+    media: str,
+    matrix: bool,
+    jobs: int,
+    accel: str,
+    artifacts: Path,
+    junit: Path | None,
+    wait_local_timeout: bool,
+    profile_path: Path,
+    variant: str,
+) -> None:
+    """Boot the ISO under QEMU, drive its menu, install, boot the disk, check the results.
+
+    \b
+    Example:
+      buildiso boot-test out/EMAIL_490_190.iso --matrix --junit out/boot-test.xml
+    """
+    from buildiso import boottest as boottest_mod
+
+    boottest_mod.boot_test_command(
+        iso=iso,
+        firmware=Firmware(firmware),
+        media=Media(media),
+        matrix=matrix,
+        jobs=jobs,
+        accel=Accel(accel),
+        artifacts=artifacts,
+        junit=junit,
+        wait_local_timeout=wait_local_timeout,
+        profile_path=profile_path,
+        variant=Variant(variant),
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; return the exit code (0 ok, 1 failed build, 2 bad input)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    try:
+        cli.main(args=args, prog_name="buildiso", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.Abort:
+        click.echo("buildiso: interrupted", err=True)
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return 2
+    except ValidationFailed as exc:
+        for line in exc.problems:
+            click.echo(line, err=True)
+        click.echo(f"buildiso: {exc.message}", err=True)
+        return exc.exit_code
+    except BuildisoError as exc:
+        if debug:
+            raise
+        click.echo(f"buildiso: error: {exc}", err=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        click.echo("buildiso: interrupted; partial outputs were removed", err=True)
+        return 130
+    return 0
+
+
+def entry_point() -> None:
+    sys.exit(main())

@@ -1,0 +1,40 @@
+"""Closed choices used across buildiso, as enums (values are what the CLI accepts)."""
+
+from __future__ import annotations
+
+import enum
+
+
+class Variant(enum.StrEnum):
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class Firmware(enum.StrEnum):
+    BIOS = "bios"
+    UEFI = "uefi"
+
+
+class Media(enum.StrEnum):
+    DVD = "dvd"
+    USB = "usb"
+
+
+class IsolinuxFlavour(enum.StrEnum):
+    """syslinux 4.x (RHEL 6: vesamenu.c32 alone) or 6.x (needs ldlinux/libcom32/libutil)."""
+
+    SYSLINUX4 = "syslinux4"
+    SYSLINUX6 = "syslinux6"
+
+
+class EfiFlavour(enum.StrEnum):
+    """RHEL 6's grub-legacy (EFI/BOOT/BOOTX64.conf) or GRUB 2 (EFI/BOOT/grub.cfg)."""
+
+    GRUB_LEGACY = "grub-legacy"
+    GRUB2 = "grub2"
+
+
+class Accel(enum.StrEnum):
+    AUTO = "auto"
+    KVM = "kvm"
+    TCG = "tcg"
