@@ -6,6 +6,7 @@ Each verb imports its core module lazily so ``buildiso --help`` stays fast.
 
 from __future__ import annotations
 
+import enum
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,7 +22,7 @@ _PATH = click.Path(path_type=Path)
 _EXISTING = click.Path(exists=True, path_type=Path)
 
 
-def _choice(enum_type: type) -> click.Choice:
+def _choice(enum_type: type[enum.StrEnum]) -> click.Choice[str]:
     return click.Choice([e.value for e in enum_type])
 
 
@@ -114,7 +115,12 @@ def render(
 
 @cli.command()
 @click.argument("ks_file", type=_EXISTING)
-@click.option("--media", type=_EXISTING, default=None, help="Install tree (directory) to check packages/groups against.")
+@click.option(
+    "--media",
+    type=_EXISTING,
+    default=None,
+    help="Install tree (directory) to check packages/groups against.",
+)
 @profile_option
 @variant_option
 def validate(ks_file: Path, media: Path | None, profile_path: Path, variant: str) -> None:
@@ -147,13 +153,27 @@ def sample_base(out_dir: Path, force: bool) -> None:
 
 
 @cli.command()
-@click.option("--base", type=_EXISTING, default=None, help="RHEL 6.10 DVD ISO or unpacked tree (default: the sample base).")
-@click.option("--gateway-rpms", type=_EXISTING, default=None, help="Folder of gateway RPMs (default: the sample's).")
+@click.option(
+    "--base",
+    type=_EXISTING,
+    default=None,
+    help="RHEL 6.10 DVD ISO or unpacked tree (default: the sample base).",
+)
+@click.option(
+    "--gateway-rpms",
+    type=_EXISTING,
+    default=None,
+    help="Folder of gateway RPMs (default: the sample's).",
+)
 @profile_option
 @variant_option
 @password_option
 @click.option("--out", "out_dir", type=_PATH, default=paths.DEFAULT_OUT, show_default=True)
-@click.option("--allow-unsigned", is_flag=True, help="Development builds only: accept unsigned/untrusted gateway RPMs.")
+@click.option(
+    "--allow-unsigned",
+    is_flag=True,
+    help="Development builds only: accept unsigned/untrusted gateway RPMs.",
+)
 def build(
     base: Path | None,
     gateway_rpms: Path | None,

@@ -63,9 +63,13 @@ TOOL_PACKAGES: dict[str, str] = {
 }
 
 
+def _which(tool: str) -> str | None:
+    return shutil.which(tool) or shutil.which(tool, path="/usr/sbin:/sbin")
+
+
 def tool_path(tool: str) -> str:
     """Absolute path of ``tool`` or ToolMissing (with the package to install)."""
-    found = shutil.which(tool) or shutil.which(tool, path="/usr/sbin:/sbin")
+    found = _which(tool)
     if found is None:
         raise ToolMissing(tool, TOOL_PACKAGES.get(tool, tool))
     return found
@@ -73,7 +77,7 @@ def tool_path(tool: str) -> str:
 
 def require_tools(*tools: str) -> None:
     """Check several tools up front; report every missing one at once."""
-    missing = [t for t in tools if shutil.which(t) is None and not shutil.which(t, path="/usr/sbin:/sbin")]
+    missing = [t for t in tools if not _which(t)]
     if missing:
         packages = sorted({TOOL_PACKAGES.get(t, t) for t in missing})
         raise BuildError(
@@ -139,7 +143,7 @@ def run(
             f"command failed with exit code {proc.returncode}: {shlex.join(argv)}"
             + (f"\n{detail}" if detail else "")
         )
-    return proc  # type: ignore[return-value]
+    return proc
 
 
 def output(cmd: Sequence[str | os.PathLike[str]], **kwargs: object) -> str:

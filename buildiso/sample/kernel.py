@@ -52,7 +52,7 @@ def resolve_package() -> str:
     match = re.search(r"Depends: (linux-image-[0-9][^\s]*-amd64)\b", deps)
     if match is None:
         raise BuildError(
-            f"no Debian kernel package found ({PINNED_PACKAGE} nor the one {META_PACKAGE} depends on)",
+            f"no Debian kernel package found ({PINNED_PACKAGE}, nor one {META_PACKAGE} needs)",
             hint="run 'apt-get update' and check the apt sources",
         )
     log.warning("%s is not in the archive any more; using %s", PINNED_PACKAGE, match.group(1))

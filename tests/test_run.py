@@ -1,0 +1,65 @@
+"""The subprocess wrapper: missing tools, failures, environment, secrets on stdin."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from buildiso.errors import BuildError, ToolMissing
+from buildiso.run import output, require_tools, run, tool_path
+
+
+def test_missing_tool_names_the_debian_package() -> None:
+    with pytest.raises(ToolMissing) as info:
+        run(["xorriso-does-not-exist", "--version"])
+    assert "xorriso-does-not-exist not found" in str(info.value)
+
+
+def test_known_tool_hint_names_its_package(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(ToolMissing) as info:
+        tool_path("implantisomd5")
+    assert "isomd5sum" in str(info.value)
+
+
+def test_require_tools_reports_every_missing_tool(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(BuildError) as info:
+        require_tools("createrepo_c", "mcopy", "definitely-not-a-tool")
+    message = str(info.value)
+    assert "createrepo_c" in message and "mcopy" in message and "definitely-not-a-tool" in message
+    assert "createrepo-c" in message and "mtools" in message
+
+
+def test_failure_carries_command_exit_code_and_stderr_tail() -> None:
+    with pytest.raises(BuildError) as info:
+        run(["sh", "-c", "echo first >&2; echo 'the real reason' >&2; exit 3"])
+    message = str(info.value)
+    assert "exit code 3" in message
+    assert "the real reason" in message
+    assert "sh -c" in message
+
+
+def test_check_false_returns_the_exit_code() -> None:
+    proc = run(["sh", "-c", "exit 4"], check=False)
+    assert proc.returncode == 4
+
+
+def test_runs_with_c_locale_and_extra_env() -> None:
+    text = output(["sh", "-c", 'echo "$LANG $LC_ALL $EXTRA"'], env={"EXTRA": "yes"})
+    assert text.strip() == "C C yes"
+
+
+def test_secret_on_stdin_never_reaches_the_debug_log(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="buildiso")
+    logging.getLogger("buildiso").propagate = True
+    text = output(["cat"], input="s3cret-Value!")
+    assert text == "s3cret-Value!"
+    assert "cat" in caplog.text
+    assert "s3cret" not in caplog.text
+
+
+def test_binary_output() -> None:
+    proc = run(["printf", "\\001\\002"], text=False)
+    assert proc.stdout == b"\x01\x02"
