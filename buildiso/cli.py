@@ -174,6 +174,13 @@ def sample_base(out_dir: Path, force: bool) -> None:
     is_flag=True,
     help="Development builds only: accept unsigned/untrusted gateway RPMs.",
 )
+@click.option(
+    "--gpg-key",
+    type=_EXISTING,
+    default=None,
+    help="Public key the gateway RPMs must be signed with (default: the profile's).",
+)
+@click.option("--key-id", default=None, help="That key's ID, e.g. 5522142c (with --gpg-key).")
 def build(
     base: Path | None,
     gateway_rpms: Path | None,
@@ -182,6 +189,8 @@ def build(
     password_file: Path | None,
     out_dir: Path,
     allow_unsigned: bool,
+    gpg_key: Path | None,
+    key_id: str | None,
 ) -> None:
     """Compose base + gateway RPMs and master EMAIL_490_190.iso.
 
@@ -199,6 +208,8 @@ def build(
         password_file=password_file,
         out_dir=out_dir,
         allow_unsigned=allow_unsigned,
+        gpg_key=gpg_key,
+        key_id=key_id,
     )
 
 

@@ -1,0 +1,566 @@
+"""One boot-test cell (firmware × media): boot the ISO, drive the menu, follow the install,
+boot the installed disk, check its report. Classifies any failure.
+
+The flow, with a time limit per stage (bootproto.DEFAULT_TIMEOUTS):
+
+  firmware  until the boot loader speaks on ttyS0 (SeaBIOS/OVMF failing → ``firmware``)
+  menu      until the ISO's configured title and entries are all on the serial console
+            (screenshot ``menu.png``; entries ≠ profile → ``wrong-menu``), then arrow
+            keys + Enter on the serial-console install entry, as a person would
+  kernel … reboot   the installer's BUILDISO-STAGE lines on ttyS1
+  local-boot  after the guest's own reboot, the ISO's menu comes back (media still in):
+            Enter on its default "Boot from local drive" (or wait for its timeout)
+  firstboot until FIRSTBOOT-RESULT; the report is checked against the profile
+
+The guest is reached only through a small interface (``Guest``) so the whole state
+machine runs in unit tests against a scripted serial stream and a fake clock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import re
+import shutil
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from buildiso import bootproto
+from buildiso.bootproto import (
+    LineReader,
+    ProtocolLine,
+    StageClock,
+    last_lines,
+    parse_line,
+    strip_ansi,
+)
+from buildiso.config import Accel, Firmware, Media
+from buildiso.isomenu import BootMenu, menu_on_screen, menu_problems, menu_texts
+from buildiso.postreport import CheckResult, check_report
+from buildiso.profile import Profile
+from buildiso.qemu import FIRMWARE_LOG, QemuStartError, Screenshot, SerialLog, VmSpec
+
+log = logging.getLogger("buildiso.boottest")
+
+# The installer's failure classes (docs/design.md) → the boot test's.
+INSTALLER_CLASSES = {
+    "media": "media-not-found",
+    "kickstart": "kickstart",
+    "packages": "packages",
+    "post": "post",
+    "disk": "disk",
+    "bootloader": "bootloader",
+    "internal": "installer-internal",
+}
+_BOOTLOADER_BANNER = re.compile(r"ISOLINUX \d|SYSLINUX \d|Welcome to GRUB|GNU GRUB|GRUB version")
+_FIRMWARE_GAVE_UP = re.compile(
+    r"No bootable device|Boot failed: not a bootable|UEFI Interactive Shell|EFI Internal Shell"
+    r"|No bootable option"
+)
+_PANIC = re.compile(r"Kernel panic - not syncing[^\n]*")
+# Keys are sent only once the menu is drawn completely; vesamenu draws its background
+# after the text, and GRUB needs a moment before it reads the keyboard.
+MENU_SETTLE_S = 1.0
+POLL_S = 0.2
+
+
+@dataclass(frozen=True)
+class Cell:
+    firmware: Firmware
+    media: Media
+
+    @property
+    def name(self) -> str:
+        return f"{self.firmware.value}-{self.media.value}"
+
+
+ALL_CELLS = tuple(Cell(f, m) for f in Firmware for m in Media)
+
+
+class Guest(Protocol):
+    """What a cell needs from a running VM (qemu.Vm provides it; tests fake it)."""
+
+    console: SerialLog
+    protocol: SerialLog
+
+    @property
+    def running(self) -> bool: ...
+
+    def event_names(self) -> list[str]: ...
+
+    def send_keys(self, keys: list[str]) -> None: ...
+
+    def screendump(self, path: Path) -> Screenshot: ...
+
+    def stderr_tail(self, lines: int = 5) -> str: ...
+
+
+GuestFactory = Callable[[VmSpec, Path], AbstractContextManager[Guest]]
+
+
+@dataclass(frozen=True)
+class CellConfig:
+    iso: Path
+    profile: Profile
+    menu: BootMenu  # the menu this cell's firmware shows, read from the ISO
+    accel: Accel
+    artifacts: Path  # this cell's folder
+    timeouts: Mapping[str, float] = field(default_factory=lambda: dict(bootproto.DEFAULT_TIMEOUTS))
+    wait_local_timeout: bool = False
+    memory_mb: int = 2048
+
+
+@dataclass
+class CellResult:
+    cell: Cell
+    passed: bool
+    failure_class: str | None
+    message: str
+    stages: dict[str, dict[str, Any]]
+    checks: list[CheckResult]
+    artifacts: Path
+    accel: str
+    seconds: float
+    attempts: int = 1
+    menu_screenshot: dict[str, Any] | None = None
+    console_tail: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "cell": self.cell.name,
+            "firmware": self.cell.firmware.value,
+            "media": self.cell.media.value,
+            "passed": self.passed,
+            "failure_class": self.failure_class,
+            "message": self.message,
+            "accel": self.accel,
+            "seconds": round(self.seconds, 2),
+            "attempts": self.attempts,
+            "stages": self.stages,
+            "checks": [{"name": c.name, "ok": c.ok, "message": c.message} for c in self.checks],
+            "menu_screenshot": self.menu_screenshot,
+            "console_tail": self.console_tail,
+            "artifacts": str(self.artifacts),
+        }
+
+
+class CellFailed(Exception):
+    def __init__(self, failure_class: str, message: str) -> None:
+        super().__init__(f"{failure_class}: {message}")
+        self.failure_class = failure_class
+        self.message = message
+
+
+class Cancelled(Exception):
+    """The run was interrupted (Ctrl-C in the main thread)."""
+
+
+class _Driver:
+    """Runs one attempt of a cell against a started guest."""
+
+    def __init__(
+        self,
+        config: CellConfig,
+        guest: Guest,
+        *,
+        clock: Callable[[], float],
+        sleep: Callable[[float], None],
+        cancelled: Callable[[], bool],
+    ) -> None:
+        self.config = config
+        self.guest = guest
+        self.clock = clock
+        self.sleep = sleep
+        self.cancelled = cancelled
+        self.stages = StageClock(timeouts=dict(config.timeouts))
+        self.lines = LineReader()
+        self.protocol_lines: list[ProtocolLine] = []
+        self.install_result: ProtocolLine | None = None
+        self.firstboot_result: ProtocolLine | None = None
+        self.menu_screenshot: Screenshot | None = None
+        self.checks: list[CheckResult] = []
+
+    # -- reading -------------------------------------------------------------------------
+
+    def poll(self) -> None:
+        self.guest.console.poll()
+        now = self.clock()
+        for raw in self.lines.feed(self.guest.protocol.poll()):
+            line = parse_line(raw)
+            if line is None:
+                continue
+            self.protocol_lines.append(line)
+            if line.kind == "BUILDISO-STAGE":
+                self.stages.feed(line, now)
+            elif line.kind == "INSTALL-RESULT" and self.install_result is None:
+                self.install_result = line
+            elif line.kind == "FIRSTBOOT-RESULT" and self.firstboot_result is None:
+                self.firstboot_result = line
+
+    def firmware_log(self) -> str:
+        # SeaBIOS logs to the debug console (port 0x402); OVMF prints BdsDxe lines on ttyS0.
+        try:
+            return (self.config.artifacts / FIRMWARE_LOG).read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def firmware_summary(self) -> str:
+        lines = [ln for ln in last_lines(self.firmware_log(), 200) if "boot" in ln.lower()]
+        lines += [ln for ln in last_lines(self.guest.console.text, 200) if "BdsDxe" in ln]
+        return " / ".join(lines[-4:]) or "nothing"
+
+    def console_since(self, offset: int) -> str:
+        return strip_ansi(self.guest.console.text[offset:])
+
+    def wait(
+        self, done: Callable[[], bool], on_timeout: Callable[[str, float], CellFailed]
+    ) -> None:
+        """Poll until ``done()``; a stage over its limit raises ``on_timeout(stage, secs)``."""
+        while True:
+            self.poll()
+            if done():
+                return
+            if self.cancelled():
+                raise Cancelled()
+            now = self.clock()
+            overdue = self.stages.overdue(now)
+            if overdue is not None:
+                self.stages.mark_timeout(now)
+                raise on_timeout(overdue.stage, overdue.seconds)
+            if not self.guest.running:
+                stage = self.stages.waiting_for()
+                why = self.guest.stderr_tail() or "no error output"
+                failure_class = (
+                    "qemu-exited"
+                    if stage in bootproto.HOST_STAGES
+                    else f"guest-stopped-in-stage-{stage}"
+                )
+                raise CellFailed(failure_class, f"QEMU exited during stage {stage} ({why})")
+            self.sleep(POLL_S)
+
+    def timeout_in_stage(self, stage: str, seconds: float) -> CellFailed:
+        return CellFailed(
+            f"timeout-in-stage-{stage}", f"stuck in stage {stage} after {seconds:.0f} s"
+        )
+
+    # -- the flow ------------------------------------------------------------------------
+
+    def run(self) -> None:
+        menu = self.config.menu
+        self.stages.enter("firmware", self.clock())
+        self.boot_to_menu(offset=0, firmware_stage="firmware", menu_stage="menu")
+        self.menu_screenshot = self.guest.screendump(self.config.artifacts / "menu.png")
+        self.check_menu()
+        prof = self.config.profile.menu
+        self.guest.send_keys(menu.keys_to(prof.serial_install_label) + ["ret"])
+        self.stages.enter("kernel", self.clock())
+        self.follow_install()
+        self.boot_installed_disk()
+
+    def boot_to_menu(self, *, offset: int, firmware_stage: str, menu_stage: str) -> None:
+        menu = self.config.menu
+
+        def loader_seen() -> bool:
+            text = self.console_since(offset)
+            if _BOOTLOADER_BANNER.search(text) or len(menu_on_screen(menu, text)) < len(
+                menu_texts(menu)
+            ):
+                return True
+            gave_up = _FIRMWARE_GAVE_UP.search(text + self.firmware_log())
+            if gave_up:
+                raise CellFailed(
+                    "firmware", f"the firmware did not boot the media: {gave_up.group(0)!r}"
+                )
+            return False
+
+        def on_firmware_timeout(stage: str, seconds: float) -> CellFailed:
+            return CellFailed(
+                "firmware",
+                f"no boot loader started from the media within {seconds:.0f} s "
+                f"(stage {stage}); firmware said: {self.firmware_summary()}",
+            )
+
+        self.wait(loader_seen, on_firmware_timeout)
+        self.stages.enter(menu_stage, self.clock())
+
+        def menu_complete() -> bool:
+            text = self.console_since(offset)
+            if not menu_on_screen(menu, text):
+                return True
+            if "BUILDISO-STAGE" in text or "Linux version" in text:
+                raise CellFailed(
+                    "menu-not-found", "the boot loader started a kernel without showing the menu"
+                )
+            return False
+
+        def on_menu_timeout(stage: str, seconds: float) -> CellFailed:
+            missing = menu_on_screen(menu, self.console_since(offset))
+            return CellFailed(
+                "menu-not-found",
+                f"after {seconds:.0f} s the {menu.loader} menu "
+                f"({menu.source}) is not on the console; missing: {missing}",
+            )
+
+        self.wait(menu_complete, on_menu_timeout)
+        # Let the boot loader finish drawing and start reading the keyboard.
+        self.sleep(MENU_SETTLE_S)
+        self.stages.finish(menu_stage, self.clock())
+
+    def check_menu(self) -> None:
+        prof = self.config.profile.menu
+        problems = menu_problems(
+            self.config.menu,
+            title=prof.title,
+            install=prof.install_label,
+            serial_install=prof.serial_install_label,
+            local=prof.local_label,
+            timeout_s=prof.timeout_s,
+        )
+        shot = self.menu_screenshot
+        if shot is not None and shot.colours <= 1:
+            problems.append(f"the menu screenshot {shot.path.name} is blank")
+        if problems:
+            raise CellFailed("wrong-menu", "; ".join(problems))
+
+    def follow_install(self) -> None:
+        def finished() -> bool:
+            panic = _PANIC.search(self.console_since(0))
+            if panic:
+                raise CellFailed(
+                    "kernel-panic", f"in stage {self.stages.waiting_for()}: {panic.group(0)}"
+                )
+            return self.install_result is not None
+
+        self.wait(finished, self.timeout_in_stage)
+        result = self.install_result
+        assert result is not None
+        if result.status != "ok":
+            raw_class = result.fields.get("class", "internal")
+            reason = result.fields.get("reason", "no reason given")
+            failed = [r.name for r in self.stages.records if r.status == "failed"]
+            where = f" (stage {failed[-1]})" if failed else ""
+            raise CellFailed(INSTALLER_CLASSES.get(raw_class, raw_class), f"{reason}{where}")
+
+    def boot_installed_disk(self) -> None:
+        now = self.clock()
+        cur = self.stages.current
+        if cur is None or cur.name != "reboot":
+            self.stages.enter("reboot", now)
+        resets_before = self.guest.event_names().count("RESET")
+        console_mark = len(self.guest.console.text)
+
+        def rebooted() -> bool:
+            return (
+                self.guest.event_names().count("RESET") > resets_before
+                or self.firstboot_result is not None
+            )
+
+        self.wait(rebooted, self.timeout_in_stage)
+        # Everything after console_mark (the installer's last output) is the new boot.
+        self.stages.enter("local-boot", self.clock())
+        self.choose_local_boot(console_mark)
+        if self.firstboot_result is None:
+            self.stages.enter("firstboot", self.clock())
+
+        def reported() -> bool:
+            panic = _PANIC.search(self.console_since(console_mark))
+            if panic:
+                raise CellFailed(
+                    "installed-system-did-not-boot",
+                    f"the installed kernel panicked: {panic.group(0)}",
+                )
+            return self.firstboot_result is not None
+
+        def did_not_boot(stage: str, seconds: float) -> CellFailed:
+            return CellFailed(
+                "installed-system-did-not-boot",
+                f"no FIRSTBOOT-RESULT: stuck in stage {stage} after {seconds:.0f} s",
+            )
+
+        self.wait(reported, did_not_boot)
+        now = self.clock()
+        if self.stages.current is not None:
+            self.stages.finish(self.stages.current.name, now)
+        result = self.firstboot_result
+        assert result is not None
+        if result.status != "ok":
+            raise CellFailed("firstboot", result.fields.get("reason", "FIRSTBOOT-RESULT failed"))
+        try:
+            report = bootproto.decode_report(result.fields.get("report", ""))
+        except ValueError as exc:
+            raise CellFailed("firstboot", str(exc)) from None
+        (self.config.artifacts / "postinstall-report.json").write_text(
+            json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+        )
+        self.checks = check_report(report, self.config.profile)
+        bad = [c for c in self.checks if not c.ok]
+        if bad:
+            raise CellFailed("post-install-check", "; ".join(f"{c.name}: {c.message}" for c in bad))
+
+    def choose_local_boot(self, offset: int) -> None:
+        """The ISO's menu again (media still attached), or straight to the disk (UEFI order)."""
+        menu = self.config.menu
+        local = self.config.profile.menu.local_label
+        limits = dict(self.stages.timeouts)
+        if self.config.wait_local_timeout:
+            # The menu's own timeout runs inside this stage.
+            limits["local-boot"] = limits.get("local-boot", 0) + float(menu.timeout_s or 0)
+            self.stages.timeouts = limits
+
+        def menu_or_disk() -> bool:
+            text = self.console_since(offset)
+            return (
+                not menu_on_screen(menu, text)
+                or self.firstboot_result is not None
+                or "Linux version" in text
+            )
+
+        def did_not_boot(stage: str, seconds: float) -> CellFailed:
+            return CellFailed(
+                "installed-system-did-not-boot",
+                f"after the install's reboot neither the menu nor the installed system "
+                f"appeared: stuck in stage {stage} after {seconds:.0f} s",
+            )
+
+        self.wait(menu_or_disk, did_not_boot)
+        if menu_on_screen(menu, self.console_since(offset)) or self.firstboot_result is not None:
+            return  # the firmware booted the disk itself
+        self.sleep(MENU_SETTLE_S)
+        self.guest.screendump(self.config.artifacts / "local-menu.png")
+        if not self.config.wait_local_timeout:
+            self.guest.send_keys(menu.keys_to(local) + ["ret"])
+        elif menu.default_label != local:
+            raise CellFailed(
+                "wrong-menu", f"the default entry is {menu.default_label!r}, not {local!r}"
+            )
+
+
+def run_cell(
+    cell: Cell,
+    config: CellConfig,
+    *,
+    guest_factory: GuestFactory,
+    cancelled: Callable[[], bool] = lambda: False,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    retries: int = 1,
+) -> CellResult:
+    """Run ``cell``; only infrastructure failures (QEMU did not start) are retried."""
+    attempts = 0
+    while True:
+        attempts += 1
+        result = _attempt(
+            cell, config, guest_factory=guest_factory, cancelled=cancelled, clock=clock, sleep=sleep
+        )
+        result.attempts = attempts
+        if result.failure_class != "infrastructure" or attempts > retries:
+            return result
+        log.warning("%s: QEMU failed to start (%s); retrying once", cell.name, result.message)
+        with contextlib.suppress(OSError):
+            if config.artifacts.exists():
+                target = config.artifacts.with_name(f"{config.artifacts.name}.attempt{attempts}")
+                shutil.rmtree(target, ignore_errors=True)
+                config.artifacts.rename(target)
+
+
+def _attempt(
+    cell: Cell,
+    config: CellConfig,
+    *,
+    guest_factory: GuestFactory,
+    cancelled: Callable[[], bool],
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+) -> CellResult:
+    art = config.artifacts
+    art.mkdir(parents=True, exist_ok=True)
+    started = clock()
+    spec = VmSpec(
+        firmware=cell.firmware,
+        media=cell.media,
+        iso=config.iso,
+        disk=art / "disk.qcow2",
+        accel=config.accel,
+        memory_mb=config.memory_mb,
+        reboot=True,
+    )
+    failure: CellFailed | None = None
+    driver: _Driver | None = None
+    console_text = ""
+    try:
+        with guest_factory(spec, art) as guest:
+            driver = _Driver(config, guest, clock=clock, sleep=sleep, cancelled=cancelled)
+            try:
+                driver.run()
+            except CellFailed as exc:
+                failure = exc
+                _failure_screenshot(guest, art)
+            console_text = guest.console.text
+    except QemuStartError as exc:
+        failure = CellFailed("infrastructure", str(exc))
+    seconds = clock() - started
+    stages = driver.stages.timings() if driver else {}
+    shot = driver.menu_screenshot if driver else None
+    result = CellResult(
+        cell=cell,
+        passed=failure is None,
+        failure_class=failure.failure_class if failure else None,
+        message=failure.message
+        if failure
+        else "installed; installed system reported; all checks passed",
+        stages=stages,
+        checks=driver.checks if driver else [],
+        artifacts=art,
+        accel=config.accel.value,
+        seconds=seconds,
+        menu_screenshot=(
+            {
+                "path": str(shot.path),
+                "width": shot.width,
+                "height": shot.height,
+                "colours": shot.colours,
+            }
+            if shot
+            else None
+        ),
+        console_tail=last_lines(console_text, 15) if failure else [],
+    )
+    if failure is not None and result.console_tail:
+        result.message += " | last console lines: " + " / ".join(result.console_tail[-5:])
+    _write_json(art / "timings.json", stages)
+    _write_json(art / "result.json", result.to_json())
+    return result
+
+
+def _failure_screenshot(guest: Guest, art: Path) -> None:
+    # The screen at the moment of failure; the guest may already be gone.
+    try:
+        if guest.running:
+            guest.screendump(art / "failure.png")
+    except Exception as exc:  # noqa: BLE001 - evidence is best effort, the failure is the point
+        log.debug("failure screenshot: %s", exc)
+
+
+def _write_json(path: Path, data: object) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+@contextlib.contextmanager
+def qemu_guest(spec: VmSpec, artifacts: Path, *, disk_mb: int) -> Iterator[Guest]:
+    """The real guest: a fresh sparse disk, then QEMU (stopped on any exit)."""
+    from buildiso.qemu import Vm, create_disk
+
+    assert spec.disk is not None
+    try:
+        create_disk(spec.disk, size_mb=disk_mb)
+    except Exception as exc:
+        raise QemuStartError(f"could not create the target disk {spec.disk}: {exc}") from exc
+    with Vm(spec, artifacts=artifacts) as vm:
+        yield vm

@@ -1,0 +1,200 @@
+"""The cs-admin password: vendor policy and reproducible SHA-512 crypt hashing.
+
+A custom initial password comes from ``BUILDISO_CS_ADMIN_PASSWORD`` or ``--password-file``,
+never from the profile. It must pass the vendor policy (PRODUCT-FACTS): at least 8
+characters; three of upper case, lower case, digits, symbols; no sequences such as ``1234``;
+not resembling a dictionary word even with digit/letter swaps (``Pa55word``). A rejection
+names the rules that failed and never shows the password.
+
+Without a custom password the profile's hash of the vendor default is used: the plaintext
+default is not in this repository at all.
+
+The hash's salt is derived (HMAC of the password, keyed by the product) rather than random,
+so the same inputs give a byte-identical ks.cfg and ISO. The cost: two builds with the same
+password show the same hash. The password is expired at first boot anyway.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import re
+import warnings
+from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
+
+from buildiso.errors import InputError
+
+ENV_VAR = "BUILDISO_CS_ADMIN_PASSWORD"
+WORDS_FILE = Path(__file__).resolve().parent / "data" / "words.txt"
+
+MIN_LENGTH = 8
+MAX_LENGTH = 128
+_SEQUENCE_LENGTH = 4
+# Rows of a US keyboard and the digit row: "qwer", "asdf", "7890" are sequences too.
+_KEYBOARD_ROWS = ("1234567890", "qwertyuiop", "asdfghjkl", "zxcvbnm")
+# Digit/symbol -> letter swaps people use to dodge dictionary checks. Ambiguous ones
+# (1 = i or l) are tried both ways.
+_LEET: dict[str, tuple[str, ...]] = {
+    "0": ("o",), "1": ("i", "l"), "!": ("i", "l"), "|": ("l", "i"), "3": ("e",),
+    "4": ("a",), "@": ("a",), "5": ("s",), "$": ("s",), "7": ("t",), "+": ("t",),
+    "8": ("b",), "9": ("g",), "6": ("g",), "2": ("z",),
+}  # fmt: skip
+_CRYPT_ALPHABET = "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_SHA512_CRYPT = re.compile(r"\$6\$[./A-Za-z0-9]{1,16}\$[./A-Za-z0-9]{86}")
+
+
+@cache
+def _words() -> frozenset[str]:
+    lines = WORDS_FILE.read_text(encoding="utf-8").splitlines()
+    return frozenset(w.strip() for w in lines if w.strip() and not w.startswith("#"))
+
+
+def _classes(password: str) -> int:
+    return sum(
+        (
+            any(c.isupper() for c in password),
+            any(c.islower() for c in password),
+            any(c.isdigit() for c in password),
+            any(not c.isalnum() for c in password),
+        )
+    )
+
+
+def _has_sequence(password: str) -> bool:
+    text = password.lower()
+    n = _SEQUENCE_LENGTH
+    for i in range(len(text) - n + 1):
+        chunk = text[i : i + n]
+        if len(set(chunk)) == 1:  # "aaaa", "1111"
+            return True
+        if chunk.isalnum():
+            steps = {ord(b) - ord(a) for a, b in zip(chunk, chunk[1:], strict=False)}
+            if steps in ({1}, {-1}):  # "abcd", "1234", "dcba", "4321"
+                return True
+        for row in _KEYBOARD_ROWS:
+            if chunk in row or chunk in row[::-1]:
+                return True
+    return False
+
+
+def _unleet(text: str) -> set[str]:
+    """Every reading of ``text`` with digit/symbol swaps undone (lower case)."""
+    readings = {""}
+    for char in text.lower():
+        options = _LEET.get(char, (char,))
+        readings = {r + o for r in readings for o in options}
+        if len(readings) > 256:  # pathological input: keep the check bounded
+            readings = set(list(sorted(readings))[:256])
+    return readings
+
+
+def _dictionary_word(password: str) -> bool:
+    words = _words()
+    for reading in _unleet(password) | {password.lower()}:
+        letters = re.sub(r"[^a-z]", "", reading)
+        core = reading.strip("0123456789!@#$%^&*()_+-=.,;:?~ ")
+        if letters in words or core in words:
+            return True
+        # a long word anywhere inside ("MyPassword#9") also counts as resembling it
+        if any(len(w) >= 5 and w in reading for w in words):
+            return True
+    return False
+
+
+def policy_failures(password: str) -> list[str]:
+    """The vendor rules ``password`` breaks (empty list = acceptable). Never echoes it."""
+    failures = []
+    if len(password) < MIN_LENGTH:
+        failures.append(f"at least {MIN_LENGTH} characters")
+    if len(password) > MAX_LENGTH:
+        failures.append(f"at most {MAX_LENGTH} characters")
+    if any(not c.isprintable() for c in password):
+        failures.append("printable characters only (no newline, tab or control characters)")
+    if _classes(password) < 3:
+        failures.append("at least three of: upper case, lower case, digits, symbols")
+    if _has_sequence(password):
+        failures.append(
+            f"no sequences of {_SEQUENCE_LENGTH} (such as 1234, abcd, qwer or aaaa)"
+        )
+    if _dictionary_word(password):
+        failures.append("must not resemble a dictionary word (even with swaps like Pa55word)")
+    return failures
+
+
+def check_policy(password: str, *, source: str) -> None:
+    """InputError naming every failed rule and where the password came from."""
+    failures = policy_failures(password)
+    if failures:
+        raise InputError(
+            f"the cs-admin password from {source} breaks the vendor password policy: "
+            + "; ".join(failures),
+            hint="choose another password (it is never shown or stored in plain text)",
+        )
+
+
+def _salt(password: str, *, product: str) -> str:
+    digest = hmac.new(product.encode(), password.encode(), hashlib.sha256).digest()
+    # 16 characters from the crypt alphabet (96 bits of the digest)
+    return "".join(_CRYPT_ALPHABET[b % 64] for b in digest[:16])
+
+
+def hash_password(password: str, *, product: str) -> str:
+    """SHA-512 crypt (``$6$``) of ``password`` with a salt derived from it and ``product``."""
+    salt = _salt(password, product=product)
+    with warnings.catch_warnings():
+        # crypt is deprecated (gone in Python 3.13); it is the libc crypt(3) RHEL 6 uses.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import crypt
+
+    hashed = crypt.crypt(password, f"$6${salt}")
+    if hashed is None or not _SHA512_CRYPT.fullmatch(hashed):
+        raise InputError("this system's crypt(3) cannot make SHA-512 hashes", hint="use glibc")
+    return hashed
+
+
+def read_custom_password(
+    *, password_file: Path | None, environ: Mapping[str, str] | None = None
+) -> tuple[str, str] | None:
+    """(password, where it came from) or None when no custom password was given."""
+    env = os.environ if environ is None else environ
+    from_env = env.get(ENV_VAR)
+    if password_file is not None and from_env is not None:
+        raise InputError(
+            f"both --password-file and {ENV_VAR} are set",
+            hint="give the custom cs-admin password one way only",
+        )
+    if password_file is not None:
+        try:
+            text = password_file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(
+                f"{password_file}: cannot read the password file ({type(exc).__name__})",
+                hint="a UTF-8 text file holding one line",
+            ) from None
+        # one trailing newline is how editors save a one-line file; anything else is content
+        text = text[:-1] if text.endswith("\n") else text
+        text = text[:-1] if text.endswith("\r") else text
+        return text, str(password_file)
+    if from_env is not None:
+        return from_env, f"${ENV_VAR}"
+    return None
+
+
+def admin_password_hash(
+    *,
+    default_hash: str,
+    product: str,
+    password_file: Path | None,
+    environ: Mapping[str, str] | None = None,
+) -> str:
+    """The hash for ks.cfg: a checked custom password's, or the profile's default hash."""
+    custom = read_custom_password(password_file=password_file, environ=environ)
+    if custom is None:
+        return default_hash
+    password, source = custom
+    check_policy(password, source=source)
+    return hash_password(password, product=product)

@@ -1,0 +1,280 @@
+"""`buildiso sample-base`: the stand-in RHEL 6.10 DVD (tree + ISO) and sample gateway RPMs.
+
+Pipeline: kernel (Debian, extracted) -> installer stage 1 initrd -> rpmbuild of every
+base spec (the kernel package carries the initrd) and gateway spec -> dependency check
+-> sign the gateway RPMs -> DVD tree (+ installer stage 2) -> ISO. Everything is built in
+a temporary folder next to OUT and renamed into place at the end. A stamp of every input
+(sample sources, specs, installer, kernel package, host tool versions) makes an
+unchanged rerun a cache hit that takes seconds.
+
+Layout of OUT: tree/, sample-rhel-6.10-x86_64-dvd.iso, gateway-rpms/*.rpm,
+gateway-rpms/RPM-GPG-KEY-buildiso-sample, gateway-rpms/KEYID.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from buildiso import paths
+from buildiso.errors import BuildError
+from buildiso.log import log, step
+from buildiso.run import output, require_tools
+from buildiso.sample import closure, iso, rpmbuild, signing, tree
+from buildiso.sample.kernel import KernelTree, fetch_kernel
+
+SAMPLE_DIR = Path(__file__).resolve().parent
+ISO_NAME = "sample-rhel-6.10-x86_64-dvd.iso"
+STAMP_NAME = ".buildiso-sample-stamp.json"
+KEYID_NAME = "KEYID"
+CONFLICTING = ("postfix", "rsyslog", "samba-common")
+TOOLS = (
+    "rpmbuild",
+    "rpmsign",
+    "rpm",
+    "gpg",
+    "gpgconf",
+    "createrepo_c",
+    "xorriso",
+    "mkfs.fat",
+    "mmd",
+    "mcopy",
+    "grub-mkimage",
+    "depmod",
+    "modprobe",
+    "ldd",
+    "dpkg-query",
+    "apt-get",
+    "dpkg-deb",
+    "mksquashfs",
+)
+# Debian packages whose files end up in the sample: their versions are cache inputs.
+HOST_PACKAGES = (
+    "busybox-static",
+    "libc6",
+    "libcrypt1",
+    "rpm",
+    "librpm9",
+    "rpm2cpio",
+    "createrepo-c",
+    "passwd",
+    "libpam0g",
+    "libpam-modules",
+    "e2fsprogs",
+    "isolinux",
+    "syslinux-common",
+    "grub-efi-amd64-bin",
+    "grub-common",
+    "dosfstools",
+    "mtools",
+    "xorriso",
+    "squashfs-tools",
+    "gnupg",
+    "kmod",
+)
+
+
+@dataclass(frozen=True)
+class SampleBase:
+    """A built sample base (all paths inside OUT)."""
+
+    tree: Path
+    iso: Path
+    gateway_rpms: Path
+    gpg_public_key: Path
+    key_id: str  # 8 lower-case hex digits, as rpm prints it
+
+
+def source_date_epoch() -> int:
+    return int(os.environ.get("SOURCE_DATE_EPOCH", rpmbuild.DEFAULT_EPOCH))
+
+
+def cache_dir() -> Path:
+    return paths.DEFAULT_OUT / "cache"
+
+
+def _layout(out_dir: Path) -> SampleBase:
+    gateway = out_dir / "gateway-rpms"
+    key_id_file = gateway / KEYID_NAME
+    key_id = key_id_file.read_text().strip() if key_id_file.is_file() else ""
+    return SampleBase(
+        tree=out_dir / "tree",
+        iso=out_dir / ISO_NAME,
+        gateway_rpms=gateway,
+        gpg_public_key=gateway / signing.PUBLIC_KEY_NAME,
+        key_id=key_id,
+    )
+
+
+def _sample_files() -> list[Path]:
+    """Every file of buildiso/sample (specs, sources, installer, this code), sorted."""
+    return sorted(
+        p
+        for p in SAMPLE_DIR.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts and not p.name.endswith(".pyc")
+    )
+
+
+def input_stamp(*, kernel: KernelTree, key_fingerprint: str, epoch: int) -> dict[str, object]:
+    """Everything the output depends on; equal stamps mean an identical build."""
+    files = {
+        str(p.relative_to(SAMPLE_DIR)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in _sample_files()
+    }
+    versions = output(
+        ["dpkg-query", "-W", "-f", "${Package}=${Version}\\n", *HOST_PACKAGES], check=False
+    )
+    return {
+        "schema": 1,
+        "epoch": epoch,
+        "files": files,
+        "kernel_deb": f"{kernel.deb.name}:{kernel.deb.stat().st_size}",
+        "host_packages": sorted(versions.split()),
+        "signing_key": key_fingerprint,
+    }
+
+
+def _is_current(out_dir: Path, stamp: dict[str, object]) -> bool:
+    stamp_file = out_dir / STAMP_NAME
+    if not stamp_file.is_file():
+        return False
+    try:
+        old = json.loads(stamp_file.read_text())
+    except json.JSONDecodeError:
+        return False
+    layout = _layout(out_dir)
+    complete = layout.tree.is_dir() and layout.iso.is_file() and layout.gpg_public_key.is_file()
+    return bool(old == stamp and complete and layout.key_id)
+
+
+@contextmanager
+def _locked(out_dir: Path) -> Iterator[None]:
+    """One build of ``out_dir`` at a time (test sessions may start several at once)."""
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    with (out_dir.parent / f".{out_dir.name}.lock").open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _installer() -> tuple[object, object]:
+    """Engineer C's installer builders (stage 1 initrd, stage 2 install.img)."""
+    try:
+        from buildiso.sample.installer import build_initrd, build_stage2
+    except ImportError as exc:
+        raise BuildError(
+            f"the sample installer is not available ({exc})",
+            hint="buildiso/sample/installer must provide build_initrd and build_stage2",
+        ) from exc
+    return build_initrd, build_stage2
+
+
+def _build(*, stage: Path, kernel: KernelTree, key: signing.SigningKey, epoch: int) -> None:
+    """Build everything into ``stage`` (a fresh folder)."""
+    build_initrd, build_stage2 = _installer()
+    work = stage / ".work"
+    step("building the installer's stage 1 (initrd)")
+    initrd: Path = build_initrd(kernel=kernel, dest=work / "initrd.img")  # type: ignore[operator]
+
+    step("building the sample OS packages (rpmbuild)")
+    inputs = rpmbuild.SpecInputs(
+        kernel_root=kernel.root, kernel_version=kernel.version, initrd=initrd
+    )
+    rpm_work = work / "rpmbuild"
+    base_rpms = rpmbuild.build_specs(
+        rpmbuild.SPECS_DIR, inputs=inputs, workdir=rpm_work, rpm_dir=work / "base-rpms", epoch=epoch
+    )
+    step("building the sample gateway packages (rpmbuild)")
+    gateway_dir = stage / "gateway-rpms"
+    gateway_rpms = rpmbuild.build_specs(
+        rpmbuild.GATEWAY_SPECS_DIR,
+        inputs=inputs,
+        workdir=rpm_work,
+        rpm_dir=gateway_dir,
+        epoch=epoch,
+    )
+
+    step("checking dependencies and conflicts of the package set")
+    closure.require_installable(base_rpms, what="the sample base package set")
+    without_conflicting = [r for r in base_rpms if _rpm_name(r) not in CONFLICTING]
+    closure.require_installable(
+        without_conflicting + gateway_rpms, what="the sample base + gateway package set"
+    )
+
+    step(f"signing {len(gateway_rpms)} gateway packages (key ID {key.key_id})")
+    signing.sign_rpms(gateway_rpms, key=key, epoch=epoch)
+    signing.export_public_key(key, gateway_dir / signing.PUBLIC_KEY_NAME)
+    (gateway_dir / KEYID_NAME).write_text(key.key_id + "\n")
+
+    step("building the installer's stage 2 (install.img)")
+    stage2: Path = build_stage2(kernel=kernel, dest=work / "install.img")  # type: ignore[operator]
+
+    step("assembling the DVD tree (Packages, repodata, isolinux, images, EFI)")
+    parts = tree.TreeParts(packages=base_rpms, vmlinuz=kernel.vmlinuz, initrd=initrd, stage2=stage2)
+    tree.assemble_tree(dest=stage / "tree", parts=parts, epoch=epoch)
+
+    step(f"mastering {ISO_NAME}")
+    iso.make_iso(tree=stage / "tree", iso=stage / ISO_NAME, epoch=epoch)
+    shutil.rmtree(work)
+
+
+def _rpm_name(rpm: Path) -> str:
+    return output(["rpm", "-qp", "--nosignature", "--qf", "%{NAME}", rpm]).strip()
+
+
+def _replace(out_dir: Path, stage: Path) -> None:
+    """Swap the finished ``stage`` into ``out_dir`` (old output removed only afterwards)."""
+    old = out_dir.with_name(f".{out_dir.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if out_dir.exists():
+        out_dir.rename(old)
+    stage.rename(out_dir)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def build_sample_base(out_dir: Path, *, force: bool = False) -> SampleBase:
+    """Build (or reuse, when nothing changed) the sample base in ``out_dir``."""
+    require_tools(*TOOLS)
+    out_dir = out_dir.resolve()
+    epoch = source_date_epoch()
+    with _locked(out_dir):
+        kernel = fetch_kernel(cache_dir())
+        key = signing.ensure_key(cache_dir() / "sample-gnupg", epoch=epoch)
+        stamp = input_stamp(kernel=kernel, key_fingerprint=key.fingerprint, epoch=epoch)
+        if not force and _is_current(out_dir, stamp):
+            step(f"sample base in {out_dir} is up to date (cache hit)")
+            return _layout(out_dir)
+        started = time.monotonic()
+        stage = out_dir.with_name(f".{out_dir.name}.tmp")
+        shutil.rmtree(stage, ignore_errors=True)
+        stage.mkdir(parents=True)
+        try:
+            _build(stage=stage, kernel=kernel, key=key, epoch=epoch)
+            (stage / STAMP_NAME).write_text(json.dumps(stamp, indent=1, sort_keys=True) + "\n")
+            _replace(out_dir, stage)
+        finally:
+            shutil.rmtree(stage, ignore_errors=True)
+        result = _layout(out_dir)
+        step(
+            f"sample base ready in {time.monotonic() - started:.0f} s: {result.iso} "
+            f"({result.iso.stat().st_size // (1024 * 1024)} MiB)"
+        )
+        return result
+
+
+def sample_base_command(*, out_dir: Path, force: bool) -> None:
+    """CLI entry (buildiso sample-base)."""
+    result = build_sample_base(out_dir, force=force)
+    log.info("tree:         %s", result.tree)
+    log.info("iso:          %s", result.iso)
+    log.info("gateway RPMs: %s (key ID %s)", result.gateway_rpms, result.key_id)

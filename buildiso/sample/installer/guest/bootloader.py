@@ -1,0 +1,123 @@
+"""bootloader --location=mbr with the sample `grub` package (GRUB 2 images built by grub.spec).
+
+BIOS: GRUB's boot.img in the MBR (the partition table kept) and core.img in the gap
+before the first partition (the sector core.img expects by default).
+UEFI: the same GRUB as \\EFI\\redhat\\grub.efi (anaconda's path on RHEL 6) and as the
+removable-media fallback \\EFI\\BOOT\\BOOTX64.EFI, which firmware such as OVMF boots from
+a disk without an NVRAM entry (no efibootmgr in the sample; see PROTOCOL.md).
+Both images search for /boot/grub/grub.conf (RHEL 6's path; GRUB 2 syntax here) and
+read it.
+"""
+
+from __future__ import annotations
+
+import configparser
+import re
+import shutil
+from pathlib import Path
+
+from .errors import InstallFailed
+
+GRUB_DATA = Path("usr/share/grub/sample")  # inside the installed system (grub.spec)
+CONFIG = "grub/grub.conf"  # relative to the /boot file system
+CORE_LIMIT = 2047 * 512  # core.img sits in sectors 1..2047 (first partition at 1 MiB)
+
+
+def kernel_and_initrd(root: Path) -> tuple[str, str]:
+    """(vmlinuz-VER, initramfs-VER.img) of the newest installed kernel, names in /boot."""
+    kernels = sorted((root / "boot").glob("vmlinuz-*"))
+    if not kernels:
+        raise InstallFailed("bootloader", "no kernel in /boot of the installed system "
+                            "(is the kernel package in %packages?)")
+    kernel = kernels[-1].name
+    version = kernel.removeprefix("vmlinuz-")
+    for name in (f"initramfs-{version}.img", f"initrd-{version}.img"):
+        if (root / "boot" / name).is_file():
+            return kernel, name
+    raise InstallFailed("bootloader", f"no initramfs-{version}.img in /boot")
+
+
+def product_title(tree: Path, installed: list[str]) -> str:
+    """The menu entry's name: the gateway's when it is installed, else the media's family."""
+    if any(name.startswith("cs-email-") for name in installed):
+        return "Secure Email Gateway"
+    parser = configparser.ConfigParser()
+    try:
+        parser.read_string((tree / ".treeinfo").read_text())
+        return f"{parser['general']['family']} {parser['general']['version']}".strip()
+    except (OSError, KeyError, configparser.Error):
+        return "Linux"
+
+
+def grub_conf(*, title: str, kernel_path: str, initrd_path: str, cmdline: str,
+              timeout: int) -> str:
+    safe = re.sub(r"['\\]", "", title)
+    return (
+        "# GRUB 2 configuration written by the buildiso sample installer\n"
+        "set default=0\n"
+        f"set timeout={timeout}\n"
+        "serial --unit=0 --speed=115200\n"
+        "terminal_input console serial\n"
+        "terminal_output console serial\n"
+        f"menuentry '{safe}' {{\n"
+        f"    linux {kernel_path} {cmdline}\n"
+        f"    initrd {initrd_path}\n"
+        "}\n"
+    )
+
+
+def kernel_cmdline(*, root_uuid: str, append: str) -> str:
+    base = f"root=UUID={root_uuid} console=tty0 console=ttyS0,115200 panic=1"
+    return f"{base} {append}".strip()
+
+
+def install_bios(root: Path, disk: str) -> None:
+    boot_img = (root / GRUB_DATA / "boot.img").read_bytes()
+    core_img = (root / GRUB_DATA / "core.img").read_bytes()
+    if len(boot_img) != 512:
+        raise InstallFailed("bootloader", "grub boot.img is not one sector")
+    if len(core_img) > CORE_LIMIT:
+        raise InstallFailed("bootloader", f"grub core.img ({len(core_img)} bytes) does not fit "
+                            "before the first partition")
+    with open(disk, "r+b") as dev:
+        mbr = bytearray(dev.read(512))
+        # Boot code only: bytes 440.. hold the disk signature and the partition table.
+        mbr[:440] = boot_img[:440]
+        dev.seek(0)
+        dev.write(bytes(mbr))
+        dev.seek(512)
+        dev.write(core_img)
+        dev.flush()
+
+
+def install_uefi(root: Path) -> None:
+    efi_image = root / GRUB_DATA / "grub.efi"
+    esp = root / "boot/efi"
+    for rel in ("EFI/redhat/grub.efi", "EFI/BOOT/BOOTX64.EFI"):
+        target = esp / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(efi_image, target)
+
+
+def install(*, root: Path, disk: str, uefi: bool, separate_boot: bool, root_uuid: str,
+            title: str, append: str, timeout: int) -> str:
+    """Install the boot loader and its config; return the menu entry's title."""
+    if not (root / GRUB_DATA).is_dir():
+        raise InstallFailed("bootloader", "the grub package is not installed "
+                            f"(/{GRUB_DATA} missing): add grub to %packages")
+    kernel, initrd = kernel_and_initrd(root)
+    prefix = "" if separate_boot else "/boot"
+    text = grub_conf(title=f"{title} ({kernel.removeprefix('vmlinuz-')})",
+                     kernel_path=f"{prefix}/{kernel}", initrd_path=f"{prefix}/{initrd}",
+                     cmdline=kernel_cmdline(root_uuid=root_uuid, append=append),
+                     timeout=timeout)
+    conf = root / "boot" / CONFIG
+    conf.parent.mkdir(parents=True, exist_ok=True)
+    conf.write_text(text)
+    (root / "etc/grub.conf").unlink(missing_ok=True)
+    (root / "etc/grub.conf").symlink_to("../boot/grub/grub.conf")
+    if uefi:
+        install_uefi(root)
+    else:
+        install_bios(root, disk)
+    return title

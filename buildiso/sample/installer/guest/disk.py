@@ -1,0 +1,209 @@
+"""Partitioning like anaconda (RHEL 6): msdos label on BIOS, GPT on UEFI, sizes in MB.
+
+``plan`` is pure (sizes, order, --grow, the disk-size check); ``apply`` runs sfdisk,
+mke2fs (lazy init: the VM disks are large sparse files), mkswap and mkfs.fat.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import InstallFailed
+
+MIB = 1024 * 1024
+ALIGN_MIB = 1  # first partition at 1 MiB, like anaconda/parted
+GPT_TAIL_MIB = 1  # backup GPT at the end of the disk
+GPT_TYPES = {
+    "linux": "0FC63DAF-8483-4772-8E79-3D69D8477DE4",
+    "swap": "0657FD6D-A4AB-43C4-84E5-0933C84B4F4F",
+    "efi": "C12A7328-F81F-11D2-BA4B-00A0C93EC93B",
+}
+MBR_TYPES = {"linux": "83", "swap": "82", "efi": "ef"}
+FSTYPES = ("ext4", "ext3", "ext2", "swap", "efi", "vfat")
+
+
+@dataclass(frozen=True)
+class PartRequest:
+    mountpoint: str  # "/", "/var", "swap", "/boot/efi"
+    size_mb: int
+    grow: bool
+    max_mb: int | None
+    fstype: str
+    label: str | None = None
+    lineno: int = 0
+
+
+@dataclass(frozen=True)
+class PlannedPart:
+    request: PartRequest
+    size_mib: int
+    number: int  # partition number (logical ones from 5 on msdos)
+
+
+def requests_from_ks(partitions: list[Any], *, uefi: bool) -> list[PartRequest]:
+    """PartRequests from pykickstart's partition data, checked like anaconda would."""
+    result: list[PartRequest] = []
+    seen: set[str] = set()
+    for data in partitions:
+        mount = data.mountpoint
+        fstype = (data.fstype or ("swap" if mount == "swap" else "ext4")).lower()
+        where = f"part {mount} (line {data.lineno})"
+        if mount.startswith("raid.") or mount.startswith("pv.") or mount == "biosboot":
+            raise InstallFailed(
+                "kickstart", f"{where}: RAID/LVM/biosboot partitions are not supported"
+            )
+        if fstype not in FSTYPES:
+            raise InstallFailed("kickstart", f"{where}: file system {fstype} is not supported")
+        if fstype == "efi" and not uefi:
+            raise InstallFailed(
+                "disk", f"{where}: an EFI system partition on a BIOS machine (anaconda refuses it)"
+            )
+        if mount != "swap" and mount in seen:
+            raise InstallFailed("kickstart", f"{where}: mount point given twice")
+        seen.add(mount)
+        if not data.size and not data.grow:
+            raise InstallFailed("kickstart", f"{where}: needs --size or --grow")
+        result.append(PartRequest(
+            mountpoint=mount,
+            size_mb=int(data.size or 1),
+            grow=bool(data.grow),
+            max_mb=int(data.maxSizeMB) if data.maxSizeMB else None,
+            fstype=fstype,
+            label=data.label or None,
+            lineno=int(data.lineno or 0),
+        ))
+    if not any(r.mountpoint == "/" for r in result):
+        raise InstallFailed("kickstart", "the kickstart defines no / partition")
+    if uefi and not any(r.fstype == "efi" for r in result):
+        raise InstallFailed(
+            "kickstart", "UEFI machine but no 'part /boot/efi --fstype=efi' in the kickstart"
+        )
+    return result
+
+
+def _order_key(request: PartRequest) -> tuple[int, str]:
+    # anaconda puts the ESP and /boot first; the rest keep the kickstart's order.
+    if request.fstype == "efi":
+        return (0, "")
+    if request.mountpoint == "/boot":
+        return (1, "")
+    return (2, "")
+
+
+def plan(requests: list[PartRequest], *, disk_mib: int, gpt: bool, disk: str) -> list[PlannedPart]:
+    """Sizes in MiB for each request; too small a disk raises InstallFailed('disk')."""
+    ordered = sorted(requests, key=_order_key)  # stable: kickstart order within a class
+    logical = (not gpt) and len(ordered) > 4
+    # Each logical partition needs 1 MiB in front of it for its EBR (aligned).
+    overhead = ALIGN_MIB + (GPT_TAIL_MIB if gpt else 0) + (len(ordered) - 3 if logical else 0)
+    fixed = sum(r.size_mb for r in ordered)
+    usable = disk_mib - overhead
+    if fixed > usable:
+        detail = ", ".join(f"{r.mountpoint} {r.size_mb} MB" for r in ordered)
+        raise InstallFailed(
+            "disk",
+            f"disk {disk} is too small: {disk_mib} MB, the kickstart's partitions need "
+            f"{fixed + overhead} MB ({detail})",
+        )
+    sizes = {id(r): r.size_mb for r in ordered}
+    growers = [r for r in ordered if r.grow]
+    free = usable - fixed
+    # anaconda grows the requests in proportion to their base size, up to --maxsize.
+    while free > 0 and growers:
+        total_base = sum(r.size_mb for r in growers)
+        given = 0
+        still: list[PartRequest] = []
+        for r in growers:
+            share = max(1, free * r.size_mb // total_base)
+            if r.max_mb is not None:
+                share = min(share, r.max_mb - sizes[id(r)])
+            share = min(share, free - given)
+            sizes[id(r)] += share
+            given += share
+            if r.max_mb is None or sizes[id(r)] < r.max_mb:
+                still.append(r)
+        if given == 0:
+            break
+        free -= given
+        growers = still
+    planned: list[PlannedPart] = []
+    for index, r in enumerate(ordered):
+        number = index + 1 if not logical or index < 3 else index + 2
+        planned.append(PlannedPart(r, sizes[id(r)], number))
+    return planned
+
+
+def sfdisk_script(parts: list[PlannedPart], *, gpt: bool, boot_mount: str) -> str:
+    """The sfdisk input for ``parts`` (starts left to sfdisk, which aligns to 1 MiB)."""
+    lines = ["label: gpt" if gpt else "label: dos", "unit: sectors", ""]
+    logical = (not gpt) and len(parts) > 4
+    for index, part in enumerate(parts):
+        kind = {"swap": "swap", "efi": "efi"}.get(part.request.fstype, "linux")
+        ptype = GPT_TYPES[kind] if gpt else MBR_TYPES[kind]
+        if logical and index == 3:
+            lines.append("type=5")  # extended partition over the rest of the disk
+        attrs = ""
+        if not gpt and part.request.mountpoint == boot_mount:
+            attrs = ", bootable"
+        lines.append(f"size={part.size_mib}MiB, type={ptype}{attrs}")
+    return "\n".join(lines) + "\n"
+
+
+def partition_device(disk: str, number: int) -> str:
+    """/dev/vda + 1 → /dev/vda1; /dev/nvme0n1 + 1 → /dev/nvme0n1p1."""
+    return f"{disk}p{number}" if disk[-1].isdigit() else f"{disk}{number}"
+
+
+def run(cmd: list[str], *, klass: str, input: str | None = None) -> str:
+    """Run a tool of stage 2; a failure stops the install with its stderr."""
+    try:
+        proc = subprocess.run(cmd, input=input, capture_output=True, text=True, check=False)
+    except OSError as exc:
+        raise InstallFailed(klass, f"{cmd[0]}: {exc}") from exc
+    if proc.returncode != 0:
+        tail = " ".join((proc.stderr or proc.stdout).strip().splitlines()[-3:])
+        raise InstallFailed(klass, f"{' '.join(cmd[:3])} failed ({proc.returncode}): {tail}")
+    return proc.stdout
+
+
+def disk_size_mib(disk: str) -> int:
+    name = Path(disk).name
+    sectors = int(Path(f"/sys/block/{name}/size").read_text())
+    return sectors * 512 // MIB
+
+
+def make_filesystem(device: str, request: PartRequest) -> None:
+    if request.fstype == "swap":
+        run(["/sbin/mkswap", *(["-L", request.label] if request.label else []), device],
+            klass="disk")
+    elif request.fstype in ("efi", "vfat"):
+        run(["/sbin/mkfs.fat", *(["-n", request.label] if request.label else []), device],
+            klass="disk")
+    else:
+        run(["/sbin/mke2fs", "-q", "-F", "-t", request.fstype,
+             "-E", "lazy_itable_init=1,lazy_journal_init=1",
+             *(["-L", request.label] if request.label else []), device], klass="disk")
+
+
+def apply(parts: list[PlannedPart], *, disk: str, gpt: bool) -> dict[str, str]:
+    """Write the label and partitions, make the file systems; return mountpoint → device."""
+    boot_mount = "/boot" if any(p.request.mountpoint == "/boot" for p in parts) else "/"
+    run(["/sbin/wipefs", "-a", "-q", disk], klass="disk")
+    run(["/sbin/sfdisk", "-q", "--wipe", "always", disk],
+        input=sfdisk_script(parts, gpt=gpt, boot_mount=boot_mount), klass="disk")
+    devices: dict[str, str] = {}
+    for part in parts:
+        device = partition_device(disk, part.number)
+        deadline = time.monotonic() + 10
+        while not Path(device).exists():
+            if time.monotonic() > deadline:
+                raise InstallFailed("disk", f"{device} did not appear after partitioning {disk}")
+            time.sleep(0.1)
+        make_filesystem(device, part.request)
+        devices[part.request.mountpoint if part.request.fstype != "swap" else
+                f"swap{part.number}"] = device
+    return devices

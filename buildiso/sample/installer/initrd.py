@@ -1,0 +1,145 @@
+"""Stage 1 of the sample installer: the initramfs (isolinux/initrd.img).
+
+busybox-static, the kernel modules the installer and the installed system need (resolved
+with kmod's ``modprobe --show-depends`` against the extracted Debian kernel) and ``/init``
+(init.sh). The same image boots the installed system when ``root=`` is given.
+Written as a reproducible newc cpio (fixed order, owners, times), gzip-compressed (the
+Debian kernel has CONFIG_RD_GZIP=y).
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import os
+import re
+from pathlib import Path
+
+from buildiso.errors import BuildError
+from buildiso.run import output, run, tool_path
+from buildiso.sample.installer import cpio
+from buildiso.sample.kernel import KernelTree
+
+log = logging.getLogger("buildiso.sample.installer.initrd")
+
+INIT_SCRIPT = Path(__file__).with_name("init.sh")
+BUSYBOX = Path("/bin/busybox")
+
+# CD/ATA, USB storage (xHCI, EHCI, UHCI, OHCI), virtio and SATA, the file systems of the
+# media, of stage 2 and of the installed system, and loop for install.img (MACHINE-NOTES).
+MODULES = (
+    "ahci",
+    "ata_piix",
+    "sr_mod",
+    "cdrom",
+    "sd_mod",
+    "xhci_pci",
+    "ehci_pci",
+    "uhci_hcd",
+    "ohci_pci",
+    "usb_storage",
+    "uas",
+    "virtio_pci",
+    "virtio_blk",
+    "virtio_scsi",
+    "crc32c_intel",
+    "crc32c_generic",
+    "isofs",
+    "ext4",
+    "vfat",
+    "nls_cp437",
+    "nls_iso8859_1",
+    "nls_utf8",
+    "squashfs",
+    "loop",
+    "efivarfs",
+)
+
+_INSMOD = re.compile(r"^insmod (\S+\.ko(?:\.xz|\.zst|\.gz)?)")
+
+
+def source_date_epoch() -> int:
+    return int(os.environ.get("SOURCE_DATE_EPOCH", "0"))
+
+
+def ensure_depmod(kernel: KernelTree) -> None:
+    """Debian's package ships no modules.dep (postinst makes it); make it once in the tree."""
+    if not (kernel.modules_dir / "modules.dep").is_file():
+        run(["depmod", "-b", kernel.root, kernel.version])
+
+
+def module_files(kernel: KernelTree, modules: tuple[str, ...] = MODULES) -> list[Path]:
+    """Module files in load order (dependencies first), each once; builtins are skipped."""
+    ensure_depmod(kernel)
+    ordered: list[Path] = []
+    for name in modules:
+        text = output(
+            ["modprobe", "-d", kernel.root.resolve(), "-S", kernel.version, "--show-depends", name],
+            check=False,
+        )
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        if not lines:
+            raise BuildError(
+                f"kernel module {name} not found in {kernel.modules_dir}",
+                hint="the sample installer needs it; check the kernel package flavour (-amd64)",
+            )
+        for line in lines:
+            match = _INSMOD.match(line)
+            if match is None:
+                continue  # "builtin NAME"
+            path = Path(match.group(1))
+            if path not in ordered:
+                ordered.append(path)
+    return ordered
+
+
+def _busybox_entries() -> list[cpio.Entry]:
+    busybox = Path(tool_path(str(BUSYBOX)))
+    ldd = run(["ldd", busybox], check=False)
+    if "not a dynamic" not in ldd.stdout + ldd.stderr:
+        raise BuildError(f"{busybox} is not the static busybox", hint="install busybox-static")
+    entries = [cpio.file("bin/busybox", busybox.read_bytes(), 0o755)]
+    for applet in sorted(set(output([busybox, "--list-full"]).split())):
+        if applet in ("bin/busybox", "busybox"):
+            continue  # it lists itself: a symlink onto itself would replace the binary
+        entries.append(cpio.symlink(applet, "/bin/busybox"))
+    return entries
+
+
+def initrd_entries(kernel: KernelTree) -> list[cpio.Entry]:
+    entries = [
+        cpio.directory(d)
+        for d in ("bin", "dev", "etc", "lib", "media", "mnt", "proc", "run", "sbin", "stage2",
+                  "sys", "sysroot", "tmp", "usr", "usr/bin", "usr/sbin")
+    ]
+    # The kernel opens /dev/console for init before devtmpfs is mounted.
+    entries.append(cpio.char_device("dev/console", 5, 1))
+    entries.append(cpio.file("init", INIT_SCRIPT.read_bytes(), 0o755))
+    entries += _busybox_entries()
+    load_list: list[str] = []
+    dirs: set[str] = set()
+    for path in module_files(kernel):
+        rel = path.resolve().relative_to(kernel.root.resolve()).as_posix()
+        entries.append(cpio.file(rel, path.read_bytes()))
+        load_list.append("/" + rel)
+        parent = Path(rel).parent
+        while parent != Path("."):
+            dirs.add(parent.as_posix())
+            parent = parent.parent
+    entries += [cpio.directory(d) for d in sorted(dirs - {"lib"})]
+    entries.append(cpio.file("etc/modules.load", ("\n".join(load_list) + "\n").encode()))
+    return entries
+
+
+def build_initrd(*, kernel: KernelTree, dest: Path) -> Path:
+    """Write the stage 1 initramfs to ``dest`` (gzip newc cpio) and return ``dest``."""
+    data = cpio.archive(initrd_entries(kernel), mtime=source_date_epoch())
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(dest.name + ".tmp")
+    with tmp.open("wb") as raw, gzip.GzipFile(
+        filename="", mode="wb", fileobj=raw, compresslevel=9, mtime=0
+    ) as gz:
+        gz.write(data)
+    tmp.replace(dest)
+    log.info("stage 1 initramfs: %s (%d KiB)", dest, dest.stat().st_size // 1024)
+    return dest

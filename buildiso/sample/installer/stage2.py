@@ -1,0 +1,154 @@
+"""Stage 2 of the sample installer: images/install.img, a squashfs holding the installer.
+
+Debian's python3.11 (the host's files from its Debian package, with their libraries via
+bincopy) with the stdlib minus tests/GUI parts, pykickstart and its pure-Python
+dependencies, the installer itself (``guest/`` as package ``sampleinstaller``), and the
+tools it runs: rpm, sfdisk, wipefs, blkid, mke2fs, mkfs.fat, mkswap, busybox.
+The tree is usr-merged like Debian 12 (/bin, /sbin, /lib, /lib64 → usr/...).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from buildiso.errors import BuildError
+from buildiso.run import output, require_tools, run
+from buildiso.sample.bincopy import copy_with_libs, shared_libraries
+from buildiso.sample.installer.initrd import BUSYBOX, source_date_epoch
+from buildiso.sample.kernel import KernelTree
+
+log = logging.getLogger("buildiso.sample.installer.stage2")
+
+GUEST_SOURCE = Path(__file__).with_name("guest")
+PYTHON = Path("/usr/bin/python3.11")
+STDLIB = Path("/usr/lib/python3.11")
+SITE = "usr/local/lib/python3.11/dist-packages"  # on Debian python's sys.path
+# pykickstart and what it imports (requests for %ksappend/url includes).
+PURE_PACKAGES = ("pykickstart", "requests", "urllib3", "idna", "charset_normalizer", "certifi")
+# Not needed by the installer: tests, GUI, packaging helpers.
+STDLIB_SKIP = frozenset({
+    "test", "idlelib", "tkinter", "turtledemo", "ensurepip", "lib2to3", "pydoc_data",
+    "site-packages", "dist-packages", "config-3.11-x86_64-linux-gnu", "__pycache__",
+    "venv", "turtle.py",
+})
+DYNLOAD_SKIP = ("_test", "xxlimited", "_xxtest", "_tkinter", "audioop", "nis", "ossaudiodev",
+                "_curses", "readline", "_dbm", "_gdbm")
+TOOLS = (
+    "/usr/bin/rpm", "/usr/bin/rpmkeys", "/usr/bin/rpmdb", "/usr/sbin/sfdisk",
+    "/usr/sbin/wipefs", "/usr/sbin/blkid", "/usr/sbin/mke2fs", "/usr/sbin/mkfs.fat",
+    "/usr/sbin/mkswap",
+)
+MAX_SIZE = 100 * 1024 * 1024
+MOUNTPOINTS = ("dev", "proc", "sys", "tmp", "run", "mnt", "root", "var/tmp", "var/lib",
+               "sys/firmware/efi/efivars")
+
+
+def _ignore_stdlib(directory: str, names: list[str]) -> set[str]:
+    skip = {n for n in names if n in STDLIB_SKIP or n.endswith((".pyc", ".exe"))}
+    if Path(directory).name == "lib-dynload":
+        skip |= {n for n in names if n.startswith(DYNLOAD_SKIP)}
+    return skip
+
+
+def _merged_usr(root: Path) -> None:
+    for sub in ("usr/bin", "usr/sbin", "usr/lib", "usr/lib64"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    for top in ("bin", "sbin", "lib", "lib64"):
+        (root / top).symlink_to(f"usr/{top}")
+
+
+def _python(root: Path) -> None:
+    shutil.copytree(STDLIB, root / STDLIB.relative_to("/"), symlinks=False,
+                    ignore=_ignore_stdlib)
+    (root / "usr/bin/python3").symlink_to("python3.11")
+    dynload = sorted((root / "usr/lib/python3.11/lib-dynload").glob("*.so"))
+    copy_with_libs([PYTHON, *(STDLIB / "lib-dynload" / p.name for p in dynload)], root)
+    site = root / SITE
+    site.mkdir(parents=True)
+    extensions: list[Path] = []
+    for name in PURE_PACKAGES:
+        spec = importlib.util.find_spec(name)
+        if spec is None or not spec.submodule_search_locations:
+            raise BuildError(f"Python package {name} not found",
+                             hint="pip install -e '.[test]' in the project's .venv")
+        source = Path(next(iter(spec.submodule_search_locations)))
+        shutil.copytree(source, site / name,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "tests"))
+        extensions += sorted(source.rglob("*.so"))  # e.g. charset_normalizer's compiled parts
+    if extensions:
+        copy_with_libs([lib for ext in extensions for lib in shared_libraries(ext)], root)
+    shutil.copytree(GUEST_SOURCE, site / "sampleinstaller",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    # Byte-compile now: stage 2 is read-only and TCG makes compiling at each boot slow.
+    run([PYTHON, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash",
+         "-s", root, "-p", "/", root / "usr/lib/python3.11", root / SITE])
+
+
+def _tools(root: Path) -> None:
+    copy_with_libs([Path(t) for t in TOOLS], root)
+    plugins = Path("/usr/lib/x86_64-linux-gnu/rpm-plugins")
+    if plugins.is_dir():
+        copy_with_libs(sorted(plugins.glob("*.so")), root)
+    shutil.copytree("/usr/lib/rpm", root / "usr/lib/rpm", symlinks=True, dirs_exist_ok=True)
+    (root / "etc").mkdir(exist_ok=True)
+    shutil.copyfile("/etc/mke2fs.conf", root / "etc/mke2fs.conf")
+    busybox = root / "usr/bin/busybox"
+    shutil.copyfile(BUSYBOX, busybox)
+    busybox.chmod(0o755)
+    for applet in sorted(set(output([BUSYBOX, "--list-full"]).split())):
+        name = Path(applet).name
+        if name == "busybox":
+            continue
+        sub = "usr/sbin" if "sbin" in Path(applet).parts else "usr/bin"
+        target = root / sub / name
+        if not target.exists() and not (root / "usr/bin" / name).exists() and not (
+            root / "usr/sbin" / name
+        ).exists():
+            target.symlink_to("/usr/bin/busybox")
+
+
+def _etc(root: Path) -> None:
+    etc = root / "etc"
+    (etc / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\n")
+    (etc / "group").write_text("root:x:0:\n")
+    (etc / "mtab").symlink_to("/proc/self/mounts")
+    (root / ".buildstamp").write_text("[Main]\nProduct=buildiso sample installer\n")
+    for sub in MOUNTPOINTS:
+        (root / sub).mkdir(parents=True, exist_ok=True)
+
+
+def build_stage2(*, kernel: KernelTree, dest: Path) -> Path:
+    """Write images/install.img (squashfs, zstd) to ``dest`` and return ``dest``.
+
+    ``kernel`` is accepted for the pipeline's uniform call; stage 2 uses the kernel
+    modules stage 1 loaded, so nothing of it is copied here.
+    """
+    del kernel
+    require_tools("mksquashfs", "ldd")
+    for path in (PYTHON, STDLIB, *map(Path, TOOLS), BUSYBOX):
+        if not path.exists():
+            raise BuildError(f"{path} not found", hint="run ./setup.sh (Debian packages)")
+    epoch = str(source_date_epoch())
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="stage2-", dir=dest.parent) as tmp:
+        root = Path(tmp) / "root"
+        root.mkdir()
+        _merged_usr(root)
+        _python(root)
+        _tools(root)
+        _etc(root)
+        image = Path(tmp) / "install.img"
+        run(["mksquashfs", root, image, "-noappend", "-comp", "zstd", "-all-root",
+             "-no-xattrs", "-quiet"],
+            env={"SOURCE_DATE_EPOCH": epoch})  # fixes the image and file times
+        size = image.stat().st_size
+        if size > MAX_SIZE:
+            raise BuildError(f"install.img is {size // 2**20} MB, over the 100 MB budget")
+        os.replace(image, dest)
+    log.info("stage 2 image: %s (%d MiB)", dest, dest.stat().st_size // 2**20)
+    return dest

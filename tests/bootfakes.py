@@ -1,0 +1,188 @@
+"""A scripted stand-in for a QEMU guest, and a fake clock, for the boot-test unit tests.
+
+The guest writes its serial output into real files read by the real ``SerialLog``; what it
+writes and when is a script of (trigger, delay, channel, text): trigger ``start`` is the
+guest's start, ``keyN`` the N-th ``send_keys`` call (a person choosing a menu entry).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from buildiso.config import Variant
+from buildiso.isomenu import parse_isolinux
+from buildiso.profile import Profile, load_profile
+from buildiso import paths
+from buildiso.qemu import QemuStartError, Screenshot, SerialLog, VmSpec, encode_png
+
+DATA = Path(__file__).parent / "data"
+ISOLINUX_CFG = """\
+serial 0 115200
+default vesamenu.c32
+timeout 600
+menu title Welcome to Clearswift Email Solutions
+label linux
+  menu label ^Install Secure Email Gateway
+label serial
+  menu label Install Secure Email Gateway (^serial console)
+label local
+  menu label Boot from ^local drive
+  menu default
+  localboot 0xffff
+"""
+MENU = parse_isolinux(ISOLINUX_CFG, source="isolinux/isolinux.cfg")
+MENU_SERIAL = (DATA / "isolinux-serial-menu.txt").read_text(errors="replace")
+
+
+def load_test_profile() -> Profile:
+    return load_profile(paths.DEFAULT_PROFILE, Variant.TEST)
+
+
+def good_report(profile: Profile) -> dict[str, Any]:
+    return {
+        "schema": 1,
+        "product": profile.product,
+        "version": profile.version,
+        "build": profile.build,
+        "rpms": ["cs-email-4.9.0-190.x86_64", "bash-4.1.2-48.el6.x86_64"],
+        "forbidden_present": [],
+        "filesystems": {"/": {"size_mb": 20160}, "/var": {"size_mb": 60480}},
+        "users": {"cs-admin": {"exists": True, "password_expired": True}},
+        "firewall": {"tcp": list(profile.firewall.tcp), "udp": list(profile.firewall.udp)},
+        "repos_enabled": [],
+        "tls10": False,
+    }
+
+
+def b64(report: dict[str, Any]) -> str:
+    return base64.b64encode(json.dumps(report).encode()).decode()
+
+
+Script = list[tuple[str, float, str, str]]
+
+
+def install_script(*, report: dict[str, Any], stages: tuple[str, ...] | None = None) -> Script:
+    """A complete, successful boot → install → reboot → first boot."""
+    names = stages or ("kernel", "media", "kickstart", "partitioning", "packages", "bootloader", "post")
+    script: Script = [("start", 0.5, "console", "\r\n" + MENU_SERIAL)]
+    t = 1.0
+    for name in names:
+        script.append(("key1", t, "protocol", f"BUILDISO-STAGE name={name} status=start t={t}\n"))
+        script.append(("key1", t + 1, "protocol", f"BUILDISO-STAGE name={name} status=ok t={t + 1}\n"))
+        t += 2
+    script += [
+        ("key1", t, "protocol", "INSTALL-RESULT status=ok\n"),
+        ("key1", t + 0.2, "protocol", f"BUILDISO-STAGE name=reboot status=start t={t}\n"),
+        ("key1", t + 1, "event", "RESET"),
+        ("key1", t + 1.5, "console", "\r\n" + MENU_SERIAL),
+        ("key2", 2.0, "console", "Linux version 6.1.0\r\n"),
+        ("key2", 4.0, "protocol", f"FIRSTBOOT-RESULT status=ok report={b64(report)}\n"),
+    ]
+    return script
+
+
+class FakeClock:
+    """Time that passes only when the code under test sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@dataclass
+class FakeGuest:
+    artifacts: Path
+    clock: Callable[[], float]
+    script: Script
+    keys: list[list[str]] = field(default_factory=list)
+    events: list[str] = field(default_factory=list)
+    alive: bool = True
+    screenshots: list[Path] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.artifacts.mkdir(parents=True, exist_ok=True)
+        self.files = {ch: self.artifacts / f"{ch}.log" for ch in ("console", "protocol", "firmware")}
+        for path in self.files.values():
+            path.write_text("")
+        self.console = SerialLog(self.files["console"])
+        self.protocol = SerialLog(self.files["protocol"])
+        self.triggers = {"start": self.clock()}
+        self.pending = list(self.script)
+        self.tick()
+
+    def tick(self) -> None:
+        keep = []
+        for item in self.pending:
+            trigger, delay, channel, text = item
+            at = self.triggers.get(trigger)
+            if at is None or at + delay > self.clock():
+                keep.append(item)
+                continue
+            if channel == "event":
+                self.events.append(text)
+            elif channel == "exit":
+                self.alive = False
+            else:
+                with self.files[channel].open("a") as fh:
+                    fh.write(text)
+        self.pending = keep
+
+    # The harness asks these every poll round: the script advances then.
+    @property
+    def running(self) -> bool:
+        self.tick()
+        return self.alive
+
+    def event_names(self) -> list[str]:
+        self.tick()
+        return list(self.events)
+
+    def send_keys(self, keys: list[str]) -> None:
+        self.keys.append(list(keys))
+        self.triggers[f"key{len(self.keys)}"] = self.clock()
+
+    def screendump(self, path: Path) -> Screenshot:
+        path.write_bytes(encode_png(2, 1, bytes([0, 0, 0, 255, 255, 255])))
+        self.screenshots.append(path)
+        return Screenshot(path=path, width=640, height=480, colours=2)
+
+    def stderr_tail(self, lines: int = 5) -> str:
+        return ""
+
+
+class FakeFactory:
+    """A guest factory: scripts per cell name; optionally fails to start N times first."""
+
+    def __init__(
+        self, clock: Callable[[], float], scripts: dict[str, Script], *, start_failures: int = 0
+    ) -> None:
+        self.clock = clock
+        self.scripts = scripts
+        self.start_failures = start_failures
+        self.started: list[FakeGuest] = []
+        self.specs: list[VmSpec] = []
+
+    @contextlib.contextmanager
+    def __call__(self, spec: VmSpec, artifacts: Path) -> Iterator[FakeGuest]:
+        self.specs.append(spec)
+        if self.start_failures > 0:
+            self.start_failures -= 1
+            raise QemuStartError("QEMU exited with code 1 at start: Could not allocate memory")
+        name = f"{spec.firmware.value}-{spec.media.value}"
+        guest = FakeGuest(artifacts, self.clock, self.scripts[name])
+        self.started.append(guest)
+        try:
+            yield guest
+        finally:
+            guest.alive = False
