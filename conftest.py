@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from buildiso import paths
@@ -15,3 +17,14 @@ def sample_base() -> SampleBase:
     Built once per machine and reused: a cache hit takes seconds when nothing changed.
     """
     return build_sample_base(paths.DEFAULT_SAMPLE_BASE)
+
+
+@pytest.fixture(scope="session")
+def built_iso(sample_base: SampleBase) -> Path:
+    """out/EMAIL_490_190.iso built from the sample base, once per session.
+
+    An unchanged rebuild is skipped by buildiso itself (same inputs, ISO untouched).
+    """
+    from buildiso.build import build_sample_iso
+
+    return build_sample_iso(sample_base, out_dir=paths.DEFAULT_OUT).iso

@@ -184,6 +184,7 @@ class _Driver:
         self.firstboot_result: ProtocolLine | None = None
         self.menu_screenshot: Screenshot | None = None
         self.checks: list[CheckResult] = []
+        self.resets_before_install = 0
 
     # -- reading -------------------------------------------------------------------------
 
@@ -257,6 +258,9 @@ class _Driver:
         self.menu_screenshot = self.guest.screendump(self.config.artifacts / "menu.png")
         self.check_menu()
         prof = self.config.profile.menu
+        # Resets are counted from here: the installer may print its result and reboot
+        # within one poll round, before the harness looks for the reset.
+        self.resets_before_install = self.guest.event_names().count("RESET")
         self.guest.send_keys(menu.keys_to(prof.serial_install_label) + ["ret"])
         self.stages.enter("kernel", self.clock())
         self.follow_install()
@@ -351,7 +355,7 @@ class _Driver:
         cur = self.stages.current
         if cur is None or cur.name != "reboot":
             self.stages.enter("reboot", now)
-        resets_before = self.guest.event_names().count("RESET")
+        resets_before = self.resets_before_install
         console_mark = len(self.guest.console.text)
 
         def rebooted() -> bool:
@@ -406,11 +410,6 @@ class _Driver:
         """The ISO's menu again (media still attached), or straight to the disk (UEFI order)."""
         menu = self.config.menu
         local = self.config.profile.menu.local_label
-        limits = dict(self.stages.timeouts)
-        if self.config.wait_local_timeout:
-            # The menu's own timeout runs inside this stage.
-            limits["local-boot"] = limits.get("local-boot", 0) + float(menu.timeout_s or 0)
-            self.stages.timeouts = limits
 
         def menu_or_disk() -> bool:
             text = self.console_since(offset)
@@ -434,10 +433,15 @@ class _Driver:
         self.guest.screendump(self.config.artifacts / "local-menu.png")
         if not self.config.wait_local_timeout:
             self.guest.send_keys(menu.keys_to(local) + ["ret"])
-        elif menu.default_label != local:
+            return
+        if menu.default_label != local:
             raise CellFailed(
                 "wrong-menu", f"the default entry is {menu.default_label!r}, not {local!r}"
             )
+        # The menu's own timeout now runs inside the next stage: allow for it.
+        limits = dict(self.stages.timeouts)
+        limits["firstboot"] = limits.get("firstboot", 0) + float(menu.timeout_s or 0)
+        self.stages.timeouts = limits
 
 
 def run_cell(

@@ -60,18 +60,22 @@ DEFAULT_TIMEOUTS: Mapping[str, float] = {
 # isolinux draws with absolute positioning stay apart.
 _CSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
 _CSI_MOVE = re.compile(r"\x1b\[[0-9;]*[Hf]")
-_OTHER_ESC = re.compile(r"\x1b[()*+][0-9A-Za-z]|\x1b[=>78NOc]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)")
-# isolinux draws the menu frame in the DEC line-drawing set between SO (\x0e) and SI (\x0f).
-_LINE_DRAWING = re.compile(r"\x0e[^\x0f]*\x0f?")
+_OTHER_ESC = re.compile(
+    r"\x1b[()*+][0-9A-Za-z]|\x1b%[@G8]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[0-9A-Za-z=>]"
+)
+# isolinux draws the menu frame in the DEC line-drawing set between SO (\x0e) and SI (\x0f),
+# with cursor moves inside. Only a terminated run is removed: an SO left open (a log cut
+# short) must not swallow everything after it.
+_LINE_DRAWING = re.compile(r"\x0e[^\x0f\x0e]{0,4000}?\x0f")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 def strip_ansi(text: str) -> str:
     """Plain text of a serial log: escapes, line drawing and control characters removed."""
+    text = _LINE_DRAWING.sub("", text)
     text = _CSI_MOVE.sub("\n", text)
     text = _CSI.sub("", text)
     text = _OTHER_ESC.sub("", text)
-    text = _LINE_DRAWING.sub("", text)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     return _CONTROL.sub("", text)
 

@@ -8,6 +8,7 @@ Exit status: 0 only when every cell passed (otherwise BuildError, exit 1).
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import sys
@@ -231,6 +232,8 @@ def boot_test_command(
     variant: Variant,
     out: TextIO | None = None,
     accel_chooser: Callable[[Accel], qemu.AccelChoice] = qemu.choose_accel,
+    guest_factory: GuestFactory | None = None,
+    timeouts: Mapping[str, float] | None = None,
 ) -> None:
     """Boot-test ``iso``; print the table; BuildError unless every cell passed."""
     require_tools("qemu-system-x86_64", "qemu-img")
@@ -249,6 +252,8 @@ def boot_test_command(
         accel=choice.accel,
         artifacts=artifacts,
         wait_local_timeout=wait_local_timeout,
+        guest_factory=guest_factory,
+        timeouts=timeouts,
     )
     wall = time.monotonic() - started
     stream = out or sys.stdout
@@ -257,6 +262,15 @@ def boot_test_command(
         f"accel {choice.accel.value}; wall time {wall:.1f} s for {len(results)} cell(s); "
         f"artifacts in {artifacts}\n"
     )
+    summary = {
+        "iso": str(iso),
+        "accel": choice.accel.value,
+        "accel_reason": choice.reason,
+        "jobs": jobs,
+        "wall_seconds": round(wall, 1),
+        "cells": [r.to_json() for r in results],
+    }
+    (artifacts / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     if junit is not None:
         write_junit(results, junit, profile=profile)
     failed = [r for r in results if not r.passed]

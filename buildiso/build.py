@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -48,6 +48,9 @@ from buildiso.rpms import (
     refuse_bad_signatures,
     verify_signatures,
 )
+
+if TYPE_CHECKING:
+    from buildiso.sample.base import SampleBase
 
 log = logging.getLogger("buildiso.build")
 
@@ -85,9 +88,32 @@ def _sample_inputs() -> tuple[Path, Path, SigningKey]:
     from buildiso.sample.base import build_sample_base
 
     step("sample base (built once, then cached)")
-    sample = build_sample_base(paths.DEFAULT_SAMPLE_BASE)
+    return _sample_parts(build_sample_base(paths.DEFAULT_SAMPLE_BASE))
+
+
+def _sample_parts(sample: SampleBase) -> tuple[Path, Path, SigningKey]:
     key = SigningKey(key_id=sample.key_id, public_key=sample.gpg_public_key)
     return sample.tree, sample.gateway_rpms, key
+
+
+def build_sample_iso(
+    sample: SampleBase,
+    *,
+    out_dir: Path,
+    profile_path: Path = paths.DEFAULT_PROFILE,
+    variant: Variant = Variant.TEST,
+) -> BuildResult:
+    """The main job's ISO from an already built sample base (tests' ``built_iso`` fixture)."""
+    base, rpms, key = _sample_parts(sample)
+    return build_iso(
+        base_path=base,
+        gateway_rpms=rpms,
+        profile=load_profile(profile_path, variant),
+        password_file=None,
+        out_dir=out_dir,
+        key=key,
+        allow_unsigned=False,
+    )
 
 
 def _signing_key(profile: Profile, *, gpg_key: Path | None, key_id: str | None) -> SigningKey:
@@ -356,6 +382,8 @@ def build_iso(
         password_file=password_file,
     )
     rpm_files = _gateway_rpm_files(gateway_rpms)
+    if base_path.is_file():
+        iso.check_complete(base_path)
     with open_base(base_path) as base:
         step(f"base: {base.label} ({base.kind}, {base.isolinux_flavour}, {base.efi_flavour})")
         base.verify_checksums()
@@ -480,7 +508,7 @@ def build_iso(
                 overlay=overlay,
                 volume_label=profile.volume_label,
                 hybrid_mbr=hybrid_mbr,
-                gpt_disk_guid=iso.gpt_guid_from(fingerprint.encode()),
+                gpt_disk_guid=iso.gpt_guid_from(_content_seed(inputs, rendered_entries)),
                 source_date_epoch=epoch,
             )
             step(f"mastering {profile.iso_name} (xorriso; MD5 implanted while writing)")
@@ -523,6 +551,17 @@ def build_iso(
             }
             write_manifest(manifest_path, manifest)
     return _result_from(manifest, final_iso, manifest_path, started, skipped=False)
+
+
+def _content_seed(inputs: Mapping[str, Any], rendered: Mapping[str, Any]) -> bytes:
+    """What the GPT GUID derives from: contents only, so moving the inputs changes nothing."""
+    content = {
+        "base": inputs["base"]["sha256"],
+        "gateway": [p["sha256"] for p in inputs["gateway_packages"]],
+        "rendered": {rel: entry["sha256"] for rel, entry in rendered.items()},
+        "epoch": inputs["source_date_epoch"],
+    }
+    return json.dumps(content, sort_keys=True).encode()
 
 
 def _unchanged_build(

@@ -18,12 +18,12 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from functools import cmp_to_key
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from buildiso.basetree import open_base
 from buildiso.errors import InputError
 from buildiso.kspackages import GroupLevel, PackageSelection, parse_packages
-from buildiso.repo import DirReader, MediaRepos, RepoPackage, TreeReader, load_media
+from buildiso.repo import DirReader, Group, MediaRepos, RepoPackage, TreeReader, load_media
 from buildiso.rpmversion import Relation
 
 BASE_ARCHES = ("x86_64", "noarch")
@@ -69,7 +69,7 @@ class Missing:
     """A %packages name or @group the media does not have."""
 
     name: str
-    kind: str  # "package" or "group"
+    kind: Literal["package", "group"]
     line: int
 
     def __str__(self) -> str:
@@ -156,6 +156,11 @@ class _Index:
             return None
         return min(candidates, key=_preference)
 
+    def by_name_arch(self, text: str) -> RepoPackage | None:
+        """The package a ``name.arch`` entry means, if it is one."""
+        name, _, arch = text.rpartition(".")
+        return next((p for p in self.by_name.get(name, []) if p.arch == arch), None)
+
     def providers(self, req: Relation) -> tuple[list[RepoPackage], list[RepoPackage]]:
         """(packages satisfying ``req``, packages providing the name in another version)."""
         if req.name.startswith("/"):
@@ -183,9 +188,7 @@ def resolve_install_set(*, ks_packages: PackageSelection, media: MediaRepos) -> 
     """Resolve ``ks_packages`` against ``media``: selection, then the dependency closure."""
     index = _Index(media)
     sel = ks_packages
-    missing: list[Missing] = []
     excluded = {e.name: e.line for e in sel.excluded}
-    excluded_groups = {e.name for e in sel.excluded_groups}
 
     def is_excluded(name: str) -> int | None:
         for pattern, line in excluded.items():
@@ -193,20 +196,10 @@ def resolve_install_set(*, ks_packages: PackageSelection, media: MediaRepos) -> 
                 return line
         return None
 
+    groups, missing = _selected_groups(sel, media)
     # What the kickstart asks for: (package, chain, kickstart line).
     wanted: list[tuple[RepoPackage, tuple[str, ...], int]] = []
-    implicit = [("core", sel.line)] + ([] if sel.nobase else [("base", sel.line)])
-    group_requests = [(gid, line, GroupLevel.DEFAULT) for gid, line in implicit]
-    group_requests += [(g.id, g.line, g.level) for g in sel.groups]
-    seen_groups: set[str] = set()
-    for gid, line, level in group_requests:
-        if gid in excluded_groups or gid in seen_groups:
-            continue
-        seen_groups.add(gid)
-        group = media.groups.get(gid)
-        if group is None:
-            missing.append(Missing(gid, "group", line))
-            continue
+    for group, line, level in groups:
         members = list(group.mandatory)
         if level is not GroupLevel.MANDATORY:
             members += group.default
@@ -216,7 +209,7 @@ def resolve_install_set(*, ks_packages: PackageSelection, media: MediaRepos) -> 
             pkg = index.best(name)
             # yum skips group members the repos do not carry; so do we.
             if pkg is not None and is_excluded(name) is None:
-                wanted.append((pkg, (f"@{gid}", name), line))
+                wanted.append((pkg, (f"@{group.id}", name), line))
     for entry in sel.packages:
         if any(c in entry.name for c in "*?["):
             names = sorted(
@@ -224,6 +217,11 @@ def resolve_install_set(*, ks_packages: PackageSelection, media: MediaRepos) -> 
             )
         else:
             names = [entry.name] if entry.name in index.by_name else []
+        arch_pkg = index.by_name_arch(entry.name) if not names else None
+        if arch_pkg is not None:  # "glibc.i686": that architecture
+            if is_excluded(arch_pkg.name) is None:
+                wanted.append((arch_pkg, (arch_pkg.name,), entry.line))
+            continue
         if not names and not sel.ignore_missing:
             missing.append(Missing(entry.name, "package", entry.line))
         for name in names:
@@ -236,17 +234,16 @@ def resolve_install_set(*, ks_packages: PackageSelection, media: MediaRepos) -> 
         state.add(pkg, chain, line)
     state.run()
     # Conditional group members come in when the package they depend on is installed.
-    for gid in sorted(seen_groups):
-        group = media.groups.get(gid)
-        for name, needs in group.conditional if group else ():
+    for group, _line, _level in groups:
+        for name, needs in group.conditional:
             pkg = index.best(name)
-            if pkg is not None and needs in state.chosen and is_excluded(name) is None:
-                state.add(pkg, (f"@{gid}", name), state.lines[needs])
+            if pkg is not None and needs in state.names and is_excluded(name) is None:
+                state.add(pkg, (f"@{group.id}", name), state.lines[needs])
     state.run()
 
     pulled_back = [
         PulledBack(name, state.why[name], exclusion)
-        for name in sorted(state.chosen)
+        for name in sorted(state.names)
         if (exclusion := is_excluded(name)) is not None
     ]
     chosen = sorted(state.chosen.values(), key=lambda p: (p.name, p.arch))
@@ -260,31 +257,68 @@ def resolve_install_set(*, ks_packages: PackageSelection, media: MediaRepos) -> 
     )
 
 
+def _selected_groups(
+    sel: PackageSelection, media: MediaRepos
+) -> tuple[list[tuple[Group, int, GroupLevel]], list[Missing]]:
+    """The comps groups to install (with their %packages line and level) and those missing.
+
+    Like yum, ``@name`` matches a group's id or its name, ignoring case.
+    """
+    lookup: dict[str, Group] = {}
+    for each in media.groups.values():
+        lookup.setdefault(each.name.lower(), each)
+    for each in media.groups.values():
+        lookup[each.id.lower()] = each  # ids win over names
+    excluded = {lookup[e.name.lower()].id for e in sel.excluded_groups if e.name.lower() in lookup}
+    implicit = [("core", sel.line)] + ([] if sel.nobase else [("base", sel.line)])
+    requests = [(gid, line, GroupLevel.DEFAULT) for gid, line in implicit]
+    requests += [(g.id, g.line, g.level) for g in sel.groups]
+    chosen: dict[str, tuple[Group, int, GroupLevel]] = {}
+    missing: list[Missing] = []
+    for gid, line, level in requests:
+        group = lookup.get(gid.lower())
+        if group is None:
+            missing.append(Missing(gid, "group", line))
+        elif group.id not in excluded:
+            previous = chosen.get(group.id)
+            # Asked twice (@core is implicit): the wider selection wins.
+            if previous is None or _LEVELS.index(level) > _LEVELS.index(previous[2]):
+                chosen[group.id] = (group, previous[1] if previous else line, level)
+    return list(chosen.values()), missing
+
+
+_LEVELS = (GroupLevel.MANDATORY, GroupLevel.DEFAULT, GroupLevel.ALL)
+
+
 class _Closure:
     """Breadth-first dependency closure, remembering why each package is in."""
 
     def __init__(self, index: _Index, *, is_excluded: Callable[[str], int | None]) -> None:
         self.index = index
         self.is_excluded = is_excluded
-        self.chosen: dict[str, RepoPackage] = {}
+        # Keyed by (name, arch): "glibc.i686" in %packages must not hide glibc.x86_64.
+        self.chosen: dict[tuple[str, str], RepoPackage] = {}
+        self.names: set[str] = set()
         self.why: dict[str, tuple[str, ...]] = {}
         self.lines: dict[str, int] = {}
         self.unresolved: list[Unresolved] = []
-        self.queue: deque[str] = deque()
+        self.queue: deque[tuple[str, str]] = deque()
         self._provided: dict[str, list[Relation]] = {}
         self._files: set[str] = set()
-        self.deferred: list[tuple[str, Relation]] = []
+        self.deferred: list[tuple[RepoPackage, Relation]] = []
 
     def add(self, pkg: RepoPackage, chain: tuple[str, ...], line: int) -> None:
-        if pkg.name in self.chosen:
+        key = (pkg.name, pkg.arch)
+        if key in self.chosen:
             return
-        self.chosen[pkg.name] = pkg
-        self.why[pkg.name] = chain
-        self.lines[pkg.name] = line
+        self.chosen[key] = pkg
+        self.names.add(pkg.name)
+        self.why.setdefault(pkg.name, chain)
+        self.lines.setdefault(pkg.name, line)
         for rel in pkg.provides:
             self._provided.setdefault(rel.name, []).append(rel)
         self._files.update(pkg.files)
-        self.queue.append(pkg.name)
+        self.queue.append(key)
 
     def satisfied(self, req: Relation) -> bool:
         if req.name.startswith("/"):
@@ -294,33 +328,33 @@ class _Closure:
     def run(self) -> None:
         while self.queue or self.deferred:
             while self.queue:
-                name = self.queue.popleft()
-                for req in self.chosen[name].requires:
+                pkg = self.chosen[self.queue.popleft()]
+                for req in pkg.requires:
                     if req.name.startswith("rpmlib(") or self.satisfied(req):
                         continue
                     if req.name.startswith("/") and req.name not in self.index.files:
                         # Not a "primary" file: ask filelists, for all such at once.
-                        self.deferred.append((name, req))
+                        self.deferred.append((pkg, req))
                         continue
                     good, other = self.index.providers(req)
-                    self._choose(name, req, good, other)
+                    self._choose(pkg, req, good, other)
             pending, self.deferred = self.deferred, []
             owners = self.index.media.find_file_owners({req.name for _, req in pending})
-            for name, req in pending:
+            for pkg, req in pending:
                 names = owners[req.name]
-                if not any(n in self.chosen for n in names):
+                if not any(n in self.names for n in names):
                     good = [p for n in names for p in self.index.by_name.get(n, [])]
-                    self._choose(name, req, good, [])
+                    self._choose(pkg, req, good, [])
 
     def _choose(
-        self, name: str, req: Relation, good: list[RepoPackage], other: list[RepoPackage]
+        self, pkg: RepoPackage, req: Relation, good: list[RepoPackage], other: list[RepoPackage]
     ) -> None:
-        chain = self.why[name]
+        chain, line = self.why[pkg.name], self.lines[pkg.name]
         if not good:
-            self.unresolved.append(Unresolved(str(req), chain, _reason(other), self.lines[name]))
+            self.unresolved.append(Unresolved(str(req), chain, _reason(other), line))
             return
         best = min(good, key=self._rank)
-        self.add(best, (*chain, best.name), self.lines[name])
+        self.add(best, (*chain, best.name), line)
 
     def _rank(self, pkg: RepoPackage) -> tuple[int, tuple[int, Any, int, str]]:
         # Like yum, avoid a provider the kickstart excluded when another one will do.

@@ -4,10 +4,10 @@ Nothing of the base is copied: xorriso reads the base directly (``-map DIR /`` f
 ``-indev BASE.iso`` for an ISO) and the overlay directory (only new or changed files) is
 mapped over it, replacing files of the same path.
 
-The image streams out of xorriso through a pipe. While writing it to the temporary output
-file we compute the implanted MD5 (buildiso.isomd5) in a second thread, so the image is
-never read back for it; only the SHA-256 for SHA256SUM needs a read, and that comes from
-the page cache.
+xorriso writes the temporary output file; we follow it as it grows and compute the
+implanted MD5 (buildiso.isomd5) from the page cache meanwhile, so the image is never read
+back for it (implantisomd5 would re-read it all). Only the SHA-256 for SHA256SUM needs a
+read afterwards, and that comes from the page cache.
 
 Layout: ISO 9660 level 3 (files over 4 GiB) + Rock Ridge + Joliet; El Torito BIOS entry
 (isolinux.bin, boot-info-table, 4 sectors loaded, catalog isolinux/boot.cat) and EFI entry
@@ -19,11 +19,9 @@ derived from the inputs (xorriso's default is random).
 from __future__ import annotations
 
 import errno
-import fcntl
 import hashlib
 import logging
 import os
-import queue
 import re
 import shlex
 import subprocess
@@ -33,10 +31,11 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from buildiso import run
 from buildiso.errors import BuildError, InputError
-from buildiso.isomd5 import Implant, IsoMd5Stream, write_implant
+from buildiso.isomd5 import Implant, IsoMd5Stream, volume_size, write_implant
 
 log = logging.getLogger("buildiso.iso")
 
@@ -45,9 +44,8 @@ JOLIET_LABEL = 16  # Joliet volume identifier (xorriso truncates; blkid reads th
 # Debian's isohybrid MBR (package isolinux); used when the base tree brings none.
 DEBIAN_ISOHDPFX = Path("/usr/lib/ISOLINUX/isohdpfx.bin")
 _LABEL_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
-_CHUNK = 1 << 20
-_QUEUE_DEPTH = 8  # chunks in flight to the MD5 thread: bounds memory to ~8 MiB
-_F_SETPIPE_SZ = 1031
+_CHUNK = 4 << 20  # bytes hashed per read: bounds our memory use
+_POLL = 0.02  # seconds between looks at the growing file
 
 
 def check_volume_label(label: str, *, source: str = "profile") -> None:
@@ -108,44 +106,36 @@ def gpt_guid_from(seed: bytes) -> str:
     return raw.hex()
 
 
-def xorriso_argv(plan: MasterPlan) -> list[str]:
-    """The xorriso command line (native commands) writing the image to stdout.
+def xorriso_argv(plan: MasterPlan, *, outdev: Path) -> list[str]:
+    """The xorriso command line (native commands) writing the image to ``outdev``.
 
-    ``-outdev -`` must be the first argument: xorriso only accepts stdout as a start
-    argument. A pipe is a sequential drive, so the image starts at LBA 0 with no 64 KiB
-    multi-session reserve (what a seekable stdio file would get).
+    ``no_emul_toc``: without it xorriso treats a regular file as multi-session media and
+    starts the image at LBA 32 behind a 64 KiB table-of-content emulation.
     """
     check_volume_label(plan.volume_label)
     lay = plan.layout
-    argv = ["xorriso", "-outdev", "-"]
+    argv = ["xorriso", "-outdev", str(outdev)]
     if plan.base_is_iso:
         argv += ["-indev", str(plan.base)]
+    # fmt: off
     argv += [
         "-no_rc",
-        "-abort_on",
-        "FAILURE",
-        "-report_about",
-        "WARNING",
+        "-abort_on", "FAILURE",
+        "-report_about", "WARNING",
     ]
     if plan.base_is_iso:
         # Boot records of the base are replaced by ours below.
         argv += ["-boot_image", "any", "discard"]
     argv += [
-        "-volid",
-        plan.volume_label,
-        "-joliet",
-        "on",
-        "-rockridge",
-        "on",
-        "-compliance",
-        "iso_9660_level=3",
+        "-volid", plan.volume_label,
+        "-joliet", "on",
+        "-rockridge", "on",
+        "-compliance", "iso_9660_level=3:no_emul_toc",
         # No tail padding: the backup GPT must sit in the image's last sector.
-        "-padding",
-        "0",
-        "-volume_date",
-        "uuid",
-        _uuid_date(plan.source_date_epoch),
+        "-padding", "0",
+        "-volume_date", "uuid", _uuid_date(plan.source_date_epoch),
     ]
+    # fmt: on
     if not plan.base_is_iso:
         argv += ["-map", str(plan.base), "/"]
     argv += ["-map", str(plan.overlay), "/"]
@@ -175,36 +165,15 @@ def _env(plan: MasterPlan) -> dict[str, str]:
     return {"SOURCE_DATE_EPOCH": str(plan.source_date_epoch), "TZ": "UTC"}
 
 
-class _Md5Worker(threading.Thread):
-    """Hashes chunks handed over by the writer while the writer waits on xorriso."""
-
-    def __init__(self) -> None:
-        super().__init__(name="isomd5", daemon=True)
-        self.stream = IsoMd5Stream()
-        self.chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=_QUEUE_DEPTH)
-        self.error: BaseException | None = None
-
-    def run(self) -> None:
-        while (chunk := self.chunks.get()) is not None:
-            if self.error is None:
-                try:
-                    self.stream.update(chunk)
-                except BaseException as exc:  # noqa: BLE001 - handed to the main thread
-                    self.error = exc
-
-
-def _drain(pipe: object, tail: deque[str]) -> None:
-    for raw in iter(pipe.readline, b""):  # type: ignore[attr-defined]
+def _drain(pipe: IO[bytes], tail: deque[str]) -> None:
+    for raw in iter(pipe.readline, b""):
         line = raw.decode("utf-8", "replace").rstrip()
         if line:
             tail.append(line)
             log.debug("xorriso: %s", line)
 
 
-def _write_all(fd: int, data: memoryview) -> None:
-    while len(data):
-        written = os.write(fd, data)
-        data = data[written:]
+_DISK_FULL = re.compile(r"No space left on device|exceeds free space on media", re.I)
 
 
 def master_iso(
@@ -213,75 +182,92 @@ def master_iso(
     dest: Path,
     progress: Callable[[int, int | None], None] | None = None,
 ) -> MasterResult:
-    """Write the image to ``dest`` (created or truncated) with the MD5 implanted.
+    """Write the image to ``dest`` (must be a new path) with the MD5 implanted.
 
-    ``dest`` should be a temporary name: on any failure it is left for the caller to
-    remove (build.py does), and a full disk raises BuildError naming the folder.
+    xorriso writes ``dest`` itself, front to back with plain write() calls (libburn's
+    stdio output; "no_emul_toc" keeps the image at LBA 0, byte-identical to what it
+    streams to a pipe). We follow the growing file and hash what is already written,
+    from the page cache, while xorriso writes the rest: no pipe copies, no second pass.
+    ``dest`` is left for the caller to remove on failure (build.py's work folder);
+    a full disk raises BuildError naming the folder.
     """
-    argv = xorriso_argv(plan)
+    argv = xorriso_argv(plan, outdev=dest)
     argv[0] = run.tool_path("xorriso")
+    if dest.exists():  # xorriso would take an existing image as media to append to
+        dest.unlink()
     log.debug("running: %s", shlex.join(argv))
     started = time.monotonic()
     env = {**os.environ, "LANG": "C", "LC_ALL": "C", **_env(plan)}
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    assert proc.stdout is not None and proc.stderr is not None
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    assert proc.stderr is not None
     tail: deque[str] = deque(maxlen=20)
     drainer = threading.Thread(target=_drain, args=(proc.stderr, tail), daemon=True)
     drainer.start()
-    worker = _Md5Worker()
-    worker.start()
-    written = 0
-    out_fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    stream = IsoMd5Stream()
+    hashed = 0
+    fd: int | None = None
     try:
-        pipe_fd = proc.stdout.fileno()
-        try:  # bigger pipe: fewer wake-ups (best effort; the default 64 KiB also works)
-            fcntl.fcntl(pipe_fd, _F_SETPIPE_SZ, _CHUNK)
-        except OSError:
-            pass
-        while chunk := os.read(pipe_fd, _CHUNK):
-            _write_all(out_fd, memoryview(chunk))
-            worker.chunks.put(chunk)
-            written += len(chunk)
-            if progress is not None:
-                progress(written, worker.stream.image_size)
-        worker.chunks.put(None)
-        worker.join()
+        while True:
+            finished = proc.poll() is not None  # before the size check: then it is final
+            if fd is None:
+                try:
+                    fd = os.open(dest, os.O_RDONLY)
+                except FileNotFoundError:
+                    if finished:
+                        break
+                    time.sleep(_POLL)
+                    continue
+            size = os.fstat(fd).st_size
+            while hashed < size:
+                block = os.pread(fd, min(_CHUNK, size - hashed), hashed)
+                if not block:
+                    break
+                stream.update(block)
+                hashed += len(block)
+                if progress is not None:
+                    progress(hashed, stream.image_size)
+            if finished:
+                break
+            time.sleep(_POLL)
         rc = proc.wait()
         drainer.join(timeout=5)
+        detail = "\n".join(tail)
+        if rc != 0 and _DISK_FULL.search(detail):
+            raise BuildError(
+                f"disk full while writing {dest.name} in {dest.parent} "
+                f"({hashed // 2**20} MiB written)",
+                hint="free space there or pass --out to a folder with room",
+            )
         if rc != 0:
-            detail = "\n".join(tail)
             raise BuildError(
                 f"xorriso failed (exit code {rc})" + (f":\n{detail}" if detail else "")
             )
-        if worker.error is not None:
-            raise worker.error
-        implant = worker.stream.finish()
-        if worker.stream.image_size != written:
+        implant = stream.finish()
+        if stream.image_size != hashed:
             raise BuildError(
-                f"xorriso wrote {written} bytes but the volume descriptor says "
-                f"{worker.stream.image_size}"
+                f"xorriso wrote {hashed} bytes but the volume descriptor says {stream.image_size}"
             )
-        write_implant(out_fd, implant)
-        os.fsync(out_fd)
+        out_fd = os.open(dest, os.O_WRONLY)
+        try:
+            write_implant(out_fd, implant)
+            os.fsync(out_fd)
+        finally:
+            os.close(out_fd)
     except OSError as exc:
         if exc.errno == errno.ENOSPC:
             raise BuildError(
-                f"disk full while writing {dest.name} in {dest.parent} "
-                f"({written // 2**20} MiB written)",
+                f"disk full while writing {dest.name} in {dest.parent}",
                 hint="free space there or pass --out to a folder with room",
             ) from exc
         raise
     finally:
-        os.close(out_fd)
+        if fd is not None:
+            os.close(fd)
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-        if worker.is_alive():  # it keeps draining its queue, so this put cannot hang
-            worker.chunks.put(None)
-            worker.join()
-        proc.stdout.close()
         proc.stderr.close()
-    return MasterResult(size=written, implant=implant, seconds=time.monotonic() - started)
+    return MasterResult(size=hashed, implant=implant, seconds=time.monotonic() - started)
 
 
 def sha256_file(path: Path, *, chunk: int = 4 << 20) -> str:
@@ -335,3 +321,28 @@ def hybrid_problems(iso: Path) -> list[str]:
         if re.search(r"\bCRC\b|self-pointer|doesn't\s+match|header is|too small", line)
     ]
     return problems
+
+
+def check_complete(image: Path) -> None:
+    """Refuse a truncated ISO file before any ISO reader opens it.
+
+    pycdlib parses a hybrid image's backup GPT at the end of the file, so a truncated
+    download makes it fail with a bare struct.error; the volume size in the PVD
+    (sector 16) says how long the file must be.
+    """
+    with image.open("rb") as f:
+        f.seek(16 * 2048)
+        pvd = f.read(2048)
+    try:
+        size = volume_size(pvd)
+    except BuildError:
+        raise InputError(
+            f"{image}: not an ISO 9660 image (no primary volume descriptor)",
+            hint="give a RHEL 6.10 DVD ISO or an unpacked tree",
+        ) from None
+    actual = image.stat().st_size
+    if actual < size:
+        raise InputError(
+            f"{image}: truncated ISO: {actual} bytes, its volume descriptor says {size}",
+            hint="the download or copy did not finish: fetch the base ISO again",
+        )

@@ -108,7 +108,14 @@ _GRUB2_SET = re.compile(r"^\s*set\s+(default|timeout)\s*=\s*(.+?)\s*$")
 
 
 def parse_grub2(text: str, *, source: str = "grub.cfg") -> BootMenu:
+    """Top-level ``menuentry`` titles; ``set default`` by index, ``--id`` or title.
+
+    GRUB 2's menu has no title line; a top-level ``echo`` before the first entry (how the
+    product prints its title above the menu, and on the serial port) counts as the title.
+    """
     entries: list[str] = []
+    ids: dict[str, int] = {}
+    title: str | None = None
     default = "0"
     timeout: float | None = None
     depth = 0
@@ -120,7 +127,15 @@ def parse_grub2(text: str, *, source: str = "grub.cfg") -> BootMenu:
         if match and depth == 0:
             words = shlex.split(match.group(1).rstrip("{").strip())
             if words:
+                for index, word in enumerate(words[1:], start=1):
+                    if word == "--id" and index + 1 < len(words):
+                        ids[words[index + 1]] = len(entries)
+                    elif word.startswith("--id="):
+                        ids[word[5:]] = len(entries)
                 entries.append(words[0])
+        elif depth == 0 and not entries and stripped.startswith("echo ") and title is None:
+            words = [w for w in shlex.split(stripped[5:]) if not w.startswith("-")]
+            title = " ".join(words) or None
         else:
             setting = _GRUB2_SET.match(line)
             if setting and depth == 0:
@@ -132,13 +147,16 @@ def parse_grub2(text: str, *, source: str = "grub.cfg") -> BootMenu:
         depth += stripped.count("{") - stripped.count("}")
     if not entries:
         raise InputError(f"{source}: no menuentry found")
-    index = (
-        int(default) if default.isdigit() else entries.index(default) if default in entries else 0
-    )
+    if default.isdigit():
+        index = int(default)
+    elif default in ids:
+        index = ids[default]
+    else:
+        index = entries.index(default) if default in entries else 0
     return BootMenu(
         source=source,
         loader="grub2",
-        title=None,
+        title=title,
         entries=tuple(entries),
         default_index=min(index, len(entries) - 1),
         timeout_s=timeout,

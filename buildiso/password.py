@@ -16,7 +16,6 @@ password show the same hash. The password is expired at first boot anyway.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import os
@@ -117,9 +116,7 @@ def policy_failures(password: str) -> list[str]:
     if _classes(password) < 3:
         failures.append("at least three of: upper case, lower case, digits, symbols")
     if _has_sequence(password):
-        failures.append(
-            f"no sequences of {_SEQUENCE_LENGTH} (such as 1234, abcd, qwer or aaaa)"
-        )
+        failures.append(f"no sequences of {_SEQUENCE_LENGTH} (such as 1234, abcd, qwer or aaaa)")
     if _dictionary_word(password):
         failures.append("must not resemble a dictionary word (even with swaps like Pa55word)")
     return failures

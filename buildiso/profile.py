@@ -68,8 +68,8 @@ class Menu:
     serial_install_label: str
     local_label: str
     timeout_s: int
-    # isolinux "localboot" argument: 0xffff = next device in the BIOS boot order (RHEL 6's
-    # choice; right for USB sticks, which are themselves 0x80), 0x80 = first hard disk.
+    # isolinux "localboot" argument: 0xffff = int 18h, next device in the BIOS boot order
+    # (RHEL 6's choice), 0x80 = first hard disk. See docs/design.md for what was measured.
     bios_localboot: str
 
 
@@ -201,9 +201,7 @@ class _Reader:
             self.problem(key, f"missing or not a table (expected [{key}])")
             return {}
         for unknown in sorted(set(value) - allowed):
-            self.problem(
-                f"{key}.{unknown}", f"unknown key (allowed: {', '.join(sorted(allowed))})"
-            )
+            self.problem(f"{key}.{unknown}", f"unknown key (allowed: {', '.join(sorted(allowed))})")
         return value
 
     def get(
@@ -242,7 +240,9 @@ class _Reader:
     def flag(self, data: Mapping[str, Any], section: str, name: str) -> bool:
         return self.get(data, section, name, bool, False)
 
-    def choice(self, data: Mapping[str, Any], section: str, name: str, allowed: tuple[str, ...]) -> str:
+    def choice(
+        self, data: Mapping[str, Any], section: str, name: str, allowed: tuple[str, ...]
+    ) -> str:
         def check(value: str) -> str | None:
             if value not in allowed:
                 return f"{_show(value)} not allowed (allowed: {', '.join(allowed)})"
@@ -299,7 +299,9 @@ def _firewall_port(reader: _Reader, key: str, value: object) -> FirewallPort | N
         return None
     match = re.fullmatch(r"([0-9]{1,5})/(tcp|udp)", value)
     if match is None or not 1 <= int(match.group(1)) <= 65535:
-        reader.problem(key, f"{_show(value)} not allowed (allowed: PORT/tcp or PORT/udp, PORT 1..65535)")
+        reader.problem(
+            key, f"{_show(value)} not allowed (allowed: PORT/tcp or PORT/udp, PORT 1..65535)"
+        )
         return None
     return FirewallPort(int(match.group(1)), match.group(2))
 
@@ -353,7 +355,10 @@ def _build(path: Path, data: dict[str, Any], variant: Variant) -> Profile:
         lang=r.text(s, "system", "lang", r"[a-z]{2,3}_[A-Z]{2}(\.UTF-8)?", "e.g. en_US.UTF-8"),
         keyboard=r.text(s, "system", "keyboard", r"[a-z][a-z0-9_-]{0,31}", "e.g. us, uk"),
         timezone=r.text(
-            s, "system", "timezone", r"[A-Z][A-Za-z_]{1,30}(/[A-Za-z0-9_+-]{1,30}){0,2}",
+            s,
+            "system",
+            "timezone",
+            r"[A-Z][A-Za-z_]{1,30}(/[A-Za-z0-9_+-]{1,30}){0,2}",
             "an Olson name such as Europe/London or UTC",
         ),
         selinux=r.choice(s, "system", "selinux", ("enforcing", "permissive", "disabled")),
@@ -463,7 +468,9 @@ def _partitions(
             continue
         for unknown in sorted(set(entry) - {"mount", "fstype", "size_mb", "grow"}):
             r.problem(f"{key}.{unknown}", "unknown key (allowed: fstype, grow, mount, size_mb)")
-        mount = r.text(entry, key, "mount", r"/|(/[a-z0-9_]{1,32}){1,4}|swap", "/, /var, ... or swap")
+        mount = r.text(
+            entry, key, "mount", r"/|(/[a-z0-9_]{1,32}){1,4}|swap", "/, /var, ... or swap"
+        )
         fstype = r.choice(entry, key, "fstype", _FSTYPES)
         size = r.integer(entry, key, "size_mb", 1, 16 * 1024 * 1024)
         if mount in overrides:
@@ -476,7 +483,9 @@ def _partitions(
     if len(set(mounts)) != len(mounts):
         r.problem("partitions", "a mount point appears twice")
     if "/boot/efi" in mounts:
-        r.problem("partitions", "/boot/efi is added by the kickstart on UEFI machines only; remove it")
+        r.problem(
+            "partitions", "/boot/efi is added by the kickstart on UEFI machines only; remove it"
+        )
 
     # Product minima, per variant (+25 % for two-year message tracking).
     var_min = VAR_MIN_MB[variant]
@@ -527,6 +536,8 @@ def unsafe_values(profile: Profile) -> list[str]:
             if re.fullmatch(_SHA512_CRYPT, value) is None:
                 problems.append(f"{key}: not a SHA-512 crypt hash")
         elif _UNSAFE.search(value):
-            problems.append(f"{key}: {_show(value)} contains a character that could end a line "
-                            "or inject a section (newline, %, quote, $, \\, ...)")
+            problems.append(
+                f"{key}: {_show(value)} contains a character that could end a line "
+                "or inject a section (newline, %, quote, $, \\, ...)"
+            )
     return problems

@@ -54,7 +54,9 @@ _SHA512_CRYPT = re.compile(r"\$6\$[./A-Za-z0-9]{1,16}\$[./A-Za-z0-9]{86}")
 
 def _environment() -> jinja2.Environment:
     return jinja2.Environment(
-        loader=jinja2.FileSystemLoader([str(paths.KICKSTART_TEMPLATES), str(paths.ISOLINUX_TEMPLATES)]),
+        loader=jinja2.FileSystemLoader(
+            [str(paths.KICKSTART_TEMPLATES), str(paths.ISOLINUX_TEMPLATES)]
+        ),
         undefined=jinja2.StrictUndefined,
         autoescape=False,
         keep_trailing_newline=True,

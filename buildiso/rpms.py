@@ -251,8 +251,9 @@ def _import_key(*, dbpath: Path, public_key: Path, key_id: str) -> None:
         )
     proc = run(["rpmkeys", "--dbpath", str(dbpath), "--import", str(public_key)], check=False)
     if proc.returncode != 0:
+        why = _first_error(proc.stderr or "") or f"rpmkeys exit code {proc.returncode}"
         raise InputError(
-            f"{public_key}: not a usable public key ({(proc.stderr or '').strip()})",
+            f"{public_key}: not a usable public key ({why})",
             hint="export it with `gpg --armor --export KEYID`",
         )
     # rpm stores each imported key as the pseudo-package gpg-pubkey-<short key id>-<date>.

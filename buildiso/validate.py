@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from buildiso.config import Variant
-from buildiso.errors import BuildError, InputError, ValidationFailed
+from buildiso.errors import InputError, ValidationFailed
 from buildiso.log import step
 from buildiso.profile import ROOT_MIN_MB, TRACKING_FACTOR, VAR_MIN_MB, Profile, load_profile
 
@@ -76,7 +76,9 @@ def _scan(text: str) -> _Scan:
     for number, line in enumerate(text.splitlines(), start=1):
         stripped = line.strip()
         word = stripped.split(None, 1)[0] if stripped else ""
-        if word in SECTIONS or (word.startswith("%") and word not in ("%end", "%include", "%ksappend")):
+        if word in SECTIONS or (
+            word.startswith("%") and word not in ("%end", "%include", "%ksappend")
+        ):
             if current is not None:  # a new section starts before %end
                 sections.append(current)
             try:
@@ -172,9 +174,12 @@ def _section_rules(scan: _Scan) -> Iterator[tuple[int, str]]:
         if word == "%include":
             continue
         if word not in ALLOWED_COMMANDS:
-            yield number, (
-                f"command {word!r} is not one the installer supports "
-                f"(allowed: {', '.join(sorted(ALLOWED_COMMANDS))}, %include)"
+            yield (
+                number,
+                (
+                    f"command {word!r} is not one the installer supports "
+                    f"(allowed: {', '.join(sorted(ALLOWED_COMMANDS))}, %include)"
+                ),
             )
 
 
@@ -183,9 +188,12 @@ def _inst_rules(text: str) -> Iterator[tuple[int, str]]:
         if line.lstrip().startswith("#"):
             continue
         for match in _INST_OPTION.finditer(line):
-            yield number, (
-                f"{match.group(0)} is a RHEL 7+ boot option that RHEL 6 ignores "
-                "(use ks=, repo=, ...)"
+            yield (
+                number,
+                (
+                    f"{match.group(0)} is a RHEL 7+ boot option that RHEL 6 ignores "
+                    "(use ks=, repo=, ...)"
+                ),
             )
 
 
@@ -220,7 +228,10 @@ def _packages_rules(scan: _Scan, profile: Profile) -> Iterator[tuple[int, str]]:
             yield where, f"required package {name} missing from %packages"
     for name in profile.packages.remove:
         if name in included:
-            yield included[name], f"forbidden package {name} is installed (it conflicts with the gateway)"
+            yield (
+                included[name],
+                f"forbidden package {name} is installed (it conflicts with the gateway)",
+            )
         if name not in excluded:
             yield where, f"forbidden package {name} is not excluded (add -{name} to %packages)"
 
@@ -258,9 +269,12 @@ def _partition_rules(scan: _Scan, profile: Profile) -> Iterator[tuple[int, str]]
             yield last, f"no separate {mount} partition (the product needs / and /var)"
         for number, size in lines:
             if size is None or size < minimum:
-                yield number, (
-                    f"{mount} partition of {size if size is not None else 'unknown'} MB is too "
-                    f"small for the {profile.variant.value} variant (minimum {minimum} MB)"
+                yield (
+                    number,
+                    (
+                        f"{mount} partition of {size if size is not None else 'unknown'} MB is too "
+                        f"small for the {profile.variant.value} variant (minimum {minimum} MB)"
+                    ),
                 )
 
 
@@ -291,7 +305,10 @@ def _ending_rules(scan: _Scan) -> Iterator[tuple[int, str]]:
         yield last, "no 'reboot' command: the install must end with an automatic reboot"
     repos = [(n, line) for n, line in scan.commands if line.split(None, 1)[0] == "repo"]
     if not any("/cs-repo" in line for _, line in repos):
-        yield (repos[0][0] if repos else 1), "no repo --baseurl=.../cs-repo: the gateway packages are not reachable"
+        yield (
+            (repos[0][0] if repos else 1),
+            "no repo --baseurl=.../cs-repo: the gateway packages are not reachable",
+        )
 
 
 def validate_kickstart_text(text: str, *, filename: str, profile: Profile) -> list[Problem]:
@@ -316,23 +333,23 @@ def validate_kickstart_text(text: str, *, filename: str, profile: Profile) -> li
     return sorted({Problem(line, message, filename) for line, message in raw})
 
 
-def validate_command(ks_file: Path, media: Path | None, profile_path: Path, variant: Variant) -> None:
+def validate_command(
+    ks_file: Path, media: Path | None, profile_path: Path, variant: Variant
+) -> None:
     """``buildiso validate``: all problems at once (exit 2), or a one-line OK."""
     profile = load_profile(profile_path, variant)
     try:
         text = ks_file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{ks_file}: cannot read ({exc})", hint="a UTF-8 kickstart file") from None
-    problems = [str(p) for p in validate_kickstart_text(text, filename=str(ks_file), profile=profile)]
+    problems = [
+        str(p) for p in validate_kickstart_text(text, filename=str(ks_file), profile=profile)
+    ]
     if media is not None:
-        try:
-            # Engineer D1's repository reader: package/group names and file: baseurls.
-            from buildiso.depsolve import media_problems
-        except ImportError as exc:
-            raise BuildError(
-                "the --media check is not available in this build (buildiso.depsolve missing)",
-                hint="run without --media",
-            ) from exc
+        # Imported here: reading repodata is only needed with --media. Checks every
+        # %packages name/@group, the install-set closure and every file: baseurl.
+        from buildiso.depsolve import media_problems
+
         problems.extend(media_problems(text, filename=str(ks_file), tree=media))
     if problems:
         raise ValidationFailed(problems, what=f"{ks_file}: kickstart check failed")

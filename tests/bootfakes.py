@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from buildiso import paths
 from buildiso.config import Variant
 from buildiso.isomenu import parse_isolinux
 from buildiso.profile import Profile, load_profile
-from buildiso import paths
 from buildiso.qemu import QemuStartError, Screenshot, SerialLog, VmSpec, encode_png
 
 DATA = Path(__file__).parent / "data"
@@ -69,12 +69,22 @@ Script = list[tuple[str, float, str, str]]
 
 def install_script(*, report: dict[str, Any], stages: tuple[str, ...] | None = None) -> Script:
     """A complete, successful boot → install → reboot → first boot."""
-    names = stages or ("kernel", "media", "kickstart", "partitioning", "packages", "bootloader", "post")
+    names = stages or (
+        "kernel",
+        "media",
+        "kickstart",
+        "partitioning",
+        "packages",
+        "bootloader",
+        "post",
+    )
     script: Script = [("start", 0.5, "console", "\r\n" + MENU_SERIAL)]
     t = 1.0
     for name in names:
         script.append(("key1", t, "protocol", f"BUILDISO-STAGE name={name} status=start t={t}\n"))
-        script.append(("key1", t + 1, "protocol", f"BUILDISO-STAGE name={name} status=ok t={t + 1}\n"))
+        script.append(
+            ("key1", t + 1, "protocol", f"BUILDISO-STAGE name={name} status=ok t={t + 1}\n")
+        )
         t += 2
     script += [
         ("key1", t, "protocol", "INSTALL-RESULT status=ok\n"),
@@ -112,7 +122,9 @@ class FakeGuest:
 
     def __post_init__(self) -> None:
         self.artifacts.mkdir(parents=True, exist_ok=True)
-        self.files = {ch: self.artifacts / f"{ch}.log" for ch in ("console", "protocol", "firmware")}
+        self.files = {
+            ch: self.artifacts / f"{ch}.log" for ch in ("console", "protocol", "firmware")
+        }
         for path in self.files.values():
             path.write_text("")
         self.console = SerialLog(self.files["console"])

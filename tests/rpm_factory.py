@@ -88,12 +88,13 @@ class SigningKey:
     key_id: str  # the 8 hex digits rpm prints
     public_key: Path
 
-    def sign(self, rpm: Path) -> Path:
+    def sign(self, rpm: Path, *, digest: str = "sha256") -> Path:
         subprocess.run(
             [
                 "rpmsign", "--addsign",
                 "--define", "__gpg /usr/bin/gpg",
                 "--define", f"_gpg_name {self.uid}",
+                "--define", f"_gpg_digest_algo {digest}",
                 str(rpm),
             ],
             check=True,

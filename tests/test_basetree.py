@@ -13,6 +13,8 @@ import pytest
 from buildiso.basetree import BaseTree, open_base
 from buildiso.config import EfiFlavour, IsolinuxFlavour
 from buildiso.errors import InputError
+from buildiso.sample.base import SampleBase
+from buildiso.treeinfo import TreeInfo
 
 LABEL = "RHEL-6.10 Server.x86_64"
 FILES = {
@@ -215,3 +217,31 @@ def test_not_a_tree(tmp_path: Path) -> None:
         open_base(tmp_path / "t")
     with pytest.raises(InputError, match="base not found"):
         open_base(tmp_path / "missing")
+
+
+# --- the sample base (issue 3): the same answers from its tree and from its ISO ------------
+
+
+@pytest.mark.integration
+def test_sample_base_tree_and_iso_agree(sample_base: SampleBase) -> None:
+    with open_base(sample_base.tree) as tree, open_base(sample_base.iso) as iso:
+        for base in (tree, iso):
+            assert base.label == LABEL
+            assert (base.treeinfo.version, base.treeinfo.arch) == ("6.10", "x86_64")
+            assert base.treeinfo.checksums, "the sample's .treeinfo lists checksums"
+            base.verify_checksums()
+            assert base.exists("repodata/repomd.xml")
+        # The ISO adds only the El Torito boot catalog, as on a real DVD.
+        assert [f for f in iso.iter_files() if f != "isolinux/boot.cat"] == tree.iter_files()
+        assert tree.isolinux_flavour == iso.isolinux_flavour
+        assert tree.efi_flavour == iso.efi_flavour
+        assert tree.treeinfo == TreeInfo.parse(iso.read_bytes(".treeinfo").decode(),
+                                               source=tree.treeinfo.source)  # fmt: skip
+        assert tree.discinfo == iso.discinfo
+        # Written back unchanged when nothing was changed (D2 rewrites it with render()).
+        assert tree.treeinfo.render() == tree.read_bytes(".treeinfo").decode()
+        # The sample carries syslinux 6 (ldlinux.c32) and GRUB 2, as issue 3 asks.
+        assert tree.isolinux_flavour is IsolinuxFlavour.SYSLINUX6
+        assert tree.efi_flavour is EfiFlavour.GRUB2
+        kernel = tree.treeinfo.images["kernel"]
+        assert tree.sha256(kernel) == iso.sha256(kernel)

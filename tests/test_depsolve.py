@@ -11,10 +11,12 @@ import pytest
 from rpm_factory import build_rpm
 
 from buildiso import paths
+from buildiso.cli import main
 from buildiso.depsolve import Closure, media_problems, resolve_install_set
 from buildiso.kspackages import parse_packages
-from buildiso.repo import Group, MediaRepos, RepoPackage, compose_gateway_repo
+from buildiso.repo import Group, MediaRepos, RepoPackage, compose_gateway_repo, load_media
 from buildiso.rpmversion import Evr, Flag, Relation
+from buildiso.sample.base import SampleBase
 
 
 def rel(text: str) -> Relation:
@@ -367,3 +369,82 @@ def test_media_problems_clean_and_broken_inputs(media_tree: Path, tmp_path: Path
     ]
     (problem,) = media_problems("%packages\n%end\n", filename="ks.cfg", tree=tmp_path)
     assert problem.startswith(f"{tmp_path}: repodata/repomd.xml not found")
+
+
+# --- the product kickstart against the sample base + its gateway repo ---------------------
+
+
+@pytest.fixture(scope="module")
+def sample_media(sample_base: SampleBase, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample tree's repos (linked, not copied) plus cs-repo from the sample RPMs."""
+    media = tmp_path_factory.mktemp("sample-media")
+    for name in (".treeinfo", ".discinfo", "repodata", "Packages", "EFI", "isolinux"):
+        (media / name).symlink_to(sample_base.tree / name)
+    compose_gateway_repo(
+        rpms=sorted(sample_base.gateway_rpms.glob("*.rpm")),
+        dest=media / "cs-repo",
+        comps=paths.COMPS_DIR / "cs-email-comps.xml",
+        timestamp=1_700_000_000,
+    )
+    return media
+
+
+@pytest.fixture(scope="module")
+def product_ks(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("render")
+    assert main(["--quiet", "render", "--out", str(out)]) == 0
+    return out / "ks.cfg"
+
+
+@pytest.mark.integration
+def test_product_kickstart_resolves_on_the_sample(sample_media: Path, product_ks: Path) -> None:
+    text = product_ks.read_text()
+    assert media_problems(text, filename="ks.cfg", tree=sample_media) == []
+    closure = resolve_install_set(ks_packages=parse_packages(text), media=load_media(sample_media))
+    assert {"cs-email", "cs-email-core", "kernel"} <= set(closure.names)
+    assert not {"postfix", "rsyslog", "samba-common"} & set(closure.names)
+    assert closure.why["cs-email-core"][:2] == ("cs-email", "cs-email-core")
+
+
+@pytest.mark.integration
+def test_forgotten_removals_are_conflicts_on_the_sample(
+    sample_media: Path, product_ks: Path, tmp_path: Path
+) -> None:
+    lines = product_ks.read_text().splitlines()
+    kept = [line for line in lines if line.strip() not in ("-postfix", "-rsyslog")]
+    assert len(kept) == len(lines) - 2
+    problems = media_problems("\n".join(kept) + "\n", filename="ks.cfg", tree=sample_media)
+    assert any("conflicts with postfix" in p and "pulled by @core" in p for p in problems)
+    assert any("conflicts with rsyslog" in p and "pulled by @core" in p for p in problems)
+    assert not any("samba-common" in p for p in problems)  # still excluded
+    # The same through the CLI: every problem, FILE:LINE, exit code 2.
+    ks = tmp_path / "ks.cfg"
+    ks.write_text("\n".join(kept) + "\n")
+    assert main(["validate", str(ks), "--media", str(sample_media)]) == 2
+    assert main(["validate", str(product_ks), "--media", str(sample_media)]) == 0
+
+
+def test_groups_by_id_or_name_any_case() -> None:
+    closure = solve("%packages --nobase\n@CS-Email\n-rsyslog\n%end\n")
+    assert closure.ok
+    assert "cs-email" in closure.names
+    # @Base by its name, and -@base removes it whatever the spelling.
+    assert "cronie" in solve("%packages --nobase\n@Base\n%end\n").names
+    assert "cronie" not in solve("%packages\n-@BASE\n%end\n").names
+    # @core asked again with --optional widens the implicit selection.
+    groups = [group("core", mandatory=("bash",), optional=("tboot",))]
+    world = [pkg("bash"), pkg("tboot")]
+    assert solve("%packages\n@core --optional\n%end\n", world, groups).names == ("bash", "tboot")
+
+
+def test_name_dot_arch_entries() -> None:
+    closure = solve("%packages --nobase\nglibc.i686\n-rsyslog\n%end\n")
+    # coreutils (@core) still gets the 64-bit glibc it needs.
+    assert [(p.name, p.arch) for p in closure.packages if p.name == "glibc"] == [
+        ("glibc", "i686"),
+        ("glibc", "x86_64"),
+    ]
+    assert closure.ok
+    assert [str(m) for m in solve("%packages\nglibc.ppc64\n%end\n").missing] == [
+        "package glibc.ppc64 is not in the media's repositories"
+    ]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import os
 import subprocess
 from pathlib import Path
@@ -153,18 +152,46 @@ def test_xorriso_failure_is_reported(media: dict[str, Path], tmp_path: Path) -> 
         iso.master_iso(plan, dest=tmp_path / "x.iso")
 
 
-def test_disk_full_is_one_clear_error(
+def test_disk_full_is_one_clear_error(media: dict[str, Path], tmp_path: Path) -> None:
+    small = tmp_path / "small"
+    small.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(small)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        with pytest.raises(BuildError, match=f"disk full while writing x.iso in {small}"):
+            iso.master_iso(_plan(media["tree"], media["overlay"]), dest=small / "x.iso")
+    finally:
+        subprocess.run(["umount", str(small)], check=True)
+
+
+def test_interrupt_stops_xorriso(
     media: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_write = os.write
-    budget = [400_000]
+    def interrupted(self: object, data: bytes) -> None:
+        raise KeyboardInterrupt
 
-    def full_disk(fd: int, data: bytes | memoryview) -> int:
-        if budget[0] <= 0:
-            raise OSError(errno.ENOSPC, "No space left on device")
-        budget[0] -= len(data)
-        return real_write(fd, data)
-
-    monkeypatch.setattr(iso.os, "write", full_disk)
-    with pytest.raises(BuildError, match="disk full while writing x.iso"):
+    monkeypatch.setattr(iso.IsoMd5Stream, "update", interrupted)
+    before = _xorriso_pids()
+    with pytest.raises(KeyboardInterrupt):
         iso.master_iso(_plan(media["tree"], media["overlay"]), dest=tmp_path / "x.iso")
+    assert _xorriso_pids() <= before  # no xorriso left running
+
+
+def _xorriso_pids() -> set[str]:
+    found = subprocess.run(["pgrep", "-x", "xorriso"], capture_output=True, text=True)
+    return set(found.stdout.split())
+
+
+def test_truncated_or_foreign_base_iso(media: dict[str, Path], tmp_path: Path) -> None:
+    iso.check_complete(media["base_iso"])
+    cut = tmp_path / "cut.iso"
+    cut.write_bytes(media["base_iso"].read_bytes()[:200_000])
+    with pytest.raises(InputError, match="truncated ISO: 200000 bytes"):
+        iso.check_complete(cut)
+    junk = tmp_path / "junk.iso"
+    junk.write_bytes(b"x" * 50_000)
+    with pytest.raises(InputError, match="not an ISO 9660 image"):
+        iso.check_complete(junk)

@@ -99,7 +99,10 @@ def test_custom_password_from_env_and_file(tmp_path: Path) -> None:
 
 def test_admin_password_hash_default_and_custom(tmp_path: Path) -> None:
     default = "$6$abc$" + "x" * 86
-    assert admin_password_hash(default_hash=default, product=PRODUCT, password_file=None, environ={}) == default
+    assert (
+        admin_password_hash(default_hash=default, product=PRODUCT, password_file=None, environ={})
+        == default
+    )
     custom = admin_password_hash(
         default_hash=default, product=PRODUCT, password_file=None, environ={ENV_VAR: "Xk9#mRq2vL"}
     )

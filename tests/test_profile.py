@@ -70,7 +70,11 @@ def _write(tmp_path: Path, data: dict[str, Any]) -> Path:
 
 def test_shipped_profile_test_variant() -> None:
     profile = load_profile(PROFILE, Variant.TEST)
-    assert (profile.product, profile.version, profile.build) == ("Secure Email Gateway", "4.9.0", 190)
+    assert (profile.product, profile.version, profile.build) == (
+        "Secure Email Gateway",
+        "4.9.0",
+        190,
+    )
     assert profile.iso_name == "EMAIL_490_190.iso"
     assert profile.volume_label == "EMAIL_490_190"
     assert profile.menu.title == "Welcome to Clearswift Email Solutions"

@@ -82,7 +82,10 @@ def test_golden(variant: Variant, kind: str, rel: str) -> None:
 
 def test_render_media_files_paths() -> None:
     profile = _profile()
-    for efi, efi_path in ((EfiFlavour.GRUB_LEGACY, "EFI/BOOT/BOOTX64.conf"), (EfiFlavour.GRUB2, "EFI/BOOT/grub.cfg")):
+    for efi, efi_path in (
+        (EfiFlavour.GRUB_LEGACY, "EFI/BOOT/BOOTX64.conf"),
+        (EfiFlavour.GRUB2, "EFI/BOOT/grub.cfg"),
+    ):
         files = render_media_files(
             profile,
             isolinux=IsolinuxFlavour.SYSLINUX6,
@@ -178,7 +181,9 @@ def test_real_ksvalidator_accepts_rendered_kickstart(tmp_path: Path) -> None:
     proc = subprocess.run([ksvalidator, "-v", "RHEL6", str(ks)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     bad = tmp_path / "bad.cfg"
-    bad.write_text(ks.read_text().replace("bootloader --location=mbr", "bootloader --boot-drive=sda"))
+    bad.write_text(
+        ks.read_text().replace("bootloader --location=mbr", "bootloader --boot-drive=sda")
+    )
     proc = subprocess.run([ksvalidator, "-v", "RHEL6", str(bad)], capture_output=True, text=True)
     assert proc.returncode != 0 and "--boot-drive" in proc.stdout + proc.stderr
 
@@ -203,7 +208,9 @@ def test_custom_password_only_as_hash(tmp_path: Path, monkeypatch: pytest.Monkey
     assert _profile().admin_password_hash not in ks  # the custom hash replaced the default
 
 
-def test_weak_custom_password_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_weak_custom_password_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv(ENV_VAR, "Pa55word")
     out = tmp_path / "out"
     with pytest.raises(InputError, match="dictionary word"):
@@ -220,11 +227,19 @@ def test_weak_custom_password_writes_nothing(tmp_path: Path, monkeypatch: pytest
 
 @pytest.mark.parametrize(
     "hostile",
-    ["Welcome\n%pre\nreboot\n%end", "Install %post", "Boot' ; exit ; '", 'A "quoted" title', "a\\b"],
+    [
+        "Welcome\n%pre\nreboot\n%end",
+        "Install %post",
+        "Boot' ; exit ; '",
+        'A "quoted" title',
+        "a\\b",
+    ],
 )
 def test_hostile_profile_values_refused_before_rendering(hostile: str) -> None:
     profile = _profile()
-    evil = dataclasses.replace(profile, menu=dataclasses.replace(profile.menu, install_label=hostile))
+    evil = dataclasses.replace(
+        profile, menu=dataclasses.replace(profile.menu, install_label=hostile)
+    )
     with pytest.raises(ValidationFailed) as info:
         render_media_files(
             evil,
@@ -259,12 +274,18 @@ def _fake_root(tmp_path: Path) -> tuple[Path, Path]:
     root = tmp_path / "root"
     for d in ("etc/yum.repos.d", "etc/sysconfig", "root", "opt/tomcat/conf", "media"):
         (root / d).mkdir(parents=True)
-    (root / "etc/passwd").write_text("root:x:0:0::/root:/bin/sh\ncs-admin:x:500:500::/home/cs-admin:/bin/sh\n")
-    (root / "etc/shadow").write_text("root:!:19000:0:99999:7:::\ncs-admin:$6$x$y:19000:0:99999:7:::\n")
+    (root / "etc/passwd").write_text(
+        "root:x:0:0::/root:/bin/sh\ncs-admin:x:500:500::/home/cs-admin:/bin/sh\n"
+    )
+    (root / "etc/shadow").write_text(
+        "root:!:19000:0:99999:7:::\ncs-admin:$6$x$y:19000:0:99999:7:::\n"
+    )
     (root / "etc/yum.repos.d/cs-online.repo").write_text(
         "[cs-updates]\nname=online\nbaseurl=https://example.invalid/\nenabled=1\ngpgcheck=1\n"
     )
-    (root / "etc/yum.repos.d/redhat.repo").write_text("[rhel-6-server-rpms]\nname=RHEL\nbaseurl=https://x/\n")
+    (root / "etc/yum.repos.d/redhat.repo").write_text(
+        "[rhel-6-server-rpms]\nname=RHEL\nbaseurl=https://x/\n"
+    )
     (root / "etc/sysconfig/iptables").write_text(
         "*filter\n:INPUT ACCEPT [0:0]\n"
         "-A INPUT -m state --state NEW -m tcp -p tcp --dport 443 -j ACCEPT\n"
@@ -287,8 +308,10 @@ def _fake_root(tmp_path: Path) -> tuple[Path, Path]:
         "rpm",
         f'echo "rpm $*" >> {log}\n'
         'case "$1" in\n'
-        "  -qa) printf 'cs-email-4.9.0-190.x86_64\\nbash-4.1.2-48.el6.x86_64\\nrsyslog-5.8.10-12.el6.x86_64\\n' ;;\n"
-        '  -q) if [ "$2" = rsyslog ]; then echo rsyslog-5.8.10-12.el6.x86_64; else echo "package $2 is not installed"; exit 1; fi ;;\n'
+        "  -qa) printf '%s\\n' cs-email-4.9.0-190.x86_64 bash-4.1.2-48.el6.x86_64 "
+        "rsyslog-5.8.10-12.el6.x86_64 ;;\n"
+        '  -q) if [ "$2" = rsyslog ]; then echo rsyslog-5.8.10-12.el6.x86_64; '
+        'else echo "package $2 is not installed"; exit 1; fi ;;\n'
         "  -e) exit 0 ;;\n"
         "esac\n",
     )
@@ -301,13 +324,20 @@ def _fake_root(tmp_path: Path) -> tuple[Path, Path]:
         '  /var) echo "/dev/sda3 60476 300 57100 1% /var" ;;\n'
         "esac; done\n",
     )
-    _fake_tool(bindir, "chage", f'echo "chage $*" >> {log}\nsed -i "s/^$3:\\([^:]*\\):[0-9]*:/$3:\\1:0:/" {root}/etc/shadow\n')
+    _fake_tool(
+        bindir,
+        "chage",
+        f'echo "chage $*" >> {log}\n'
+        f'sed -i "s/^$3:\\([^:]*\\):[0-9]*:/$3:\\1:0:/" {root}/etc/shadow\n',
+    )
     return root, bindir
 
 
 def _redirect(script: str, root: Path) -> str:
     # one pass, so the fake root's own path is never rewritten again
-    return re.sub(r"(?<![\w.])(/etc/|/opt/tomcat|/root/|/media/os)", lambda m: f"{root}{m.group(1)}", script)
+    return re.sub(
+        r"(?<![\w.])(/etc/|/opt/tomcat|/root/|/media/os)", lambda m: f"{root}{m.group(1)}", script
+    )
 
 
 def _toolsets(tmp_path: Path) -> list[tuple[str, str]]:
@@ -377,7 +407,10 @@ def test_post_configures_gateway_and_writes_report(tmp_path: Path, tls10: bool) 
         bind = (root / "opt/tomcat/conf/server-bind.xml").read_text()
         bind2 = (root / "opt/tomcat/conf/server-bind2.xml").read_text()
         if tls10:
-            assert 'sslEnabledProtocols="TLSv1,TLSv1.2" ciphers="TLS_A,TLS_B,TLS_RSA_WITH_AES_256_CBC_SHA"' in bind
+            assert (
+                'sslEnabledProtocols="TLSv1,TLSv1.2" '
+                'ciphers="TLS_A,TLS_B,TLS_RSA_WITH_AES_256_CBC_SHA"' in bind
+            )
             assert bind2.count("TLSv1,TLSv1.2") == 2
             assert bind2.count("TLS_RSA_WITH_AES_256_CBC_SHA") == 2  # not appended twice
         else:
@@ -414,5 +447,7 @@ def test_post_scripts_parse_under_busybox_sh() -> None:
     headers = re.findall(r"^(%(?:pre|post)[^\n]*)$", ks, re.M)
     assert len(headers) == 4
     for header in headers:
-        proc = subprocess.run([busybox, "sh", "-n", "-c", _section(ks, header)], capture_output=True, text=True)
+        proc = subprocess.run(
+            [busybox, "sh", "-n", "-c", _section(ks, header)], capture_output=True, text=True
+        )
         assert proc.returncode == 0, f"{header}: {proc.stderr}"

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 from rpm_factory import build_rpm
+from test_comps import RHEL6_COMPS
 
 from buildiso import paths
 from buildiso.errors import InputError
 from buildiso.repo import (
     GATEWAY_REPO_DIR,
     compose_gateway_repo,
-    load_comps,
     load_media,
     load_repo,
 )
@@ -82,13 +82,17 @@ def test_compose_gateway_repo(tmp_path: Path) -> None:
     # ... and the sqlite database RHEL 6 yum actually uses.
     db_href = types["primary_db"].find("r:location", ns).get("href")  # type: ignore[union-attr]
     assert db_href.endswith(".sqlite.bz2")
+    assert types["primary_db"].findtext("r:database_version", namespaces=ns) == "10"
     db_file = tmp_path / "primary.sqlite"
     db_file.write_bytes(bz2.decompress((repo.path / db_href).read_bytes()))
     with sqlite3.connect(db_file) as db:
         names = sorted(row[0] for row in db.execute("SELECT name FROM packages"))
         conflicts = list(db.execute("SELECT name FROM conflicts"))
+        # yum 3.2.29 (RHEL 6) only uses a database whose dbinfo says version 10.
+        (dbversion,) = db.execute("SELECT dbversion FROM db_info").fetchone()
     assert names == ["cs-email", "cs-email-core", "cs-email-repo-conf"]
     assert conflicts == [("postfix",)]
+    assert dbversion == 10
 
     packages = {p.name: p for p in load_repo(repo.path, repo_id="cs-repo")}
     assert packages["cs-email"].location == "Packages/cs-email-4.9.0-190.x86_64.rpm"
@@ -147,63 +151,6 @@ def test_bad_inputs_leave_nothing(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="no gateway RPMs"):
         compose_gateway_repo(rpms=[], dest=dest, comps=None, timestamp=STAMP)
     assert not (tmp_path / "tree").exists() or list((tmp_path / "tree").iterdir()) == []
-
-
-RHEL6_COMPS = """<?xml version="1.0" encoding="UTF-8"?>
-<!DOCTYPE comps PUBLIC "-//Red Hat, Inc.//DTD Comps info//EN" "comps.dtd">
-<comps>
-  <group>
-    <id>core</id>
-    <name>Core</name>
-    <name xml:lang="de">Kern</name>
-    <default>true</default>
-    <uservisible>false</uservisible>
-    <packagelist>
-      <packagereq type="mandatory">bash</packagereq>
-      <packagereq type="default">rsyslog</packagereq>
-      <packagereq type="optional">tboot</packagereq>
-      <packagereq type="conditional" requires="samba-common">samba-winbind</packagereq>
-    </packagelist>
-  </group>
-  <group>
-    <id>base</id>
-    <name>Base</name>
-    <packagelist>
-      <packagereq>postfix</packagereq>
-    </packagelist>
-  </group>
-  <category>
-    <id>base-system</id>
-    <name>Base System</name>
-    <grouplist><groupid>core</groupid></grouplist>
-  </category>
-</comps>
-"""
-
-
-def test_load_comps(tmp_path: Path) -> None:
-    path = tmp_path / "comps.xml"
-    path.write_text(RHEL6_COMPS)
-    groups = load_comps(path)
-    assert sorted(groups) == ["base", "core"]
-    core = groups["core"]
-    assert core.name == "Core"
-    assert (core.mandatory, core.default, core.optional) == (("bash",), ("rsyslog",), ("tboot",))
-    assert core.conditional == (("samba-winbind", "samba-common"),)
-    assert groups["base"].mandatory == ("postfix",)  # type defaults to mandatory
-    gateway = load_comps(GATEWAY_COMPS)["cs-email"]
-    assert "cs-email" in gateway.mandatory
-
-
-def test_load_comps_errors(tmp_path: Path) -> None:
-    path = tmp_path / "comps.xml"
-    path.write_text("<comps><group><id>x</id>")
-    with pytest.raises(InputError, match="comps.xml: comps is not valid XML"):
-        load_comps(path)
-    path.write_text('<comps><group><id>x</id><packagelist><packagereq type="maybe">a'
-                    "</packagereq></packagelist></group></comps>")  # fmt: skip
-    with pytest.raises(InputError, match="unknown packagereq type 'maybe'"):
-        load_comps(path)
 
 
 def make_base_repo(tree: Path, build: Path) -> None:

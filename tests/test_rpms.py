@@ -20,6 +20,7 @@ from buildiso.rpms import (
     verify_signatures,
 )
 from buildiso.rpmversion import Evr, Flag, Relation
+from buildiso.sample.base import SampleBase
 
 pytestmark = pytest.mark.integration
 
@@ -155,6 +156,14 @@ def test_signed_with_the_other_key_is_ok_for_that_key(signed: Signed) -> None:
     assert result.ok
 
 
+def test_rsa_sha1_signature_like_the_vendors(signed: Signed, tmp_path: Path) -> None:
+    # PRODUCT-FACTS: rpm reports "Header V4 RSA/SHA1 Signature, key ID 5522142c: OK".
+    rpm = Path(shutil.copy(signed.unsigned, tmp_path / "cs-sha1.rpm"))
+    signed.key.sign(rpm, digest="sha1")
+    (result,) = verify_signatures([rpm], public_key=signed.key.public_key, key_id=signed.key.key_id)
+    assert result.ok, result.describe()
+
+
 def test_refuse_lists_every_bad_package(signed: Signed) -> None:
     results = verify_signatures(
         [signed.good, signed.unsigned, signed.wrong_key, signed.corrupt],
@@ -188,3 +197,21 @@ def test_bad_key_inputs(signed: Signed, tmp_path: Path) -> None:
     junk.write_text("not a key\n")
     with pytest.raises(InputError, match="not a usable public key"):
         verify_signatures([signed.good], public_key=junk, key_id="5522142c")
+
+
+@pytest.mark.integration
+def test_sample_gateway_rpms_are_signed_by_the_sample_key(sample_base: SampleBase) -> None:
+    rpms = sorted(sample_base.gateway_rpms.glob("*.rpm"))
+    assert any(p.name == "cs-email-repo-conf-3.6.3-1.x86_64.rpm" for p in rpms)
+    results = verify_signatures(
+        rpms, public_key=sample_base.gpg_public_key, key_id=sample_base.key_id
+    )
+    assert [r.describe() for r in results if not r.ok] == []
+    # The base OS packages are not signed: the same check names every one of them.
+    base = sorted((sample_base.tree / "Packages").glob("*.rpm"))[:3]
+    results = verify_signatures(
+        base, public_key=sample_base.gpg_public_key, key_id=sample_base.key_id
+    )
+    assert {r.status for r in results} == {SignatureStatus.UNSIGNED}
+    headers = read_rpms(rpms)
+    assert all(h.filename == h.path.name for h in headers)

@@ -248,6 +248,7 @@ def build_sample_base(out_dir: Path, *, force: bool = False) -> SampleBase:
     out_dir = out_dir.resolve()
     epoch = source_date_epoch()
     with _locked(out_dir):
+        step("checking the sample base's inputs (Debian kernel, signing key, sources)")
         kernel = fetch_kernel(cache_dir())
         key = signing.ensure_key(cache_dir() / "sample-gnupg", epoch=epoch)
         stamp = input_stamp(kernel=kernel, key_fingerprint=key.fingerprint, epoch=epoch)

@@ -8,6 +8,7 @@ isolinux/, images/ (install.img, pxeboot/, efiboot.img) and EFI/BOOT/.
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,6 +67,7 @@ def treeinfo_text(*, tree: Path, epoch: int) -> str:
         f"version = {VERSION}",
         "discnum = 1",
         f"packagedir = {PACKAGE_DIR}",
+        f"variants = {VARIANT}",
         f"arch = {ARCH}",
         "",
         f"[images-{ARCH}]",
@@ -128,6 +130,8 @@ def assemble_tree(*, dest: Path, parts: TreeParts, epoch: int) -> Path:
     packages.mkdir()
     for rpm in sorted(parts.packages):
         shutil.copyfile(rpm, packages / rpm.name)
+        # createrepo records each file's mtime (<time file=...>): pin it
+        os.utime(packages / rpm.name, (epoch, epoch))
 
     isolinux = dest / "isolinux"
     bootloaders.install_isolinux(isolinux)

@@ -35,9 +35,7 @@ def test_iso_has_bios_and_efi_boot_entries(sample_base: SampleBase) -> None:
 
 @pytest.mark.integration
 def test_iso_label_hybrid_and_size(sample_base: SampleBase) -> None:
-    report = _xorriso(
-        "-indev", str(sample_base.iso), "-pvd_info", "-report_system_area", "plain"
-    )
+    report = _xorriso("-indev", str(sample_base.iso), "-pvd_info", "-report_system_area", "plain")
     assert "Volume Id    : RHEL-6.10 Server.x86_64" in report
     assert "MBR isohybrid" in report
     assert "GPT array CRC wrong" not in report

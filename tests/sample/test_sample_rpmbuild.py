@@ -36,7 +36,11 @@ def test_same_spec_builds_to_identical_bytes(tmp_path: Path) -> None:
     digests = []
     for run in ("a", "b"):
         (rpm,) = rpmbuild.build_specs(
-            specs, inputs=_inputs(tmp_path), workdir=tmp_path / "w", rpm_dir=tmp_path / run, epoch=EPOCH
+            specs,
+            inputs=_inputs(tmp_path),
+            workdir=tmp_path / "w",
+            rpm_dir=tmp_path / run,
+            epoch=EPOCH,
         )
         digests.append(hashlib.sha256(rpm.read_bytes()).hexdigest())
     assert rpm.name == "setup-2.8.14-23.el6.noarch.rpm"
@@ -57,7 +61,11 @@ def test_a_broken_spec_names_itself(tmp_path: Path) -> None:
     (specs / "broken.spec").write_text("Name: broken\nVersion: 1\n")  # no Release/Summary
     with pytest.raises(BuildError, match="broken.spec"):
         rpmbuild.build_specs(
-            specs, inputs=_inputs(tmp_path), workdir=tmp_path / "w", rpm_dir=tmp_path / "r", epoch=EPOCH
+            specs,
+            inputs=_inputs(tmp_path),
+            workdir=tmp_path / "w",
+            rpm_dir=tmp_path / "r",
+            epoch=EPOCH,
         )
 
 

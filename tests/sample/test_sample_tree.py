@@ -109,7 +109,7 @@ def test_repodata_reads_like_rhel6_yum_reads_it(sample_base: SampleBase, tmp_pat
     """gzip XML + bz2 sqlite (what yum 3.2.29 reads), listing exactly Packages/."""
     root = sample_base.tree
     locations = _repomd(root)
-    assert {"primary", "filelists", "other", "primary_db", "group", "group_gz"} <= set(locations)
+    assert {"primary", "filelists", "other", "primary_db", "group"} <= set(locations)
     assert locations["primary"].name.endswith(".xml.gz")
     assert locations["primary_db"].name.endswith(".sqlite.bz2")
     on_disk = {p.name for p in (root / "Packages").glob("*.rpm")}

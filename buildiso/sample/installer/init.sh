@@ -161,6 +161,23 @@ case "$REPO" in
         ;;
 esac
 
+# The tree: the directory repo= names, or (anaconda's hd: method) an ISO image in it.
+SOURCE_DIR="/media${TREE_PATH%/}"
+if [ "$METHOD" = hd ] && [ ! -f "$SOURCE_DIR/images/install.img" ]; then
+    mkdir -p /isoimage
+    for image in "$SOURCE_DIR"/*.iso; do
+        [ -f "$image" ] || continue
+        if mount -t iso9660 -o ro,loop "$image" /isoimage 2>/dev/null; then
+            if [ -f /isoimage/images/install.img ]; then
+                SOURCE_DIR=/isoimage
+                say "Installation media: ISO image $image"
+                break
+            fi
+            umount /isoimage
+        fi
+    done
+fi
+
 case "$STAGE2" in
     hd:*)
         spec=$(hd_device "$STAGE2")
@@ -174,7 +191,7 @@ case "$STAGE2" in
         STAGE2_FILE="/stage2dev$(hd_path "$STAGE2")"
         ;;
     "")
-        STAGE2_FILE="/media${TREE_PATH%/}/images/install.img"
+        STAGE2_FILE="$SOURCE_DIR/images/install.img"
         ;;
     *)
         fail_install media "unsupported stage2=$STAGE2 (this installer reads hd: stage2 images)"
@@ -186,14 +203,16 @@ mount -t squashfs -o ro,loop "$STAGE2_FILE" /stage2 \
 say "Installation media: $MEDIA_DEVICE (method $METHOD)"
 
 # Stage 2's writable places and the media where anaconda (RHEL 6) mounts it: /mnt/isodir
-# for hd:, /mnt/source for cdrom; both paths are made valid whichever the method.
+# is the hd: device, /mnt/source the tree (the CD, or the ISO image found on the hd:
+# device, or the hd: directory itself when it holds an unpacked tree such as a USB stick
+# written with the hybrid ISO); both paths are valid whichever the method.
 for dir in tmp run mnt; do mount -t tmpfs -o mode=0755 tmpfs "/stage2/$dir"; done
 mkdir -p /stage2/mnt/sysimage /stage2/mnt/isodir /stage2/mnt/source /stage2/mnt/install
 mount -o bind /dev /stage2/dev
 mount -o bind /proc /stage2/proc
 mount -o bind /sys /stage2/sys
 mount -o bind /media /stage2/mnt/isodir
-mount -o bind "/media${TREE_PATH%/}" /stage2/mnt/source
+mount -o bind "$SOURCE_DIR" /stage2/mnt/source
 if [ -d /sys/firmware/efi ]; then
     mount -t efivarfs efivarfs /stage2/sys/firmware/efi/efivars 2>/dev/null
 fi

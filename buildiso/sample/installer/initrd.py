@@ -49,6 +49,7 @@ MODULES = (
     "vfat",
     "nls_cp437",
     "nls_iso8859_1",
+    "nls_ascii",  # vfat's default iocharset in the Debian kernel (the ESP)
     "nls_utf8",
     "squashfs",
     "loop",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,8 @@ from .repodata import Group, Package, read_comps, read_primary
 
 RPM = "/usr/bin/rpm"
 DBPATH = "/var/lib/rpm"  # RHEL's place (Debian's rpm defaults to ~/.rpmdb)
-_INSTALLING = re.compile(r"^\s*\d+:(\S+?)\s*#")
+# "setup-2.8.14-23.el6   ####" (rpm -h to a pipe); "  1:setup-…" on a terminal
+_INSTALLING = re.compile(r"^\s*(?:\d+:)?(\S+)\s+#")
 
 
 def repo_path(data: Any) -> Path:
@@ -63,26 +65,36 @@ def request_from_ks(handler: Any) -> Request:
 
 def install(chosen: list[Package], *, root: Path, say: Callable[[str], None]) -> None:
     """Install ``chosen`` into ``root`` in one rpm transaction, reporting n/N progress."""
-    total = len(chosen)
     subprocess.run([RPM, "--root", str(root), "--dbpath", DBPATH, "--initdb"], check=False,
                    capture_output=True)
     cmd = [RPM, "--root", str(root), "--dbpath", DBPATH, "-ivh",
            *(str(p.location) for p in chosen)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    done = 0
-    assert proc.stdout is not None and proc.stderr is not None
-    for line in proc.stdout:
-        match = _INSTALLING.match(line)
-        if match:
-            done += 1
-            say(f"Installing packages ({done}/{total}): {match.group(1)}")
-    errors = proc.stderr.read()
-    code = proc.wait()
+    # stderr to a file: a pipe we do not read while reading stdout could fill and block rpm
+    with tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True)
+        code = _progress(proc, chosen, say)
+        err.seek(0)
+        errors = err.read()
     if code != 0:
         details = [ln.strip() for ln in errors.splitlines()
-                   if ln.strip() and not ln.startswith("warning:")]
+                   if ln.strip() and (ln.startswith(("error:", "\t", " "))
+                                      or "scriptlet failed" in ln)]
         if details and details[0].startswith("error: Failed dependencies"):
             reason = "rpm transaction check failed: " + "; ".join(details[1:4])
         else:
             reason = "rpm failed: " + "; ".join(details[:3] or [f"exit code {code}"])
         raise InstallFailed("packages", reason)
+
+
+def _progress(proc: subprocess.Popen[str], chosen: list[Package],
+              say: Callable[[str], None]) -> int:
+    total = len(chosen)
+    done = 0
+    names = {f"{p.name}-{p.ver}-{p.rel}" for p in chosen}
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        match = _INSTALLING.match(line)
+        if match and match.group(1) in names:
+            done += 1
+            say(f"Installing packages ({done}/{total}): {match.group(1)}")
+    return proc.wait()

@@ -60,7 +60,7 @@ class Reporter:
     def say(self, text: str) -> None:
         for device in self.devices:
             try:
-                with device.open("w") as out:
+                with device.open("a") as out:
                     out.write(text + "\n")
             except OSError:
                 pass  # ttyS1 without a UART behind it: nothing to report to

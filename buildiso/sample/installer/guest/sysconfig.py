@@ -7,10 +7,10 @@ not given --iscrypted is hashed here with SHA-512 crypt, as anaconda did.
 
 from __future__ import annotations
 
-import crypt
 import os
 import re
 import shutil
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,11 @@ from pykickstart.constants import (
 )
 
 from .errors import InstallFailed
+
+with warnings.catch_warnings():
+    # Stage 2 runs Debian's Python 3.11, which has crypt (SHA-512 crypt, as anaconda used).
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import crypt
 
 # firewall --ssh/--smtp/--http/--ftp/--telnet (as lokkit/system-config-firewall maps them)
 SERVICE_PORTS = {

@@ -1,0 +1,69 @@
+"""Sample installer: boot loader config and the BIOS boot code write."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from buildiso.sample.installer.guest import bootloader
+from buildiso.sample.installer.guest.errors import InstallFailed
+
+
+def test_grub_conf_entry() -> None:
+    text = bootloader.grub_conf(
+        title="Secure Email Gateway (2.6.32-754.el6.x86_64)", kernel_path="/vmlinuz-k",
+        initrd_path="/initramfs-k.img",
+        cmdline=bootloader.kernel_cmdline(root_uuid="1234-abcd", append="crashkernel=auto"),
+        timeout=5)
+    assert "set timeout=5\n" in text
+    assert "menuentry 'Secure Email Gateway (2.6.32-754.el6.x86_64)' {\n" in text
+    assert ("    linux /vmlinuz-k root=UUID=1234-abcd console=tty0 console=ttyS0,115200 "
+            "panic=1 crashkernel=auto\n") in text
+    assert "    initrd /initramfs-k.img\n" in text
+
+
+def test_title_from_gateway_or_treeinfo(tmp_path: Path) -> None:
+    (tmp_path / ".treeinfo").write_text("[general]\nfamily = Red Hat Enterprise Linux\n"
+                                        "version = 6.10\n")
+    assert bootloader.product_title(tmp_path, ["busybox-1.15-1.x86_64"]) == (
+        "Red Hat Enterprise Linux 6.10")
+    assert bootloader.product_title(tmp_path, ["cs-email-4.9.0-190.x86_64"]) == (
+        "Secure Email Gateway")
+
+
+def test_kernel_and_initrd_found(tmp_path: Path) -> None:
+    with pytest.raises(InstallFailed) as info:
+        bootloader.kernel_and_initrd(tmp_path)
+    assert info.value.klass == "bootloader"
+    (tmp_path / "boot").mkdir()
+    (tmp_path / "boot/vmlinuz-2.6.32-754.el6.x86_64").write_bytes(b"k")
+    (tmp_path / "boot/initramfs-2.6.32-754.el6.x86_64.img").write_bytes(b"i")
+    assert bootloader.kernel_and_initrd(tmp_path) == (
+        "vmlinuz-2.6.32-754.el6.x86_64", "initramfs-2.6.32-754.el6.x86_64.img")
+
+
+def test_bios_install_keeps_the_partition_table(tmp_path: Path) -> None:
+    data = tmp_path / "usr/share/grub/sample"
+    data.mkdir(parents=True)
+    (data / "boot.img").write_bytes(b"\xeb" * 512)
+    (data / "core.img").write_bytes(b"C" * 4000)
+    disk = tmp_path / "disk.raw"
+    table = bytes(range(64))  # 0x1be..0x1fd: the four partition entries
+    mbr = b"\0" * 440 + b"SIG!" + b"\0\0" + table + b"\x55\xaa"
+    disk.write_bytes(mbr + b"\0" * 1024 * 1024)
+    bootloader.install_bios(tmp_path, str(disk))
+    written = disk.read_bytes()
+    assert written[:440] == b"\xeb" * 440
+    assert written[440:512] == mbr[440:512]
+    assert written[512:4512] == b"C" * 4000
+
+
+def test_core_image_too_large_is_refused(tmp_path: Path) -> None:
+    data = tmp_path / "usr/share/grub/sample"
+    data.mkdir(parents=True)
+    (data / "boot.img").write_bytes(b"\0" * 512)
+    (data / "core.img").write_bytes(b"C" * (bootloader.CORE_LIMIT + 1))
+    with pytest.raises(InstallFailed) as info:
+        bootloader.install_bios(tmp_path, str(tmp_path / "disk"))
+    assert "does not fit" in info.value.reason

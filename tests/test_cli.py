@@ -1,0 +1,89 @@
+"""buildiso.cli: every verb's --help has an example; exit codes 0 / 2 for render and validate."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from buildiso import paths
+from buildiso.cli import cli, main
+from buildiso.password import ENV_VAR
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.mark.parametrize("verb", sorted(cli.commands))
+def test_every_verb_help_has_an_example(verb: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([verb, "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "Example:" in out
+    assert f"buildiso {verb}" in out.split("Example:", 1)[1]
+
+
+def test_top_level_help(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--help"]) == 0
+    assert "render" in capsys.readouterr().out
+
+
+def test_render_ok(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    out = tmp_path / "menus"
+    rc = main(["render", "--variant", "production", "--isolinux-flavour", "syslinux6",
+               "--efi-flavour", "grub2", "--out", str(out)])  # fmt: skip
+    assert rc == 0
+    assert (out / "ks.cfg").is_file()
+    assert (out / "isolinux" / "isolinux.cfg").is_file()
+    assert (out / "EFI" / "BOOT" / "grub.cfg").is_file()
+    assert "ui vesamenu.c32" in (out / "isolinux" / "isolinux.cfg").read_text()
+    assert "--size=204800" in (out / "ks.cfg").read_text()
+    assert not list(out.rglob(".*tmp*"))  # no temporary files left behind
+
+
+def test_render_then_validate_roundtrip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    assert main(["render", "--out", str(tmp_path)]) == 0
+    assert main(["validate", str(tmp_path / "ks.cfg")]) == 0
+
+
+def test_validate_broken_exit_2_with_file_line(capsys: pytest.CaptureFixture[str]) -> None:
+    ks = DATA / "ks" / "several-problems.ks"
+    assert main(["validate", str(ks)]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith(f"{ks}:13: rootpw:")
+    assert len([line for line in err if line.startswith(f"{ks}:")]) == 4
+    assert err[-1] == f"buildiso: {ks}: kickstart check failed: 4 problem(s)"
+
+
+def test_validate_missing_file_exit_2(tmp_path: Path) -> None:
+    assert main(["validate", str(tmp_path / "nope.ks")]) == 2
+
+
+def test_weak_password_exit_2_never_echoed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    secret = tmp_path / "pw"
+    secret.write_text("Summer2024\n")
+    out = tmp_path / "out"
+    assert main(["render", "--password-file", str(secret), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "Summer2024" not in err
+    assert "password policy" in err and str(secret) in err
+    assert not out.exists()
+
+
+def test_hostile_profile_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = paths.DEFAULT_PROFILE.read_text().replace(
+        'title = "Welcome to Clearswift Email Solutions"',
+        'title = "Welcome\\n%pre\\nreboot\\n%end"',
+    )
+    assert "%pre" in tomllib.loads(text)["menu"]["title"]
+    profile = tmp_path / "evil.toml"
+    profile.write_text(text)
+    out = tmp_path / "out"
+    assert main(["render", "--profile", str(profile), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"{profile}: menu.title:" in err and "not allowed" in err
+    assert not out.exists()
