@@ -503,6 +503,7 @@ def _attempt(
                 driver.run()
             except CellFailed as exc:
                 failure = exc
+                driver.stages.fail_current(clock())
                 _failure_screenshot(guest, art)
             console_text = guest.console.text
     except QemuStartError as exc:

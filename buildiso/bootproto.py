@@ -267,6 +267,13 @@ class StageClock:
         cur.ended = now
         cur.status = "timeout"
 
+    def fail_current(self, now: float) -> None:
+        """Close a stage that is still running as failed (the harness saw it fail)."""
+        cur = self.current
+        if cur is not None:
+            cur.ended = now
+            cur.status = "failed"
+
     def timings(self) -> dict[str, dict[str, Any]]:
         """Stage → {seconds, status, guest_seconds}; later records of a name win (reboots)."""
         out: dict[str, dict[str, Any]] = {}

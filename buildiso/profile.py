@@ -402,7 +402,8 @@ def _build(path: Path, data: dict[str, Any], variant: Variant) -> Profile:
     key_rel = r.text(sg, "signing", "public_key", _REL_PATH, "a path relative to the profile")
     if ".." in Path(key_rel).parts:
         r.problem("signing.public_key", "must not contain '..'")
-    signing = Signing(key_id=key_id, public_key=(path.parent / key_rel).resolve())
+    # absolute() not resolve(): the file name (rendered into ks.cfg) stays the checked one
+    signing = Signing(key_id=key_id, public_key=(path.parent / key_rel).absolute())
 
     if r.problems:
         if len(r.problems) == 1:

@@ -82,12 +82,18 @@ def _render(template: str, **context: object) -> str:
         raise InputError(f"template {template}: {exc}", hint="fix the template") from exc
 
 
+def _safe_file_name(path: Path) -> str:
+    # The profile's file name goes into a comment line: a name with a newline or % must not.
+    name = path.name
+    return name if re.fullmatch(r"[A-Za-z0-9_.+-]{1,100}", name) else "the product profile"
+
+
 def render_kickstart(profile: Profile, *, password_hash: str) -> str:
     check_renderable(profile, password_hash=password_hash)
     return _render(
         "ks.cfg.j2",
         profile=profile,
-        profile_name=profile.path.name,
+        profile_name=_safe_file_name(profile.path),
         password_hash=password_hash,
         efi_partition_mb=EFI_PARTITION_MB,
         media_mount=MEDIA_MOUNT,

@@ -11,7 +11,8 @@ itself, so they can name lines pykickstart does not track:
 - the profile's packages and groups in ``%packages``, its forbidden packages excluded;
 - ``/`` and ``/var`` partitions at least the product minima, also in a ``%pre`` that writes
   the ``%include``d partition file;
-- ``reboot`` at the end; passwords only as SHA-512 crypt hashes (``--iscrypted``);
+- ``reboot`` at the end; passwords only as SHA-512 crypt hashes (``--iscrypted``), and no
+  ``passwd --stdin``/``chpasswd`` from plain text in scripts;
 - the gateway repository (``cs-repo``) configured.
 """
 
@@ -298,6 +299,19 @@ def _password_rules(scan: _Scan) -> Iterator[tuple[int, str]]:
             yield number, f"{words[0]}: password is not a SHA-512 crypt hash with --iscrypted"
 
 
+_SCRIPT_PASSWORD = re.compile(r"passwd\b.*--stdin|chpasswd\b(?!.*\s-e\b)(?!.*--encrypted)")
+
+
+def _script_password_rules(scan: _Scan) -> Iterator[tuple[int, str]]:
+    """Scripts that set a password from plain text (passwd --stdin, chpasswd without -e)."""
+    for section in scan.sections:
+        if section.name not in ("%pre", "%post"):
+            continue
+        for number, line in section.body:
+            if not line.lstrip().startswith("#") and _SCRIPT_PASSWORD.search(line):
+                yield number, f"{section.name} sets a password from plain text (use a hash)"
+
+
 def _ending_rules(scan: _Scan) -> Iterator[tuple[int, str]]:
     words = [(n, line.split(None, 1)[0]) for n, line in scan.commands]
     if not any(w == "reboot" for _, w in words):
@@ -327,6 +341,7 @@ def validate_kickstart_text(text: str, *, filename: str, profile: Profile) -> li
         _packages_rules(scan, profile),
         _partition_rules(scan, profile),
         _password_rules(scan),
+        _script_password_rules(scan),
         _ending_rules(scan),
     ):
         raw.extend(rules)

@@ -109,6 +109,24 @@ def test_parse_grub2_and_legacy() -> None:
         assert menu.keys_to(ENTRIES[1]) == ["up"]
 
 
+def test_parse_grub2_ids_and_echo_title() -> None:
+    # As the product renders it: ids, default by id, the title echoed above the menu.
+    text = (
+        'set default="local"\nset timeout=60\n'
+        'echo "Welcome to Clearswift Email Solutions"\n'
+        'menuentry "Install Secure Email Gateway" --id install {\n  linux /vmlinuz\n}\n'
+        'menuentry "Install Secure Email Gateway (serial console)" --id=install-serial {\n}\n'
+        'menuentry "Boot from local drive" --id local {\n  exit\n}\n'
+    )
+    menu = parse_grub2(text)
+    assert menu.title == "Welcome to Clearswift Email Solutions"
+    assert menu.entries == ENTRIES and menu.default_index == 2
+    assert menu_problems(menu, **PROFILE_MENU) == []
+    other = parse_grub2(text.replace('default="local"', 'default="install-serial"'))
+    assert other.default_index == 1
+    assert any("default entry" in p for p in menu_problems(other, **PROFILE_MENU))
+
+
 def test_parse_grub2_default_by_title() -> None:
     menu = parse_grub2(GRUB2.replace('set default="2"', 'set default="Boot from local drive"'))
     assert menu.default_index == 2

@@ -120,3 +120,16 @@ def test_validate_command_exit_path(tmp_path: Path) -> None:
     assert info.value.exit_code == 2
     assert len(info.value.problems) == 4
     assert all(p.startswith(f"{KS / 'several-problems.ks'}:") for p in info.value.problems)
+
+
+def test_plaintext_password_in_post_script(tmp_path: Path) -> None:
+    text = GOOD.read_text().replace(
+        'echo "expired the cs-admin password"\n',
+        'echo "expired the cs-admin password"\necho secret | passwd --stdin cs-admin\n'
+        "echo cs-admin:$6$abc | chpasswd -e\n",
+    )
+    path = tmp_path / "ks.cfg"
+    path.write_text(text)
+    problems = _problems(path)
+    line = text.splitlines().index("echo secret | passwd --stdin cs-admin") + 1
+    assert problems == [f"ks.cfg:{line}: %post sets a password from plain text (use a hash)"]

@@ -401,3 +401,16 @@ def test_failing_kickstart(work: Path, cdrom_iso: Path, case: str,
         f"INSTALL-RESULT status=failed class={klass} "), _explain(outcome)
     assert words in line, line
     print(f"\n[{case}] failed as expected in {outcome.seconds:.0f} s: {line}")
+
+
+def test_media_not_found_names_the_label(sample_base: SampleBase, work: Path, good_ks: Path,
+                                         cleanup_disks: None) -> None:
+    wrong = build_test_iso(sample_base, work=work, name="wrong-label",
+                           args="ks=cdrom:/ks.cfg repo=hd:LABEL=NO-SUCH-MEDIA:/")
+    outcome = _cell(work, "bios", "cd").install(wrong, good_ks)
+    wrong.unlink()
+    line = outcome.find("INSTALL-RESULT")
+    assert line is not None and line.startswith(
+        "INSTALL-RESULT status=failed class=media "), _explain(outcome)
+    assert "LABEL=NO-SUCH-MEDIA" in line
+    print(f"\n[media-not-found] failed as expected in {outcome.seconds:.0f} s: {line}")

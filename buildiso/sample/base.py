@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from buildiso import paths
-from buildiso.errors import BuildError
+from buildiso.errors import BuildError, InputError
 from buildiso.log import log, step
 from buildiso.run import output, require_tools
 from buildiso.sample import closure, iso, rpmbuild, signing, tree
@@ -115,11 +115,14 @@ def _layout(out_dir: Path) -> SampleBase:
 
 
 def _sample_files() -> list[Path]:
-    """Every file of buildiso/sample (specs, sources, installer, this code), sorted."""
+    """Every file of buildiso/sample (specs, sources, installer, this code), sorted.
+
+    Documentation (*.md) is left out: editing it changes nothing that is built.
+    """
     return sorted(
         p
         for p in SAMPLE_DIR.rglob("*")
-        if p.is_file() and "__pycache__" not in p.parts and not p.name.endswith(".pyc")
+        if p.is_file() and "__pycache__" not in p.parts and p.suffix not in (".pyc", ".md")
     )
 
 
@@ -242,10 +245,22 @@ def _replace(out_dir: Path, stage: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
+def _check_out_dir(out_dir: Path) -> None:
+    """The output folder is replaced as a whole: never take over a folder that is not ours."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(f"{out_dir} is a file", hint="give --out a folder path")
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / STAMP_NAME).is_file():
+        raise InputError(
+            f"{out_dir} is not empty and was not made by 'buildiso sample-base'",
+            hint="give --out a new or empty folder (its whole content is replaced)",
+        )
+
+
 def build_sample_base(out_dir: Path, *, force: bool = False) -> SampleBase:
     """Build (or reuse, when nothing changed) the sample base in ``out_dir``."""
     require_tools(*TOOLS)
     out_dir = out_dir.resolve()
+    _check_out_dir(out_dir)
     epoch = source_date_epoch()
     with _locked(out_dir):
         step("checking the sample base's inputs (Debian kernel, signing key, sources)")

@@ -20,12 +20,15 @@ GATEWAY_SPECS_DIR = Path(__file__).resolve().parent / "gateway-specs"
 SOURCES_DIR = Path(__file__).resolve().parent / "sources"
 
 BUILD_HOST = "buildiso-sample.localdomain"
+VENDOR = "buildiso sample (a stand-in, not Red Hat)"
 # RHEL 6.10's release date: the default SOURCE_DATE_EPOCH of the sample.
 DEFAULT_EPOCH = 1529366400
 
 _FIXED_DEFINES: dict[str, str] = {
     "_binary_payload": "w9.gzdio",
     "_buildhost": BUILD_HOST,
+    "vendor": VENDOR,
+    "packager": "buildiso <sample@buildiso.invalid>",
     "dist": ".el6",
     "debug_package": "%{nil}",
     # no strip/compress passes: the copied Debian binaries stay byte-identical

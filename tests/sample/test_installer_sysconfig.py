@@ -99,3 +99,17 @@ def test_services_follow_the_chkconfig_header(tmp_path: Path) -> None:
     assert sysconfig.set_service(tmp_path, "sshd", False)
     assert (rc / "rc3.d/K25sshd").is_symlink() and not (rc / "rc3.d/S55sshd").exists()
     assert not sysconfig.set_service(tmp_path, "no-such-service", True)
+
+
+def test_regenerated_kickstart_holds_no_plain_password(tmp_path: Path) -> None:
+    from buildiso.sample.installer.guest import kickstart
+
+    ks = tmp_path / "ks.cfg"
+    ks.write_text("rootpw Plain!Secret1\nuser --name=bob --password=Other!Secret2\n"
+                  "user --name=eve --iscrypted --password=$6$s$h\n%packages\n@core\n%end\n")
+    handler = kickstart.parse(ks, first_pass=False)
+    sysconfig.crypt_passwords(handler)
+    text = str(handler)
+    assert "Secret" not in text
+    assert "rootpw --iscrypted $6$" in text and "--password=$6$s$h" in text
+    assert crypt.crypt("Plain!Secret1", handler.rootpw.password) == handler.rootpw.password

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from buildiso.cli import main
-from buildiso.errors import BuildError
+from buildiso.errors import BuildError, InputError
 from buildiso.sample import base
 from buildiso.sample.kernel import KernelTree
 
@@ -40,6 +40,7 @@ def test_failed_build_leaves_previous_output_alone(
     out = tmp_path / "sample-base"
     out.mkdir()
     (out / "previous").write_text("kept")
+    (out / base.STAMP_NAME).write_text('{"schema": 0}')  # an older build's stamp
 
     def broken_build(**kwargs: object) -> None:
         stage = kwargs["stage"]
@@ -74,3 +75,11 @@ def test_unchanged_rerun_is_a_cache_hit(sample_base: base.SampleBase) -> None:
     assert again == sample_base
     assert (stamp.stat().st_mtime_ns, sample_base.iso.stat().st_mtime_ns) == before
     assert json.loads(stamp.read_text())["schema"] == 1
+
+
+def test_a_foreign_folder_is_never_replaced(tmp_path: Path) -> None:
+    (tmp_path / "precious.txt").write_text("mine")
+    assert main(["sample-base", "--out", str(tmp_path)]) == 2
+    assert (tmp_path / "precious.txt").read_text() == "mine"
+    with pytest.raises(InputError, match="is a file"):
+        base.build_sample_base(tmp_path / "precious.txt")

@@ -11,6 +11,7 @@ import pytest
 
 from buildiso.errors import BuildError, InputError
 from buildiso.sample import rpmbuild
+from buildiso.sample.base import SampleBase
 
 EPOCH = 1529366400
 
@@ -78,3 +79,21 @@ def test_every_spec_has_rhel_like_release() -> None:
     for spec in rpmbuild.spec_files(rpmbuild.SPECS_DIR):
         text = spec.read_text()
         assert "%{?dist}" in text, f"{spec.name}: Release without %{{?dist}} (el6)"
+
+
+@pytest.mark.integration
+def test_rpm_qpi_is_sensible_for_every_package(sample_base: SampleBase) -> None:
+    rpms = sorted((sample_base.tree / "Packages").glob("*.rpm"))
+    rpms += sorted(sample_base.gateway_rpms.glob("*.rpm"))
+    for rpm in rpms:
+        info = subprocess.run(
+            ["rpm", "-qpi", "--nosignature", str(rpm)], capture_output=True, text=True, check=True
+        ).stdout
+        fields = dict(
+            (key.strip(), value.strip())
+            for key, _, value in (line.partition(":") for line in info.splitlines())
+            if _ and key.strip() in {"Name", "Version", "Release", "Summary", "Vendor", "License"}
+        )
+        assert rpm.name.startswith(f"{fields['Name']}-{fields['Version']}-{fields['Release']}.")
+        assert fields["Summary"] and fields["License"]
+        assert fields["Vendor"] == rpmbuild.VENDOR

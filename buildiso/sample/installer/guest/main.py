@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import traceback
 from pathlib import Path
 from typing import Any
 
-from pykickstart.constants import CLEARPART_TYPE_NONE, KS_REBOOT, KS_SHUTDOWN
+from pykickstart.constants import (
+    CLEARPART_TYPE_ALL,
+    CLEARPART_TYPE_LINUX,
+    KS_REBOOT,
+    KS_SHUTDOWN,
+)
 
 from . import bootloader, disk, kickstart, media, mounts, packages, scripts, sysconfig
 from .cmdline import boot_args, parse_ks
@@ -38,6 +42,7 @@ class Installer:
         self.handler: Any = None
         self.mounts = mounts.Mounts(SYSIMAGE)
         self.uefi = Path("/sys/firmware/efi").is_dir()
+        self.target = ""  # the disk installed to, e.g. /dev/vda
 
     def read_kickstart(self, media_info: media.Media) -> None:
         self.rep.stage("kickstart", "start")
@@ -61,15 +66,28 @@ class Installer:
         self.rep.stage("partitioning", "start")
         self.rep.say("Partitioning")
         exclude = {media.whole_disk(media_info.device)} if media_info.device else set()
-        wanted = list(h.clearpart.drives or [])
+        # part --ondisk / clearpart --drives name the disk; the sample installs to one disk.
+        ondisk = sorted({p.disk.removeprefix("/dev/") for p in h.partition.partitions if p.disk})
+        if len(ondisk) > 1:
+            raise InstallFailed("kickstart", "part --ondisk names several disks "
+                                f"({', '.join(ondisk)}): the sample installer uses one disk")
+        wanted = ondisk or [d.removeprefix("/dev/") for d in h.clearpart.drives or []]
         disks = [f"/dev/{d}" for d in wanted] if wanted else media.candidate_disks(exclude)
+        if wanted and not Path(disks[0]).exists():
+            raise InstallFailed("disk", f"disk {wanted[0]} named by the kickstart does not exist")
         if not disks:
             raise InstallFailed("disk", "no disk to install to (the install media excluded)")
         target = disks[0]
-        if h.clearpart.type == CLEARPART_TYPE_NONE or (h.clearpart.type is None
-                                                       and not h.zerombr.zerombr):
-            raise InstallFailed("kickstart", "the sample installer needs zerombr and "
-                                "clearpart --all (it installs to an emptied disk)")
+        # The sample installer always empties the disk: only a kickstart that asks for that
+        # (clearpart --all, or --linux on a disk without partitions) is carried out.
+        name = Path(target).name
+        has_parts = any(p.name.startswith(name) for p in Path(f"/sys/block/{name}").iterdir())
+        if h.clearpart.type != CLEARPART_TYPE_ALL and not (
+            h.clearpart.type == CLEARPART_TYPE_LINUX and not has_parts
+        ):
+            raise InstallFailed("kickstart", f"the kickstart does not clear {target} "
+                                "(clearpart --all): the sample installer only installs to an "
+                                "emptied disk")
         requests = disk.requests_from_ks(list(h.partition.partitions), uefi=self.uefi)
         planned = disk.plan(requests, disk_mib=disk.disk_size_mib(target), gpt=self.uefi,
                             disk=target)
@@ -102,9 +120,11 @@ class Installer:
         self.rep.say("Writing the system configuration")
         entries = [(req, mounts.blkid_uuid(dev)) for req, dev in parts]
         sysconfig.write(SYSIMAGE, "etc/fstab", mounts.fstab(entries))
+        # Hash plain-text passwords once, so neither the system nor anaconda-ks.cfg
+        # (regenerated from the parsed kickstart, as anaconda does) holds them in clear.
+        sysconfig.crypt_passwords(self.handler)
         sysconfig.apply(SYSIMAGE, self.handler, self.rep.say)
-        shutil.copyfile(media.KS_COPY, SYSIMAGE / "root/anaconda-ks.cfg")
-        (SYSIMAGE / "root/anaconda-ks.cfg").chmod(0o600)
+        sysconfig.write(SYSIMAGE, "root/anaconda-ks.cfg", str(self.handler), 0o600)
         return next(uuid for req, uuid in entries if req.mountpoint == "/")
 
     def install_bootloader(self, parts: list[tuple[disk.PartRequest, str]], root_uuid: str,

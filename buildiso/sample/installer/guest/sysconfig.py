@@ -150,6 +150,14 @@ def hash_password(password: str, is_crypted: bool) -> str:
     return crypt.crypt(password, crypt.mksalt(crypt.METHOD_SHA512))
 
 
+def crypt_passwords(handler: Any) -> None:
+    """Replace plain-text rootpw/user passwords in the parsed kickstart by SHA-512 hashes."""
+    for data in [handler.rootpw, *handler.user.userList]:
+        if data.password and not data.isCrypted:
+            data.password = hash_password(data.password, False)
+            data.isCrypted = True
+
+
 def _read_table(path: Path) -> list[list[str]]:
     if not path.exists():
         return []

@@ -1,0 +1,1 @@
+"""Data files shipped with buildiso (word list for the password policy)."""

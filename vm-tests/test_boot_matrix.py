@@ -1,0 +1,346 @@
+"""``buildiso boot-test`` for real: QEMU, the shipped ISO, the sample installer.
+
+1. The full matrix (BIOS/UEFI × DVD/USB) against ``EMAIL_490_190.iso`` built from the sample
+   base (``built_iso``): every cell installs, boots its disk and passes the report checks;
+   the menu screenshot is a real PNG of the boot loader's screen size.
+2. Broken inputs, each built by the real build pipeline into ``tmp_path`` and run on one
+   cell, must fail in their own class: a ``%post`` that fails (post), a gateway package
+   with a missing dependency forced in (packages), a wrong volume label in the menu
+   (media-not-found), media the firmware cannot boot (firmware).
+
+Measured figures (wall time, per-stage seconds, accel) are printed: ``pytest -s``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import subprocess
+import textwrap
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from buildiso import boottest, build, paths, qemu
+from buildiso.bootcell import ALL_CELLS, Cell, CellResult
+from buildiso.bootproto import DEFAULT_TIMEOUTS
+from buildiso.build import SigningKey, build_iso
+from buildiso.config import Accel, EfiFlavour, Firmware, IsolinuxFlavour, Media, Variant
+from buildiso.depsolve import resolve_install_set
+from buildiso.errors import BuildError
+from buildiso.profile import Profile, load_profile
+from buildiso.qemu import png_size
+from buildiso.render import KS_PATH, render_efi_menu, render_isolinux
+
+pytestmark = pytest.mark.vm
+
+BIOS_DVD = Cell(Firmware.BIOS, Media.DVD)
+# The boot loaders' screens: vesamenu's 640x480 (SeaBIOS), GRUB's GOP mode under OVMF.
+MENU_SIZES = {Firmware.BIOS: (640, 480), Firmware.UEFI: (1280, 800)}
+# Broken cases fail fast; these limits only bound a harness bug.
+FAIL_FAST = {**DEFAULT_TIMEOUTS, "kernel": 90.0, "media": 90.0}
+
+
+@pytest.fixture(scope="module")
+def profile() -> Profile:
+    return load_profile(paths.DEFAULT_PROFILE, Variant.TEST)
+
+
+@pytest.fixture(scope="module")
+def accel() -> qemu.AccelChoice:
+    choice = qemu.choose_accel(Accel.AUTO)
+    print(f"\naccelerator: {choice.accel.value} ({choice.reason})")
+    return choice
+
+
+def _report(results: list[CellResult], wall: float) -> None:
+    print(f"\n{boottest.format_table(results)}\nwall time {wall:.1f} s")
+
+
+def test_full_matrix_on_the_shipped_iso(
+    built_iso: Path, profile: Profile, accel: qemu.AccelChoice, tmp_path: Path
+) -> None:
+    junit = tmp_path / "boot-test.xml"
+    out = tmp_path / "table.txt"
+    started = time.monotonic()
+    with out.open("w") as stream:
+        try:
+            boottest.boot_test_command(
+                iso=built_iso,
+                firmware=Firmware.BIOS,
+                media=Media.DVD,
+                matrix=True,
+                jobs=2,
+                accel=accel.accel,
+                artifacts=tmp_path / "art",
+                junit=junit,
+                wait_local_timeout=False,
+                profile_path=paths.DEFAULT_PROFILE,
+                variant=Variant.TEST,
+                out=stream,
+            )
+            failure = None
+        except BuildError as exc:
+            failure = exc
+    wall = time.monotonic() - started
+    print("\n" + out.read_text() + f"(measured wall time {wall:.1f} s)")
+    summary = json.loads((tmp_path / "art" / "summary.json").read_text())
+    cells = {c["cell"]: c for c in summary["cells"]}
+    assert failure is None, f"{failure}\n" + "\n".join(
+        f"{name}: [{c['failure_class']}] {c['message']}"
+        for name, c in cells.items()
+        if not c["passed"]
+    )
+    assert sorted(cells) == sorted(c.name for c in ALL_CELLS)
+    for cell in ALL_CELLS:
+        result = cells[cell.name]
+        assert result["passed"] and all(check["ok"] for check in result["checks"])
+        assert len(result["checks"]) == 10
+        png = tmp_path / "art" / cell.name / "menu.png"
+        assert png_size(png) == MENU_SIZES[cell.firmware], cell.name
+        assert result["menu_screenshot"]["colours"] > 1  # not a blank screen
+        # the install really ran through every stage, in order
+        for stage in (
+            "firmware",
+            "menu",
+            "kernel",
+            "media",
+            "kickstart",
+            "partitioning",
+            "packages",
+            "bootloader",
+            "post",
+            "reboot",
+            "local-boot",
+            "firstboot",
+        ):
+            assert result["stages"][stage]["status"] == "ok", (cell.name, stage)
+    root = ET.parse(junit).getroot()
+    assert not [c for c in root.iter("testcase") if c.find("failure") is not None]
+    assert len(list(root.iter("testcase"))) == 4 * 11
+    # no QEMU survives
+    assert not qemu._LIVE
+
+
+# --- broken inputs -------------------------------------------------------------------------
+
+
+def _build_variant(
+    sample_base: object,
+    out_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    profile: Profile,
+    edit: Callable[[dict[str, str]], None] | None = None,
+    gateway_rpms: Path | None = None,
+    allow_unsigned: bool = False,
+    force_closure: bool = False,
+) -> Path:
+    """A product ISO from the sample base through the real build, with one thing broken."""
+    if edit is not None:
+        real_render = build.render_media_files
+
+        def render(*args: object, **kwargs: object) -> dict[str, str]:
+            files = real_render(*args, **kwargs)  # type: ignore[arg-type]
+            edit(files)
+            return files
+
+        monkeypatch.setattr(build, "render_media_files", render)
+    if force_closure:
+        # What a "build anyway" development flag would do: keep the broken install set.
+        def closure(overlay: Path, base: object, ks_text: str) -> object:
+            from buildiso.kspackages import parse_packages
+            from buildiso.repo import load_media
+
+            media = load_media(build._OverlayReader(overlay, base))  # type: ignore[arg-type]
+            return resolve_install_set(
+                ks_packages=parse_packages(ks_text, filename=KS_PATH), media=media
+            )
+
+        monkeypatch.setattr(build, "_closure", closure)
+    sb = sample_base
+    result = build_iso(
+        base_path=sb.tree,  # type: ignore[attr-defined]
+        gateway_rpms=gateway_rpms or sb.gateway_rpms,  # type: ignore[attr-defined]
+        profile=profile,
+        password_file=None,
+        out_dir=out_dir,
+        key=SigningKey(key_id=sb.key_id, public_key=sb.gpg_public_key),  # type: ignore[attr-defined]
+        allow_unsigned=allow_unsigned,
+    )
+    monkeypatch.undo()
+    return result.iso
+
+
+def _one_cell(
+    iso: Path, profile: Profile, accel: qemu.AccelChoice, art: Path, cell: Cell = BIOS_DVD
+) -> CellResult:
+    started = time.monotonic()
+    (result,) = boottest.run_boot_test(
+        iso=iso,
+        profile=profile,
+        cells=[cell],
+        jobs=1,
+        accel=accel.accel,
+        artifacts=art,
+        timeouts=FAIL_FAST,
+    )
+    _report([result], time.monotonic() - started)
+    assert not qemu._LIVE
+    return result
+
+
+def test_failing_post_is_class_post(
+    sample_base: object,
+    profile: Profile,
+    accel: qemu.AccelChoice,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def failing_post(files: dict[str, str]) -> None:
+        files[KS_PATH] += (
+            "\n%post --erroronfail\necho 'buildiso test: failing on purpose' >&2\nexit 3\n%end\n"
+        )
+
+    iso = _build_variant(
+        sample_base, tmp_path / "out", monkeypatch, profile=profile, edit=failing_post
+    )
+    result = _one_cell(iso, profile, accel, tmp_path / "art")
+    assert result.failure_class == "post", result.message
+    assert "post" in result.stages and result.stages["post"]["status"] == "failed"
+    assert (tmp_path / "art" / BIOS_DVD.name / "failure.png").exists()
+
+
+def _broken_rpm(dest: Path) -> Path:
+    """An unsigned gateway add-on that needs a library nothing provides."""
+    top = dest.parent / "rpmbuild"
+    spec = top / "cs-email-broken.spec"
+    spec.parent.mkdir(parents=True)
+    spec.write_text(
+        textwrap.dedent("""\
+        Name: cs-email-broken
+        Version: 4.9.0
+        Release: 190
+        Summary: buildiso test package with a dependency nothing provides
+        License: Proprietary
+        BuildArch: x86_64
+        Requires: libbuildiso-missing.so.9()(64bit)
+        %description
+        Test only.
+        %files
+        """)
+    )
+    subprocess.run(
+        [
+            "rpmbuild",
+            "-bb",
+            "--quiet",
+            "--define",
+            f"_topdir {top}",
+            "--define",
+            "_binary_payload w9.gzdio",
+            "--define",
+            f"_rpmdir {dest}",
+            "--define",
+            "_rpmfilename %{NAME}-%{VERSION}-%{RELEASE}.%{ARCH}.rpm",
+            str(spec),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return dest / "cs-email-broken-4.9.0-190.x86_64.rpm"
+
+
+@pytest.mark.skipif(shutil.which("rpmbuild") is None, reason="rpmbuild not installed")
+def test_missing_dependency_is_class_packages(
+    sample_base: object,
+    profile: Profile,
+    accel: qemu.AccelChoice,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rpms = tmp_path / "gateway-rpms"
+    shutil.copytree(sample_base.gateway_rpms, rpms)  # type: ignore[attr-defined]
+    _broken_rpm(rpms)
+    broken = dataclasses.replace(
+        profile,
+        packages=dataclasses.replace(
+            profile.packages, install=(*profile.packages.install, "cs-email-broken")
+        ),
+    )
+    iso = _build_variant(
+        sample_base,
+        tmp_path / "out",
+        monkeypatch,
+        profile=broken,
+        gateway_rpms=rpms,
+        allow_unsigned=True,
+        force_closure=True,
+    )
+    result = _one_cell(iso, broken, accel, tmp_path / "art")
+    assert result.failure_class == "packages", result.message
+    assert "cs-email-broken" in result.message or "libbuildiso-missing" in result.message
+
+
+def test_wrong_volume_label_in_menu_is_media_not_found(
+    sample_base: object,
+    profile: Profile,
+    accel: qemu.AccelChoice,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    wrong = "EMAIL_490_999"
+
+    def wrong_label(files: dict[str, str]) -> None:
+        for rel, text in files.items():
+            if rel != KS_PATH:
+                files[rel] = text.replace(f"LABEL={profile.volume_label}", f"LABEL={wrong}")
+
+    iso = _build_variant(
+        sample_base, tmp_path / "out", monkeypatch, profile=profile, edit=wrong_label
+    )
+    result = _one_cell(iso, profile, accel, tmp_path / "art")
+    assert result.failure_class == "media-not-found", result.message
+    assert wrong in result.message
+
+
+@pytest.mark.parametrize("firmware", list(Firmware))
+def test_unbootable_media_is_class_firmware(
+    profile: Profile,
+    accel: qemu.AccelChoice,
+    tmp_path: Path,
+    firmware: Firmware,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # An ISO 9660 image with the product's menus as files but no boot record at all.
+    tree = tmp_path / "tree"
+    for rel in ("isolinux/isolinux.cfg", "EFI/BOOT/grub.cfg"):
+        (tree / rel).parent.mkdir(parents=True, exist_ok=True)
+    (tree / "isolinux/isolinux.cfg").write_text(
+        render_isolinux(profile, flavour=IsolinuxFlavour.SYSLINUX6)
+    )
+    (tree / "EFI/BOOT/grub.cfg").write_text(render_efi_menu(profile, flavour=EfiFlavour.GRUB2))
+    iso = tmp_path / "unbootable.iso"
+    subprocess.run(
+        [
+            "xorriso",
+            "-as",
+            "mkisofs",
+            "-quiet",
+            "-R",
+            "-J",
+            "-V",
+            profile.volume_label,
+            "-o",
+            str(iso),
+            str(tree),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    result = _one_cell(iso, profile, accel, tmp_path / "art", cell=Cell(firmware, Media.DVD))
+    assert result.failure_class == "firmware", result.message
