@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import struct
 import tempfile
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -52,7 +53,7 @@ class _IsoSource:
         self.iso = pycdlib.PyCdlib()
         try:
             self.iso.open(str(path))
-        except (PyCdlibException, OSError, ValueError) as exc:
+        except (PyCdlibException, OSError, ValueError, struct.error) as exc:
             raise InputError(
                 f"{path}: not a readable ISO 9660 image ({_first_line(exc)})",
                 hint="the base ISO is damaged or incomplete: download it again",

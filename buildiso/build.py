@@ -13,41 +13,37 @@ name. An unchanged rebuild (same inputs fingerprint, ISO untouched since) is ski
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
 import shutil
+import signal
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from buildiso import __version__, iso, paths, run
+from buildiso import __version__, buildinputs, iso, paths, run
 from buildiso.basetree import BaseTree, open_base
+from buildiso.buildinputs import SigningKey
 from buildiso.config import Variant
 from buildiso.depsolve import Closure, resolve_install_set
-from buildiso.efiboot import edit_efiboot
-from buildiso.errors import BuildError, InputError, ValidationFailed
+from buildiso.errors import InputError, ValidationFailed
 from buildiso.kspackages import parse_packages
 from buildiso.log import step
 from buildiso.manifest import SCHEMA, Manifest, load_manifest, write_manifest
 from buildiso.password import admin_password_hash
 from buildiso.profile import Profile, load_profile
 from buildiso.render import KS_PATH, render_media_files
-from buildiso.repo import GATEWAY_REPO_DIR, RepoPackage, compose_gateway_repo, load_media
-from buildiso.rpms import (
-    RpmHeader,
-    SignatureResult,
-    read_rpms,
-    refuse_bad_signatures,
-    verify_signatures,
-)
+from buildiso.repo import GATEWAY_REPO_DIR, compose_gateway_repo, load_media
+from buildiso.rpms import read_rpms
+from buildiso.staging import EFIBOOT, OverlayReader, stage_overlay
 
 if TYPE_CHECKING:
     from buildiso.sample.base import SampleBase
@@ -55,18 +51,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("buildiso.build")
 
 REQUIRED_TOOLS = ("xorriso", "mcopy", "mmd", "mtype", "mdir", "createrepo_c", "rpmkeys", "rpm")
-REPO_CONF_RPM = "cs-email-repo-conf-3.6.3-1.x86_64.rpm"
-GATEWAY_ARCHES = ("x86_64", "noarch", "i686", "i386")
-EFIBOOT = "images/efiboot.img"
-BASE_ISOHDPFX = "isolinux/isohdpfx.bin"
+BIOS_LOADER = "isolinux/isolinux.bin"
 GATEWAY_COMPS = paths.COMPS_DIR / "cs-email-comps.xml"
-_SPACE_MARGIN = 64 * 2**20  # metadata, efiboot copy, repodata: generous
-
-
-@dataclass(frozen=True)
-class SigningKey:
-    key_id: str
-    public_key: Path | None  # None: not available (only allowed with --allow-unsigned)
 
 
 @dataclass(frozen=True)
@@ -116,213 +102,9 @@ def build_sample_iso(
     )
 
 
-def _signing_key(profile: Profile, *, gpg_key: Path | None, key_id: str | None) -> SigningKey:
-    if gpg_key is not None or key_id is not None:
-        if gpg_key is None or key_id is None:
-            raise InputError("--gpg-key and --key-id go together", hint="give both or neither")
-        return SigningKey(key_id=key_id, public_key=gpg_key)
-    key = profile.signing.public_key
-    return SigningKey(key_id=profile.signing.key_id, public_key=key if key.is_file() else None)
-
-
-def _gateway_rpm_files(folder: Path) -> list[Path]:
-    if not folder.is_dir():
-        raise InputError(f"{folder}: not a folder", hint="--gateway-rpms takes the folder of RPMs")
-    rpms = sorted(p for p in folder.iterdir() if p.name.endswith(".rpm") and p.is_file())
-    if not rpms:
-        raise InputError(
-            f"{folder}: holds no *.rpm files", hint="point --gateway-rpms at the gateway RPMs"
-        )
-    return rpms
-
-
-def _check_headers(headers: list[RpmHeader]) -> None:
-    problems = [
-        f"{h.path.name}: architecture {h.arch} (expected one of {', '.join(GATEWAY_ARCHES)})"
-        for h in headers
-        if h.arch not in GATEWAY_ARCHES
-    ]
-    problems += [
-        f"{h.path.name}: is {h.filename} by its header; the file name must match"
-        for h in headers
-        if h.filename == REPO_CONF_RPM and h.path.name != REPO_CONF_RPM
-    ]
-    if REPO_CONF_RPM not in {h.filename for h in headers}:
-        problems.append(
-            f"{REPO_CONF_RPM} is not among the gateway RPMs (the installation guide's "
-            "Appendix A installs it from cs-repo/Packages/)"
-        )
-    if problems:
-        raise InputError("; ".join(problems), hint="fix the gateway RPM folder")
-
-
-def _check_signatures(
-    rpms: list[Path], *, key: SigningKey, allow_unsigned: bool
-) -> list[SignatureResult]:
-    if key.public_key is None:
-        if allow_unsigned:
-            return []
-        raise InputError(
-            f"no public key for signing key {key.key_id}",
-            hint="put the vendor key where the profile's [signing] public_key says, pass "
-            "--gpg-key FILE --key-id ID, or --allow-unsigned for a development build",
-        )
-    results = verify_signatures(rpms, public_key=key.public_key, key_id=key.key_id)
-    if not allow_unsigned:
-        refuse_bad_signatures(results)
-    return results
-
-
-def _check_free_space(out_dir: Path, *, need: int) -> None:
-    free = shutil.disk_usage(out_dir).free
-    if free < need + _SPACE_MARGIN:
-        raise BuildError(
-            f"not enough free space in {out_dir}: the ISO needs about {need // 2**20} MiB, "
-            f"{free // 2**20} MiB free",
-            hint="free space there or pass --out to a folder with room",
-        )
-
-
-def _base_size(base: BaseTree) -> int:
-    if base.kind == "iso":
-        return base.source.stat().st_size
-    return sum((base.source / rel).stat().st_size for rel in base.iter_files())
-
-
-def _epoch(headers: list[RpmHeader], base: BaseTree) -> int:
-    env = os.environ.get("SOURCE_DATE_EPOCH")
-    if env:
-        try:
-            return int(env)
-        except ValueError as exc:
-            raise InputError(f"SOURCE_DATE_EPOCH={env!r} is not a number of seconds") from exc
-    # Derived from the inputs: the newest gateway package or the base's compose time.
-    try:
-        base_time = int(float(base.discinfo.timestamp))
-    except ValueError:
-        base_time = 0
-    return max([base_time, *(h.build_time for h in headers)])
-
-
-# --- identity of the inputs (manifest + "unchanged rebuild" check) ------------------------
-
-
-def _sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def _base_identity(base: BaseTree) -> dict[str, Any]:
-    ident: dict[str, Any] = {"source": str(base.source), "kind": base.kind, "label": base.label}
-    if base.kind == "iso":
-        ident["sha256"] = _cached_file_sha256(base.source)
-    else:
-        # A tree has no single checksum: .treeinfo (which checksums the images, verified
-        # above) and repomd.xml (which checksums the package metadata) stand for it.
-        ident["sha256"] = _sha256_bytes(
-            base.read_bytes(".treeinfo") + b"\0" + base.read_bytes("repodata/repomd.xml")
-        )
-    return ident
-
-
-def _cached_file_sha256(path: Path) -> str:
-    """sha256 of a big input file, remembered by (path, size, mtime, inode) in out/cache."""
-    st = path.stat()
-    key = f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{st.st_ino}"
-    cache = paths.DEFAULT_OUT / "cache" / "sha256.json"
-    try:
-        known = json.loads(cache.read_text())
-    except (OSError, ValueError):
-        known = {}
-    if isinstance(known, dict) and isinstance(known.get(key), str):
-        return str(known[key])
-    step(f"hashing {path.name} ({st.st_size // 2**20} MiB)")
-    digest = iso.sha256_file(path)
-    known = {key: digest} if not isinstance(known, dict) else {**known, key: digest}
-    try:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        write_manifest(cache, known)
-    except OSError:
-        pass  # only a cache
-    return digest
-
-
-def tool_versions() -> dict[str, str]:
-    def first_line(cmd: list[str]) -> str:
-        proc = run.run(cmd, check=False)
-        text = (proc.stdout or proc.stderr or "").strip()
-        return text.splitlines()[0] if text else "unknown"
-
-    return {
-        "xorriso": first_line(["xorriso", "-version"]),
-        "createrepo_c": first_line(["createrepo_c", "--version"]),
-        "mtools": first_line(["mtools", "--version"]),
-        "rpm": first_line(["rpm", "--version"]),
-    }
-
-
-def _package_entry(nevra: str, name: str, arch: str, evr: str, **extra: str) -> dict[str, str]:
-    return {"nevra": nevra, "name": name, "arch": arch, "evr": evr, **extra}
-
-
-def _repo_package_entry(pkg: RepoPackage) -> dict[str, str]:
-    return _package_entry(pkg.nevra, pkg.name, pkg.arch, str(pkg.evr), repo=pkg.repo)
-
-
-def _header_entry(h: RpmHeader) -> dict[str, str]:
-    evr = f"{h.epoch}:{h.version}-{h.release}" if h.epoch else f"{h.version}-{h.release}"
-    return _package_entry(h.nevra, h.name, h.arch, evr, file=h.filename, sha256=h.sha256)
-
-
-# --- staging --------------------------------------------------------------------------------
-
-
-class _OverlayReader:
-    """The media as the ISO will show it: the staged overlay over the base tree."""
-
-    def __init__(self, overlay: Path, base: BaseTree) -> None:
-        self.overlay, self.base = overlay, base
-
-    def read_bytes(self, rel: str) -> bytes:
-        staged = self.overlay / rel
-        return staged.read_bytes() if staged.is_file() else self.base.read_bytes(rel)
-
-    def exists(self, rel: str) -> bool:
-        return (self.overlay / rel).is_file() or self.base.exists(rel)
-
-
-def _write(root: Path, rel: str, data: str | bytes) -> Path:
-    path = root / rel
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if isinstance(data, str):
-        path.write_text(data, encoding="utf-8")
-    else:
-        path.write_bytes(data)
-    return path
-
-
-def _media_repo(profile: Profile, base: BaseTree) -> str:
-    # yum's media.repo for the installed system reading this disc (RHEL's own layout:
-    # mediaid is the .discinfo timestamp).
-    return (
-        "[InstallMedia]\n"
-        f"name={profile.product} {profile.version} (build {profile.build}) on "
-        f"{base.treeinfo.family} {base.treeinfo.version}\n"
-        f"mediaid={base.discinfo.timestamp}\n"
-        "metadata_expire=-1\n"
-        "gpgcheck=0\n"
-        "cost=500\n"
-    )
-
-
-def _stamp_tree(root: Path, epoch: int) -> None:
-    for path in sorted(root.rglob("*"), reverse=True):
-        os.utime(path, (epoch, epoch), follow_symlinks=False)
-    os.utime(root, (epoch, epoch))
-
-
 def _closure(overlay: Path, base: BaseTree, ks_text: str) -> Closure:
     selection = parse_packages(ks_text, filename=KS_PATH)
-    media = load_media(_OverlayReader(overlay, base))
+    media = load_media(OverlayReader(overlay, base))
     closure = resolve_install_set(ks_packages=selection, media=media)
     if not closure.ok:
         raise ValidationFailed(closure.problems(filename=KS_PATH), what="install set check failed")
@@ -381,21 +163,21 @@ def build_iso(
         product=profile.product,
         password_file=password_file,
     )
-    rpm_files = _gateway_rpm_files(gateway_rpms)
+    rpm_files = buildinputs.gateway_rpm_files(gateway_rpms)
     if base_path.is_file():
         iso.check_complete(base_path)
     with open_base(base_path) as base:
         step(f"base: {base.label} ({base.kind}, {base.isolinux_flavour}, {base.efi_flavour})")
         base.verify_checksums()
-        for rel in (EFIBOOT, "isolinux/isolinux.bin"):
+        for rel in (EFIBOOT, BIOS_LOADER):
             if not base.exists(rel):
                 raise InputError(
                     f"{base.source}: {rel} missing", hint="the base must be a bootable DVD"
                 )
         headers = read_rpms(rpm_files)
-        _check_headers(headers)
+        buildinputs.check_headers(headers)
         step(f"signatures: {len(rpm_files)} gateway package(s) against key {key.key_id}")
-        signatures = _check_signatures(rpm_files, key=key, allow_unsigned=allow_unsigned)
+        signatures = buildinputs.check_signatures(rpm_files, key=key, allow_unsigned=allow_unsigned)
         unverified = sorted(r.path.name for r in signatures if not r.ok)
         if allow_unsigned:
             unverified = unverified or ([p.name for p in rpm_files] if not signatures else [])
@@ -405,52 +187,31 @@ def build_iso(
                 len(unverified),
                 ", ".join(unverified) or "none",
             )
-        epoch = _epoch(headers, base)
+        epoch = buildinputs.source_date_epoch(headers, base)
         rendered = render_media_files(
             profile,
             isolinux=base.isolinux_flavour,
             efi=base.efi_flavour,
             password_hash=password_hash,
         )
-        need = _base_size(base) + sum(h.size for h in headers)
-        _check_free_space(out_dir, need=need)
+        need = buildinputs.base_size(base) + sum(h.size for h in headers)
+        buildinputs.check_free_space(out_dir, need=need)
 
-        inputs: dict[str, Any] = {
-            "base": _base_identity(base),
-            "gateway_packages": [
-                _header_entry(h) for h in sorted(headers, key=lambda h: h.filename)
-            ],
-            "signing": {
-                "key_id": key.key_id,
-                "public_key_sha256": _sha256_bytes(key.public_key.read_bytes())
-                if key.public_key
-                else None,
-                "allow_unsigned": allow_unsigned,
-                "unverified": unverified,
-            },
-            "profile": {
-                "path": str(profile.path),
-                "sha256": _sha256_bytes(profile.path.read_bytes()),
-                "variant": str(profile.variant),
-            },
-            "source_date_epoch": epoch,
-        }
+        inputs = buildinputs.describe_inputs(
+            base=base,
+            headers=headers,
+            key=key,
+            allow_unsigned=allow_unsigned,
+            unverified=unverified,
+            profile=profile,
+            epoch=epoch,
+        )
         rendered_entries = {
-            rel: {"sha256": _sha256_bytes(text.encode()), "text": text}
+            rel: {"sha256": buildinputs.sha256_bytes(text.encode()), "text": text}
             for rel, text in sorted(rendered.items())
         }
-        tools = tool_versions()
-        fingerprint = _sha256_bytes(
-            json.dumps(
-                {
-                    "inputs": inputs,
-                    "rendered": rendered_entries,
-                    "tools": tools,
-                    "buildiso": __version__,
-                },
-                sort_keys=True,
-            ).encode()
-        )
+        tools = buildinputs.tool_versions()
+        fingerprint = buildinputs.fingerprint(inputs=inputs, rendered=rendered_entries, tools=tools)
         unchanged = _unchanged_build(manifest_path, final_iso, sums_path, fingerprint)
         if unchanged is not None:
             step(f"inputs unchanged since the last build: keeping {final_iso}")
@@ -459,7 +220,7 @@ def build_iso(
         with _work_dir(out_dir, profile.iso_name) as work:
             overlay = work / "overlay"
             step("gateway repository cs-repo/ (createrepo_c --compatibility)")
-            repo = compose_gateway_repo(
+            compose_gateway_repo(
                 rpms=rpm_files,
                 dest=overlay / GATEWAY_REPO_DIR,
                 comps=GATEWAY_COMPS,
@@ -470,45 +231,21 @@ def build_iso(
             log.info("    %d packages install, no conflicts", len(closure.packages))
 
             step("staging kickstart, menus, efiboot.img, .treeinfo, .discinfo, media.repo")
-            for rel, text in rendered.items():
-                _write(overlay, rel, text)
-            efi_cfg = next(rel for rel in rendered if rel.startswith("EFI/"))
-            base.extract(EFIBOOT, work / "base-efiboot.img")
-            edit_efiboot(
-                source=work / "base-efiboot.img",
-                dest=overlay / EFIBOOT,
-                files={efi_cfg: rendered[efi_cfg]},
-                mtime=epoch,
+            staged = stage_overlay(
+                overlay=overlay,
+                scratch=work,
+                base=base,
+                profile=profile,
+                rendered=rendered,
+                epoch=epoch,
             )
-            changed = {
-                rel: iso.sha256_file(overlay / rel)
-                for rel in (EFIBOOT, *rendered)
-                if rel in base.treeinfo.checksums or rel == EFIBOOT
-            }
-            treeinfo = base.treeinfo.with_updated_checksums(changed).with_gateway_repo(
-                repository=GATEWAY_REPO_DIR,
-                name=f"{profile.product} {profile.version}",
-                repomd_sha256=iso.sha256_file(repo.repomd),
-            )
-            _write(overlay, ".treeinfo", treeinfo.render())
-            _write(overlay, ".discinfo", base.discinfo.render())
-            _write(overlay, "media.repo", _media_repo(profile, base))
-            hybrid_mbr = iso.DEBIAN_ISOHDPFX
-            if base.exists(BASE_ISOHDPFX):
-                hybrid_mbr = work / "isohdpfx.bin"
-                base.extract(BASE_ISOHDPFX, hybrid_mbr)
-            elif not hybrid_mbr.is_file():
-                raise BuildError(
-                    f"{hybrid_mbr} not found", hint="install the Debian package isolinux"
-                )
-            _stamp_tree(overlay, epoch)
 
             plan = iso.MasterPlan(
                 base=base.source,
                 overlay=overlay,
                 volume_label=profile.volume_label,
-                hybrid_mbr=hybrid_mbr,
-                gpt_disk_guid=iso.gpt_guid_from(_content_seed(inputs, rendered_entries)),
+                hybrid_mbr=staged.hybrid_mbr,
+                gpt_disk_guid=iso.gpt_guid_from(buildinputs.content_seed(inputs, rendered_entries)),
                 source_date_epoch=epoch,
             )
             step(f"mastering {profile.iso_name} (xorriso; MD5 implanted while writing)")
@@ -534,8 +271,9 @@ def build_iso(
                     "implanted_md5": mastered.implant.md5,
                 },
                 "inputs": inputs,
-                "install_set": [_repo_package_entry(p) for p in closure.packages],
+                "install_set": [buildinputs.repo_package_entry(p) for p in closure.packages],
                 "rendered": rendered_entries,
+                "staged": staged.files,
                 "tools": tools,
             }
             tmp_sums = work / "SHA256SUM"
@@ -551,17 +289,6 @@ def build_iso(
             }
             write_manifest(manifest_path, manifest)
     return _result_from(manifest, final_iso, manifest_path, started, skipped=False)
-
-
-def _content_seed(inputs: Mapping[str, Any], rendered: Mapping[str, Any]) -> bytes:
-    """What the GPT GUID derives from: contents only, so moving the inputs changes nothing."""
-    content = {
-        "base": inputs["base"]["sha256"],
-        "gateway": [p["sha256"] for p in inputs["gateway_packages"]],
-        "rendered": {rel: entry["sha256"] for rel, entry in rendered.items()},
-        "epoch": inputs["source_date_epoch"],
-    }
-    return json.dumps(content, sort_keys=True).encode()
 
 
 def _unchanged_build(
@@ -623,6 +350,23 @@ def _summary(result: BuildResult, manifest: Manifest) -> str:
     return "\n".join(lines)
 
 
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """A killed build (CI cancel, systemd stop) cleans up like Ctrl-C does."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def build_command(
     *,
     base: Path | None,
@@ -642,7 +386,7 @@ def build_command(
         key = (
             sample_key
             if gpg_key is None and key_id is None
-            else _signing_key(profile, gpg_key=gpg_key, key_id=key_id)
+            else buildinputs.signing_key(profile, gpg_key=gpg_key, key_id=key_id)
         )
     elif base is None or gateway_rpms is None:
         raise InputError(
@@ -650,15 +394,16 @@ def build_command(
             hint="give both, or neither to build from the sample base",
         )
     else:
-        key = _signing_key(profile, gpg_key=gpg_key, key_id=key_id)
-    result = build_iso(
-        base_path=base,
-        gateway_rpms=gateway_rpms,
-        profile=profile,
-        password_file=password_file,
-        out_dir=out_dir,
-        key=key,
-        allow_unsigned=allow_unsigned,
-    )
+        key = buildinputs.signing_key(profile, gpg_key=gpg_key, key_id=key_id)
+    with _sigterm_as_interrupt():
+        result = build_iso(
+            base_path=base,
+            gateway_rpms=gateway_rpms,
+            profile=profile,
+            password_file=password_file,
+            out_dir=out_dir,
+            key=key,
+            allow_unsigned=allow_unsigned,
+        )
     click.echo(_summary(result, load_manifest(result.manifest)))
     return result

@@ -206,8 +206,9 @@ def master_iso(
     stream = IsoMd5Stream()
     hashed = 0
     fd: int | None = None
+    hash_error: BuildError | None = None  # reported only if xorriso itself succeeded
     try:
-        while True:
+        while hash_error is None:
             finished = proc.poll() is not None  # before the size check: then it is final
             if fd is None:
                 try:
@@ -222,7 +223,11 @@ def master_iso(
                 block = os.pread(fd, min(_CHUNK, size - hashed), hashed)
                 if not block:
                     break
-                stream.update(block)
+                try:
+                    stream.update(block)
+                except BuildError as exc:
+                    hash_error = exc
+                    break
                 hashed += len(block)
                 if progress is not None:
                     progress(hashed, stream.image_size)
@@ -242,6 +247,8 @@ def master_iso(
             raise BuildError(
                 f"xorriso failed (exit code {rc})" + (f":\n{detail}" if detail else "")
             )
+        if hash_error is not None:
+            raise hash_error
         implant = stream.finish()
         if stream.image_size != hashed:
             raise BuildError(

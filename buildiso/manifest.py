@@ -23,6 +23,9 @@ from buildiso.errors import InputError
 from buildiso.rpmversion import Evr
 
 SCHEMA = 1
+# createrepo_c names repodata files by checksum: a package change renames them all, which
+# the package lines already say.
+_REPODATA = "cs-repo/repodata"
 Manifest = dict[str, Any]
 
 
@@ -168,6 +171,17 @@ def diff_manifests(old: Manifest, new: Manifest) -> list[str]:
     section(
         "Kickstart and boot menus:",
         list(_file_changes(old.get("rendered", {}), new.get("rendered", {}))),
+    )
+    section(
+        "Other files on the media:",
+        [
+            f"  changed: {rel}"
+            if rel in old.get("staged", {}) and rel in new.get("staged", {})
+            else f"  {'added' if rel in new.get('staged', {}) else 'removed'}: {rel}"
+            for rel in sorted(set(old.get("staged", {})) | set(new.get("staged", {})))
+            if old.get("staged", {}).get(rel) != new.get("staged", {}).get(rel)
+            and not rel.startswith(f"{_REPODATA}/")
+        ],
     )
     section(
         "Tools:",

@@ -106,7 +106,8 @@ def check_report(report: Mapping[str, Any], profile: Profile) -> list[CheckResul
         add(
             f"filesystem-size {part.mount}",
             problems,
-            f"{part.mount} {size} MB >= {part.size_mb} MB",
+            f"{part.mount} file system {size} MB for a {part.size_mb} MB partition "
+            f"(within {FS_OVERHEAD:.0%} file-system overhead)",
         )
 
     users = report.get("users")

@@ -39,6 +39,8 @@ TOOL_PACKAGES: dict[str, str] = {
     "mcopy": "mtools",
     "mtype": "mtools",
     "mdir": "mtools",
+    "mmd": "mtools",
+    "osirrox": "xorriso",
     "mkfs.fat": "dosfstools",
     "mksquashfs": "squashfs-tools",
     "unsquashfs": "squashfs-tools",

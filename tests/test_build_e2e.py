@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from rpm_factory import make_key
 
-from buildiso import build, efiboot, iso, paths
+from buildiso import build, buildinputs, efiboot, iso, paths
 from buildiso.cli import main
 from buildiso.config import Variant
 from buildiso.profile import load_profile
@@ -112,7 +112,7 @@ def test_rebuild_is_byte_identical_then_skipped(
             profile=load_profile(paths.DEFAULT_PROFILE, Variant.TEST),
             password_file=None,
             out_dir=out,
-            key=build.SigningKey(sample_base.key_id, sample_base.gpg_public_key),
+            key=buildinputs.SigningKey(sample_base.key_id, sample_base.gpg_public_key),
             allow_unsigned=False,
         )
 

@@ -222,3 +222,18 @@ def test_gpt_verifier_catches_pycdlibs_bad_gpt(media: dict[str, Path], tmp_path:
     problems = iso.hybrid_problems(out)
     assert any("GPT array CRC wrong" in p for p in problems), problems
     assert any(p.startswith("sgdisk:") and "CRC" in p for p in problems), problems
+
+
+def test_disk_full_while_xorriso_writes(
+    media: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A stand-in xorriso that fails the way libburn does when the disk fills mid-write.
+    fake = tmp_path / "xorriso"
+    fake.write_text(
+        '#!/bin/sh\nhead -c 100000 /dev/zero > "$2"\n'
+        "echo 'libburn : FATAL : Failed to write: No space left on device' >&2\nexit 5\n"
+    )
+    fake.chmod(0o755)
+    monkeypatch.setattr(iso.run, "tool_path", lambda name: str(fake))
+    with pytest.raises(BuildError, match="disk full while writing x.iso"):
+        iso.master_iso(_plan(media["tree"], media["overlay"]), dest=tmp_path / "x.iso")

@@ -102,3 +102,20 @@ def test_bad_manifest(tmp_path: Path, content: str, message: str) -> None:
     path.write_text(content)
     with pytest.raises(InputError, match=message):
         manifest.load_manifest(path)
+
+
+def test_other_staged_files() -> None:
+    old, new = _manifest(), _manifest()
+    old["staged"] = {".treeinfo": "1", "media.repo": "2", "cs-repo/repodata/repomd.xml": "3"}
+    new["staged"] = {
+        ".treeinfo": "9",
+        "images/efiboot.img": "4",
+        "cs-repo/repodata/repomd.xml": "8",
+    }
+    lines = manifest.diff_manifests(old, new)
+    assert lines[lines.index("Other files on the media:") :] == [
+        "Other files on the media:",
+        "  changed: .treeinfo",
+        "  added: images/efiboot.img",
+        "  removed: media.repo",
+    ]

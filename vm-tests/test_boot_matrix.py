@@ -211,6 +211,7 @@ def test_failing_post_is_class_post(
     )
     result = _one_cell(iso, profile, accel, tmp_path / "art")
     assert result.failure_class == "post", result.message
+    assert "exited with code 3" in result.message  # our %post, not another one
     assert "post" in result.stages and result.stages["post"]["status"] == "failed"
     assert (tmp_path / "art" / BIOS_DVD.name / "failure.png").exists()
 

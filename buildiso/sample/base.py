@@ -19,7 +19,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -159,10 +159,11 @@ def _is_current(out_dir: Path, stamp: dict[str, object]) -> bool:
 
 
 @contextmanager
-def _locked(out_dir: Path) -> Iterator[None]:
-    """One build of ``out_dir`` at a time (test sessions may start several at once)."""
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    with (out_dir.parent / f".{out_dir.name}.lock").open("w") as handle:
+def _locked() -> Iterator[None]:
+    """One sample-base build at a time on this machine: test sessions may start several
+    at once, and they share the kernel and key in the cache."""
+    cache_dir().mkdir(parents=True, exist_ok=True)
+    with (cache_dir() / "sample-base.lock").open("w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
@@ -170,7 +171,7 @@ def _locked(out_dir: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _installer() -> tuple[object, object]:
+def _installer() -> tuple[Callable[..., Path], Callable[..., Path]]:
     """Engineer C's installer builders (stage 1 initrd, stage 2 install.img)."""
     try:
         from buildiso.sample.installer import build_initrd, build_stage2
@@ -187,7 +188,7 @@ def _build(*, stage: Path, kernel: KernelTree, key: signing.SigningKey, epoch: i
     build_initrd, build_stage2 = _installer()
     work = stage / ".work"
     step("building the installer's stage 1 (initrd)")
-    initrd: Path = build_initrd(kernel=kernel, dest=work / "initrd.img")  # type: ignore[operator]
+    initrd = build_initrd(kernel=kernel, dest=work / "initrd.img")
 
     step("building the sample OS packages (rpmbuild)")
     inputs = rpmbuild.SpecInputs(
@@ -220,7 +221,7 @@ def _build(*, stage: Path, kernel: KernelTree, key: signing.SigningKey, epoch: i
     (gateway_dir / KEYID_NAME).write_text(key.key_id + "\n")
 
     step("building the installer's stage 2 (install.img)")
-    stage2: Path = build_stage2(kernel=kernel, dest=work / "install.img")  # type: ignore[operator]
+    stage2 = build_stage2(kernel=kernel, dest=work / "install.img")
 
     step("assembling the DVD tree (Packages, repodata, isolinux, images, EFI)")
     parts = tree.TreeParts(packages=base_rpms, vmlinuz=kernel.vmlinuz, initrd=initrd, stage2=stage2)
@@ -262,7 +263,7 @@ def build_sample_base(out_dir: Path, *, force: bool = False) -> SampleBase:
     out_dir = out_dir.resolve()
     _check_out_dir(out_dir)
     epoch = source_date_epoch()
-    with _locked(out_dir):
+    with _locked():
         step("checking the sample base's inputs (Debian kernel, signing key, sources)")
         kernel = fetch_kernel(cache_dir())
         key = signing.ensure_key(cache_dir() / "sample-gnupg", epoch=epoch)

@@ -50,18 +50,21 @@ def _gpg(home: Path, *args: str, epoch: int) -> str:
     )
 
 
-def _fingerprint(home: Path, epoch: int) -> str | None:
-    listing = output(
-        ["gpg", "--homedir", str(home), "--batch", "--with-colons", "--list-secret-keys"],
-        check=False,
-    )
+def _fingerprint(home: Path) -> str | None:
+    try:
+        listing = output(
+            ["gpg", "--homedir", str(home), "--batch", "--with-colons", "--list-secret-keys"],
+            check=False,
+        )
+    finally:
+        stop_agent(home)  # listing secret keys starts an agent; leave no process behind
     fingerprints = [line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr:")]
     return fingerprints[0] if fingerprints else None
 
 
 def ensure_key(home: Path, *, epoch: int) -> SigningKey:
     """The sample key in ``home`` (a GNUPGHOME); generated on first use."""
-    fingerprint = _fingerprint(home, epoch) if home.is_dir() else None
+    fingerprint = _fingerprint(home) if home.is_dir() else None
     if fingerprint is None:
         tmp = home.with_name(home.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
@@ -73,7 +76,7 @@ def ensure_key(home: Path, *, epoch: int) -> SigningKey:
             tmp.rename(home)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-        fingerprint = _fingerprint(home, epoch)
+        fingerprint = _fingerprint(home)
     if fingerprint is None or not re.fullmatch(r"[0-9A-F]{40}", fingerprint):
         raise BuildError(
             f"no usable signing key in {home}",

@@ -70,3 +70,29 @@ def test_initrd_contents_and_reproducibility(kernel: KernelTree, tmp_path: Path)
         next(p for p in loads if p.endswith("/ext4.ko")))
     for path in loads:
         assert path.lstrip("/") in names, path
+
+
+@pytest.mark.parametrize(
+    "script",
+    [Path("buildiso/sample/installer/init.sh"),
+     Path("buildiso/sample/sources/sample-firstboot-report/sample-firstboot-report")],
+)
+def test_shell_scripts_parse_with_busybox_sh(script: Path) -> None:
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.run(["/bin/busybox", "sh", "-n", str(root / script)],
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_grub_configs_pass_grub_script_check(tmp_path: Path) -> None:
+    from buildiso.sample.installer.guest import bootloader
+
+    root = Path(__file__).resolve().parents[2]
+    conf = tmp_path / "grub.conf"
+    conf.write_text(bootloader.grub_conf(title="Secure Email Gateway (k)", kernel_path="/vmlinuz",
+                                         initrd_path="/initramfs.img",
+                                         cmdline="root=UUID=x panic=1", timeout=5))
+    for path in (root / "buildiso/sample/sources/grub/embedded.cfg", conf):
+        proc = subprocess.run(["grub-script-check", str(path)], capture_output=True, text=True,
+                              check=False)
+        assert proc.returncode == 0, (path, proc.stdout + proc.stderr)

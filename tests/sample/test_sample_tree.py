@@ -6,6 +6,7 @@ import bz2
 import configparser
 import gzip
 import hashlib
+import os
 import sqlite3
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -154,3 +155,15 @@ def test_comps_groups_name_packages_of_the_tree(sample_base: SampleBase) -> None
     # every group member that has a spec here is on the DVD (grub and the first-boot
     # report come from the installer's specs; once they exist they must be built)
     assert {n for n in listed if n in specs} <= names
+
+
+GOLDEN = Path(__file__).with_name("data") / "sample-treeinfo.expected"
+
+
+def test_treeinfo_golden(tmp_path: Path) -> None:
+    """The whole .treeinfo text; regenerate on purpose with BUILDISO_UPDATE_GOLDEN=1."""
+    text = tree.treeinfo_text(tree=_fake_tree(tmp_path), epoch=EPOCH)
+    if os.environ.get("BUILDISO_UPDATE_GOLDEN") == "1":
+        GOLDEN.parent.mkdir(exist_ok=True)
+        GOLDEN.write_text(text)
+    assert text == GOLDEN.read_text()

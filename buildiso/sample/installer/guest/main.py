@@ -19,6 +19,7 @@ from .cmdline import boot_args, parse_ks
 from .depsolve import requested_names, resolve
 from .errors import InstallFailed
 from .protocol import Reporter
+from .repodata import Package
 
 RESULT_FILE = Path("/run/buildiso-result")
 ACTION_FILE = Path("/run/buildiso-final-action")
@@ -43,6 +44,8 @@ class Installer:
         self.mounts = mounts.Mounts(SYSIMAGE)
         self.uefi = Path("/sys/firmware/efi").is_dir()
         self.target = ""  # the disk installed to, e.g. /dev/vda
+        self.chosen: list[Package] = []
+        self.planned: list[disk.PlannedPart] = []
 
     def read_kickstart(self, media_info: media.Media) -> None:
         self.rep.stage("kickstart", "start")
@@ -59,12 +62,24 @@ class Installer:
             self.rep.say(f"Running pre-installation script (line {script.lineno})")
             scripts.run_script(script, kind="pre")
         self.handler = kickstart.parse(path, first_pass=False)
+        self.check(media_info)
         self.rep.stage("kickstart", "ok")
 
-    def partition(self, media_info: media.Media) -> list[tuple[disk.PartRequest, str]]:
+    def check(self, media_info: media.Media) -> None:
+        """Everything that can fail before the disk is touched, as anaconda does it: the
+        package set is resolved and the partitions planned against the disk first."""
         h = self.handler
-        self.rep.stage("partitioning", "start")
-        self.rep.say("Partitioning")
+        self.rep.say("Checking dependencies of the packages to install")
+        all_packages, groups = packages.load_repositories(media.SOURCE, list(h.repo.repoList))
+        request = packages.request_from_ks(h)
+        self.chosen = resolve(requested_names(request, groups), all_packages)
+        self.target = self.target_disk(media_info)
+        requests = disk.requests_from_ks(list(h.partition.partitions), uefi=self.uefi)
+        self.planned = disk.plan(requests, disk_mib=disk.disk_size_mib(self.target),
+                                 gpt=self.uefi, disk=self.target)
+
+    def target_disk(self, media_info: media.Media) -> str:
+        h = self.handler
         exclude = {media.whole_disk(media_info.device)} if media_info.device else set()
         # part --ondisk / clearpart --drives name the disk; the sample installs to one disk.
         ondisk = sorted({p.disk.removeprefix("/dev/") for p in h.partition.partitions if p.disk})
@@ -88,13 +103,14 @@ class Installer:
             raise InstallFailed("kickstart", f"the kickstart does not clear {target} "
                                 "(clearpart --all): the sample installer only installs to an "
                                 "emptied disk")
-        requests = disk.requests_from_ks(list(h.partition.partitions), uefi=self.uefi)
-        planned = disk.plan(requests, disk_mib=disk.disk_size_mib(target), gpt=self.uefi,
-                            disk=target)
-        self.target = target
-        devices = disk.apply(planned, disk=target, gpt=self.uefi)
+        return target
+
+    def partition(self) -> list[tuple[disk.PartRequest, str]]:
+        self.rep.stage("partitioning", "start")
+        self.rep.say(f"Partitioning {self.target}")
+        devices = disk.apply(self.planned, disk=self.target, gpt=self.uefi)
         by_request = []
-        for part in planned:
+        for part in self.planned:
             key = (part.request.mountpoint if part.request.fstype != "swap"
                    else f"swap{part.number}")
             by_request.append((part.request, devices[key]))
@@ -105,15 +121,10 @@ class Installer:
 
     def install_packages(self) -> list[str]:
         self.rep.stage("packages", "start")
-        self.rep.say("Checking dependencies of the packages to install")
-        all_packages, groups = packages.load_repositories(media.SOURCE,
-                                                          list(self.handler.repo.repoList))
-        request = packages.request_from_ks(self.handler)
-        chosen = resolve(requested_names(request, groups), all_packages)
-        self.rep.say(f"Installing {len(chosen)} packages")
-        packages.install(chosen, root=SYSIMAGE, say=self.rep.say)
+        self.rep.say(f"Installing {len(self.chosen)} packages")
+        packages.install(self.chosen, root=SYSIMAGE, say=self.rep.say)
         self.rep.stage("packages", "ok")
-        return [p.nvra for p in chosen]
+        return [p.nvra for p in self.chosen]
 
     def configure(self, parts: list[tuple[disk.PartRequest, str]]) -> str:
         """System settings and /etc/fstab; returns the UUID of /."""
@@ -153,7 +164,7 @@ class Installer:
     def run(self) -> None:
         media_info = media.read_media_file()
         self.read_kickstart(media_info)
-        parts = self.partition(media_info)
+        parts = self.partition()
         installed = self.install_packages()
         root_uuid = self.configure(parts)
         # anaconda (RHEL 6) installs the boot loader before %post runs.

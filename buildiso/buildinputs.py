@@ -1,0 +1,258 @@
+"""The inputs of a build: which key, which RPMs, whether they pass, and their identity.
+
+Checks here raise InputError/BuildError with the file or package at fault; they run before
+anything is written. The identity functions give the manifest its ``inputs`` section and
+the fingerprint that lets an unchanged rebuild be skipped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from buildiso import __version__, iso, paths, run
+from buildiso.basetree import BaseTree
+from buildiso.errors import BuildError, InputError
+from buildiso.log import step
+from buildiso.manifest import write_manifest
+from buildiso.profile import Profile
+from buildiso.repo import RepoPackage
+from buildiso.rpms import RpmHeader, SignatureResult, refuse_bad_signatures, verify_signatures
+
+REPO_CONF_RPM = "cs-email-repo-conf-3.6.3-1.x86_64.rpm"
+GATEWAY_ARCHES = ("x86_64", "noarch", "i686", "i386")
+_SPACE_MARGIN = 64 * 2**20  # metadata, efiboot copy, repodata: generous
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    key_id: str
+    public_key: Path | None  # None: not available (only allowed with --allow-unsigned)
+
+
+def signing_key(profile: Profile, *, gpg_key: Path | None, key_id: str | None) -> SigningKey:
+    if gpg_key is not None or key_id is not None:
+        if gpg_key is None or key_id is None:
+            raise InputError("--gpg-key and --key-id go together", hint="give both or neither")
+        return SigningKey(key_id=key_id, public_key=gpg_key)
+    key = profile.signing.public_key
+    return SigningKey(key_id=profile.signing.key_id, public_key=key if key.is_file() else None)
+
+
+def gateway_rpm_files(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        raise InputError(f"{folder}: not a folder", hint="--gateway-rpms takes the folder of RPMs")
+    rpms = sorted(p for p in folder.iterdir() if p.name.endswith(".rpm") and p.is_file())
+    if not rpms:
+        raise InputError(
+            f"{folder}: holds no *.rpm files", hint="point --gateway-rpms at the gateway RPMs"
+        )
+    return rpms
+
+
+def check_headers(headers: list[RpmHeader]) -> None:
+    problems = [
+        f"{h.path.name}: architecture {h.arch} (expected one of {', '.join(GATEWAY_ARCHES)})"
+        for h in headers
+        if h.arch not in GATEWAY_ARCHES
+    ]
+    problems += [
+        f"{h.path.name}: is {h.filename} by its header; the file name must match"
+        for h in headers
+        if h.filename == REPO_CONF_RPM and h.path.name != REPO_CONF_RPM
+    ]
+    if REPO_CONF_RPM not in {h.filename for h in headers}:
+        problems.append(
+            f"{REPO_CONF_RPM} is not among the gateway RPMs (the installation guide's "
+            "Appendix A installs it from cs-repo/Packages/)"
+        )
+    if problems:
+        raise InputError("; ".join(problems), hint="fix the gateway RPM folder")
+
+
+def check_signatures(
+    rpms: list[Path], *, key: SigningKey, allow_unsigned: bool
+) -> list[SignatureResult]:
+    if key.public_key is None:
+        if allow_unsigned:
+            return []
+        raise InputError(
+            f"no public key for signing key {key.key_id}",
+            hint="put the vendor key where the profile's [signing] public_key says, pass "
+            "--gpg-key FILE --key-id ID, or --allow-unsigned for a development build",
+        )
+    results = verify_signatures(rpms, public_key=key.public_key, key_id=key.key_id)
+    if not allow_unsigned:
+        refuse_bad_signatures(results)
+    return results
+
+
+def check_free_space(out_dir: Path, *, need: int) -> None:
+    free = shutil.disk_usage(out_dir).free
+    if free < need + _SPACE_MARGIN:
+        raise BuildError(
+            f"not enough free space in {out_dir}: the ISO needs about {need // 2**20} MiB, "
+            f"{free // 2**20} MiB free",
+            hint="free space there or pass --out to a folder with room",
+        )
+
+
+def base_size(base: BaseTree) -> int:
+    if base.kind == "iso":
+        return base.source.stat().st_size
+    return sum((base.source / rel).stat().st_size for rel in base.iter_files())
+
+
+def source_date_epoch(headers: list[RpmHeader], base: BaseTree) -> int:
+    env = os.environ.get("SOURCE_DATE_EPOCH")
+    if env:
+        try:
+            return int(env)
+        except ValueError as exc:
+            raise InputError(f"SOURCE_DATE_EPOCH={env!r} is not a number of seconds") from exc
+    # Derived from the inputs: the newest gateway package or the base's compose time.
+    try:
+        base_time = int(float(base.discinfo.timestamp))
+    except ValueError:
+        base_time = 0
+    return max([base_time, *(h.build_time for h in headers)])
+
+
+# --- identity of the inputs (manifest, fingerprint, GPT GUID) ---------------------------
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def base_identity(base: BaseTree) -> dict[str, Any]:
+    ident: dict[str, Any] = {"source": str(base.source), "kind": base.kind, "label": base.label}
+    if base.kind == "iso":
+        ident["sha256"] = cached_file_sha256(base.source)
+    else:
+        # A tree has no single checksum: .treeinfo (which checksums the images, verified
+        # above) and repomd.xml (which checksums the package metadata) stand for it.
+        ident["sha256"] = sha256_bytes(
+            base.read_bytes(".treeinfo") + b"\0" + base.read_bytes("repodata/repomd.xml")
+        )
+    return ident
+
+
+def cached_file_sha256(path: Path) -> str:
+    """sha256 of a big input file, remembered by (path, size, mtime, inode) in out/cache."""
+    st = path.stat()
+    key = f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{st.st_ino}"
+    cache = paths.DEFAULT_OUT / "cache" / "sha256.json"
+    try:
+        known = json.loads(cache.read_text())
+    except (OSError, ValueError):
+        known = {}
+    if isinstance(known, dict) and isinstance(known.get(key), str):
+        return str(known[key])
+    step(f"hashing {path.name} ({st.st_size // 2**20} MiB)")
+    digest = iso.sha256_file(path)
+    known = {key: digest} if not isinstance(known, dict) else {**known, key: digest}
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        write_manifest(cache, known)
+    except OSError:
+        pass  # only a cache
+    return digest
+
+
+def tool_versions() -> dict[str, str]:
+    def first_line(cmd: list[str]) -> str:
+        proc = run.run(cmd, check=False)
+        text = (proc.stdout or proc.stderr or "").strip()
+        return text.splitlines()[0] if text else "unknown"
+
+    return {
+        "xorriso": first_line(["xorriso", "-version"]),
+        "createrepo_c": first_line(["createrepo_c", "--version"]),
+        "mtools": first_line(["mtools", "--version"]),
+        "rpm": first_line(["rpm", "--version"]),
+    }
+
+
+def _package_entry(nevra: str, name: str, arch: str, evr: str, **extra: str) -> dict[str, str]:
+    return {"nevra": nevra, "name": name, "arch": arch, "evr": evr, **extra}
+
+
+def repo_package_entry(pkg: RepoPackage) -> dict[str, str]:
+    return _package_entry(pkg.nevra, pkg.name, pkg.arch, str(pkg.evr), repo=pkg.repo)
+
+
+def header_entry(h: RpmHeader) -> dict[str, str]:
+    evr = f"{h.epoch}:{h.version}-{h.release}" if h.epoch else f"{h.version}-{h.release}"
+    return _package_entry(h.nevra, h.name, h.arch, evr, file=h.filename, sha256=h.sha256)
+
+
+def content_seed(inputs: Mapping[str, Any], rendered: Mapping[str, Any]) -> bytes:
+    """What the GPT GUID derives from: contents only, so moving the inputs changes nothing."""
+    content = {
+        "base": inputs["base"]["sha256"],
+        "gateway": [p["sha256"] for p in inputs["gateway_packages"]],
+        "rendered": {rel: entry["sha256"] for rel, entry in rendered.items()},
+        "epoch": inputs["source_date_epoch"],
+    }
+    return json.dumps(content, sort_keys=True).encode()
+
+
+def describe_inputs(
+    *,
+    base: BaseTree,
+    headers: list[RpmHeader],
+    key: SigningKey,
+    allow_unsigned: bool,
+    unverified: list[str],
+    profile: Profile,
+    epoch: int,
+) -> dict[str, Any]:
+    """The manifest's ``inputs`` section."""
+    return {
+        "base": base_identity(base),
+        "gateway_packages": [header_entry(h) for h in sorted(headers, key=lambda h: h.filename)],
+        "signing": {
+            "key_id": key.key_id,
+            "public_key_sha256": sha256_bytes(key.public_key.read_bytes())
+            if key.public_key
+            else None,
+            "allow_unsigned": allow_unsigned,
+            "unverified": unverified,
+        },
+        "profile": {
+            "path": str(profile.path),
+            "sha256": sha256_bytes(profile.path.read_bytes()),
+            "variant": str(profile.variant),
+        },
+        "source_date_epoch": epoch,
+    }
+
+
+def fingerprint(
+    *, inputs: Mapping[str, Any], rendered: Mapping[str, Any], tools: Mapping[str, str]
+) -> str:
+    """Equal fingerprints = an unchanged rebuild (same inputs, same output, same tools)."""
+    state = {
+        "inputs": inputs,
+        "rendered": rendered,
+        "tools": tools,
+        "buildiso": __version__,
+        "code": code_digest(),
+    }
+    return sha256_bytes(json.dumps(state, sort_keys=True).encode())
+
+
+def code_digest() -> str:
+    """sha256 of buildiso's own modules: a changed buildiso never reuses an old ISO."""
+    package = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(package.glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
