@@ -24,6 +24,7 @@ from pycdlib.pycdlibexception import PyCdlibException
 
 from buildiso.config import EfiFlavour, IsolinuxFlavour
 from buildiso.errors import InputError
+from buildiso.iso import check_complete
 from buildiso.run import run
 from buildiso.treeinfo import DiscInfo, TreeInfo
 
@@ -50,6 +51,9 @@ class _IsoSource:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        # Before pycdlib: it reads a hybrid image's backup GPT at the end of the file, so a
+        # truncated download would fail there with a bare struct.error.
+        check_complete(path)
         self.iso = pycdlib.PyCdlib()
         try:
             self.iso.open(str(path))
@@ -59,7 +63,6 @@ class _IsoSource:
                 hint="the base ISO is damaged or incomplete: download it again",
             ) from exc
         try:
-            self._check_size()
             if self.iso.has_rock_ridge():
                 self.kind = "rr_path"
             elif self.iso.has_joliet():
@@ -72,17 +75,6 @@ class _IsoSource:
             raise
         self.files = sorted(self._paths)
         self.present = frozenset(self.files)
-
-    def _check_size(self) -> None:
-        pvd = self.iso.pvd
-        expected = int(pvd.space_size) * int(pvd.log_block_size)
-        actual = self.path.stat().st_size
-        if actual < expected:
-            raise InputError(
-                f"{self.path}: truncated ISO: {actual} bytes, its volume descriptor says "
-                f"{expected}",
-                hint="the download or copy did not finish: fetch the base ISO again",
-            )
 
     def _walk(self) -> dict[str, str]:
         """rel path (no leading /, no ;1) → the path pycdlib wants."""

@@ -254,7 +254,7 @@ class _Driver:
     def run(self) -> None:
         menu = self.config.menu
         self.stages.enter("firmware", self.clock())
-        self.boot_to_menu(offset=0, firmware_stage="firmware", menu_stage="menu")
+        self.boot_to_menu()
         self.menu_screenshot = self.guest.screendump(self.config.artifacts / "menu.png")
         self.check_menu()
         prof = self.config.profile.menu
@@ -266,8 +266,10 @@ class _Driver:
         self.follow_install()
         self.boot_installed_disk()
 
-    def boot_to_menu(self, *, offset: int, firmware_stage: str, menu_stage: str) -> None:
+    def boot_to_menu(self) -> None:
+        """Stages firmware (until the boot loader speaks) and menu (until it is all drawn)."""
         menu = self.config.menu
+        offset = 0
 
         def loader_seen() -> bool:
             text = self.console_since(offset)
@@ -290,7 +292,7 @@ class _Driver:
             )
 
         self.wait(loader_seen, on_firmware_timeout)
-        self.stages.enter(menu_stage, self.clock())
+        self.stages.enter("menu", self.clock())
 
         def menu_complete() -> bool:
             text = self.console_since(offset)
@@ -313,7 +315,7 @@ class _Driver:
         self.wait(menu_complete, on_menu_timeout)
         # Let the boot loader finish drawing and start reading the keyboard.
         self.sleep(MENU_SETTLE_S)
-        self.stages.finish(menu_stage, self.clock())
+        self.stages.finish("menu", self.clock())
 
     def check_menu(self) -> None:
         prof = self.config.profile.menu
@@ -350,13 +352,27 @@ class _Driver:
             where = f" (stage {failed[-1]})" if failed else ""
             raise CellFailed(INSTALLER_CLASSES.get(raw_class, raw_class), f"{reason}{where}")
 
+    def install_end_offset(self) -> int:
+        """Where the installer's output ends on the console: the new boot starts after it.
+
+        The installer echoes INSTALL-RESULT on the console too; searching for it (rather
+        than taking the log's length now) stays right when the reboot and the next
+        firmware output already arrived within the same poll round.
+        """
+        text = self.guest.console.text
+        found = text.rfind("INSTALL-RESULT")
+        if found < 0:
+            return len(text)
+        end = text.find("\n", found)
+        return len(text) if end < 0 else end + 1
+
     def boot_installed_disk(self) -> None:
         now = self.clock()
         cur = self.stages.current
         if cur is None or cur.name != "reboot":
             self.stages.enter("reboot", now)
         resets_before = self.resets_before_install
-        console_mark = len(self.guest.console.text)
+        console_mark = self.install_end_offset()
 
         def rebooted() -> bool:
             return (

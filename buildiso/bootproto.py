@@ -52,8 +52,8 @@ DEFAULT_TIMEOUTS: Mapping[str, float] = {
     "post": 600,
     "bootloader": 180,
     "reboot": 120,
-    "local-boot": 180,
-    "firstboot": 240,
+    "local-boot": 120,
+    "firstboot": 180,
 }
 
 # CSI sequences (ESC [ ... final byte); cursor moves become newlines so menu rows that

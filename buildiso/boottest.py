@@ -128,7 +128,7 @@ def _fmt_seconds(value: object) -> str:
 
 
 def format_table(results: Sequence[CellResult]) -> str:
-    """One row per cell: result, failure class, seconds per stage, total."""
+    """One row per cell: result, failure class, seconds per stage ("!" where it failed), total."""
     stages = [s for s in TABLE_STAGES if any(s in r.stages for r in results)]
     header = ["cell", "result", *stages, "total"]
     rows = []
@@ -136,12 +136,12 @@ def format_table(results: Sequence[CellResult]) -> str:
         cells = [r.cell.name, "pass" if r.passed else f"FAIL:{r.failure_class}"]
         for s in stages:
             info = r.stages.get(s)
-            cells.append(
-                _fmt_seconds(info.get("seconds"))
-                + ("!" if info and info["status"] in ("failed", "timeout") else "")
-                if info
-                else "-"
-            )
+            if info is None:
+                cells.append("-")
+                continue
+            # "!" marks the stage where the cell failed or timed out.
+            mark = "!" if info["status"] in ("failed", "timeout") else ""
+            cells.append(_fmt_seconds(info.get("seconds")) + mark)
         cells.append(_fmt_seconds(r.seconds))
         rows.append(cells)
     widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=True)]

@@ -164,8 +164,6 @@ def build_iso(
         password_file=password_file,
     )
     rpm_files = buildinputs.gateway_rpm_files(gateway_rpms)
-    if base_path.is_file():
-        iso.check_complete(base_path)
     with open_base(base_path) as base:
         step(f"base: {base.label} ({base.kind}, {base.isolinux_flavour}, {base.efi_flavour})")
         base.verify_checksums()
@@ -180,7 +178,6 @@ def build_iso(
         signatures = buildinputs.check_signatures(rpm_files, key=key, allow_unsigned=allow_unsigned)
         unverified = sorted(r.path.name for r in signatures if not r.ok)
         if allow_unsigned:
-            unverified = unverified or ([p.name for p in rpm_files] if not signatures else [])
             log.warning(
                 "!!! --allow-unsigned: DEVELOPMENT BUILD, gateway signatures not enforced "
                 "(%d package(s) unverified: %s) — recorded in the manifest",
@@ -252,7 +249,7 @@ def build_iso(
             tmp_iso = work / profile.iso_name
             mastered = iso.master_iso(plan, dest=tmp_iso, progress=_progress_logger("writing"))
             step("SHA-256")
-            sha256 = iso.sha256_file(tmp_iso)
+            sha256 = iso.sha256_file(tmp_iso, progress=_progress_logger("hashing"))
 
             manifest: Manifest = {
                 "schema": SCHEMA,

@@ -119,7 +119,7 @@ def render(
     "--media",
     type=_EXISTING,
     default=None,
-    help="Install tree (directory) to check packages/groups against.",
+    help="Install media to check packages/groups/repos against: an unpacked tree or an ISO.",
 )
 @profile_option
 @variant_option
@@ -128,7 +128,7 @@ def validate(ks_file: Path, media: Path | None, profile_path: Path, variant: str
 
     \b
     Example:
-      buildiso validate out/render/ks.cfg --media out/sample-base/tree
+      buildiso validate out/render/ks.cfg --media out/EMAIL_490_190.iso
     """
     from buildiso import validate as validate_mod
 

@@ -120,6 +120,8 @@ def _media_contents(image: Path) -> dict[str, Any]:
 
 def inspect_iso(image: Path) -> dict[str, Any]:
     label = _volume_label(image)
+    # A truncated image would make xorriso and pycdlib fail with pages of their own words.
+    iso.check_complete(image)
     torito = iso.el_torito_report(image)
     area_report = iso.system_area_report(image)
     area = system_area(area_report)

@@ -277,11 +277,21 @@ def master_iso(
     return MasterResult(size=hashed, implant=implant, seconds=time.monotonic() - started)
 
 
-def sha256_file(path: Path, *, chunk: int = 4 << 20) -> str:
+def sha256_file(
+    path: Path,
+    *,
+    chunk: int = 4 << 20,
+    progress: Callable[[int, int | None], None] | None = None,
+) -> str:
     digest = hashlib.sha256()
+    total = path.stat().st_size if progress is not None else None
+    done = 0
     with path.open("rb") as f:
         while block := f.read(chunk):
             digest.update(block)
+            done += len(block)
+            if progress is not None:
+                progress(done, total)
     return digest.hexdigest()
 
 
@@ -351,5 +361,5 @@ def check_complete(image: Path) -> None:
     if actual < size:
         raise InputError(
             f"{image}: truncated ISO: {actual} bytes, its volume descriptor says {size}",
-            hint="the download or copy did not finish: fetch the base ISO again",
+            hint="the download or copy did not finish: fetch or copy the ISO again",
         )

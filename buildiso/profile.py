@@ -230,9 +230,16 @@ class _Reader:
         return value
 
     def text(
-        self, data: Mapping[str, Any], section: str, name: str, pattern: str, desc: str
+        self,
+        data: Mapping[str, Any],
+        section: str,
+        name: str,
+        pattern: str,
+        desc: str,
+        *,
+        secret: bool = False,
     ) -> str:
-        return self.get(data, section, name, str, "", _pattern_check(pattern, desc))
+        return self.get(data, section, name, str, "", _pattern_check(pattern, desc, secret=secret))
 
     def integer(self, data: Mapping[str, Any], section: str, name: str, lo: int, hi: int) -> int:
         return self.get(data, section, name, int, lo, _range_check(lo, hi))
@@ -275,10 +282,12 @@ def _show(value: str) -> str:
     return repr(value) if len(value) <= 80 else repr(value[:77] + "...")
 
 
-def _pattern_check(pattern: str, desc: str) -> Callable[[str], str | None]:
+def _pattern_check(pattern: str, desc: str, *, secret: bool = False) -> Callable[[str], str | None]:
     def check(value: str) -> str | None:
         if re.fullmatch(pattern, value) is None:
-            return f"{_show(value)} not allowed (allowed: {desc})"
+            # A field meant for a hash may hold a plaintext password by mistake: never echo it.
+            shown = "value (not shown)" if secret else _show(value)
+            return f"{shown} not allowed (allowed: {desc})"
         return None
 
     return check
@@ -378,6 +387,7 @@ def _build(path: Path, data: dict[str, Any], variant: Variant) -> Profile:
     admin_hash = r.text(
         a, "admin", "default_password_hash", _SHA512_CRYPT,
         "a SHA-512 crypt hash $6$SALT$HASH (buildiso never stores a plaintext password)",
+        secret=True,
     )  # fmt: skip
 
     chosen = _variant_table(r, data, variant)

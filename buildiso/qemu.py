@@ -502,15 +502,19 @@ class Vm:
         """quit via QMP → terminate → kill; idempotent, never raises for a dead guest."""
         with self._stop_lock:
             proc = self.proc
+            quit_sent = False
             if proc is not None and proc.poll() is None and self._qmp is not None:
                 try:
                     self._qmp.call(self._qmp.client.execute("quit"), 2)
+                    quit_sent = True
                 except Exception as exc:  # noqa: BLE001 - fall through to terminate
                     log.debug("QMP quit: %s", exc)
             if proc is not None:
-                for action in (proc.terminate, proc.kill):
+                # A QEMU that took "quit" exits at once; one that did not gets SIGTERM now.
+                waits = (grace if quit_sent else 0.2, grace)
+                for wait_s, action in zip(waits, (proc.terminate, proc.kill), strict=True):
                     try:
-                        proc.wait(grace)
+                        proc.wait(wait_s)
                         break
                     except subprocess.TimeoutExpired:
                         action()

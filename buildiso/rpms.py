@@ -217,18 +217,21 @@ _DIGEST_BAD = re.compile(r"^\s*(.*(?:digest|Signature).*): BAD\b", re.MULTILINE)
 
 
 def verify_signatures(
-    rpms: Sequence[Path], *, public_key: Path, key_id: str
+    rpms: Sequence[Path], *, public_key: Path | None, key_id: str
 ) -> list[SignatureResult]:
     """Check every package's signature against ``public_key`` (whose ID must be ``key_id``).
 
     Returns one result per package, in the order given; the caller decides what to do
     with failures (refuse, or go on with ``--allow-unsigned``). A public key file that is
-    unreadable or is not the key ``key_id`` → InputError.
+    unreadable or is not the key ``key_id`` → InputError. With no public key (a development
+    build without the vendor key) the digests are still checked: a damaged package reads as
+    CORRUPT, a signed one as signed by an unknown key.
     """
     want = _short_key_id(key_id)
     with tempfile.TemporaryDirectory(prefix="buildiso-rpmdb-") as tmp:
         dbpath = Path(tmp)
-        _import_key(dbpath=dbpath, public_key=public_key, key_id=want)
+        if public_key is not None:
+            _import_key(dbpath=dbpath, public_key=public_key, key_id=want)
         return [_check_one(path, dbpath=dbpath, key_id=want) for path in rpms]
 
 
@@ -303,12 +306,25 @@ def _first_error(text: str) -> str:
     return ""
 
 
-def refuse_bad_signatures(results: Sequence[SignatureResult]) -> None:
-    """Raise one InputError listing every package whose signature is not OK."""
-    bad = [r for r in results if not r.ok]
+def refuse_bad_signatures(
+    results: Sequence[SignatureResult], *, allow_unsigned: bool = False
+) -> None:
+    """Raise one InputError listing every package refused: a corrupt one always (no flag
+    makes a damaged package fit to ship), an unsigned or wrongly signed one unless
+    ``allow_unsigned``."""
+    corrupt = [r for r in results if r.status is SignatureStatus.CORRUPT]
+    untrusted = [] if allow_unsigned else [r for r in results if not r.ok and r not in corrupt]
+    bad = [r for r in results if r in corrupt or r in untrusted]
     if bad:
+        hints = []
+        if corrupt:
+            hints.append("replace the corrupt package(s) with good copies")
+        if untrusted:
+            hints.append(
+                "sign them with the vendor key, or pass --allow-unsigned for a development build"
+            )
         raise InputError(
             f"{len(bad)} gateway package(s) fail the signature check: "
             + "; ".join(r.describe() for r in bad),
-            hint="sign them with the vendor key, or pass --allow-unsigned for a development build",
+            hint="; ".join(hints),
         )

@@ -155,6 +155,18 @@ class Relation:
     flag: Flag | None = None
     evr: Evr | None = None
 
+    @classmethod
+    def parse(cls, text: str) -> Relation:
+        """The inverse of ``str()``: ``"name"`` or ``"name >= [E:]V[-R]"``."""
+        name, _, rest = text.strip().partition(" ")
+        if not rest:
+            return cls(name)
+        symbol, _, version = rest.strip().partition(" ")
+        flags = {flag.symbol: flag for flag in Flag}
+        if symbol not in flags or not version.strip():
+            raise ValueError(f"not an RPM relation: {text!r}")
+        return cls(name, flags[symbol], Evr.parse(version.strip()))
+
     def __str__(self) -> str:
         if self.flag is None or self.evr is None:
             return self.name

@@ -148,6 +148,10 @@ class FakeGuest:
             else:
                 with self.files[channel].open("a") as fh:
                     fh.write(text)
+                if channel == "protocol" and "-RESULT" in text:
+                    # the installer writes its result lines to the console too
+                    with self.files["console"].open("a") as fh:
+                        fh.write(text.replace("\n", "\r\n"))
         self.pending = keep
 
     # The harness asks these every poll round: the script advances then.

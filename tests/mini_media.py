@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+import pytest
 
 from buildiso.iso import DEBIAN_ISOHDPFX
 
@@ -55,27 +59,36 @@ def make_tree(root: Path) -> Path:
     return root
 
 
-def make_base_iso(tree: Path, iso: Path) -> Path:
-    """The tree mastered by plain xorriso (like a vendor DVD), label with a space."""
+def plain_xorriso_iso(tree: Path, iso: Path, *, volid: str, isolinux: bool = False) -> Path:
+    """``tree`` mastered by plain xorriso, no buildiso code involved (reproducible)."""
+    argv = ["xorriso", "-outdev", str(iso), "-no_rc", "-report_about", "SORRY",
+            "-volid", volid, "-map", str(tree), "/"]  # fmt: skip
+    if isolinux:
+        argv += ["-boot_image", "isolinux", "dir=/isolinux"]
     subprocess.run(
-        [
-            "xorriso",
-            "-outdev",
-            str(iso),
-            "-no_rc",
-            "-report_about",
-            "SORRY",
-            "-volid",
-            "RHEL-6.10 Server.x86_64",
-            "-map",
-            str(tree),
-            "/",
-            "-boot_image",
-            "isolinux",
-            "dir=/isolinux",
-        ],  # fmt: skip
+        argv,
         check=True,
         capture_output=True,
         env={**os.environ, "SOURCE_DATE_EPOCH": str(EPOCH)},
     )
     return iso
+
+
+def make_base_iso(tree: Path, iso: Path) -> Path:
+    """The tree mastered by plain xorriso (like a vendor DVD), label with a space."""
+    return plain_xorriso_iso(tree, iso, volid="RHEL-6.10 Server.x86_64", isolinux=True)
+
+
+@contextmanager
+def small_tmpfs(path: Path, *, size: str) -> Iterator[Path]:
+    """A nearly full disk: a tmpfs of ``size`` at ``path`` (the test skips without root)."""
+    path.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", str(path)], check=True)

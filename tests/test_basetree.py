@@ -165,7 +165,7 @@ def test_truncated_iso(tree: Path, tmp_path: Path) -> None:
 def test_not_an_iso(tmp_path: Path) -> None:
     junk = tmp_path / "junk.iso"
     junk.write_bytes(os.urandom(100_000))
-    with pytest.raises(InputError, match="junk.iso: not a readable ISO 9660 image"):
+    with pytest.raises(InputError, match="junk.iso: not an ISO 9660 image"):
         open_base(junk)
 
 

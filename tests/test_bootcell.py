@@ -290,3 +290,17 @@ def test_menu_serial_capture_is_what_the_menu_check_sees() -> None:
 
     assert menu_on_screen(MENU, strip_ansi(MENU_SERIAL)) == []
     assert menu_on_screen(MENU, MENU_SERIAL) != []  # the raw escapes would hide it
+
+
+def test_reboot_and_menu_within_one_poll_round(tmp_path: Path, profile: Profile) -> None:
+    # The installer's result, the reset and the menu of the next boot all arrive between
+    # two polls: the menu must still be recognised as the new boot's.
+    script = install_script(report=good_report(profile))
+    done = next(item[1] for item in script if "INSTALL-RESULT" in item[3])
+    script = [
+        (trig, done if (trig == "key1" and delay > done) else delay, ch, text)
+        for trig, delay, ch, text in script
+    ]
+    result, factory = run(tmp_path, profile, script)
+    assert result.passed, result.message
+    assert factory.started[0].keys == [["up", "ret"], ["ret"]]

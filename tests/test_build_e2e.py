@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from mini_media import small_tmpfs
 from rpm_factory import make_key
 
 from buildiso import build, buildinputs, efiboot, iso, paths
@@ -253,20 +254,11 @@ def test_bad_input_gives_one_error_and_no_iso(
 def test_no_space_left(
     sample_base: SampleBase, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    small = tmp_path / "small"
-    small.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=5m", "tmpfs", str(small)], capture_output=True
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.decode().strip()}")
-    try:
+    with small_tmpfs(tmp_path / "small", size="5m") as small:
         assert main(["build", *_sample_args(sample_base), "--out", str(small)]) == 1
         err = capsys.readouterr().err
         assert "not enough free space in" in err and "Traceback" not in err
         assert list(small.iterdir()) == []
-    finally:
-        subprocess.run(["umount", str(small)], check=True)
 
 
 def test_interrupt_while_writing_leaves_nothing(

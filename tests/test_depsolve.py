@@ -18,14 +18,7 @@ from buildiso.repo import Group, MediaRepos, RepoPackage, compose_gateway_repo, 
 from buildiso.rpmversion import Evr, Flag, Relation
 from buildiso.sample.base import SampleBase
 
-
-def rel(text: str) -> Relation:
-    name, _, rest = text.partition(" ")
-    if not rest:
-        return Relation(name)
-    symbol, version = rest.split()
-    flag = {"=": Flag.EQ, "<": Flag.LT, "<=": Flag.LE, ">": Flag.GT, ">=": Flag.GE}[symbol]
-    return Relation(name, flag, Evr.parse(version))
+rel = Relation.parse
 
 
 def pkg(

@@ -114,3 +114,14 @@ def test_not_an_iso(tmp_path: Path) -> None:
     junk = tmp_path / "junk.iso"
     junk.write_bytes(b"\0" * 40_000)
     assert main(["inspect", str(junk)]) == 2
+
+
+@pytest.mark.integration
+def test_truncated_iso_is_one_line(
+    mastered: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cut = tmp_path / "cut.iso"
+    cut.write_bytes(mastered.read_bytes()[: 200 * 2048])
+    assert main(["inspect", str(cut)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "cut.iso: truncated ISO" in err and "\n" not in err

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 from pathlib import Path
 
 import pytest
-from mini_media import EPOCH, make_base_iso, make_tree
+from mini_media import EPOCH, make_base_iso, make_tree, small_tmpfs
 
 from buildiso import iso
 from buildiso.errors import BuildError, InputError
@@ -156,18 +157,11 @@ def test_xorriso_failure_is_reported(media: dict[str, Path], tmp_path: Path) -> 
 
 
 def test_disk_full_is_one_clear_error(media: dict[str, Path], tmp_path: Path) -> None:
-    small = tmp_path / "small"
-    small.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(small)], capture_output=True
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.decode().strip()}")
-    try:
-        with pytest.raises(BuildError, match=f"disk full while writing x.iso in {small}"):
-            iso.master_iso(_plan(media["tree"], media["overlay"]), dest=small / "x.iso")
-    finally:
-        subprocess.run(["umount", str(small)], check=True)
+    with (
+        small_tmpfs(tmp_path / "small", size="1m") as small,
+        pytest.raises(BuildError, match=f"disk full while writing x.iso in {small}"),
+    ):
+        iso.master_iso(_plan(media["tree"], media["overlay"]), dest=small / "x.iso")
 
 
 def test_interrupt_stops_xorriso(
@@ -237,3 +231,13 @@ def test_disk_full_while_xorriso_writes(
     monkeypatch.setattr(iso.run, "tool_path", lambda name: str(fake))
     with pytest.raises(BuildError, match="disk full while writing x.iso"):
         iso.master_iso(_plan(media["tree"], media["overlay"]), dest=tmp_path / "x.iso")
+
+
+def test_sha256_file_reports_progress(tmp_path: Path) -> None:
+    data = bytes(range(256)) * 4096 + b"tail"  # 1 MiB + 4 bytes: three 512 KiB chunks
+    path = tmp_path / "blob"
+    path.write_bytes(data)
+    seen: list[tuple[int, int | None]] = []
+    digest = iso.sha256_file(path, chunk=512 * 1024, progress=lambda d, t: seen.append((d, t)))
+    assert digest == hashlib.sha256(data).hexdigest()
+    assert seen == [(512 * 1024, len(data)), (1024 * 1024, len(data)), (len(data), len(data))]

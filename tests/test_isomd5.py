@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from mini_media import EPOCH, make_tree
+from mini_media import make_tree, plain_xorriso_iso
 
 from buildiso import isomd5
 from buildiso.errors import BuildError
@@ -19,26 +19,7 @@ def _plain_iso(tmp_path: Path, *, extra_kib: int) -> Path:
     tree = make_tree(tmp_path / "tree")
     # Odd-sized payload so the fragment points fall at unaligned places.
     (tree / "payload.bin").write_bytes(bytes(range(256)) * (extra_kib * 4) + b"tail")
-    iso = tmp_path / "plain.iso"
-    subprocess.run(
-        [
-            "xorriso",
-            "-outdev",
-            str(iso),
-            "-no_rc",
-            "-report_about",
-            "SORRY",
-            "-volid",
-            "T",
-            "-map",
-            str(tree),
-            "/",
-        ],  # fmt: skip
-        check=True,
-        capture_output=True,
-        env={"SOURCE_DATE_EPOCH": str(EPOCH), "PATH": "/usr/bin:/bin"},
-    )
-    return iso
+    return plain_xorriso_iso(tree, tmp_path / "plain.iso", volid="T")
 
 
 @pytest.mark.parametrize("extra_kib", [1, 1531])

@@ -249,9 +249,11 @@ def test_hostile_package_name_refused(tmp_path: Path) -> None:
 
 def test_plaintext_password_in_profile_refused(tmp_path: Path) -> None:
     data = _shipped()
-    data["admin"]["default_password_hash"] = "password"
-    with pytest.raises(InputError, match=r"admin\.default_password_hash: .*SHA-512"):
+    data["admin"]["default_password_hash"] = "Xq7!plainSecret"
+    with pytest.raises(InputError, match=r"admin\.default_password_hash: .*SHA-512") as caught:
         load_profile(_write(tmp_path, data), Variant.TEST)
+    # the refusal must not echo what may be a real password
+    assert "plainSecret" not in str(caught.value)
 
 
 def test_bad_toml_and_missing_file(tmp_path: Path) -> None:

@@ -3,7 +3,7 @@
 Golden files: tests/data/golden/<variant>/<path>.expected for every rendered file of every
 flavour and variant. After an intended template or profile change, regenerate them with
 
-    BUILDISO_REGEN_GOLDEN=1 .venv/bin/pytest tests/test_render.py
+    BUILDISO_UPDATE_GOLDEN=1 .venv/bin/pytest tests/test_render.py
 
 and review the diff before committing.
 
@@ -43,7 +43,7 @@ from buildiso.render import (
 from buildiso.validate import validate_kickstart_text
 
 GOLDEN = Path(__file__).parent / "data" / "golden"
-REGEN = os.environ.get("BUILDISO_REGEN_GOLDEN") == "1"
+REGEN = os.environ.get("BUILDISO_UPDATE_GOLDEN") == "1"
 
 
 def _profile(variant: Variant = Variant.TEST) -> Profile:
@@ -77,7 +77,7 @@ def test_golden(variant: Variant, kind: str, rel: str) -> None:
     if REGEN:
         golden.parent.mkdir(parents=True, exist_ok=True)
         golden.write_text(text)
-    assert golden.exists(), f"{golden} missing: run BUILDISO_REGEN_GOLDEN=1 pytest {__file__}"
+    assert golden.exists(), f"{golden} missing: run BUILDISO_UPDATE_GOLDEN=1 pytest {__file__}"
     assert text == golden.read_text(), f"{golden} differs (regenerate on purpose, then review)"
 
 

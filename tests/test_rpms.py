@@ -181,6 +181,32 @@ def test_refuse_lists_every_bad_package(signed: Signed) -> None:
     refuse_bad_signatures(results[:1])  # all good: no error
 
 
+def test_allow_unsigned_still_refuses_corrupt_packages(signed: Signed) -> None:
+    results = verify_signatures(
+        [signed.good, signed.unsigned, signed.wrong_key, signed.corrupt],
+        public_key=signed.key.public_key,
+        key_id=signed.key.key_id,
+    )
+    with pytest.raises(InputError) as err:
+        refuse_bad_signatures(results, allow_unsigned=True)
+    text = str(err.value)
+    assert "1 gateway package(s)" in text and signed.corrupt.name in text
+    assert signed.unsigned.name not in text and signed.wrong_key.name not in text
+    assert "replace the corrupt package" in text
+    refuse_bad_signatures(results[:3], allow_unsigned=True)  # unsigned/wrong key: allowed
+
+
+def test_without_a_public_key_the_digests_are_still_checked(signed: Signed) -> None:
+    # A development build with no vendor key: nothing is trusted, damage is still found.
+    results = verify_signatures(
+        [signed.good, signed.unsigned, signed.corrupt], public_key=None, key_id="5522142c"
+    )
+    good, unsigned, corrupt = (r.status for r in results)
+    assert good is SignatureStatus.WRONG_KEY
+    assert unsigned is SignatureStatus.UNSIGNED
+    assert corrupt is SignatureStatus.CORRUPT
+
+
 def test_key_file_must_match_key_id(signed: Signed) -> None:
     with pytest.raises(InputError, match="holds key ID"):
         verify_signatures(

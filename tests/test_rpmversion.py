@@ -64,13 +64,7 @@ def test_evr_parse_and_compare() -> None:
     assert Evr(0, "2.0", None).compare(Evr(0, "2.0", "7.el6")) == 0
 
 
-def rel(text: str) -> Relation:
-    name, _, rest = text.partition(" ")
-    if not rest:
-        return Relation(name)
-    symbol, version = rest.split()
-    flag = {"=": Flag.EQ, "<": Flag.LT, "<=": Flag.LE, ">": Flag.GT, ">=": Flag.GE}[symbol]
-    return Relation(name, flag, Evr.parse(version))
+rel = Relation.parse
 
 
 @pytest.mark.parametrize(
@@ -101,3 +95,15 @@ def test_relation_str() -> None:
     assert Flag.from_sense(8 | 4) is Flag.GE
     assert Flag.from_sense(2) is Flag.LT
     assert Flag.from_sense(0) is None
+
+
+@pytest.mark.parametrize("text", ["bar", "bar = 1.0-1", "bar >= 2:1.0", "libc.so.6()(64bit)"])
+def test_relation_parse_inverts_str(text: str) -> None:
+    assert str(Relation.parse(text)) == text
+
+
+def test_relation_parse_refuses_junk() -> None:
+    with pytest.raises(ValueError, match="not an RPM relation"):
+        Relation.parse("bar => 1.0")
+    with pytest.raises(ValueError, match="not an RPM relation"):
+        Relation.parse("bar >=")

@@ -39,6 +39,8 @@ from buildiso.render import KS_PATH, render_efi_menu, render_isolinux
 pytestmark = pytest.mark.vm
 
 BIOS_DVD = Cell(Firmware.BIOS, Media.DVD)
+ISOLINUX_BIN = Path("/usr/lib/ISOLINUX/isolinux.bin")
+SYSLINUX_MODULES = Path("/usr/lib/syslinux/modules/bios")
 # The boot loaders' screens: vesamenu's 640x480 (SeaBIOS), GRUB's GOP mode under OVMF.
 MENU_SIZES = {Firmware.BIOS: (640, 480), Firmware.UEFI: (1280, 800)}
 # Broken cases fail fast; these limits only bound a harness bug.
@@ -177,7 +179,12 @@ def _build_variant(
 
 
 def _one_cell(
-    iso: Path, profile: Profile, accel: qemu.AccelChoice, art: Path, cell: Cell = BIOS_DVD
+    iso: Path,
+    profile: Profile,
+    accel: qemu.AccelChoice,
+    art: Path,
+    cell: Cell = BIOS_DVD,
+    timeouts: dict[str, float] = FAIL_FAST,
 ) -> CellResult:
     started = time.monotonic()
     (result,) = boottest.run_boot_test(
@@ -187,7 +194,7 @@ def _one_cell(
         jobs=1,
         accel=accel.accel,
         artifacts=art,
-        timeouts=FAIL_FAST,
+        timeouts=timeouts,
     )
     _report([result], time.monotonic() - started)
     assert not qemu._LIVE
@@ -345,3 +352,69 @@ def test_unbootable_media_is_class_firmware(
     )
     result = _one_cell(iso, profile, accel, tmp_path / "art", cell=Cell(firmware, Media.DVD))
     assert result.failure_class == "firmware", result.message
+
+
+def _isolinux_only_iso(tmp_path: Path, isolinux_cfg: str) -> Path:
+    """A small BIOS-bootable ISO: Debian's isolinux with the given menu, nothing else."""
+    tree = tmp_path / "tree"
+    (tree / "isolinux").mkdir(parents=True)
+    shutil.copy(ISOLINUX_BIN, tree / "isolinux")
+    for module in ("ldlinux.c32", "libcom32.c32", "libutil.c32", "vesamenu.c32"):
+        shutil.copy(SYSLINUX_MODULES / module, tree / "isolinux")
+    (tree / "isolinux" / "isolinux.cfg").write_text(isolinux_cfg)
+    iso = tmp_path / "menu-only.iso"
+    subprocess.run(
+        [
+            "xorriso",
+            "-as",
+            "mkisofs",
+            "-quiet",
+            "-R",
+            "-J",
+            "-V",
+            "MENU_ONLY",
+            "-b",
+            "isolinux/isolinux.bin",
+            "-c",
+            "isolinux/boot.cat",
+            "-no-emul-boot",
+            "-boot-load-size",
+            "4",
+            "-boot-info-table",
+            "-o",
+            str(iso),
+            str(tree),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return iso
+
+
+@pytest.mark.skipif(not ISOLINUX_BIN.exists(), reason="isolinux not installed")
+def test_foreign_menu_is_class_wrong_menu(
+    profile: Profile, accel: qemu.AccelChoice, tmp_path: Path
+) -> None:
+    other = dataclasses.replace(
+        profile, menu=dataclasses.replace(profile.menu, title="Welcome to Acme Mail")
+    )
+    iso = _isolinux_only_iso(tmp_path, render_isolinux(other, flavour=IsolinuxFlavour.SYSLINUX6))
+    result = _one_cell(iso, profile, accel, tmp_path / "art")
+    assert result.failure_class == "wrong-menu", result.message
+    assert "'Welcome to Acme Mail'" in result.message
+    assert png_size(tmp_path / "art" / BIOS_DVD.name / "menu.png") == (640, 480)
+
+
+@pytest.mark.skipif(not ISOLINUX_BIN.exists(), reason="isolinux not installed")
+def test_menu_that_never_shows_is_class_menu_not_found(
+    profile: Profile, accel: qemu.AccelChoice, tmp_path: Path
+) -> None:
+    # The boot loader runs (banner on serial) but boots straight away: no menu is ever drawn.
+    cfg = render_isolinux(profile, flavour=IsolinuxFlavour.SYSLINUX6)
+    cfg = cfg.replace("ui vesamenu.c32", "default install\nprompt 0").replace(
+        "timeout 600", "timeout 1"
+    )
+    iso = _isolinux_only_iso(tmp_path, cfg)
+    result = _one_cell(iso, profile, accel, tmp_path / "art", timeouts={**FAIL_FAST, "menu": 15.0})
+    assert result.failure_class == "menu-not-found", result.message
+    assert "is not on the console" in result.message or "without showing the menu" in result.message

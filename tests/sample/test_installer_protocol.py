@@ -50,3 +50,16 @@ def test_reporter_writes_every_device_and_tolerates_a_missing_one(tmp_path: Path
     assert lines[3] == (
         'INSTALL-RESULT status=failed class=media reason="installation media LABEL=X not found"'
     )
+
+
+def test_failure_between_stages_has_no_stage_line(tmp_path: Path) -> None:
+    console = tmp_path / "console"
+    reporter = protocol.Reporter((console,))
+    reporter.stage("packages", "start")
+    reporter.stage("packages", "ok")
+    reporter.failed("internal", "OSError: boom")
+    lines = console.read_text().splitlines()
+    assert [ln.split(" t=")[0] for ln in lines[:2]] == [
+        "BUILDISO-STAGE name=packages status=start", "BUILDISO-STAGE name=packages status=ok"]
+    assert lines[2:] == ["ERROR: OSError: boom",
+                         'INSTALL-RESULT status=failed class=internal reason="OSError: boom"']

@@ -138,10 +138,11 @@ class Installer:
         sysconfig.write(SYSIMAGE, "root/anaconda-ks.cfg", str(self.handler), 0o600)
         return next(uuid for req, uuid in entries if req.mountpoint == "/")
 
-    def install_bootloader(self, parts: list[tuple[disk.PartRequest, str]], root_uuid: str,
+    def install_bootloader(self, parts: list[tuple[disk.PartRequest, str]],
                            installed: list[str]) -> None:
         h = self.handler
         self.rep.stage("bootloader", "start")
+        root_uuid = self.configure(parts)
         if (h.bootloader.location or "mbr") == "none":
             self.rep.say("No boot loader (bootloader --location=none)")
         else:
@@ -166,9 +167,9 @@ class Installer:
         self.read_kickstart(media_info)
         parts = self.partition()
         installed = self.install_packages()
-        root_uuid = self.configure(parts)
-        # anaconda (RHEL 6) installs the boot loader before %post runs.
-        self.install_bootloader(parts, root_uuid, installed)
+        # anaconda (RHEL 6) writes the configuration and installs the boot loader before
+        # %post runs.
+        self.install_bootloader(parts, installed)
         self.run_post()
 
 

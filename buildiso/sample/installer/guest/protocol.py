@@ -66,8 +66,8 @@ class Reporter:
                 pass  # ttyS1 without a UART behind it: nothing to report to
 
     def stage(self, name: str, status: str) -> None:
-        if status == "start":
-            self.current = name
+        # the stage a failure belongs to; none between stages
+        self.current = name if status == "start" else None
         self.say(stage_line(name, status, uptime()))
 
     def ok(self) -> None:

@@ -55,14 +55,22 @@ def run_script(script: Any, *, kind: str, sysimage: Path = SYSIMAGE) -> int:
     finally:
         path.unlink(missing_ok=True)
     if code != 0:
-        return _fail_or(script, kind, code, f"exited with code {code}")
+        return _fail_or(script, kind, code, f"exited with code {code}", log_path)
     return 0
 
 
-def _fail_or(script: Any, kind: str, code: int, why: str) -> int:
+def _last_lines(path: Path | None, count: int = 3) -> str:
+    if path is None or not path.is_file():
+        return ""
+    lines = [ln.strip() for ln in path.read_text(errors="replace").splitlines() if ln.strip()]
+    return " | ".join(lines[-count:])
+
+
+def _fail_or(script: Any, kind: str, code: int, why: str, log_path: Path | None = None) -> int:
     message = f"%{kind} script at line {script.lineno} {why}"
     if script.errorOnFail:
         klass = "post" if kind == "post" else "kickstart"
         log = f" (log: {script.logfile})" if script.logfile else ""
-        raise InstallFailed(klass, message + log)
+        tail = _last_lines(log_path)
+        raise InstallFailed(klass, message + log + (f": {tail}" if tail else ""))
     return code
