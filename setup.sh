@@ -14,6 +14,8 @@ APT_PACKAGES=(
   rpm createrepo-c gnupg
   # sample base: initrd/stage2 and the sample OS
   busybox-static e2fsprogs kmod cpio squashfs-tools zstd xz-utils dpkg
+  # sample installer stage 2: UEFI boot entry like anaconda's
+  efibootmgr
   # boot tests
   qemu-system-x86 qemu-utils ovmf
 )

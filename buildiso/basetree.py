@@ -100,7 +100,10 @@ class _IsoSource:
             with self.iso.open_file_from_iso(**{self.kind: self._paths[rel]}) as f:
                 yield f
         except PyCdlibException as exc:
-            raise InputError(f"{self.path}: cannot read {rel} ({_first_line(exc)})") from exc
+            raise InputError(
+                f"{self.path}: cannot read {rel} ({_first_line(exc)})",
+                hint="the ISO is damaged: check it with checkisomd5 or fetch it again",
+            ) from exc
 
     def close(self) -> None:
         self.iso.close()
@@ -186,7 +189,10 @@ class BaseTree:
     def _need(self, rel: str) -> str:
         key = _norm(rel)
         if key not in self._files.present:
-            raise InputError(f"{self.source}: {key} not found in the base tree")
+            raise InputError(
+                f"{self.source}: {key} not found in the base tree",
+                hint="give a complete RHEL 6.10 DVD (ISO file or unpacked tree)",
+            )
         return key
 
 

@@ -62,7 +62,12 @@ _FIRMWARE_GAVE_UP = re.compile(
     r"No bootable device|Boot failed: not a bootable|UEFI Interactive Shell|EFI Internal Shell"
     r"|No bootable option"
 )
-_PANIC = re.compile(r"Kernel panic - not syncing[^\n]*")
+_PANIC = re.compile(r"Kernel panic - not syncing[^\r\n]*")
+# The boot loader could not load the installer's kernel or initrd (isolinux, GRUB 2).
+_LOADER_ERROR = re.compile(
+    r"Could not find kernel image: [^\r\n]*|Loading [^\r\n]*failed: [^\r\n]*"
+    r"|error: file [^\r\n]* not found[^\r\n]*|error: you need to load the kernel first"
+)
 # Keys are sent only once the menu is drawn completely; vesamenu draws its background
 # after the text, and GRUB needs a moment before it reads the keyboard.
 MENU_SETTLE_S = 1.0
@@ -185,6 +190,8 @@ class _Driver:
         self.menu_screenshot: Screenshot | None = None
         self.checks: list[CheckResult] = []
         self.resets_before_install = 0
+        self.install_console_offset = 0
+        self._scanned: dict[str, int] = {}
 
     # -- reading -------------------------------------------------------------------------
 
@@ -261,6 +268,7 @@ class _Driver:
         # Resets are counted from here: the installer may print its result and reboot
         # within one poll round, before the harness looks for the reset.
         self.resets_before_install = self.guest.event_names().count("RESET")
+        self.install_console_offset = len(self.guest.console.text)
         self.guest.send_keys(menu.keys_to(prof.serial_install_label) + ["ret"])
         self.stages.enter("kernel", self.clock())
         self.follow_install()
@@ -333,13 +341,29 @@ class _Driver:
         if problems:
             raise CellFailed("wrong-menu", "; ".join(problems))
 
+    def scan_console(self, pattern: re.Pattern[str], since: int) -> re.Match[str] | None:
+        """``pattern`` in the raw console output after ``since``, scanning only new text."""
+        text = self.guest.console.text
+        start = max(since, self._scanned.get(pattern.pattern, since) - 200)
+        self._scanned[pattern.pattern] = len(text)
+        return pattern.search(text, start)
+
     def follow_install(self) -> None:
+        since = self.install_console_offset
+
         def finished() -> bool:
-            panic = _PANIC.search(self.console_since(0))
+            panic = self.scan_console(_PANIC, since)
             if panic:
                 raise CellFailed(
                     "kernel-panic", f"in stage {self.stages.waiting_for()}: {panic.group(0)}"
                 )
+            if self.stages.waiting_for() == "kernel":
+                loader = self.scan_console(_LOADER_ERROR, since)
+                if loader:
+                    raise CellFailed(
+                        "kernel-not-loaded",
+                        f"the boot loader could not start the installer: {loader.group(0)}",
+                    )
             return self.install_result is not None
 
         self.wait(finished, self.timeout_in_stage)
@@ -388,7 +412,7 @@ class _Driver:
             self.stages.enter("firstboot", self.clock())
 
         def reported() -> bool:
-            panic = _PANIC.search(self.console_since(console_mark))
+            panic = self.scan_console(_PANIC, console_mark)
             if panic:
                 raise CellFailed(
                     "installed-system-did-not-boot",

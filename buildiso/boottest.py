@@ -33,7 +33,7 @@ from buildiso.bootcell import (
 )
 from buildiso.config import Accel, Firmware, Media, Variant
 from buildiso.errors import BuildError, InputError
-from buildiso.isomenu import BootMenu, read_menu
+from buildiso.isomenu import BootMenu, NotAnIso, read_menu
 from buildiso.log import step
 from buildiso.postreport import check_report
 from buildiso.profile import Profile, load_profile
@@ -62,7 +62,10 @@ def run_boot_test(
     for fw in sorted({c.firmware for c in cells}):
         try:
             menus[fw] = read_menu(iso, fw)
+        except NotAnIso:
+            raise
         except InputError as exc:
+            # The ISO lacks this firmware's menu: a product defect, reported by the cell.
             menus[fw] = exc
     factory = guest_factory or partial(qemu_guest, disk_mb=profile.min_disk_mb)
     cancel = threading.Event()
@@ -198,7 +201,9 @@ def write_junit(results: Sequence[CellResult], path: Path, *, profile: Profile) 
                 ET.SubElement(
                     check_case, "skipped", message=f"no post-install report ({r.failure_class})"
                 )
-            elif not check.ok:
+            elif check.ok:
+                ET.SubElement(check_case, "system-out").text = check.message
+            else:
                 counts["failures"] += 1
                 ET.SubElement(
                     check_case, "failure", message=check.message, type="post-install-check"

@@ -118,7 +118,21 @@ def _work_dir(out_dir: Path, iso_name: str) -> Iterator[Path]:
     try:
         yield work
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        _remove_tree(work)
+
+
+def _remove_tree(path: Path) -> None:
+    """rmtree that a Ctrl-C or SIGTERM arriving meanwhile cannot leave half done: the
+    interrupt is raised again once the folder is gone."""
+    interrupted = False
+    for _attempt in range(5):
+        try:
+            shutil.rmtree(path, ignore_errors=True)
+            break
+        except KeyboardInterrupt:
+            interrupted = True
+    if interrupted:
+        raise KeyboardInterrupt
 
 
 def _progress_logger(label: str) -> Callable[[int, int | None], None]:
@@ -275,16 +289,18 @@ def build_iso(
             }
             tmp_sums = work / "SHA256SUM"
             tmp_sums.write_text(f"{sha256}  {profile.iso_name}\n", encoding="ascii")
-            # Rename the ISO last, then record its stat so an unchanged rebuild is cheap.
-            os.replace(tmp_sums, sums_path)
-            os.replace(tmp_iso, final_iso)
-            st = final_iso.stat()
-            manifest["iso"]["stat"] = {
-                "size": st.st_size,
-                "mtime_ns": st.st_mtime_ns,
-                "ino": st.st_ino,
-            }
-            write_manifest(manifest_path, manifest)
+            # Publish all three together: an interrupt waits until they agree.
+            with _signals_held():
+                # Rename the ISO last, then record its stat so an unchanged rebuild is cheap.
+                os.replace(tmp_sums, sums_path)
+                os.replace(tmp_iso, final_iso)
+                st = final_iso.stat()
+                manifest["iso"]["stat"] = {
+                    "size": st.st_size,
+                    "mtime_ns": st.st_mtime_ns,
+                    "ino": st.st_ino,
+                }
+                write_manifest(manifest_path, manifest)
     return _result_from(manifest, final_iso, manifest_path, started, skipped=False)
 
 
@@ -362,6 +378,19 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    """Ctrl-C and SIGTERM are held (not lost) until the block ends, then delivered."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def build_command(

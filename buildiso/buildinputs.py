@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from buildiso.manifest import write_manifest
 from buildiso.profile import Profile
 from buildiso.repo import RepoPackage
 from buildiso.rpms import RpmHeader, SignatureResult, refuse_bad_signatures, verify_signatures
+from buildiso.sourcedate import epoch_from_env
 
 REPO_CONF_RPM = "cs-email-repo-conf-3.6.3-1.x86_64.rpm"
 GATEWAY_ARCHES = ("x86_64", "noarch", "i686", "i386")
@@ -109,12 +109,9 @@ def base_size(base: BaseTree) -> int:
 
 
 def source_date_epoch(headers: list[RpmHeader], base: BaseTree) -> int:
-    env = os.environ.get("SOURCE_DATE_EPOCH")
-    if env:
-        try:
-            return int(env)
-        except ValueError as exc:
-            raise InputError(f"SOURCE_DATE_EPOCH={env!r} is not a number of seconds") from exc
+    env = epoch_from_env()
+    if env is not None:
+        return env
     # Derived from the inputs: the newest gateway package or the base's compose time.
     try:
         base_time = int(float(base.discinfo.timestamp))

@@ -12,6 +12,8 @@ from pathlib import Path
 
 from buildiso.errors import InputError
 
+_FIX = "fix the comps XML (or regenerate it with the repository's metadata)"
+
 
 @dataclass(frozen=True)
 class Group:
@@ -32,14 +34,14 @@ def load_comps(path: Path | bytes, *, source: str = "") -> dict[str, Group]:
         data = path.read_bytes() if isinstance(path, Path) else path
         root = ET.fromstring(data)
     except OSError as exc:
-        raise InputError(f"{where}: cannot read comps ({exc.strerror})") from exc
+        raise InputError(f"{where}: cannot read comps ({exc.strerror})", hint=_FIX) from exc
     except ET.ParseError as exc:
-        raise InputError(f"{where}: comps is not valid XML ({exc})") from exc
+        raise InputError(f"{where}: comps is not valid XML ({exc})", hint=_FIX) from exc
     groups: dict[str, Group] = {}
     for elem in root.findall("group"):
         gid = elem.findtext("id", "").strip()
         if not gid:
-            raise InputError(f"{where}: a group has no <id>")
+            raise InputError(f"{where}: a group has no <id>", hint=_FIX)
         members: dict[str, list[str]] = {"mandatory": [], "default": [], "optional": []}
         conditional: list[tuple[str, str]] = []
         for req in elem.iterfind("packagelist/packagereq"):
@@ -50,7 +52,9 @@ def load_comps(path: Path | bytes, *, source: str = "") -> dict[str, Group]:
             elif kind in members:
                 members[kind].append(name)
             else:
-                raise InputError(f"{where}: group {gid}: unknown packagereq type {kind!r}")
+                raise InputError(
+                    f"{where}: group {gid}: unknown packagereq type {kind!r}", hint=_FIX
+                )
         groups[gid] = Group(
             id=gid,
             name=_untranslated(elem, "name") or gid,

@@ -51,7 +51,7 @@ _POLL = 0.02  # seconds between looks at the growing file
 def check_volume_label(label: str, *, source: str = "profile") -> None:
     """ISO 9660 allows 32 characters; spaces break the boot arguments (see design.md)."""
     if not label:
-        raise InputError(f"{source}: the volume label is empty")
+        raise InputError(f"{source}: the volume label is empty", hint="set [product] volume_label")
     if len(label) > MAX_LABEL:
         raise InputError(
             f"{source}: volume label {label!r} has {len(label)} characters, "

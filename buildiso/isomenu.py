@@ -24,6 +24,10 @@ EFI_CFGS = ("EFI/BOOT/grub.cfg", "EFI/BOOT/BOOTX64.conf", "EFI/BOOT/bootx64.conf
 EFIBOOT_IMG = "images/efiboot.img"
 
 
+class NotAnIso(InputError):
+    """The file is no ISO 9660 image at all (bad input, not a product defect)."""
+
+
 @dataclass(frozen=True)
 class BootMenu:
     """A boot menu as configured: visible entries in screen order, the default, timeout."""
@@ -220,7 +224,9 @@ def _read_iso_bytes(iso: Path, candidates: tuple[str, ...]) -> dict[str, bytes]:
     try:
         reader.open(str(iso))
     except Exception as exc:  # noqa: BLE001 - pycdlib raises its own and OSError
-        raise InputError(f"{iso}: not a readable ISO 9660 image ({exc})") from None
+        raise NotAnIso(
+            f"{iso}: not a readable ISO 9660 image ({exc})", hint="pass the ISO file itself"
+        ) from None
     found: dict[str, bytes] = {}
     try:
         for rel in candidates:

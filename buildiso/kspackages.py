@@ -72,7 +72,9 @@ def parse_packages(ks_text: str, *, filename: str = "ks.cfg") -> PackageSelectio
     unknown = {o for o in unknown if not o.startswith(("--instLangs", "--multilib"))}
     if unknown:
         raise InputError(
-            f"{filename}:{start + 1}: unknown %packages option(s): {', '.join(sorted(unknown))}"
+            f"{filename}:{start + 1}: unknown %packages option(s): {', '.join(sorted(unknown))}",
+            hint="RHEL 6 knows --nobase, --ignoremissing, --excludedocs, --default, "
+            "--resolvedeps, --instLangs, --multilib",
         )
     groups: list[GroupEntry] = []
     packages: list[Entry] = []

@@ -47,7 +47,9 @@ def load_manifest(path: Path) -> Manifest:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise InputError(f"{path}: cannot read ({exc.strerror})") from exc
+        raise InputError(
+            f"{path}: cannot read ({exc.strerror})", hint="give a build's *.manifest.json"
+        ) from exc
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InputError(
             f"{path}: not a JSON manifest ({exc})", hint="give a *.manifest.json"

@@ -26,6 +26,7 @@ from buildiso.errors import InputError
 from buildiso.rpms import RpmHeader, read_rpms
 from buildiso.rpmversion import Evr, Flag, Relation
 from buildiso.run import run
+from buildiso.sourcedate import epoch_from_env
 
 __all__ = [
     "GATEWAY_REPO_DIR",
@@ -43,6 +44,7 @@ __all__ = [
 ]
 
 GATEWAY_REPO_DIR = "cs-repo"
+_REMAKE_METADATA = "the repository metadata is damaged: copy it again or re-run createrepo_c"
 _NS = {
     "repo": "http://linux.duke.edu/metadata/repo",
     "common": "http://linux.duke.edu/metadata/common",
@@ -155,15 +157,9 @@ def compose_gateway_repo(
 def _timestamp(timestamp: int | None, headers: Sequence[RpmHeader]) -> int:
     if timestamp is not None:
         return timestamp
-    env = os.environ.get("SOURCE_DATE_EPOCH")
-    if env:
-        try:
-            return int(env)
-        except ValueError as exc:
-            raise InputError(
-                f"SOURCE_DATE_EPOCH={env!r} is not a number of seconds",
-                hint="set it to e.g. $(git log -1 --format=%ct)",
-            ) from exc
+    env = epoch_from_env()
+    if env is not None:
+        return env
     # Derived from the inputs, so unchanged packages give unchanged repodata.
     return max(h.build_time for h in headers)
 
@@ -268,7 +264,9 @@ def _decompress(name: str, data: bytes) -> bytes:
         if name.endswith(".bz2"):
             return bz2.decompress(data)
     except (OSError, EOFError, lzma.LZMAError) as exc:
-        raise InputError(f"{name}: corrupt compressed metadata ({exc})") from exc
+        raise InputError(
+            f"{name}: corrupt compressed metadata ({exc})", hint=_REMAKE_METADATA
+        ) from exc
     if name.endswith((".zst", ".zck")):
         raise InputError(
             f"{name}: zstd/zchunk metadata cannot be read by RHEL 6 yum",
@@ -310,7 +308,9 @@ def _parse_primary(data: bytes, *, repo_id: str, source: str) -> Iterator[RepoPa
             location = elem.find("common:location", _NS)
             fmt = elem.find("common:format", _NS)
             if version is None or location is None:
-                raise InputError(f"{source}: a package entry lacks version or location")
+                raise InputError(
+                    f"{source}: a package entry lacks version or location", hint=_REMAKE_METADATA
+                )
             epoch = version.get("epoch") or "0"
             yield RepoPackage(
                 repo=repo_id,

@@ -60,7 +60,9 @@ def read_rpm(path: Path) -> RpmHeader:
         with rpmfile.open(str(path)) as rpm:
             headers: dict[Any, Any] = dict(rpm.headers)
     except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror}") from exc
+        raise InputError(
+            f"{path}: cannot read: {exc.strerror}", hint="check the file and its permissions"
+        ) from exc
     except Exception as exc:  # rpmfile raises assorted errors (even AssertionError) on junk
         raise _corrupt(path, str(exc) or type(exc).__name__) from exc
     try:

@@ -184,6 +184,17 @@ def _section_rules(scan: _Scan) -> Iterator[tuple[int, str]]:
             )
 
 
+def _line_ending_rules(text: str) -> Iterator[tuple[int, str]]:
+    """CR LF breaks the %pre/%post shells ("$'\\r': command not found") and option values."""
+    crlf = [n for n, line in enumerate(text.split("\n"), start=1) if line.endswith("\r")]
+    if crlf:
+        yield (
+            crlf[0],
+            f"Windows line endings (CR LF) on {len(crlf)} line(s): RHEL 6's installer and "
+            "its %pre/%post shells need LF (convert with dos2unix)",
+        )
+
+
 def _inst_rules(text: str) -> Iterator[tuple[int, str]]:
     for number, line in enumerate(text.splitlines(), start=1):
         if line.lstrip().startswith("#"):
@@ -337,6 +348,7 @@ def validate_kickstart_text(text: str, *, filename: str, profile: Profile) -> li
         raw.append((line, f"pykickstart RHEL6: {message}"))
     for rules in (
         _section_rules(scan),
+        _line_ending_rules(text),
         _inst_rules(text),
         _packages_rules(scan, profile),
         _partition_rules(scan, profile),
@@ -354,7 +366,7 @@ def validate_command(
     """``buildiso validate``: all problems at once (exit 2), or a one-line OK."""
     profile = load_profile(profile_path, variant)
     try:
-        text = ks_file.read_text(encoding="utf-8")
+        text = ks_file.read_bytes().decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{ks_file}: cannot read ({exc})", hint="a UTF-8 kickstart file") from None
     problems = [

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -188,6 +189,9 @@ class FakeFactory:
         self.start_failures = start_failures
         self.started: list[FakeGuest] = []
         self.specs: list[VmSpec] = []
+        self.active = 0
+        self.max_active = 0  # most guests running at once (matrix parallelism)
+        self._lock = threading.Lock()
 
     @contextlib.contextmanager
     def __call__(self, spec: VmSpec, artifacts: Path) -> Iterator[FakeGuest]:
@@ -197,8 +201,13 @@ class FakeFactory:
             raise QemuStartError("QEMU exited with code 1 at start: Could not allocate memory")
         name = f"{spec.firmware.value}-{spec.media.value}"
         guest = FakeGuest(artifacts, self.clock, self.scripts[name])
-        self.started.append(guest)
+        with self._lock:
+            self.started.append(guest)
+            self.active += 1
+            self.max_active = max(self.max_active, self.active)
         try:
             yield guest
         finally:
             guest.alive = False
+            with self._lock:
+                self.active -= 1

@@ -304,3 +304,21 @@ def test_reboot_and_menu_within_one_poll_round(tmp_path: Path, profile: Profile)
     result, factory = run(tmp_path, profile, script)
     assert result.passed, result.message
     assert factory.started[0].keys == [["up", "ret"], ["ret"]]
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        "Loading vmlinuz... failed: No such file or directory",
+        "error: file `/images/pxeboot/vmlinuz' not found.",
+    ],
+)
+def test_boot_loader_that_cannot_load_the_kernel(
+    tmp_path: Path, profile: Profile, error: str
+) -> None:
+    script = [install_script(report={})[0]]  # the menu, then nothing but the error
+    script.append(("key1", 1.0, "console", f"\r\n{error}\r\nboot: "))
+    result, _ = run(tmp_path, profile, script)
+    assert result.failure_class == "kernel-not-loaded"
+    assert error.split("...")[0] in result.message
+    assert result.seconds < 10  # not the kernel stage's 30 s limit

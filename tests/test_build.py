@@ -47,3 +47,36 @@ def test_sigterm_cleans_up_like_ctrl_c() -> None:
         os.kill(os.getpid(), signal.SIGTERM)
         time.sleep(5)  # the signal arrives long before this ends
     assert signal.getsignal(signal.SIGTERM) == before
+
+
+def test_interrupt_during_cleanup_still_removes_the_work_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Measured: a SIGTERM landing in rmtree left a half-removed .work folder behind.
+    real_rmtree = build.shutil.rmtree
+    calls = [0]
+
+    def rmtree_interrupted_once(path: Path, ignore_errors: bool = False) -> None:
+        calls[0] += 1
+        if calls[0] == 1:
+            (Path(path) / "ks.cfg").unlink()  # part of the folder is gone already
+            raise KeyboardInterrupt
+        real_rmtree(path, ignore_errors=ignore_errors)
+
+    monkeypatch.setattr(build.shutil, "rmtree", rmtree_interrupted_once)
+    with pytest.raises(KeyboardInterrupt), build._work_dir(tmp_path, "X.iso") as work:
+        (work / "ks.cfg").write_text("x")
+        (work / "X.iso").write_bytes(b"partial")
+    assert list(tmp_path.iterdir()) == []
+    assert calls[0] == 2
+
+
+def test_signals_wait_until_the_outputs_are_published(tmp_path: Path) -> None:
+    done = []
+    with pytest.raises(KeyboardInterrupt), build._sigterm_as_interrupt():
+        with build._signals_held():
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.2)  # without the hold, the interrupt would land here
+            done.append("published")
+        time.sleep(5)  # the held signal arrives long before this ends
+    assert done == ["published"]

@@ -11,6 +11,7 @@ import pytest
 from buildiso.config import Firmware
 from buildiso.errors import InputError
 from buildiso.isomenu import (
+    NotAnIso,
     menu_on_screen,
     menu_problems,
     parse_grub2,
@@ -213,5 +214,5 @@ def test_read_menu_falls_back_to_tree_and_reports_missing(tmp_path: Path) -> Non
     assert read_menu(iso, Firmware.UEFI).entries[2] == "Tree copy"
     not_iso = tmp_path / "x.iso"
     not_iso.write_bytes(b"\0" * 4096)
-    with pytest.raises(InputError, match="not a readable ISO"):
+    with pytest.raises(NotAnIso, match="not a readable ISO"):
         read_menu(not_iso, Firmware.BIOS)

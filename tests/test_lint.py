@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import shutil
 import subprocess
 import sys
@@ -36,3 +37,24 @@ def test_ruff_clean() -> None:
 def test_mypy_strict_clean() -> None:
     proc = subprocess.run([_tool("mypy")], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+# Modules still being written by the boot-test work; drop them from here once they comply.
+_HINTS_PENDING = {"isomenu.py", "qemu.py"}
+
+
+def test_every_input_error_has_a_hint() -> None:
+    """A bad-input error tells the user what to do (errors.py): hint= on every InputError."""
+    missing = []
+    for path in sorted((ROOT / "buildiso").rglob("*.py")):
+        if path.name in _HINTS_PENDING:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id == "InputError"
+                and not any(k.arg == "hint" for k in node.keywords)
+            ):
+                missing.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert missing == [], "InputError without hint= at: " + ", ".join(missing)

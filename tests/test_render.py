@@ -400,6 +400,8 @@ def test_post_configures_gateway_and_writes_report(tmp_path: Path, tls10: bool) 
         work.mkdir()
         root, bindir = _fake_root(work)
         for script in (config, report):
+            assert "RPM=/bin/rpm" in script
+            script = script.replace("RPM=/bin/rpm", f"RPM={bindir}/rpm")
             proc = _run_sh(_redirect(script, root), path_prefix=f"{bindir}:{prefix}", cwd=work)
             assert proc.returncode == 0, f"{name}: {proc.stdout}\n{proc.stderr}"
         calls = (work / "calls.log").read_text()

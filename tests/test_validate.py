@@ -19,7 +19,8 @@ GOOD = DATA / "golden" / "test" / "ks.cfg.expected"
 
 def _problems(path: Path, variant: Variant = Variant.TEST) -> list[str]:
     profile = load_profile(paths.DEFAULT_PROFILE, variant)
-    problems = validate_kickstart_text(path.read_text(), filename=path.name, profile=profile)
+    text = path.read_bytes().decode()  # not read_text(): it would turn CR LF into LF
+    problems = validate_kickstart_text(text, filename=path.name, profile=profile)
     return [str(p) for p in problems]
 
 
@@ -133,3 +134,19 @@ def test_plaintext_password_in_post_script(tmp_path: Path) -> None:
     problems = _problems(path)
     line = text.splitlines().index("echo secret | passwd --stdin cs-admin") + 1
     assert problems == [f"ks.cfg:{line}: %post sets a password from plain text (use a hash)"]
+
+
+def test_windows_line_endings_are_one_problem(tmp_path: Path) -> None:
+    # RHEL 6 keeps the CR: "%pre" shells then fail on "$'\r'" and part sizes read "20480\r".
+    path = tmp_path / "ks.cfg"
+    path.write_bytes(GOOD.read_bytes().replace(b"\n", b"\r\n"))
+    lines = GOOD.read_text().count("\n")
+    assert _problems(path) == [
+        f"ks.cfg:1: Windows line endings (CR LF) on {lines} line(s): RHEL 6's installer and "
+        "its %pre/%post shells need LF (convert with dos2unix)"
+    ]
+    with pytest.raises(ValidationFailed) as info:
+        validate_command(
+            ks_file=path, media=None, profile_path=paths.DEFAULT_PROFILE, variant=Variant.TEST
+        )
+    assert info.value.exit_code == 2 and "CR LF" in info.value.problems[0]

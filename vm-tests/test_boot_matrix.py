@@ -30,7 +30,6 @@ from buildiso.bootcell import ALL_CELLS, Cell, CellResult
 from buildiso.bootproto import DEFAULT_TIMEOUTS
 from buildiso.build import SigningKey, build_iso
 from buildiso.config import Accel, EfiFlavour, Firmware, IsolinuxFlavour, Media, Variant
-from buildiso.depsolve import resolve_install_set
 from buildiso.errors import BuildError
 from buildiso.profile import Profile, load_profile
 from buildiso.qemu import png_size
@@ -153,17 +152,14 @@ def _build_variant(
 
         monkeypatch.setattr(build, "render_media_files", render)
     if force_closure:
-        # What a "build anyway" development flag would do: keep the broken install set.
-        def closure(overlay: Path, base: object, ks_text: str) -> object:
-            from buildiso.kspackages import parse_packages
-            from buildiso.repo import load_media
+        # What a "build anyway" development flag would do: ship the unresolved dependency.
+        real_resolve = build.resolve_install_set
 
-            media = load_media(build._OverlayReader(overlay, base))  # type: ignore[arg-type]
-            return resolve_install_set(
-                ks_packages=parse_packages(ks_text, filename=KS_PATH), media=media
-            )
+        def resolve(**kwargs: object) -> object:
+            closure = real_resolve(**kwargs)  # type: ignore[arg-type]
+            return dataclasses.replace(closure, unresolved=())
 
-        monkeypatch.setattr(build, "_closure", closure)
+        monkeypatch.setattr(build, "resolve_install_set", resolve)
     sb = sample_base
     result = build_iso(
         base_path=sb.tree,  # type: ignore[attr-defined]
@@ -209,9 +205,11 @@ def test_failing_post_is_class_post(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     def failing_post(files: dict[str, str]) -> None:
-        files[KS_PATH] += (
-            "\n%post --erroronfail\necho 'buildiso test: failing on purpose' >&2\nexit 3\n%end\n"
-        )
+        # A %post of its own, before the product's (scripts run in kickstart order).
+        ks = files[KS_PATH]
+        first = ks.index("\n%post") + 1
+        bad = "%post --erroronfail\necho 'buildiso test: failing on purpose' >&2\nexit 3\n%end\n\n"
+        files[KS_PATH] = ks[:first] + bad + ks[first:]
 
     iso = _build_variant(
         sample_base, tmp_path / "out", monkeypatch, profile=profile, edit=failing_post

@@ -180,6 +180,7 @@ class Outcome:
     seconds: float
     console: str  # what ttyS0 showed (for failure messages)
     qemu_stderr: str = ""
+    firmware_log: str = ""  # all of ttyS1 (OVMF prints its boot choices there too)
 
     def find(self, prefix: str) -> str | None:
         return next((line for line in self.lines if line.startswith(prefix)), None)
@@ -245,8 +246,9 @@ def boot(cmd: list[str], *, work: Path, until: str, timeout: float) -> Outcome:
             stderr = proc.stderr.read().decode("utf-8", "replace")
             proc.stderr.close()
     seconds = (seen_at or time.monotonic()) - start
-    lines = protocol_lines(_read(work / "ttyS1.log"))
-    return Outcome(lines, seconds, _read(work / "ttyS0.log"), stderr)
+    second = _read(work / "ttyS1.log")
+    lines = protocol_lines(second)
+    return Outcome(lines, seconds, _read(work / "ttyS0.log"), stderr, second)
 
 
 _KEYWORD = re.compile(r"(BUILDISO-STAGE|INSTALL-RESULT|FIRSTBOOT-RESULT) .*")
@@ -364,6 +366,11 @@ def test_install_then_first_boot(
     line = booted.find("FIRSTBOOT-RESULT")
     assert line is not None and line.startswith("FIRSTBOOT-RESULT status=ok report="), (
         _explain(booted))
+    if firmware == "uefi":
+        # registered like anaconda does: the firmware boots our NVRAM entry, by its name
+        loads = re.findall(r'BdsDxe: loading Boot[0-9A-F]{4} "([^"]*)"',
+                           booted.console + booted.firmware_log)
+        assert loads[:1] == ["Secure Email Gateway"], _explain(booted)
     report = json.loads(base64.b64decode(line.split("report=", 1)[1]))
     names = {re.sub(r"-[^-]+-[^-]+$", "", r) for r in report["rpms"]}
     assert {"kernel", "grub", "cs-email", "sample-firstboot-report"} <= names, report

@@ -16,7 +16,6 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
-import os
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -30,6 +29,7 @@ from buildiso.log import log, step
 from buildiso.run import output, require_tools
 from buildiso.sample import closure, iso, rpmbuild, signing, tree
 from buildiso.sample.kernel import KernelTree, fetch_kernel
+from buildiso.sourcedate import epoch_from_env
 
 SAMPLE_DIR = Path(__file__).resolve().parent
 ISO_NAME = "sample-rhel-6.10-x86_64-dvd.iso"
@@ -94,7 +94,8 @@ class SampleBase:
 
 
 def source_date_epoch() -> int:
-    return int(os.environ.get("SOURCE_DATE_EPOCH", rpmbuild.DEFAULT_EPOCH))
+    env = epoch_from_env()
+    return rpmbuild.DEFAULT_EPOCH if env is None else env
 
 
 def cache_dir() -> Path:

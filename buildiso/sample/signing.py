@@ -101,9 +101,25 @@ def export_public_key(key: SigningKey, dest: Path) -> Path:
     return dest
 
 
+def key_created(key: SigningKey) -> int:
+    """When the key was made (seconds since 1970), as its public key packet says."""
+    listing = output(
+        ["gpg", "--homedir", str(key.gnupghome), "--batch", "--with-colons", "--list-keys",
+         key.fingerprint]
+    )  # fmt: skip
+    for line in listing.splitlines():
+        fields = line.split(":")
+        if fields[0] == "pub" and fields[5].isdigit():
+            return int(fields[5])
+    raise BuildError(f"gpg lists no creation time for key {key.fingerprint}")
+
+
 def sign_rpms(rpms: list[Path], *, key: SigningKey, epoch: int) -> None:
     """rpmsign --addsign each package in place with ``key``."""
-    extra = f"--batch --pinentry-mode loopback --passphrase '' --faked-system-time={epoch}!"
+    # gpg refuses to sign before the key existed: a SOURCE_DATE_EPOCH older than the cached
+    # key (made with an earlier epoch) signs at the key's own creation time instead.
+    when = max(epoch, key_created(key))
+    extra = f"--batch --pinentry-mode loopback --passphrase '' --faked-system-time={when}!"
     try:
         run(
             [

@@ -67,3 +67,19 @@ def test_core_image_too_large_is_refused(tmp_path: Path) -> None:
     with pytest.raises(InstallFailed) as info:
         bootloader.install_bios(tmp_path, str(tmp_path / "disk"))
     assert "does not fit" in info.value.reason
+
+
+def test_efibootmgr_replaces_an_entry_of_the_same_label() -> None:
+    listing = (
+        "BootCurrent: 0001\nBootOrder: 0003,0001,0000\n"
+        "Boot0000* UiApp\tFvVol(7cb8bdc9)/FvFile(462caa21)\n"
+        "Boot0001* UEFI QEMU DVD-ROM QM00001 \tPciRoot(0x0)/Pci(0x1f,0x2)\n"
+        "Boot0003* Secure Email Gateway\tHD(1,GPT,...)/File(\\EFI\\redhat\\grub.efi)\n"
+    )
+    commands = bootloader.efibootmgr_commands(listing=listing, disk="/dev/vda", esp_number=1,
+                                              label="Secure Email Gateway")
+    assert commands == [
+        [bootloader.EFIBOOTMGR, "-q", "-b", "0003", "-B"],
+        [bootloader.EFIBOOTMGR, "-q", "-c", "-w", "-L", "Secure Email Gateway", "-d",
+         "/dev/vda", "-p", "1", "-l", "\\EFI\\redhat\\grub.efi"],
+    ]

@@ -31,7 +31,8 @@ def test_stage2_image_runs_the_installer_python(tmp_path: Path) -> None:
                          capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "RHEL6Handler"
     for tool in ("/usr/bin/rpm --version", "/sbin/sfdisk --version", "/sbin/mke2fs -V",
-                 "/sbin/mkfs.fat --help", "/sbin/blkid -V", "/sbin/findfs"):
+                 "/sbin/mkfs.fat --help", "/sbin/blkid -V", "/sbin/findfs",
+                 "/usr/bin/efibootmgr --version"):
         proc = subprocess.run(["chroot", str(root), *tool.split()], capture_output=True,
                               text=True, check=False)
         assert "not found" not in proc.stderr and "error while loading" not in proc.stderr, (

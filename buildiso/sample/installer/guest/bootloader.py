@@ -2,9 +2,9 @@
 
 BIOS: GRUB's boot.img in the MBR (the partition table kept) and core.img in the gap
 before the first partition (the sector core.img expects by default).
-UEFI: the same GRUB as \\EFI\\redhat\\grub.efi (anaconda's path on RHEL 6) and as the
-removable-media fallback \\EFI\\BOOT\\BOOTX64.EFI, which firmware such as OVMF boots from
-a disk without an NVRAM entry (no efibootmgr in the sample; see PROTOCOL.md).
+UEFI: the same GRUB as \\EFI\\redhat\\grub.efi (anaconda's path on RHEL 6), registered
+with efibootmgr as the first boot entry as anaconda does, and as the removable-media
+fallback \\EFI\\BOOT\\BOOTX64.EFI, which firmware boots from a disk without an entry.
 Both images search for /boot/grub/grub.conf (RHEL 6's path; GRUB 2 syntax here) and
 read it.
 """
@@ -14,6 +14,7 @@ from __future__ import annotations
 import configparser
 import re
 import shutil
+import subprocess
 from pathlib import Path
 
 from .errors import InstallFailed
@@ -21,6 +22,7 @@ from .errors import InstallFailed
 GRUB_DATA = Path("usr/share/grub/sample")  # inside the installed system (grub.spec)
 CONFIG = "grub/grub.conf"  # relative to the /boot file system
 CORE_LIMIT = 2047 * 512  # core.img sits in sectors 1..2047 (first partition at 1 MiB)
+EFIBOOTMGR = "/usr/bin/efibootmgr"
 
 
 def kernel_and_initrd(root: Path) -> tuple[str, str]:
@@ -99,9 +101,39 @@ def install_uefi(root: Path) -> None:
         shutil.copyfile(efi_image, target)
 
 
+_BOOT_ENTRY = re.compile(r"^Boot([0-9A-Fa-f]{4})\*?\s+(.*?)\s*(?:\t.*)?$")
+
+
+def efibootmgr_commands(*, listing: str, disk: str, esp_number: int, label: str) -> list[list[str]]:
+    """anaconda's registration: drop entries with our label, then create ours (first in
+    BootOrder) for \\EFI\\redhat\\grub.efi on the ESP."""
+    commands: list[list[str]] = []
+    for line in listing.splitlines():
+        match = _BOOT_ENTRY.match(line.strip())
+        if match and match.group(2) == label:
+            commands.append([EFIBOOTMGR, "-q", "-b", match.group(1), "-B"])
+    commands.append([EFIBOOTMGR, "-q", "-c", "-w", "-L", label, "-d", disk, "-p",
+                     str(esp_number), "-l", "\\EFI\\redhat\\grub.efi"])
+    return commands
+
+
+def register_uefi_entry(*, disk: str, esp_number: int, label: str) -> str | None:
+    """Create the firmware boot entry; return a warning instead of failing: the firmware
+    still boots the disk through \\EFI\\BOOT\\BOOTX64.EFI without it."""
+    try:
+        listing = subprocess.run([EFIBOOTMGR], capture_output=True, text=True, check=True).stdout
+        for cmd in efibootmgr_commands(listing=listing, disk=disk, esp_number=esp_number,
+                                       label=label):
+            subprocess.run(cmd, capture_output=True, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        detail = getattr(exc, "stderr", "") or str(exc)
+        return f"efibootmgr could not register the boot entry: {' '.join(detail.split())}"
+    return None
+
+
 def install(*, root: Path, disk: str, uefi: bool, separate_boot: bool, root_uuid: str,
-            title: str, append: str, timeout: int) -> str:
-    """Install the boot loader and its config; return the menu entry's title."""
+            title: str, append: str, timeout: int, esp_number: int | None) -> str | None:
+    """Install the boot loader and its config; return a warning for the console, if any."""
     if not (root / GRUB_DATA).is_dir():
         raise InstallFailed("bootloader", "the grub package is not installed "
                             f"(/{GRUB_DATA} missing): add grub to %packages")
@@ -117,7 +149,9 @@ def install(*, root: Path, disk: str, uefi: bool, separate_boot: bool, root_uuid
     (root / "etc/grub.conf").unlink(missing_ok=True)
     (root / "etc/grub.conf").symlink_to("../boot/grub/grub.conf")
     if uefi:
+        if esp_number is None:
+            raise InstallFailed("bootloader", "UEFI machine without an EFI system partition")
         install_uefi(root)
-    else:
-        install_bios(root, disk)
-    return title
+        return register_uefi_entry(disk=disk, esp_number=esp_number, label=title)
+    install_bios(root, disk)
+    return None

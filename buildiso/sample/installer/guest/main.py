@@ -149,10 +149,14 @@ class Installer:
             self.rep.say("Installing boot loader")
             title = bootloader.product_title(media.SOURCE, installed)
             timeout = h.bootloader.timeout if h.bootloader.timeout is not None else 5
-            bootloader.install(root=SYSIMAGE, disk=self.target, uefi=self.uefi,
-                               separate_boot=any(r.mountpoint == "/boot" for r, _ in parts),
-                               root_uuid=root_uuid, title=title,
-                               append=h.bootloader.appendLine or "", timeout=int(timeout))
+            esp = next((p.number for p in self.planned if p.request.fstype == "efi"), None)
+            warning = bootloader.install(
+                root=SYSIMAGE, disk=self.target, uefi=self.uefi,
+                separate_boot=any(r.mountpoint == "/boot" for r, _ in parts),
+                root_uuid=root_uuid, title=title, append=h.bootloader.appendLine or "",
+                timeout=int(timeout), esp_number=esp)
+            if warning:
+                self.rep.say(f"Warning: {warning}")
         self.rep.stage("bootloader", "ok")
 
     def run_post(self) -> None:
