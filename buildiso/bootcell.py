@@ -62,6 +62,8 @@ _FIRMWARE_GAVE_UP = re.compile(
     r"No bootable device|Boot failed: not a bootable|UEFI Interactive Shell|EFI Internal Shell"
     r"|No bootable option"
 )
+# The firmware's last word when no device (left) in its boot order boots.
+_NOTHING_TO_BOOT = re.compile(r"No bootable device|UEFI Interactive Shell|EFI Internal Shell")
 _PANIC = re.compile(r"Kernel panic - not syncing[^\r\n]*")
 # The boot loader could not load the installer's kernel or initrd (isolinux, GRUB 2).
 _LOADER_ERROR = re.compile(
@@ -397,6 +399,7 @@ class _Driver:
             self.stages.enter("reboot", now)
         resets_before = self.resets_before_install
         console_mark = self.install_end_offset()
+        firmware_mark = len(self.firmware_log())
 
         def rebooted() -> bool:
             return (
@@ -407,7 +410,7 @@ class _Driver:
         self.wait(rebooted, self.timeout_in_stage)
         # Everything after console_mark (the installer's last output) is the new boot.
         self.stages.enter("local-boot", self.clock())
-        self.choose_local_boot(console_mark)
+        self.choose_local_boot(console_mark, firmware_mark)
         if self.firstboot_result is None:
             self.stages.enter("firstboot", self.clock())
 
@@ -418,6 +421,7 @@ class _Driver:
                     "installed-system-did-not-boot",
                     f"the installed kernel panicked: {panic.group(0)}",
                 )
+            self.check_firmware_gave_up(console_mark, firmware_mark)
             return self.firstboot_result is not None
 
         def did_not_boot(stage: str, seconds: float) -> CellFailed:
@@ -446,12 +450,24 @@ class _Driver:
         if bad:
             raise CellFailed("post-install-check", "; ".join(f"{c.name}: {c.message}" for c in bad))
 
-    def choose_local_boot(self, offset: int) -> None:
+    def check_firmware_gave_up(self, console_mark: int, firmware_mark: int) -> None:
+        """After the install: the firmware found nothing to boot (no need to wait it out)."""
+        since_reset = self.firmware_log()[firmware_mark:] + self.console_since(console_mark)
+        gave_up = _NOTHING_TO_BOOT.search(since_reset)
+        if gave_up:
+            raise CellFailed(
+                "installed-system-did-not-boot",
+                f"after 'Boot from local drive' the firmware found nothing to boot: "
+                f"{gave_up.group(0)!r} (firmware said: {self.firmware_summary()})",
+            )
+
+    def choose_local_boot(self, offset: int, firmware_mark: int) -> None:
         """The ISO's menu again (media still attached), or straight to the disk (UEFI order)."""
         menu = self.config.menu
         local = self.config.profile.menu.local_label
 
         def menu_or_disk() -> bool:
+            self.check_firmware_gave_up(offset, firmware_mark)
             text = self.console_since(offset)
             return (
                 not menu_on_screen(menu, text)

@@ -8,11 +8,13 @@
 4. SHA256SUM and the manifest, then rename everything into place.
 
 Any error or Ctrl-C removes the work folder: no partial ISO is ever left under its final
-name. An unchanged rebuild (same inputs fingerprint, ISO untouched since) is skipped.
+name (a SIGKILLed build's work folder is removed by the next build into that folder).
+An unchanged rebuild (same inputs fingerprint, ISO untouched since) is skipped.
 """
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import shutil
@@ -113,12 +115,29 @@ def _closure(overlay: Path, base: BaseTree, ks_text: str) -> Closure:
 
 @contextmanager
 def _work_dir(out_dir: Path, iso_name: str) -> Iterator[Path]:
-    """A scratch folder inside ``out_dir`` (same file system: renames are atomic)."""
-    work = Path(tempfile.mkdtemp(prefix=f".{iso_name}.work-", dir=out_dir))
+    """A scratch folder inside ``out_dir`` (same file system: renames are atomic).
+
+    One build per output folder at a time (flock on the folder itself, so no lock file is
+    left behind); holding it, scratch folders of a killed build (SIGKILL, power loss: no
+    cleanup ran) are removed, or each would keep a partial ISO's worth of disk.
+    """
+    folder = os.open(out_dir, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        yield work
+        try:
+            fcntl.flock(folder, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.info("    waiting for the other build writing into %s", out_dir)
+            fcntl.flock(folder, fcntl.LOCK_EX)
+        for stale in sorted(out_dir.glob(f".{iso_name}.work-*")):
+            log.info("    removing %s, left by a killed build", stale.name)
+            _remove_tree(stale)
+        work = Path(tempfile.mkdtemp(prefix=f".{iso_name}.work-", dir=out_dir))
+        try:
+            yield work
+        finally:
+            _remove_tree(work)
     finally:
-        _remove_tree(work)
+        os.close(folder)  # releases the lock
 
 
 def _remove_tree(path: Path) -> None:

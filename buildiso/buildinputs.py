@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -130,7 +130,7 @@ def sha256_bytes(data: bytes) -> str:
 def base_identity(base: BaseTree) -> dict[str, Any]:
     ident: dict[str, Any] = {"source": str(base.source), "kind": base.kind, "label": base.label}
     if base.kind == "iso":
-        ident["sha256"] = cached_file_sha256(base.source)
+        ident["sha256"] = cached_file_sha256(base.source, verify=check_base_implant)
     else:
         # A tree has no single checksum: .treeinfo (which checksums the images, verified
         # above) and repomd.xml (which checksums the package metadata) stand for it.
@@ -140,8 +140,21 @@ def base_identity(base: BaseTree) -> dict[str, Any]:
     return ident
 
 
-def cached_file_sha256(path: Path) -> str:
-    """sha256 of a big input file, remembered by (path, size, mtime, inode) in out/cache."""
+def check_base_implant(image: Path) -> None:
+    """A DVD with an implanted MD5 (RHEL's have one) must still match it: damage inside a
+    package, which no .treeinfo checksum covers, is refused before anything is built."""
+    step(f"checking {image.name} against its implanted MD5, if it has one (checkisomd5)")
+    md5, check = iso.implanted_md5(image)
+    if check == "FAIL":
+        raise InputError(
+            f"{image}: fails its implanted MD5 check (checkisomd5, MD5 {md5})",
+            hint="the ISO is damaged: fetch or copy it again",
+        )
+
+
+def cached_file_sha256(path: Path, *, verify: Callable[[Path], None] | None = None) -> str:
+    """sha256 of a big input file, remembered by (path, size, mtime, inode) in out/cache.
+    ``verify`` runs only when the file is new or changed: a cache hit was verified before."""
     st = path.stat()
     key = f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{st.st_ino}"
     cache = paths.DEFAULT_OUT / "cache" / "sha256.json"
@@ -151,6 +164,8 @@ def cached_file_sha256(path: Path) -> str:
         known = {}
     if isinstance(known, dict) and isinstance(known.get(key), str):
         return str(known[key])
+    if verify is not None:
+        verify(path)
     step(f"hashing {path.name} ({st.st_size // 2**20} MiB)")
     digest = iso.sha256_file(path)
     known = {key: digest} if not isinstance(known, dict) else {**known, key: digest}

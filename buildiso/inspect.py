@@ -16,10 +16,9 @@ from typing import Any
 
 import click
 
-from buildiso import efiboot, iso, run
+from buildiso import efiboot, iso
 from buildiso.basetree import open_base
 from buildiso.errors import InputError
-from buildiso.isomd5 import read_implant
 from buildiso.repo import GATEWAY_REPO_DIR, load_repo
 
 MENU_FILES = (
@@ -75,12 +74,8 @@ def system_area(report: str) -> dict[str, Any]:
 
 
 def _md5_status(image: Path) -> dict[str, Any]:
-    text = read_implant(image)
-    if text is None or "ISO MD5SUM = " not in text:
-        return {"present": False, "md5": None, "check": "absent"}
-    md5 = text.split("ISO MD5SUM = ", 1)[1][:32]
-    proc = run.run(["checkisomd5", image], check=False)
-    return {"present": True, "md5": md5, "check": "pass" if proc.returncode == 0 else "FAIL"}
+    md5, check = iso.implanted_md5(image)
+    return {"present": md5 is not None, "md5": md5, "check": check}
 
 
 def _volume_label(image: Path) -> str:

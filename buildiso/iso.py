@@ -35,7 +35,7 @@ from typing import IO
 
 from buildiso import run
 from buildiso.errors import BuildError, InputError
-from buildiso.isomd5 import Implant, IsoMd5Stream, volume_size, write_implant
+from buildiso.isomd5 import Implant, IsoMd5Stream, read_implant, volume_size, write_implant
 
 log = logging.getLogger("buildiso.iso")
 
@@ -293,6 +293,17 @@ def sha256_file(
             if progress is not None:
                 progress(done, total)
     return digest.hexdigest()
+
+
+def implanted_md5(image: Path) -> tuple[str | None, str]:
+    """The MD5 an image carries (None: none implanted) and ``checkisomd5``'s verdict:
+    "absent", "pass" or "FAIL"."""
+    text = read_implant(image)
+    if text is None or "ISO MD5SUM = " not in text:
+        return None, "absent"
+    md5 = text.split("ISO MD5SUM = ", 1)[1][:32]
+    proc = run.run(["checkisomd5", str(image)], check=False)
+    return md5, "pass" if proc.returncode == 0 else "FAIL"
 
 
 def el_torito_report(iso: Path) -> str:

@@ -322,3 +322,22 @@ def test_boot_loader_that_cannot_load_the_kernel(
     assert result.failure_class == "kernel-not-loaded"
     assert error.split("...")[0] in result.message
     assert result.seconds < 10  # not the kernel stage's 30 s limit
+
+
+def test_local_boot_that_finds_nothing_fails_at_once(tmp_path: Path, profile: Profile) -> None:
+    # SeaBIOS from a USB stick: INT 18h goes on to the floppy, not to the installed disk.
+    script = [item for item in install_script(report={}) if item[0] != "key2"]
+    script.append(("key2", 1.0, "console", "Booting from local disk...\r\n"))
+    script.append(
+        (
+            "key2",
+            1.5,
+            "firmware",
+            "Booting from Floppy...\nBoot failed: could not read the boot disk\n"
+            "\nNo bootable device.\n",
+        )
+    )
+    result, _ = run(tmp_path, profile, script)
+    assert result.failure_class == "installed-system-did-not-boot"
+    assert "found nothing to boot: 'No bootable device'" in result.message
+    assert result.stages["firstboot"]["seconds"] < 5  # not the stage's 30 s limit

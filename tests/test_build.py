@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import signal
+import threading
 import time
 from pathlib import Path
 
@@ -80,3 +82,33 @@ def test_signals_wait_until_the_outputs_are_published(tmp_path: Path) -> None:
             done.append("published")
         time.sleep(5)  # the held signal arrives long before this ends
     assert done == ["published"]
+
+
+def test_scratch_folders_of_a_killed_build_are_removed(tmp_path: Path) -> None:
+    # SIGKILL or a power cut runs no cleanup: the next build into the folder removes it.
+    stale = tmp_path / ".X.iso.work-dead1"
+    (stale / "overlay").mkdir(parents=True)
+    (stale / "X.iso").write_bytes(b"partial")
+    other = tmp_path / ".Y.iso.work-live1"  # another product's build: not ours to touch
+    other.mkdir()
+    with build._work_dir(tmp_path, "X.iso") as work:
+        assert not stale.exists() and other.is_dir()
+        assert work.parent == tmp_path and work.name.startswith(".X.iso.work-")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".Y.iso.work-live1"]
+
+
+def test_one_build_per_output_folder(tmp_path: Path) -> None:
+    entered = threading.Event()
+    folder = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    fcntl.flock(folder, fcntl.LOCK_EX)  # another build holds the folder
+
+    def second_build() -> None:
+        with build._work_dir(tmp_path, "X.iso"):
+            entered.set()
+
+    worker = threading.Thread(target=second_build)
+    worker.start()
+    assert not entered.wait(0.5)  # it waits ...
+    os.close(folder)
+    worker.join()
+    assert entered.is_set()  # ... and goes on once the folder is free

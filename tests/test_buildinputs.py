@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from mini_media import make_tree, plain_xorriso_iso
 
-from buildiso import buildinputs, paths
+from buildiso import buildinputs, isomd5, paths
 from buildiso.config import Variant
 from buildiso.errors import BuildError, InputError
 from buildiso.profile import load_profile
@@ -106,3 +107,31 @@ def test_fingerprint_covers_inputs_output_tools_and_code(monkeypatch: pytest.Mon
         assert buildinputs.fingerprint(**{**parts, key: other}) != first  # type: ignore[arg-type]
     monkeypatch.setattr(buildinputs, "code_digest", lambda: "changed code")
     assert buildinputs.fingerprint(**parts) != first  # type: ignore[arg-type]
+
+
+@pytest.mark.integration
+def test_damaged_base_iso_is_refused_by_its_implanted_md5(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(paths, "DEFAULT_OUT", tmp_path / "out")  # the sha256 cache
+    tree = make_tree(tmp_path / "tree")
+    (tree / "Packages" / "big.rpm").write_bytes(bytes(range(256)) * 4096)
+    dvd = plain_xorriso_iso(tree, tmp_path / "dvd.iso", volid="RHEL-6.10")
+    isomd5.implant_file(dvd)
+    buildinputs.check_base_implant(dvd)  # intact: no error
+    digest = buildinputs.cached_file_sha256(dvd, verify=buildinputs.check_base_implant)
+
+    data = bytearray(dvd.read_bytes())
+    at = data.index(bytes(range(256)) * 16)  # inside a package: no .treeinfo checksum sees it
+    data[at + 100] ^= 0xFF
+    dvd.write_bytes(bytes(data))
+    with pytest.raises(InputError, match="dvd.iso: fails its implanted MD5 check") as err:
+        buildinputs.cached_file_sha256(dvd, verify=buildinputs.check_base_implant)
+    assert "\n" not in str(err.value)
+
+    seen: list[Path] = []
+    plain = plain_xorriso_iso(tree, tmp_path / "plain.iso", volid="RHEL-6.10")
+    buildinputs.cached_file_sha256(plain, verify=seen.append)
+    buildinputs.cached_file_sha256(plain, verify=seen.append)  # cache hit: not verified again
+    assert seen == [plain]
+    assert digest != buildinputs.cached_file_sha256(plain)

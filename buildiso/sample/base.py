@@ -79,6 +79,10 @@ HOST_PACKAGES = (
     "squashfs-tools",
     "gnupg",
     "kmod",
+    "efibootmgr",
+    "util-linux",
+    "fdisk",
+    "grub-pc-bin",
 )
 
 
