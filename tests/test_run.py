@@ -63,3 +63,19 @@ def test_secret_on_stdin_never_reaches_the_debug_log(caplog: pytest.LogCaptureFi
 def test_binary_output() -> None:
     proc = run(["printf", "\\001\\002"], text=False)
     assert proc.stdout == b"\x01\x02"
+
+
+def test_log_handler_follows_a_replaced_stderr(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from buildiso.log import setup_logging, step
+
+    first = io.StringIO()
+    monkeypatch.setattr("sys.stderr", first)
+    setup_logging()
+    step("one")
+    first.close()
+    second = io.StringIO()
+    monkeypatch.setattr("sys.stderr", second)
+    step("two")
+    assert second.getvalue() == "==> two\n"
