@@ -14,6 +14,7 @@ An unchanged rebuild (same inputs fingerprint, ISO untouched since) is skipped.
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import logging
 import os
@@ -42,7 +43,7 @@ from buildiso.log import step
 from buildiso.manifest import SCHEMA, Manifest, load_manifest, write_manifest
 from buildiso.password import admin_password_hash
 from buildiso.profile import Profile, load_profile
-from buildiso.render import KS_PATH, render_media_files
+from buildiso.render import CHAIN_C32, KS_PATH, render_media_files
 from buildiso.repo import GATEWAY_REPO_DIR, compose_gateway_repo, load_media
 from buildiso.rpms import read_rpms
 from buildiso.staging import EFIBOOT, OverlayReader, stage_overlay
@@ -104,13 +105,25 @@ def build_sample_iso(
     )
 
 
-def _closure(overlay: Path, base: BaseTree, ks_text: str) -> Closure:
+def _closure(overlay: Path, base: BaseTree, ks_text: str, *, allow_unresolved: bool) -> Closure:
+    """The install set; any problem refuses the build, except unresolved Requires with
+    ``--allow-unresolved`` (development builds: warned about and recorded, never conflicts)."""
     selection = parse_packages(ks_text, filename=KS_PATH)
     media = load_media(OverlayReader(overlay, base))
     closure = resolve_install_set(ks_packages=selection, media=media)
-    if not closure.ok:
-        raise ValidationFailed(closure.problems(filename=KS_PATH), what="install set check failed")
+    fatal = closure
+    if allow_unresolved:
+        fatal = dataclasses.replace(closure, unresolved=())
+        for problem in unresolved_problems(closure):
+            log.warning("!!! --allow-unresolved: shipping %s", problem)
+    if not fatal.ok:
+        raise ValidationFailed(fatal.problems(filename=KS_PATH), what="install set check failed")
     return closure
+
+
+def unresolved_problems(closure: Closure) -> list[str]:
+    """The unresolved Requires as ``ks.cfg:LINE: unresolved dependency: ...`` lines."""
+    return [f"{KS_PATH}:{u.line}: unresolved dependency: {u}" for u in closure.unresolved]
 
 
 @contextmanager
@@ -181,6 +194,7 @@ def build_iso(
     out_dir: Path,
     key: SigningKey,
     allow_unsigned: bool,
+    allow_unresolved: bool = False,
 ) -> BuildResult:
     started = time.monotonic()
     step("checking tools and inputs")
@@ -217,12 +231,18 @@ def build_iso(
                 len(unverified),
                 ", ".join(unverified) or "none",
             )
+        if allow_unresolved:
+            log.warning(
+                "!!! --allow-unresolved: DEVELOPMENT BUILD, unresolved Requires are shipped "
+                "(conflicts still refused) — recorded in the manifest"
+            )
         epoch = buildinputs.source_date_epoch(headers, base)
         rendered = render_media_files(
             profile,
             isolinux=base.isolinux_flavour,
             efi=base.efi_flavour,
             password_hash=password_hash,
+            base_has_chain=base.exists(CHAIN_C32),
         )
         need = buildinputs.base_size(base) + sum(h.size for h in headers)
         buildinputs.check_free_space(out_dir, need=need)
@@ -233,6 +253,7 @@ def build_iso(
             key=key,
             allow_unsigned=allow_unsigned,
             unverified=unverified,
+            allow_unresolved=allow_unresolved,
             profile=profile,
             epoch=epoch,
         )
@@ -257,7 +278,9 @@ def build_iso(
                 timestamp=epoch,
             )
             step("install set: %packages closure over base + cs-repo")
-            closure = _closure(overlay, base, rendered[KS_PATH])
+            closure = _closure(
+                overlay, base, rendered[KS_PATH], allow_unresolved=allow_unresolved
+            )
             log.info("    %d packages install, no conflicts", len(closure.packages))
 
             step("staging kickstart, menus, efiboot.img, .treeinfo, .discinfo, media.repo")
@@ -302,6 +325,8 @@ def build_iso(
                 },
                 "inputs": inputs,
                 "install_set": [buildinputs.repo_package_entry(p) for p in closure.packages],
+                # shipped anyway (--allow-unresolved); always [] in a release build
+                "install_set_unresolved": unresolved_problems(closure),
                 "rendered": rendered_entries,
                 "staged": staged.files,
                 "tools": tools,
@@ -373,7 +398,12 @@ def _summary(result: BuildResult, manifest: Manifest) -> str:
         f"({inputs['base']['kind']}: {inputs['base']['source']})",
         f"  gateway RPMs   {len(inputs['gateway_packages'])}, signing key {signing['key_id']}"
         + ("  ** UNSIGNED ALLOWED (development build) **" if signing["allow_unsigned"] else ""),
-        f"  install set    {len(manifest['install_set'])} packages",
+        f"  install set    {len(manifest['install_set'])} packages"
+        + (
+            f"  ** {len(unresolved)} UNRESOLVED REQUIRES SHIPPED (development build) **"
+            if (unresolved := manifest.get("install_set_unresolved"))
+            else ""
+        ),
         f"  implanted MD5  {result.implanted_md5}",
         f"  sha256         {result.sha256}  (SHA256SUM)",
         f"  manifest       {result.manifest}",
@@ -423,6 +453,7 @@ def build_command(
     allow_unsigned: bool,
     gpg_key: Path | None = None,
     key_id: str | None = None,
+    allow_unresolved: bool = False,
 ) -> BuildResult:
     """The ``build`` verb. No --base/--gateway-rpms: build from the sample base."""
     profile = load_profile(profile_path, variant)
@@ -449,6 +480,7 @@ def build_command(
             out_dir=out_dir,
             key=key,
             allow_unsigned=allow_unsigned,
+            allow_unresolved=allow_unresolved,
         )
     click.echo(_summary(result, load_manifest(result.manifest)))
     return result

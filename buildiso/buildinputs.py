@@ -224,6 +224,7 @@ def describe_inputs(
     unverified: list[str],
     profile: Profile,
     epoch: int,
+    allow_unresolved: bool = False,
 ) -> dict[str, Any]:
     """The manifest's ``inputs`` section."""
     return {
@@ -237,6 +238,8 @@ def describe_inputs(
             "allow_unsigned": allow_unsigned,
             "unverified": unverified,
         },
+        # --allow-unresolved: unresolved Requires shipped (a development build)
+        "depsolve": {"allow_unresolved": allow_unresolved},
         "profile": {
             "path": str(profile.path),
             "sha256": sha256_bytes(profile.path.read_bytes()),

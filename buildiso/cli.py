@@ -175,6 +175,11 @@ def sample_base(out_dir: Path, force: bool) -> None:
     help="Development builds only: accept unsigned/untrusted gateway RPMs.",
 )
 @click.option(
+    "--allow-unresolved",
+    is_flag=True,
+    help="Development builds only: ship unresolved Requires as warnings (conflicts still fail).",
+)
+@click.option(
     "--gpg-key",
     type=_EXISTING,
     default=None,
@@ -189,6 +194,7 @@ def build(
     password_file: Path | None,
     out_dir: Path,
     allow_unsigned: bool,
+    allow_unresolved: bool,
     gpg_key: Path | None,
     key_id: str | None,
 ) -> None:
@@ -210,6 +216,7 @@ def build(
         allow_unsigned=allow_unsigned,
         gpg_key=gpg_key,
         key_id=key_id,
+        allow_unresolved=allow_unresolved,
     )
 
 

@@ -153,6 +153,7 @@ def diff_manifests(old: Manifest, new: Manifest) -> list[str]:
                     ("base checksum", "inputs.base.sha256"),
                     ("signing key", "inputs.signing.key_id"),
                     ("allow unsigned", "inputs.signing.allow_unsigned"),
+                    ("allow unresolved", "inputs.depsolve.allow_unresolved"),
                     ("profile variant", "inputs.profile.variant"),
                 ],
             )

@@ -56,6 +56,8 @@ _GROUP = r"[a-z0-9][a-z0-9-]{0,63}"
 _SHA512_CRYPT = r"\$6\$[./A-Za-z0-9]{1,16}\$[./A-Za-z0-9]{86}"
 _ABS_PATH = r"/[A-Za-z0-9_][A-Za-z0-9_./-]{0,99}"
 _REL_PATH = r"[A-Za-z0-9_][A-Za-z0-9_./-]{0,199}"
+# A zero signature means "none" to firmware and boot loaders alike.
+_DISK_SIGNATURE = r"0x(?!0{8})[0-9a-f]{8}"
 _FSTYPES = ("ext4", "ext3", "ext2", "xfs", "swap")
 
 
@@ -71,6 +73,15 @@ class Menu:
     # isolinux "localboot" argument: 0xffff = int 18h, next device in the BIOS boot order
     # (RHEL 6's choice), 0x80 = first hard disk. See docs/design.md for what was measured.
     bios_localboot: str
+    # MBR disk signature (bytes 440-443) the kickstart's %post stamps on the installed disk,
+    # "0x" + 8 hex digits: the syslinux 6 menu's local entry chain-loads the disk by it
+    # (chain.c32 mbr:ID), which also works from a USB stick (docs/design.md).
+    bios_disk_signature: str
+
+    @property
+    def bios_disk_signature_bytes(self) -> bytes:
+        """The signature as it sits on disk: a little-endian 32-bit number."""
+        return int(self.bios_disk_signature, 16).to_bytes(4, "little")
 
 
 @dataclass(frozen=True)
@@ -348,7 +359,7 @@ def _build(path: Path, data: dict[str, Any], variant: Variant) -> Profile:
     m = r.table(
         data, "menu",
         {"title", "install_label", "serial_install_label", "local_label", "timeout_s",
-         "bios_localboot"},
+         "bios_localboot", "bios_disk_signature"},
     )  # fmt: skip
     menu = Menu(
         title=r.text(m, "menu", "title", _TEXT, _TEXT_DESC),
@@ -357,6 +368,9 @@ def _build(path: Path, data: dict[str, Any], variant: Variant) -> Profile:
         local_label=r.text(m, "menu", "local_label", _TEXT, _TEXT_DESC),
         timeout_s=r.integer(m, "menu", "timeout_s", 1, 600),
         bios_localboot=r.choice(m, "menu", "bios_localboot", ("0xffff", "0x80")),
+        bios_disk_signature=r.text(
+            m, "menu", "bios_disk_signature", _DISK_SIGNATURE, "0x + 8 hex digits, not all zero"
+        ),
     )
 
     s = r.table(data, "system", {"lang", "keyboard", "timezone", "selinux"})

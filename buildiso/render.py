@@ -29,6 +29,9 @@ EFI_MENU_PATHS = {
     EfiFlavour.GRUB_LEGACY: "EFI/BOOT/BOOTX64.conf",
     EfiFlavour.GRUB2: "EFI/BOOT/grub.cfg",
 }
+# GRUB 2's graphical menu: the theme (with the menu title) and its font (staging copies the font).
+GRUB2_THEME_PATH = "EFI/BOOT/theme.txt"
+GRUB2_FONT_PATH = "EFI/BOOT/fonts/ascii.pf2"
 _EFI_TEMPLATES = {
     EfiFlavour.GRUB_LEGACY: "efi/BOOTX64.conf.j2",
     EfiFlavour.GRUB2: "efi/grub.cfg.j2",
@@ -39,8 +42,25 @@ ISOLINUX_FILES: dict[IsolinuxFlavour, tuple[str, ...]] = {
     IsolinuxFlavour.SYSLINUX4: ("isolinux.bin", "vesamenu.c32"),
     IsolinuxFlavour.SYSLINUX6: (
         "isolinux.bin", "ldlinux.c32", "vesamenu.c32", "libcom32.c32", "libutil.c32",
+        "chain.c32",
     ),
 }  # fmt: skip
+CHAIN_C32 = "isolinux/chain.c32"
+
+
+def chain_loads_local(flavour: IsolinuxFlavour, *, base_has_chain: bool) -> bool:
+    """Whether the BIOS "Boot from local drive" entry uses chain.c32 (by disk signature).
+
+    syslinux 6 media always do: the build adds Debian's chain.c32 (same 6.04 ABI) when the
+    base lacks it. syslinux 4 media (RHEL 6) only with the base's own chain.c32: Debian's
+    6.04 com32 modules do not load in isolinux 4.04, so they keep ``localboot``.
+    """
+    return flavour is IsolinuxFlavour.SYSLINUX6 or base_has_chain
+
+
+def _printf_octal(data: bytes) -> str:
+    # POSIX printf format that writes exactly these bytes (octal escapes: dash and busybox)
+    return "".join(f"\\{b:03o}" for b in data)
 
 # Where RHEL 6's anaconda has the install media mounted during the install (see
 # docs/design.md, "Install media during the install"): /mnt/source holds the tree for the
@@ -100,12 +120,20 @@ def render_kickstart(profile: Profile, *, password_hash: str) -> str:
         media_candidates=MEDIA_CANDIDATES,
         key_name=profile.signing.public_key.name,
         report_path=REPORT_PATH,
+        disk_signature_printf=_printf_octal(profile.menu.bios_disk_signature_bytes),
     )
 
 
-def render_isolinux(profile: Profile, *, flavour: IsolinuxFlavour) -> str:
+def render_isolinux(
+    profile: Profile, *, flavour: IsolinuxFlavour, base_has_chain: bool = False
+) -> str:
     check_renderable(profile, password_hash=profile.admin_password_hash)
-    return _render("isolinux.cfg.j2", profile=profile, flavour=flavour.value)
+    return _render(
+        "isolinux.cfg.j2",
+        profile=profile,
+        flavour=flavour.value,
+        chain_local=chain_loads_local(flavour, base_has_chain=base_has_chain),
+    )
 
 
 def render_efi_menu(profile: Profile, *, flavour: EfiFlavour) -> str:
@@ -115,14 +143,33 @@ def render_efi_menu(profile: Profile, *, flavour: EfiFlavour) -> str:
 
 
 def render_media_files(
-    profile: Profile, *, isolinux: IsolinuxFlavour, efi: EfiFlavour, password_hash: str
+    profile: Profile,
+    *,
+    isolinux: IsolinuxFlavour,
+    efi: EfiFlavour,
+    password_hash: str,
+    base_has_chain: bool = False,
 ) -> dict[str, str]:
-    """Relative path in the ISO tree -> text, for ks.cfg, isolinux.cfg and the EFI menu."""
-    return {
+    """Relative path in the ISO tree -> text, for ks.cfg, isolinux.cfg and the EFI menu.
+
+    ``base_has_chain``: the base tree ships its own ``isolinux/chain.c32``.
+    """
+    files = {
         KS_PATH: render_kickstart(profile, password_hash=password_hash),
-        ISOLINUX_CFG_PATH: render_isolinux(profile, flavour=isolinux),
+        ISOLINUX_CFG_PATH: render_isolinux(
+            profile, flavour=isolinux, base_has_chain=base_has_chain
+        ),
         EFI_MENU_PATHS[efi]: render_efi_menu(profile, flavour=efi),
     }
+    if efi is EfiFlavour.GRUB2:
+        files[GRUB2_THEME_PATH] = render_grub2_theme(profile)
+    return files
+
+
+def render_grub2_theme(profile: Profile) -> str:
+    """GRUB 2's gfxmenu theme: its title-text puts the menu title on screen."""
+    check_renderable(profile, password_hash=profile.admin_password_hash)
+    return _render("efi/theme.txt.j2", profile=profile)
 
 
 def write_files_atomically(files: dict[str, str], *, out_dir: Path) -> list[Path]:

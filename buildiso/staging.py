@@ -16,14 +16,23 @@ from pathlib import Path
 
 from buildiso import iso
 from buildiso.basetree import BaseTree
+from buildiso.config import IsolinuxFlavour
 from buildiso.efiboot import edit_efiboot
 from buildiso.errors import BuildError
 from buildiso.profile import Profile
+from buildiso.render import CHAIN_C32, GRUB2_FONT_PATH, GRUB2_THEME_PATH
 from buildiso.repo import GATEWAY_REPO_DIR
 
 EFIBOOT = "images/efiboot.img"
 # A base tree may carry the isohybrid MBR of its own syslinux (it must match isolinux.bin).
 BASE_ISOHDPFX = "isolinux/isohdpfx.bin"
+# chain.c32 of Debian's syslinux 6 (package syslinux-common): the syslinux 6 menu's local entry
+# needs it (render.chain_loads_local); it loads into any isolinux 6.0x with the base's own
+# libcom32.c32/libutil.c32, never into RHEL 6's isolinux 4.
+DEBIAN_CHAIN_C32 = Path("/usr/lib/syslinux/modules/bios/chain.c32")
+# GRUB 2's graphical menu font (the theme's "Unifont Regular 16", ASCII only: profile texts
+# are ASCII).
+GRUB_ASCII_FONT = Path("/usr/share/grub/ascii.pf2")
 
 
 class OverlayReader:
@@ -66,6 +75,13 @@ def media_repo(profile: Profile, base: BaseTree) -> str:
     )
 
 
+def _copy_tool_file(source: Path, dest: Path, *, package: str) -> None:
+    if not source.is_file():
+        raise BuildError(f"{source} not found", hint=f"install the Debian package {package}")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_bytes(source.read_bytes())
+
+
 def _stamp_tree(root: Path, epoch: int) -> None:
     for path in sorted(root.rglob("*"), reverse=True):
         os.utime(path, (epoch, epoch), follow_symlinks=False)
@@ -103,6 +119,10 @@ def stage_overlay(
     _write(overlay, ".treeinfo", treeinfo.render())
     _write(overlay, ".discinfo", base.discinfo.render())
     _write(overlay, "media.repo", media_repo(profile, base))
+    if GRUB2_THEME_PATH in rendered:
+        _copy_tool_file(GRUB_ASCII_FONT, overlay / GRUB2_FONT_PATH, package="grub-common")
+    if base.isolinux_flavour is IsolinuxFlavour.SYSLINUX6 and not base.exists(CHAIN_C32):
+        _copy_tool_file(DEBIAN_CHAIN_C32, overlay / CHAIN_C32, package="syslinux-common")
     _stamp_tree(overlay, epoch)
 
     hybrid_mbr = iso.DEBIAN_ISOHDPFX

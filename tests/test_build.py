@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import shutil
 import signal
 import threading
 import time
@@ -12,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from buildiso import build
+from buildiso import build, paths
 from buildiso.cli import main
+from buildiso.sample.base import SampleBase
 
 
 def test_unchanged_build_needs_same_fingerprint_and_untouched_iso(tmp_path: Path) -> None:
@@ -112,3 +114,65 @@ def test_one_build_per_output_folder(tmp_path: Path) -> None:
     os.close(folder)
     worker.join()
     assert entered.is_set()  # ... and goes on once the folder is free
+
+
+# --- --allow-unresolved (development builds) -------------------------------------------------
+
+
+def _sample_build_args(sample: SampleBase, rpms: Path) -> list[str]:
+    return ["build", "--base", str(sample.tree), "--gateway-rpms", str(rpms),
+            "--gpg-key", str(sample.gpg_public_key), "--key-id", sample.key_id]  # fmt: skip
+
+
+def _rpms_without_core(sample: SampleBase, dest: Path) -> Path:
+    dest.mkdir()
+    for rpm in sorted(sample.gateway_rpms.glob("*.rpm")):
+        if rpm.name != "cs-email-core-4.9.0-190.x86_64.rpm":  # cs-email Requires it
+            shutil.copyfile(rpm, dest / rpm.name)
+    return dest
+
+
+@pytest.mark.integration
+def test_allow_unresolved_ships_missing_requires_loudly(
+    sample_base: SampleBase, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = _sample_build_args(sample_base, _rpms_without_core(sample_base, tmp_path / "rpms"))
+    out = tmp_path / "out"
+    assert main([*args, "--out", str(out)]) == 2  # a release build refuses
+    assert "unresolved dependency: " in capsys.readouterr().err
+    assert main([*args, "--allow-unresolved", "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert "--allow-unresolved: DEVELOPMENT BUILD" in captured.err
+    assert (
+        "--allow-unresolved: shipping ks.cfg:" in captured.err and "cs-email-core" in captured.err
+    )
+    assert "UNRESOLVED REQUIRES SHIPPED" in captured.out
+    manifest = json.loads((out / "EMAIL_490_190.manifest.json").read_text())
+    assert manifest["inputs"]["depsolve"] == {"allow_unresolved": True}
+    unresolved = manifest["install_set_unresolved"]
+    assert unresolved and all(u.startswith("ks.cfg:") for u in unresolved)
+    assert any("cs-email-core" in u for u in unresolved)
+    assert (out / "EMAIL_490_190.iso").is_file()
+
+
+@pytest.mark.integration
+def test_allow_unresolved_keeps_conflicts_fatal(
+    sample_base: SampleBase, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    profile = tmp_path / "profile.toml"
+    text = paths.DEFAULT_PROFILE.read_text()
+    profile.write_text(text.replace('"postfix", ', ""))  # postfix conflicts with cs-email
+    assert profile.read_text() != text
+    args = _sample_build_args(sample_base, sample_base.gateway_rpms)
+    out = tmp_path / "out"
+    out.mkdir()
+    assert main([*args, "--profile", str(profile), "--allow-unresolved", "--out", str(out)]) == 2
+    assert "conflicts with postfix" in capsys.readouterr().err
+    assert list(out.iterdir()) == []
+
+
+@pytest.mark.integration
+def test_release_build_records_no_unresolved(built_iso: Path) -> None:
+    manifest = json.loads((built_iso.parent / "EMAIL_490_190.manifest.json").read_text())
+    assert manifest["inputs"]["depsolve"] == {"allow_unresolved": False}
+    assert manifest["install_set_unresolved"] == []

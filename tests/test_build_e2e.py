@@ -17,7 +17,7 @@ import pytest
 from mini_media import small_tmpfs
 from rpm_factory import make_key
 
-from buildiso import build, buildinputs, efiboot, iso, paths
+from buildiso import build, buildinputs, efiboot, iso, paths, staging
 from buildiso.cli import main
 from buildiso.config import Variant
 from buildiso.profile import load_profile
@@ -67,6 +67,18 @@ def test_main_job_iso_agrees_with_independent_tools(built_iso: Path) -> None:
     # The files on the ISO are the rendered ones the manifest records.
     for rel, entry in manifest["rendered"].items():
         assert _iso_file(built_iso, rel) == entry["text"], rel
+
+
+def test_syslinux6_iso_carries_chain_c32_for_the_local_entry(built_iso: Path) -> None:
+    # the sample base is syslinux 6 without chain.c32: the build adds Debian's
+    chain = subprocess.run(
+        ["isoinfo", "-R", "-i", str(built_iso), "-x", "/isolinux/chain.c32"],
+        capture_output=True,
+        check=True,
+    ).stdout
+    assert chain == staging.DEBIAN_CHAIN_C32.read_bytes()
+    local = _iso_file(built_iso, "isolinux/isolinux.cfg").split("\nlabel local\n")[1]
+    assert "com32 chain.c32\n" in local and "append mbr:0x90014945\n" in local
 
 
 def test_efi_menu_is_inside_efiboot_img(built_iso: Path, tmp_path: Path) -> None:

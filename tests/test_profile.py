@@ -130,7 +130,21 @@ def test_unknown_key_named_with_allowed_keys(tmp_path: Path) -> None:
         load_profile(path, Variant.TEST)
     message = str(info.value)
     assert str(path) in message
-    assert "menu.colour: unknown key (allowed: bios_localboot, install_label" in message
+    assert (
+        "menu.colour: unknown key (allowed: bios_disk_signature, bios_localboot, install_label"
+        in message
+    )
+
+
+def test_bios_disk_signature(tmp_path: Path) -> None:
+    menu = load_profile(PROFILE, Variant.TEST).menu
+    assert menu.bios_disk_signature == "0x90014945"
+    assert menu.bios_disk_signature_bytes == bytes([0x45, 0x49, 0x01, 0x90])  # as on disk
+    for bad in ("0x00000000", "90014945", "0x9001494", "0x90014945a", "0xG0014945"):
+        data = _shipped()
+        data["menu"]["bios_disk_signature"] = bad
+        with pytest.raises(InputError, match=r"menu\.bios_disk_signature"):
+            load_profile(_write(tmp_path, data), Variant.TEST)
 
 
 def test_wrong_type_named(tmp_path: Path) -> None:

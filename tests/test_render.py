@@ -36,6 +36,7 @@ from buildiso.render import (
     ISOLINUX_FILES,
     render_command,
     render_efi_menu,
+    render_grub2_theme,
     render_isolinux,
     render_kickstart,
     render_media_files,
@@ -58,6 +59,7 @@ def _golden_cases() -> list[tuple[Variant, str, str]]:
             cases.append((variant, f"isolinux-{iso.value}", f"isolinux/{iso.value}/isolinux.cfg"))
         for efi in EfiFlavour:
             cases.append((variant, f"efi-{efi.value}", f"{EFI_MENU_PATHS[efi]}"))
+        cases.append((variant, "grub2-theme", "EFI/BOOT/theme.txt"))
     return cases
 
 
@@ -65,6 +67,8 @@ def _render_case(variant: Variant, kind: str) -> str:
     profile = _profile(variant)
     if kind == "ks.cfg":
         return render_kickstart(profile, password_hash=profile.admin_password_hash)
+    if kind == "grub2-theme":
+        return render_grub2_theme(profile)
     if kind.startswith("isolinux-"):
         return render_isolinux(profile, flavour=IsolinuxFlavour(kind.removeprefix("isolinux-")))
     return render_efi_menu(profile, flavour=EfiFlavour(kind.removeprefix("efi-")))
@@ -93,7 +97,8 @@ def test_render_media_files_paths() -> None:
             efi=efi,
             password_hash=profile.admin_password_hash,
         )
-        assert sorted(files) == sorted(["ks.cfg", "isolinux/isolinux.cfg", efi_path])
+        theme = ["EFI/BOOT/theme.txt"] if efi is EfiFlavour.GRUB2 else []
+        assert sorted(files) == sorted(["ks.cfg", "isolinux/isolinux.cfg", efi_path, *theme])
     assert "ldlinux.c32" in ISOLINUX_FILES[IsolinuxFlavour.SYSLINUX6]
     assert "ldlinux.c32" not in ISOLINUX_FILES[IsolinuxFlavour.SYSLINUX4]
 
@@ -120,13 +125,35 @@ def test_isolinux_contract(flavour: IsolinuxFlavour) -> None:
     install, serial, local = blocks
     assert f"append initrd=initrd.img {ARGS}\n" in install and "kernel vmlinuz" in install
     assert f"append initrd=initrd.img {ARGS} {SERIAL}\n" in serial
-    assert "menu default" in local and "localboot 0xffff" in local
+    assert "menu default" in local
+    if flavour is IsolinuxFlavour.SYSLINUX6:
+        # chain.c32 finds the installed disk by the signature the kickstart's %post writes
+        assert "com32 chain.c32\n" in local and "append mbr:0x90014945\n" in local
+        assert "\n  localboot " not in local and "swap" not in local
+    else:
+        assert "localboot 0xffff\n" in local and "chain.c32" not in local
     assert "menu default" not in install + serial
     assert "^" not in text  # no hotkey markers: they split the serial mirror's text
     if flavour is IsolinuxFlavour.SYSLINUX6:
         assert "ui vesamenu.c32" in lines
     else:
         assert "default vesamenu.c32" in lines
+
+
+def test_syslinux4_base_with_its_own_chain_c32_chain_loads() -> None:
+    text = render_isolinux(_profile(), flavour=IsolinuxFlavour.SYSLINUX4, base_has_chain=True)
+    local = text.split("\nlabel local\n")[1]
+    assert "com32 chain.c32\n" in local and "append mbr:0x90014945\n" in local
+    assert "\n  localboot " not in local
+    files = render_media_files(
+        _profile(),
+        isolinux=IsolinuxFlavour.SYSLINUX4,
+        efi=EfiFlavour.GRUB_LEGACY,
+        password_hash=_profile().admin_password_hash,
+        base_has_chain=True,
+    )
+    assert files["isolinux/isolinux.cfg"] == text
+    assert "chain.c32" in ISOLINUX_FILES[IsolinuxFlavour.SYSLINUX6]
 
 
 def test_grub2_contract() -> None:
@@ -149,6 +176,19 @@ def test_grub2_contract() -> None:
     assert "search --no-floppy --file --set=installed /EFI/redhat/grub.efi" in local
     assert "chainloader ($installed)/EFI/redhat/grub.efi" in local
     assert local.index("chainloader") < local.index("exit")
+    # the graphical menu (its theme shows the title on screen) only when font and gfxmenu
+    # load, and the serial port stays a terminal output
+    gfx = text[text.index("if loadfont ") : text.index("\nmenuentry ")]
+    assert "if loadfont /EFI/BOOT/fonts/ascii.pf2; then" in gfx and "if insmod gfxmenu; then" in gfx
+    assert "set theme=/EFI/BOOT/theme.txt" in gfx and "terminal_output gfxterm serial" in gfx
+
+
+def test_grub2_theme_shows_the_title() -> None:
+    theme = render_grub2_theme(_profile())
+    assert 'title-text: "Welcome to Clearswift Email Solutions"' in theme
+    fonts = set(re.findall(r'font = "([^"]+)"|font: "([^"]+)"', theme))
+    assert {a or b for a, b in fonts} == {"Unifont Regular 16"}  # the name inside ascii.pf2
+    assert "+ boot_menu {" in theme and 'id = "__timeout__"' in theme
 
 
 def test_grub_legacy_contract() -> None:
@@ -208,7 +248,9 @@ def test_custom_password_only_as_hash(tmp_path: Path, monkeypatch: pytest.Monkey
         out_dir=out,
     )
     written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
-    assert written == ["EFI/BOOT/grub.cfg", "isolinux/isolinux.cfg", "ks.cfg"]
+    assert written == [
+        "EFI/BOOT/grub.cfg", "EFI/BOOT/theme.txt", "isolinux/isolinux.cfg", "ks.cfg"
+    ]  # fmt: skip
     ks = (out / "ks.cfg").read_text()
     assert secret not in ks
     assert re.search(r"^user --name=cs-admin --iscrypted --password=\$6\$", ks, re.M)
@@ -447,6 +489,93 @@ def test_post_configures_gateway_and_writes_report(tmp_path: Path, tls10: bool) 
     assert all(r == reports[0] for r in reports)
 
 
+DISK_SIGNATURE_POST = (
+    "%post --nochroot --log=/mnt/sysimage/root/ks-post-disk-signature.log --erroronfail"
+)
+
+
+def _run_disk_signature_post(
+    tmp_path: Path,
+    *,
+    mounted_from: str | None,
+    disk: str,
+    uefi: bool = False,
+    busybox: bool = False,
+) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """Run the %post against a fake /proc/mounts, /dev (512-byte disk file) and firmware."""
+    profile = _profile()
+    script = _section(render_kickstart(profile, password_hash=profile.admin_password_hash),
+                      DISK_SIGNATURE_POST)  # fmt: skip
+    efi, mounts, dev = tmp_path / "efi", tmp_path / "mounts", tmp_path / "dev"
+    if uefi:
+        efi.mkdir()
+    dev.mkdir()
+    lines = ["proc /proc proc rw 0 0", "/dev/sr0 /mnt/source iso9660 ro 0 0"]
+    if mounted_from is not None:
+        lines.append(f"{mounted_from} /mnt/sysimage ext4 rw 0 0")
+        lines.append(f"{mounted_from.rstrip('0123456789')}3 /mnt/sysimage/var ext4 rw 0 0")
+    mounts.write_text("\n".join(lines) + "\n")
+    target = dev / disk
+    target.write_bytes(bytes(range(256)) * 2)  # a "disk" whose every byte is known
+    for old, new in (
+        ("efi_dir=/sys/firmware/efi\n", f"efi_dir={efi}\n"),
+        ("mounts=/proc/mounts\n", f"mounts={mounts}\n"),
+        ("dev_dir=/dev\n", f"dev_dir={dev}\n"),
+    ):
+        assert script.count(old) == 1, old
+        script = script.replace(old, new)
+    prefix = ""
+    if busybox:  # the installer's tools on a busybox system
+        binary = shutil.which("busybox")
+        assert binary is not None, "busybox not installed: run ./setup.sh (busybox-static)"
+        bb = tmp_path / "busybox-tools"
+        bb.mkdir()
+        for tool in ("awk", "sed", "dd", "sync"):
+            (bb / tool).symlink_to(binary)
+        prefix = f"{bb}:"
+    return _run_sh(script, path_prefix=prefix, cwd=tmp_path), target
+
+
+@pytest.mark.parametrize("busybox", [False, True])
+@pytest.mark.parametrize(
+    ("partition", "disk"),
+    [("/dev/sda2", "sda"), ("/dev/vda2", "vda"), ("/dev/nvme0n1p2", "nvme0n1")],
+)
+def test_post_writes_the_bios_disk_signature(
+    tmp_path: Path, partition: str, disk: str, busybox: bool
+) -> None:
+    proc, target = _run_disk_signature_post(
+        tmp_path, mounted_from=partition, disk=disk, busybox=busybox
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    data = target.read_bytes()
+    original = bytes(range(256)) * 2
+    assert len(data) == 512
+    assert data[440:444] == _profile().menu.bios_disk_signature_bytes == b"\x45\x49\x01\x90"
+    assert data[:440] == original[:440] and data[444:] == original[444:]  # only 4 bytes
+
+
+def test_post_disk_signature_skipped_on_uefi(tmp_path: Path) -> None:
+    proc, target = _run_disk_signature_post(
+        tmp_path, mounted_from="/dev/sda2", disk="sda", uefi=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert target.read_bytes() == bytes(range(256)) * 2
+
+
+@pytest.mark.parametrize(
+    ("mounted_from", "disk"), [(None, "sda"), ("/dev/sdb2", "sda"), ("tmpfs", "sda")]
+)
+def test_post_disk_signature_fails_without_the_disk(
+    tmp_path: Path, mounted_from: str | None, disk: str
+) -> None:
+    proc, target = _run_disk_signature_post(tmp_path, mounted_from=mounted_from, disk=disk)
+    assert proc.returncode == 1
+    assert "buildiso:" in proc.stderr
+    assert target.read_bytes() == bytes(range(256)) * 2
+    assert not (tmp_path / "dev" / "sdb").exists()
+
+
 def test_post_scripts_parse_under_busybox_sh() -> None:
     busybox = shutil.which("busybox")
     if busybox is None:
@@ -454,7 +583,7 @@ def test_post_scripts_parse_under_busybox_sh() -> None:
     profile = dataclasses.replace(_profile(), tls10=True)
     ks = render_kickstart(profile, password_hash=profile.admin_password_hash)
     headers = re.findall(r"^(%(?:pre|post)[^\n]*)$", ks, re.M)
-    assert len(headers) == 4
+    assert len(headers) == 5
     for header in headers:
         proc = subprocess.run(
             [busybox, "sh", "-n", "-c", _section(ks, header)], capture_output=True, text=True

@@ -38,7 +38,7 @@ def _base(root: Path) -> Path:
     return tree
 
 
-def _stage(tree: Path, work: Path) -> staging.Staged:
+def _stage(tree: Path, work: Path, extra: dict[str, str] | None = None) -> staging.Staged:
     overlay = work / "overlay"
     repodata = overlay / "cs-repo" / "repodata"
     repodata.mkdir(parents=True)
@@ -47,6 +47,7 @@ def _stage(tree: Path, work: Path) -> staging.Staged:
         "ks.cfg": "# ks\n",
         "isolinux/isolinux.cfg": "default local\n",
         "EFI/BOOT/grub.cfg": "menuentry 'Install Secure Email Gateway' {}\n",
+        **(extra or {}),
     }
     with open_base(tree) as base:
         return staging.stage_overlay(
@@ -90,6 +91,38 @@ def test_base_isohdpfx_is_preferred(tmp_path: Path) -> None:
     os.utime(tree / "isolinux" / "isohdpfx.bin", (EPOCH, EPOCH))
     staged = _stage(tree, tmp_path / "work")
     assert staged.hybrid_mbr.read_bytes() == b"\xfa" * 432
+
+
+@pytest.mark.parametrize("base_chain", [False, True])
+def test_syslinux6_media_get_chain_c32(tmp_path: Path, base_chain: bool) -> None:
+    tree = _base(tmp_path)
+    (tree / "isolinux" / "ldlinux.c32").write_bytes(b"ldlinux")  # makes it syslinux 6
+    if base_chain:
+        (tree / "isolinux" / "chain.c32").write_bytes(b"the base's own chain.c32")
+    staged = _stage(tree, tmp_path / "work")
+    if base_chain:  # the base's own stays; the overlay does not replace it
+        assert "isolinux/chain.c32" not in staged.files
+    else:
+        copied = staged.overlay / "isolinux" / "chain.c32"
+        assert copied.read_bytes() == staging.DEBIAN_CHAIN_C32.read_bytes()
+        assert copied.stat().st_mtime == EPOCH
+        assert "isolinux/chain.c32" in staged.files
+
+
+def test_grub2_theme_gets_its_font(tmp_path: Path) -> None:
+    tree = _base(tmp_path)
+    work = tmp_path / "work"
+    assert "EFI/BOOT/fonts/ascii.pf2" not in _stage(tree, work / "a").files  # no theme
+    staged = _stage(tree, work / "b", extra={"EFI/BOOT/theme.txt": 'title-text: "T"\n'})
+    font = staged.overlay / "EFI" / "BOOT" / "fonts" / "ascii.pf2"
+    assert font.read_bytes() == staging.GRUB_ASCII_FONT.read_bytes()
+    assert b"Unifont Regular 16" in font.read_bytes()[:64]  # the theme's font name
+    assert "EFI/BOOT/fonts/ascii.pf2" in staged.files
+
+
+def test_syslinux4_media_get_no_chain_c32(tmp_path: Path) -> None:
+    staged = _stage(_base(tmp_path), tmp_path / "work")  # no ldlinux.c32: syslinux 4
+    assert "isolinux/chain.c32" not in staged.files  # Debian's 6.04 module won't load in 4.04
 
 
 def test_overlay_reader_prefers_the_overlay(tmp_path: Path) -> None:

@@ -46,6 +46,7 @@ GRUB_MODULES = (
     "all_video",
     "efi_gop",
     "gfxterm",
+    "gfxmenu",  # the product's graphical menu (a theme with the title), as RHEL 7+ media
     "font",
     "reboot",
     "halt",
