@@ -90,7 +90,10 @@ def parse_isolinux(text: str, *, source: str = "isolinux.cfg") -> BootMenu:
                 default_name = rest
     visible = [lb for lb in labels if not lb[2]]
     if not visible:
-        raise InputError(f"{source}: no menu entries found")
+        raise InputError(
+            f"{source}: no menu entries found",
+            hint="check the menu template and the build that rendered it (buildiso inspect ISO)",
+        )
     default_index = 0
     for index, (name, _shown, _hidden, dflt) in enumerate(visible):
         if dflt or (default_name is not None and name == default_name):
@@ -150,7 +153,10 @@ def parse_grub2(text: str, *, source: str = "grub.cfg") -> BootMenu:
                     timeout = float(value) if value.lstrip("-").isdigit() else None
         depth += stripped.count("{") - stripped.count("}")
     if not entries:
-        raise InputError(f"{source}: no menuentry found")
+        raise InputError(
+            f"{source}: no menuentry found",
+            hint="check the menu template and the build that rendered it (buildiso inspect ISO)",
+        )
     if default.isdigit():
         index = int(default)
     elif default in ids:
@@ -186,7 +192,10 @@ def parse_grub_legacy(text: str, *, source: str = "BOOTX64.conf") -> BootMenu:
         elif key == "timeout" and value.strip().isdigit():
             timeout = float(value)
     if not entries:
-        raise InputError(f"{source}: no title entries found")
+        raise InputError(
+            f"{source}: no title entries found",
+            hint="check the menu template and the build that rendered it (buildiso inspect ISO)",
+        )
     return BootMenu(
         source=source,
         loader="grub-legacy",

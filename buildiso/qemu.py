@@ -461,7 +461,9 @@ class Vm:
             # A private copy: the installer registers boot entries in it.
             shutil.copyfile(OVMF_VARS, self.files.efi_vars)
         if not self.spec.iso.is_file():
-            raise InputError(f"{self.spec.iso}: ISO not found")
+            raise InputError(
+                f"{self.spec.iso}: ISO not found", hint="build it first: buildiso build"
+            )
         qemu = self.qemu if os.sep in self.qemu else tool_path(self.qemu)
         cmd = build_command(self.spec, self.files, qemu=qemu)
         (self.artifacts / "qemu.cmdline").write_text(shlex.join(cmd) + "\n", encoding="utf-8")
