@@ -21,16 +21,17 @@ from functools import partial
 from pathlib import Path
 from typing import TextIO
 
-from buildiso import bootproto, qemu
+from buildiso import bootproto, vm
+from buildiso.accel import AccelChoice, choose_accel
 from buildiso.bootcell import (
     ALL_CELLS,
     Cell,
-    CellConfig,
     CellResult,
     GuestFactory,
     qemu_guest,
     run_cell,
 )
+from buildiso.celldriver import CellConfig
 from buildiso.config import Accel, Firmware, Media, Variant
 from buildiso.errors import BuildError, InputError
 from buildiso.isomenu import BootMenu, NotAnIso, read_menu
@@ -119,7 +120,7 @@ def run_boot_test(
         cancel.set()
         for fut in futures:
             fut.cancel()
-        qemu.stop_all()
+        vm.stop_all()
         pool.shutdown(wait=True, cancel_futures=True)
         raise
     pool.shutdown(wait=True)
@@ -236,7 +237,7 @@ def boot_test_command(
     profile_path: Path,
     variant: Variant,
     out: TextIO | None = None,
-    accel_chooser: Callable[[Accel], qemu.AccelChoice] = qemu.choose_accel,
+    accel_chooser: Callable[[Accel], AccelChoice] = choose_accel,
     guest_factory: GuestFactory | None = None,
     timeouts: Mapping[str, float] | None = None,
 ) -> None:

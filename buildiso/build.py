@@ -7,6 +7,11 @@
 3. master with xorriso, base grafted from where it is, MD5 implanted while streaming;
 4. SHA256SUM and the manifest, then rename everything into place.
 
+The manifest is a pure function of the inputs and outputs: two builds of the same inputs
+give byte-identical manifests (the nightly job diffs them). What lets an unchanged rebuild
+be skipped — the inputs fingerprint and the ISO's inode/mtime — is machine state, kept
+apart in a hidden state file beside it (``.EMAIL_490_190.buildstate.json``).
+
 Any error or Ctrl-C removes the work folder: no partial ISO is ever left under its final
 name (a SIGKILLed build's work folder is removed by the next build into that folder).
 An unchanged rebuild (same inputs fingerprint, ISO untouched since) is skipped.
@@ -16,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import fcntl
+import json
 import logging
 import os
 import shutil
@@ -56,6 +62,7 @@ log = logging.getLogger("buildiso.build")
 REQUIRED_TOOLS = ("xorriso", "mcopy", "mmd", "mtype", "mdir", "createrepo_c", "rpmkeys", "rpm")
 BIOS_LOADER = "isolinux/isolinux.bin"
 GATEWAY_COMPS = paths.COMPS_DIR / "cs-email-comps.xml"
+STATE_SCHEMA = 1  # the hidden .<stem>.buildstate.json
 
 
 @dataclass(frozen=True)
@@ -204,6 +211,7 @@ def build_iso(
     final_iso = out_dir / profile.iso_name
     stem = profile.iso_name.removesuffix(".iso")
     manifest_path = out_dir / f"{stem}.manifest.json"
+    state_path = out_dir / f".{stem}.buildstate.json"
     sums_path = out_dir / "SHA256SUM"
     password_hash = admin_password_hash(
         default_hash=profile.admin_password_hash,
@@ -263,7 +271,13 @@ def build_iso(
         }
         tools = buildinputs.tool_versions()
         fingerprint = buildinputs.fingerprint(inputs=inputs, rendered=rendered_entries, tools=tools)
-        unchanged = _unchanged_build(manifest_path, final_iso, sums_path, fingerprint)
+        unchanged = _unchanged_build(
+            manifest_path=manifest_path,
+            iso_path=final_iso,
+            sums=sums_path,
+            state_path=state_path,
+            fingerprint=fingerprint,
+        )
         if unchanged is not None:
             step(f"inputs unchanged since the last build: keeping {final_iso}")
             return _result_from(unchanged, final_iso, manifest_path, started, skipped=True)
@@ -310,7 +324,6 @@ def build_iso(
             manifest: Manifest = {
                 "schema": SCHEMA,
                 "buildiso_version": __version__,
-                "fingerprint": fingerprint,
                 "product": {
                     "name": profile.product,
                     "version": profile.version,
@@ -335,35 +348,67 @@ def build_iso(
             tmp_sums.write_text(f"{sha256}  {profile.iso_name}\n", encoding="ascii")
             # Publish all three together: an interrupt waits until they agree.
             with _signals_held():
-                # Rename the ISO last, then record its stat so an unchanged rebuild is cheap.
+                # The old state goes first: it never vouches for a half-published set.
+                state_path.unlink(missing_ok=True)
                 os.replace(tmp_sums, sums_path)
                 os.replace(tmp_iso, final_iso)
-                st = final_iso.stat()
-                manifest["iso"]["stat"] = {
-                    "size": st.st_size,
-                    "mtime_ns": st.st_mtime_ns,
-                    "ino": st.st_ino,
-                }
                 write_manifest(manifest_path, manifest)
+                # Recorded last, so an unchanged rebuild is cheap (no re-hash of the ISO).
+                _record_state(
+                    state_path=state_path,
+                    iso_path=final_iso,
+                    manifest_path=manifest_path,
+                    fingerprint=fingerprint,
+                )
     return _result_from(manifest, final_iso, manifest_path, started, skipped=False)
 
 
+def _file_state(path: Path) -> dict[str, int]:
+    st = path.stat()
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "ino": st.st_ino}
+
+
+def _record_state(
+    *, state_path: Path, iso_path: Path, manifest_path: Path, fingerprint: str
+) -> None:
+    """The hidden rebuild-skip state: machine facts that must stay out of the manifest."""
+    state = {
+        "schema": STATE_SCHEMA,
+        "fingerprint": fingerprint,
+        "iso": _file_state(iso_path),
+        "manifest_sha256": buildinputs.sha256_bytes(manifest_path.read_bytes()),
+    }
+    write_manifest(state_path, state)
+
+
 def _unchanged_build(
-    manifest_path: Path, iso_path: Path, sums: Path, fingerprint: str
+    *, manifest_path: Path, iso_path: Path, sums: Path, state_path: Path, fingerprint: str
 ) -> Manifest | None:
-    """The previous manifest when it was built from the same inputs and the ISO is untouched."""
+    """The previous manifest when it was built from the same inputs and neither the ISO nor
+    the manifest was touched since. A state file that does not match is removed."""
+    if not state_path.is_file():
+        return None
     if not (manifest_path.is_file() and iso_path.is_file() and sums.is_file()):
+        state_path.unlink(missing_ok=True)
         return None
     try:
+        state = json.loads(state_path.read_text(encoding="utf-8"))
         old = load_manifest(manifest_path)
-    except InputError:
+    except (OSError, ValueError, InputError):
+        state_path.unlink(missing_ok=True)
         return None
-    recorded = old.get("iso", {}).get("stat", {})
-    st = iso_path.stat()
-    same_file = recorded == {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "ino": st.st_ino}
-    sums_ok = f"{old['iso'].get('sha256')}  {iso_path.name}" in sums.read_text(errors="replace")
-    if old.get("fingerprint") == fingerprint and same_file and sums_ok:
+    sums_line = f"{old.get('iso', {}).get('sha256')}  {iso_path.name}"
+    manifest_sha256 = buildinputs.sha256_bytes(manifest_path.read_bytes())
+    if (
+        isinstance(state, dict)
+        and state.get("schema") == STATE_SCHEMA
+        and state.get("fingerprint") == fingerprint
+        and state.get("iso") == _file_state(iso_path)
+        and state.get("manifest_sha256") == manifest_sha256
+        and sums_line in sums.read_text(errors="replace")
+    ):
         return old
+    state_path.unlink(missing_ok=True)
     return None
 
 

@@ -4,8 +4,11 @@ RHEL 6 semantics: ``@core`` always, ``@base`` unless ``--nobase``; a group selec
 mandatory and default members (``--optional`` adds optional ones, ``--nodefaults`` drops
 the defaults); ``-name`` removes a package from the selection (a dependency can still pull
 it back, as with anaconda); the newest version of each name wins. Then the dependency
-closure over base + ``cs-repo``. Problems are collected, never raised one at a time, and
-each carries the chain that led to it and the kickstart line it started from.
+closure over base + ``cs-repo``. Obsoletes as yum honours them: a name (or group member)
+that another package obsoletes installs the obsoleting package instead, and a package of
+the set obsoleted by another one in the set is dropped from it. Problems are collected,
+never raised one at a time, and each carries the chain that led to it and the kickstart
+line it started from.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from buildiso.basetree import open_base
 from buildiso.errors import InputError
 from buildiso.kspackages import GroupLevel, PackageSelection, parse_packages
 from buildiso.repo import DirReader, Group, MediaRepos, RepoPackage, TreeReader, load_media
-from buildiso.rpmversion import Relation
+from buildiso.rpmversion import Flag, Relation
 
 BASE_ARCHES = ("x86_64", "noarch")
 # Where RHEL 6's anaconda has the install media mounted (docs/design.md, "Install media
@@ -142,7 +145,12 @@ class _Index:
         self.by_name: dict[str, list[RepoPackage]] = {}
         self.provides: dict[str, list[tuple[RepoPackage, Relation]]] = {}
         self.files: dict[str, list[RepoPackage]] = {}
+        self.obsoleters: dict[str, list[tuple[RepoPackage, Relation]]] = {}
         for pkg in self.packages:
+            for rel in pkg.obsoletes:
+                # "Obsoletes: self < 2" is an upgrade path of its own name, not a replacement.
+                if rel.name != pkg.name:
+                    self.obsoleters.setdefault(rel.name, []).append((pkg, rel))
             self.by_name.setdefault(pkg.name, []).append(pkg)
             for rel in pkg.provides:
                 self.provides.setdefault(rel.name, []).append((pkg, rel))
@@ -155,6 +163,22 @@ class _Index:
         if not candidates:
             return None
         return min(candidates, key=_preference)
+
+    def obsoleted_by(self, pkg: RepoPackage) -> list[RepoPackage]:
+        """The packages whose Obsoletes match ``pkg``'s name and version."""
+        own = Relation(pkg.name, Flag.EQ, pkg.evr)
+        return [other for other, rel in self.obsoleters.get(pkg.name, []) if rel.matches(own)]
+
+    def replacement(self, pkg: RepoPackage) -> RepoPackage:
+        """What yum installs when asked for ``pkg``: its obsoleter, followed to the end."""
+        seen = {pkg.name}
+        while by := self.obsoleted_by(pkg):
+            best = min(by, key=_preference)
+            if best.name in seen:  # two packages obsoleting each other: keep what was asked
+                break
+            seen.add(best.name)
+            pkg = best
+        return pkg
 
     def by_name_arch(self, text: str) -> RepoPackage | None:
         """The package a ``name.arch`` entry means, if it is one."""
@@ -209,7 +233,7 @@ def resolve_install_set(*, ks_packages: PackageSelection, media: MediaRepos) -> 
             pkg = index.best(name)
             # yum skips group members the repos do not carry; so do we.
             if pkg is not None and is_excluded(name) is None:
-                wanted.append((pkg, (f"@{group.id}", name), line))
+                wanted.append(_replaced(index, pkg, (f"@{group.id}", name), line))
     for entry in sel.packages:
         if any(c in entry.name for c in "*?["):
             names = sorted(
@@ -227,7 +251,7 @@ def resolve_install_set(*, ks_packages: PackageSelection, media: MediaRepos) -> 
         for name in names:
             pkg = index.best(name)
             if pkg is not None and is_excluded(name) is None:
-                wanted.append((pkg, (name,), entry.line))
+                wanted.append(_replaced(index, pkg, (name,), entry.line))
 
     state = _Closure(index, is_excluded=is_excluded)
     for pkg, chain, line in wanted:
@@ -240,6 +264,7 @@ def resolve_install_set(*, ks_packages: PackageSelection, media: MediaRepos) -> 
             if pkg is not None and needs in state.names and is_excluded(name) is None:
                 state.add(pkg, (f"@{group.id}", name), state.lines[needs])
     state.run()
+    state.drop_obsoleted()
 
     pulled_back = [
         PulledBack(name, state.why[name], exclusion)
@@ -255,6 +280,14 @@ def resolve_install_set(*, ks_packages: PackageSelection, media: MediaRepos) -> 
         missing=tuple(sorted(missing, key=lambda m: m.line)),
         pulled_back=tuple(pulled_back),
     )
+
+
+def _replaced(
+    index: _Index, pkg: RepoPackage, chain: tuple[str, ...], line: int
+) -> tuple[RepoPackage, tuple[str, ...], int]:
+    """A request for an obsoleted package installs its obsoleter (the chain says so)."""
+    new = index.replacement(pkg)
+    return (new, chain if new is pkg else (*chain, new.name), line)
 
 
 def _selected_groups(
@@ -345,6 +378,51 @@ class _Closure:
                 if not any(n in self.names for n in names):
                     good = [p for n in names for p in self.index.by_name.get(n, [])]
                     self._choose(pkg, req, good, [])
+
+    def drop_obsoleted(self) -> None:
+        """yum's transaction: a package obsoleted by another one in the set is not installed.
+
+        A Requires only a dropped package satisfied is then reported as unresolved.
+        """
+        chosen = set(self.chosen.values())
+        dropped = {
+            key: pkg
+            for key, pkg in self.chosen.items()
+            if any(other in chosen for other in self.index.obsoleted_by(pkg))
+        }
+        if not dropped:
+            return
+        for key in dropped:
+            del self.chosen[key]
+        self.names = {pkg.name for pkg in self.chosen.values()}
+        self._provided = {}
+        self._files = set()
+        for pkg in self.chosen.values():
+            for rel in pkg.provides:
+                self._provided.setdefault(rel.name, []).append(rel)
+            self._files.update(pkg.files)
+        for pkg in sorted(self.chosen.values(), key=lambda p: (p.name, p.arch)):
+            for req in pkg.requires:
+                if req.name.startswith("rpmlib(") or self.satisfied(req):
+                    continue
+                lost = sorted(
+                    old.nevra
+                    for old in dropped.values()
+                    if (
+                        req.name in old.files
+                        if req.name.startswith("/")
+                        else any(req.matches(rel) for rel in old.provides)
+                    )
+                )
+                if lost:
+                    self.unresolved.append(
+                        Unresolved(
+                            str(req),
+                            self.why[pkg.name],
+                            f"only {', '.join(lost)} provides it, and the set obsoletes that",
+                            self.lines[pkg.name],
+                        )
+                    )
 
     def _choose(
         self, pkg: RepoPackage, req: Relation, good: list[RepoPackage], other: list[RepoPackage]

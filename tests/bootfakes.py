@@ -17,10 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from buildiso import paths
-from buildiso.config import Variant
+from buildiso.bootcell import Cell, CellResult, run_cell
+from buildiso.celldriver import CellConfig
+from buildiso.config import Accel, Firmware, Media, Variant
 from buildiso.isomenu import parse_isolinux
 from buildiso.profile import Profile, load_profile
-from buildiso.qemu import QemuStartError, Screenshot, SerialLog, VmSpec, encode_png
+from buildiso.qemu import VmSpec
+from buildiso.screendump import Screenshot, encode_png
+from buildiso.seriallog import SerialLog
+from buildiso.vm import QemuStartError
 
 DATA = Path(__file__).parent / "data"
 ISOLINUX_CFG = """\
@@ -211,3 +216,39 @@ class FakeFactory:
             guest.alive = False
             with self._lock:
                 self.active -= 1
+
+
+CELL = Cell(Firmware.BIOS, Media.DVD)
+TIMEOUTS = {
+    "firmware": 20,
+    "menu": 10,
+    "kernel": 30,
+    "media": 30,
+    "kickstart": 30,
+    "partitioning": 30,
+    "packages": 60,
+    "bootloader": 30,
+    "post": 60,
+    "reboot": 30,
+    "local-boot": 30,
+    "firstboot": 30,
+}
+
+
+def run_scripted_cell(
+    tmp_path: Path, prof: Profile, script: Script, **kw: Any
+) -> tuple[CellResult, FakeFactory]:
+    """Run ``CELL`` against ``script`` with a fake clock; CellConfig fields via ``kw``."""
+    clock = FakeClock()
+    factory = FakeFactory(clock, {CELL.name: script}, start_failures=kw.pop("start_failures", 0))
+    config = CellConfig(
+        iso=tmp_path / "x.iso",
+        profile=kw.pop("profile", prof),
+        menu=kw.pop("menu", MENU),
+        accel=Accel.TCG,
+        artifacts=tmp_path / CELL.name,
+        timeouts=TIMEOUTS,
+        **kw,
+    )
+    result = run_cell(CELL, config, guest_factory=factory, clock=clock, sleep=clock.sleep)
+    return result, factory

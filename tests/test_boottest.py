@@ -11,12 +11,12 @@ import pytest
 from bootfakes import MENU, FakeFactory, Script, good_report, install_script, load_test_profile
 
 from buildiso import boottest, paths
+from buildiso.accel import AccelChoice
 from buildiso.bootcell import ALL_CELLS, Cell, CellResult
 from buildiso.config import Accel, Firmware, Media, Variant
 from buildiso.errors import BuildError, InputError
 from buildiso.postreport import CheckResult
 from buildiso.profile import Profile
-from buildiso.qemu import AccelChoice
 
 
 @pytest.fixture(scope="module")

@@ -18,25 +18,59 @@ from buildiso.cli import main
 from buildiso.sample.base import SampleBase
 
 
-def test_unchanged_build_needs_same_fingerprint_and_untouched_iso(tmp_path: Path) -> None:
-    image, manifest, sums = tmp_path / "X.iso", tmp_path / "X.manifest.json", tmp_path / "SHA256SUM"
-    assert build._unchanged_build(manifest, image, sums, "f") is None
-    image.write_bytes(b"iso")
-    st = image.stat()
-    record = {
-        "schema": 1,
-        "fingerprint": "f",
-        "iso": {
-            "sha256": "s" * 64,
-            "stat": {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "ino": st.st_ino},
-        },
+def _published(tmp_path: Path) -> dict[str, Path]:
+    """An ISO, SHA256SUM and manifest as a build leaves them, plus its recorded state."""
+    files = {
+        "iso_path": tmp_path / "X.iso",
+        "manifest_path": tmp_path / "X.manifest.json",
+        "sums": tmp_path / "SHA256SUM",
+        "state_path": tmp_path / ".X.buildstate.json",
     }
-    manifest.write_text(json.dumps(record))
-    sums.write_text(f"{'s' * 64}  X.iso\n")
-    assert build._unchanged_build(manifest, image, sums, "f") == record
-    assert build._unchanged_build(manifest, image, sums, "other") is None
-    os.utime(image, ns=(st.st_mtime_ns + 10**9, st.st_mtime_ns + 10**9))
-    assert build._unchanged_build(manifest, image, sums, "f") is None
+    files["iso_path"].write_bytes(b"iso")
+    files["manifest_path"].write_text(json.dumps({"schema": 1, "iso": {"sha256": "s" * 64}}))
+    files["sums"].write_text(f"{'s' * 64}  X.iso\n")
+    return files
+
+
+def test_unchanged_build_needs_same_fingerprint_and_untouched_iso(tmp_path: Path) -> None:
+    files = _published(tmp_path)
+    # No state recorded (e.g. an older build): never skipped.
+    assert build._unchanged_build(**files, fingerprint="f") is None
+
+    def record() -> None:
+        build._record_state(
+            state_path=files["state_path"],
+            iso_path=files["iso_path"],
+            manifest_path=files["manifest_path"],
+            fingerprint="f",
+        )
+
+    record()
+    manifest = json.loads(files["manifest_path"].read_text())
+    assert build._unchanged_build(**files, fingerprint="f") == manifest
+    assert "fingerprint" not in manifest and "stat" not in manifest["iso"]
+    # Other inputs: rebuilt, and the state that no longer matches is gone.
+    assert build._unchanged_build(**files, fingerprint="other") is None
+    assert not files["state_path"].exists()
+
+    record()
+    st = files["iso_path"].stat()
+    os.utime(files["iso_path"], ns=(st.st_mtime_ns + 10**9, st.st_mtime_ns + 10**9))
+    assert build._unchanged_build(**files, fingerprint="f") is None  # touched ISO
+
+    record()
+    replacement = tmp_path / "copy.iso"
+    shutil.copy2(files["iso_path"], replacement)  # same bytes, size and mtime; new inode
+    os.replace(replacement, files["iso_path"])
+    assert build._unchanged_build(**files, fingerprint="f") is None  # replaced ISO
+
+    record()
+    files["manifest_path"].write_text(files["manifest_path"].read_text() + " ")
+    assert build._unchanged_build(**files, fingerprint="f") is None  # edited manifest
+
+    files["state_path"].write_text("{not json")
+    assert build._unchanged_build(**files, fingerprint="f") is None  # damaged state
+    assert not files["state_path"].exists()
 
 
 def test_base_without_gateway_rpms(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -111,7 +111,7 @@ def test_inspect_json(built_iso: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert any("Install Secure Email Gateway" in t for t in info["efiboot_files"].values())
 
 
-def test_rebuild_is_byte_identical_then_skipped(
+def test_rebuild_is_byte_identical_manifest_too_then_skipped(
     sample_base: SampleBase, built_iso: Path, tmp_path: Path
 ) -> None:
     # Same contents at another path, into another folder: the very same bytes.
@@ -132,11 +132,21 @@ def test_rebuild_is_byte_identical_then_skipped(
     first = again()
     assert not first.skipped
     assert first.iso.read_bytes() == built_iso.read_bytes()
+    # The manifest too: the nightly job diffs it, so no inode, mtime or path of the output.
+    main_manifest = built_iso.with_name(first.manifest.name)
+    assert first.manifest.read_bytes() == main_manifest.read_bytes()
+    assert "mtime" not in first.manifest.read_text()
+    # The rebuild-skip state lives apart, in a hidden file beside it.
+    state = out / f".{first.iso.stem}.buildstate.json"
+    assert json.loads(state.read_text())["iso"]["ino"] == first.iso.stat().st_ino
     second = again()
     assert second.skipped and second.sha256 == first.sha256
-    # A touched ISO is not trusted: it is rebuilt.
+    assert first.manifest.read_bytes() == main_manifest.read_bytes()
+    # A touched ISO is not trusted: it is rebuilt, to the same bytes and the same manifest.
     first.iso.write_bytes(first.iso.read_bytes())
-    assert not again().skipped
+    third = again()
+    assert not third.skipped and third.sha256 == first.sha256
+    assert first.manifest.read_bytes() == main_manifest.read_bytes()
 
 
 def test_build_from_the_base_iso_file(sample_base: SampleBase, tmp_path: Path) -> None:

@@ -30,6 +30,7 @@ def pkg(
     requires: tuple[str, ...] = (),
     provides: tuple[str, ...] = (),
     conflicts: tuple[str, ...] = (),
+    obsoletes: tuple[str, ...] = (),
     files: tuple[str, ...] = (),
     repo: str = "base",
 ) -> RepoPackage:
@@ -45,7 +46,7 @@ def pkg(
         requires=tuple(rel(r) for r in requires),
         provides=(own, *(rel(p) for p in provides)),
         conflicts=tuple(rel(c) for c in conflicts),
-        obsoletes=(),
+        obsoletes=tuple(rel(o) for o in obsoletes),
         files=files,
     )
 
@@ -441,3 +442,47 @@ def test_name_dot_arch_entries() -> None:
     assert [str(m) for m in solve("%packages\nglibc.ppc64\n%end\n").missing] == [
         "package glibc.ppc64 is not in the media's repositories"
     ]
+
+
+# Obsoletes, as yum honours them. sysklogd was replaced by rsyslog in RHEL 5 → 6.
+OBSOLETING = [
+    pkg("sysklogd", "1.4.1", provides=("syslog",)),
+    pkg("rsyslog", "5.8.10", provides=("syslog",), obsoletes=("sysklogd < 1.5",)),
+    pkg("rsyslog-compat", "1.0", obsoletes=("rsyslog-compat < 2.0",)),  # self: no effect
+    pkg("logwatch", "7.3.6", requires=("syslog",)),
+    pkg("old-tool", "2.0", requires=("sysklogd",)),
+]
+NO_GROUPS = [group("core"), group("base")]
+
+
+def test_obsoleted_name_in_packages_installs_the_obsoleter() -> None:
+    closure = solve("%packages\nsysklogd\nrsyslog-compat\n%end\n", OBSOLETING, NO_GROUPS)
+    assert closure.ok, closure.problems(filename="ks.cfg")
+    assert closure.names == ("rsyslog", "rsyslog-compat")
+    assert closure.why["rsyslog"] == ("sysklogd", "rsyslog")
+
+
+def test_obsoleted_group_member_installs_the_obsoleter() -> None:
+    groups = [group("core", mandatory=("sysklogd",)), group("base")]
+    assert solve("%packages\n%end\n", OBSOLETING, groups).names == ("rsyslog",)
+
+
+def test_obsoletes_version_range_is_respected() -> None:
+    newer = [p for p in OBSOLETING if p.name != "sysklogd"] + [pkg("sysklogd", "1.5")]
+    closure = solve("%packages\nsysklogd\n%end\n", newer, NO_GROUPS)
+    assert closure.names == ("sysklogd",)
+
+
+def test_package_obsoleted_by_another_in_the_set_is_dropped() -> None:
+    # An explicit name.arch is taken as asked; the closure still drops it for rsyslog.
+    closure = solve("%packages\nsysklogd.x86_64\nrsyslog\nlogwatch\n%end\n", OBSOLETING, NO_GROUPS)
+    assert closure.ok, closure.problems(filename="ks.cfg")
+    assert closure.names == ("logwatch", "rsyslog")
+
+
+def test_requires_only_an_obsoleted_package_satisfies_is_unresolved() -> None:
+    closure = solve("%packages\nold-tool\nrsyslog\n%end\n", OBSOLETING, NO_GROUPS)
+    assert closure.names == ("old-tool", "rsyslog")
+    [problem] = closure.unresolved
+    assert problem.requirement == "sysklogd" and problem.chain == ("old-tool",)
+    assert "sysklogd-1.4.1-1.el6.x86_64" in problem.reason and "obsolete" in problem.reason

@@ -25,15 +25,16 @@ from pathlib import Path
 
 import pytest
 
-from buildiso import boottest, build, paths, qemu
+from buildiso import boottest, build, paths, vm
+from buildiso.accel import AccelChoice, choose_accel
 from buildiso.bootcell import ALL_CELLS, Cell, CellResult
 from buildiso.bootproto import DEFAULT_TIMEOUTS
 from buildiso.build import SigningKey, build_iso
 from buildiso.config import Accel, EfiFlavour, Firmware, IsolinuxFlavour, Media, Variant
 from buildiso.errors import BuildError
 from buildiso.profile import Profile, load_profile
-from buildiso.qemu import png_size
 from buildiso.render import KS_PATH, render_efi_menu, render_isolinux
+from buildiso.screendump import png_size
 
 pytestmark = pytest.mark.vm
 
@@ -53,8 +54,8 @@ def profile() -> Profile:
 
 
 @pytest.fixture(scope="module")
-def accel() -> qemu.AccelChoice:
-    choice = qemu.choose_accel(Accel.AUTO)
+def accel() -> AccelChoice:
+    choice = choose_accel(Accel.AUTO)
     print(f"\naccelerator: {choice.accel.value} ({choice.reason})")
     return choice
 
@@ -64,7 +65,7 @@ def _report(results: list[CellResult], wall: float) -> None:
 
 
 def test_full_matrix_on_the_shipped_iso(
-    built_iso: Path, profile: Profile, accel: qemu.AccelChoice, tmp_path: Path
+    built_iso: Path, profile: Profile, accel: AccelChoice, tmp_path: Path
 ) -> None:
     junit = tmp_path / "boot-test.xml"
     out = tmp_path / "table.txt"
@@ -125,7 +126,7 @@ def test_full_matrix_on_the_shipped_iso(
     assert not [c for c in root.iter("testcase") if c.find("failure") is not None]
     assert len(list(root.iter("testcase"))) == 4 * 11
     # no QEMU survives
-    assert not qemu._LIVE
+    assert not vm._LIVE
 
 
 # --- broken inputs -------------------------------------------------------------------------
@@ -170,7 +171,7 @@ def _build_variant(
 def _one_cell(
     iso: Path,
     profile: Profile,
-    accel: qemu.AccelChoice,
+    accel: AccelChoice,
     art: Path,
     cell: Cell = BIOS_DVD,
     timeouts: dict[str, float] = FAIL_FAST,
@@ -186,14 +187,14 @@ def _one_cell(
         timeouts=timeouts,
     )
     _report([result], time.monotonic() - started)
-    assert not qemu._LIVE
+    assert not vm._LIVE
     return result
 
 
 def test_failing_post_is_class_post(
     sample_base: object,
     profile: Profile,
-    accel: qemu.AccelChoice,
+    accel: AccelChoice,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -258,7 +259,7 @@ def _broken_rpm(dest: Path) -> Path:
 def test_missing_dependency_is_class_packages(
     sample_base: object,
     profile: Profile,
-    accel: qemu.AccelChoice,
+    accel: AccelChoice,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -288,7 +289,7 @@ def test_missing_dependency_is_class_packages(
 def test_wrong_volume_label_in_menu_is_media_not_found(
     sample_base: object,
     profile: Profile,
-    accel: qemu.AccelChoice,
+    accel: AccelChoice,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -310,7 +311,7 @@ def test_wrong_volume_label_in_menu_is_media_not_found(
 @pytest.mark.parametrize("firmware", list(Firmware))
 def test_unbootable_media_is_class_firmware(
     profile: Profile,
-    accel: qemu.AccelChoice,
+    accel: AccelChoice,
     tmp_path: Path,
     firmware: Firmware,
     monkeypatch: pytest.MonkeyPatch,
@@ -384,7 +385,7 @@ def _isolinux_only_iso(tmp_path: Path, isolinux_cfg: str) -> Path:
 
 @pytest.mark.skipif(not ISOLINUX_BIN.exists(), reason="isolinux not installed")
 def test_foreign_menu_is_class_wrong_menu(
-    profile: Profile, accel: qemu.AccelChoice, tmp_path: Path
+    profile: Profile, accel: AccelChoice, tmp_path: Path
 ) -> None:
     other = dataclasses.replace(
         profile, menu=dataclasses.replace(profile.menu, title="Welcome to Acme Mail")
@@ -398,7 +399,7 @@ def test_foreign_menu_is_class_wrong_menu(
 
 @pytest.mark.skipif(not ISOLINUX_BIN.exists(), reason="isolinux not installed")
 def test_menu_that_never_shows_is_class_menu_not_found(
-    profile: Profile, accel: qemu.AccelChoice, tmp_path: Path
+    profile: Profile, accel: AccelChoice, tmp_path: Path
 ) -> None:
     # The boot loader runs (banner on serial) but boots straight away: no menu is ever drawn.
     cfg = render_isolinux(profile, flavour=IsolinuxFlavour.SYSLINUX6)
