@@ -7,7 +7,15 @@ from pathlib import Path
 import pytest
 
 from buildiso import paths
+from buildiso.config import Variant
+from buildiso.profile import Profile, load_profile
 from buildiso.sample.base import SampleBase, build_sample_base
+
+
+@pytest.fixture(scope="session")
+def profile() -> Profile:
+    """The shipped 4.9.0 profile, test variant (frozen, so one instance serves every test)."""
+    return load_profile(paths.DEFAULT_PROFILE, Variant.TEST)
 
 
 @pytest.fixture(scope="session")

@@ -16,12 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from buildiso import paths
 from buildiso.bootcell import Cell, CellResult, run_cell
 from buildiso.celldriver import CellConfig
-from buildiso.config import Accel, Firmware, Media, Variant
+from buildiso.config import Accel, Firmware, Media
 from buildiso.isomenu import parse_isolinux
-from buildiso.profile import Profile, load_profile
+from buildiso.profile import Profile
 from buildiso.qemu import VmSpec
 from buildiso.screendump import Screenshot, encode_png
 from buildiso.seriallog import SerialLog
@@ -44,10 +43,6 @@ label local
 """
 MENU = parse_isolinux(ISOLINUX_CFG, source="isolinux/isolinux.cfg")
 MENU_SERIAL = (DATA / "isolinux-serial-menu.txt").read_text(errors="replace")
-
-
-def load_test_profile() -> Profile:
-    return load_profile(paths.DEFAULT_PROFILE, Variant.TEST)
 
 
 def good_report(profile: Profile) -> dict[str, Any]:

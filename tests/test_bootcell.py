@@ -10,16 +10,10 @@ from bootfakes import (
     CELL,
     good_report,
     install_script,
-    load_test_profile,
     run_scripted_cell,
 )
 
 from buildiso.profile import Profile
-
-
-@pytest.fixture(scope="module")
-def profile() -> Profile:
-    return load_test_profile()
 
 
 def test_happy_path(tmp_path: Path, profile: Profile) -> None:

@@ -6,22 +6,19 @@ import io
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 import pytest
-from bootfakes import MENU, FakeFactory, Script, good_report, install_script, load_test_profile
+from bootfakes import MENU, FakeFactory, Script, good_report, install_script
 
 from buildiso import boottest, paths
 from buildiso.accel import AccelChoice
 from buildiso.bootcell import ALL_CELLS, Cell, CellResult
+from buildiso.bootproto import ALL_STAGES
 from buildiso.config import Accel, Firmware, Media, Variant
 from buildiso.errors import BuildError, InputError
 from buildiso.postreport import CheckResult
 from buildiso.profile import Profile
-
-
-@pytest.fixture(scope="module")
-def profile() -> Profile:
-    return load_test_profile()
 
 
 def _quick(script: Script) -> Script:
@@ -117,23 +114,29 @@ def _fake_read_menu(iso: Path, firmware: Firmware):  # type: ignore[no-untyped-d
 
 
 # Real time in the tests below: a broken harness fails in seconds, not in minutes.
-SHORT = {
-    stage: 10.0
-    for stage in (
-        "firmware",
-        "menu",
-        "kernel",
-        "media",
-        "kickstart",
-        "partitioning",
-        "packages",
-        "bootloader",
-        "post",
-        "reboot",
-        "local-boot",
-        "firstboot",
+SHORT = dict.fromkeys(ALL_STAGES, 10.0)
+
+
+def _command_kwargs(tmp_path: Path, **overrides: Any) -> dict[str, Any]:
+    """boot_test_command's arguments for a single BIOS/DVD cell; tests override what matters."""
+    kwargs: dict[str, Any] = dict(
+        iso=tmp_path / "x.iso",
+        firmware=Firmware.BIOS,
+        media=Media.DVD,
+        matrix=False,
+        jobs=1,
+        accel=Accel.TCG,
+        artifacts=tmp_path / "art",
+        junit=None,
+        wait_local_timeout=False,
+        profile_path=paths.DEFAULT_PROFILE,
+        variant=Variant.TEST,
+        out=io.StringIO(),
+        accel_chooser=lambda a: AccelChoice(Accel.TCG, "asked"),
+        timeouts=SHORT,
     )
-}
+    kwargs.update(overrides)
+    return kwargs
 
 
 def test_matrix_runs_all_cells_in_parallel(
@@ -187,26 +190,20 @@ def test_command_exit_status_table_and_junit(
     )
     scripts = {"bios-dvd": good, "bios-usb": good, "uefi-dvd": broken, "uefi-usb": good}
     out = io.StringIO()
-    kwargs = dict(
+    kwargs = _command_kwargs(
+        tmp_path,
         iso=iso,
-        firmware=Firmware.BIOS,
-        media=Media.DVD,
         matrix=True,
         jobs=2,
         accel=Accel.AUTO,
-        artifacts=tmp_path / "art",
         junit=tmp_path / "junit.xml",
-        wait_local_timeout=False,
-        profile_path=paths.DEFAULT_PROFILE,
-        variant=Variant.TEST,
         out=out,
         accel_chooser=lambda a: AccelChoice(Accel.TCG, "KVM unusable; using TCG"),
-        timeouts=SHORT,
     )
     with pytest.raises(
         BuildError, match=r"1 of 4 cell\(s\); uefi-dvd: \[post\] %post exited with 1"
     ) as err:
-        boottest.boot_test_command(**kwargs, guest_factory=FakeFactory(time.monotonic, scripts))  # type: ignore[arg-type]
+        boottest.boot_test_command(**kwargs, guest_factory=FakeFactory(time.monotonic, scripts))
     assert err.value.exit_code == 1
     text = out.getvalue()
     assert "uefi-dvd" in text and "FAIL:post" in text and "accel tcg" in text
@@ -214,7 +211,7 @@ def test_command_exit_status_table_and_junit(
     assert len([c for c in root.iter("testcase") if c.find("failure") is not None]) == 1
     # all cells pass → no exception
     scripts["uefi-dvd"] = good
-    boottest.boot_test_command(**kwargs, guest_factory=FakeFactory(time.monotonic, scripts))  # type: ignore[arg-type]
+    boottest.boot_test_command(**kwargs, guest_factory=FakeFactory(time.monotonic, scripts))
     assert (tmp_path / "art" / "summary.json").exists()
 
 
@@ -228,21 +225,8 @@ def test_single_cell_without_matrix(
         time.monotonic, {"uefi-usb": _quick(install_script(report=good_report(profile)))}
     )
     boottest.boot_test_command(
-        iso=iso,
-        firmware=Firmware.UEFI,
-        media=Media.USB,
-        matrix=False,
-        jobs=2,
-        accel=Accel.TCG,
-        artifacts=tmp_path / "art",
-        junit=None,
-        wait_local_timeout=False,
-        profile_path=paths.DEFAULT_PROFILE,
-        variant=Variant.TEST,
-        out=io.StringIO(),
-        accel_chooser=lambda a: AccelChoice(Accel.TCG, "asked"),
+        **_command_kwargs(tmp_path, iso=iso, firmware=Firmware.UEFI, media=Media.USB, jobs=2),
         guest_factory=factory,
-        timeouts=SHORT,
     )
     assert [(s.firmware, s.media) for s in factory.specs] == [(Firmware.UEFI, Media.USB)]
 
@@ -252,19 +236,7 @@ def test_a_file_that_is_no_iso_is_bad_input(tmp_path: Path) -> None:
     junk.write_bytes(b"not an ISO" * 1000)
     with pytest.raises(InputError, match="not a readable ISO 9660 image") as err:
         boottest.boot_test_command(
-            iso=junk,
-            firmware=Firmware.BIOS,
-            media=Media.DVD,
-            matrix=False,
-            jobs=1,
-            accel=Accel.TCG,
-            artifacts=tmp_path / "art",
-            junit=None,
-            wait_local_timeout=False,
-            profile_path=paths.DEFAULT_PROFILE,
-            variant=Variant.TEST,
-            out=io.StringIO(),
-            accel_chooser=lambda a: AccelChoice(Accel.TCG, "asked"),
+            **_command_kwargs(tmp_path, iso=junk, timeouts=None),
             guest_factory=FakeFactory(time.monotonic, {}),
         )
     assert err.value.exit_code == 2

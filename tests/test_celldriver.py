@@ -14,16 +14,10 @@ from bootfakes import (
     b64,
     good_report,
     install_script,
-    load_test_profile,
     run_scripted_cell,
 )
 
 from buildiso.profile import Profile
-
-
-@pytest.fixture(scope="module")
-def profile() -> Profile:
-    return load_test_profile()
 
 
 def test_wait_local_timeout_presses_nothing(tmp_path: Path, profile: Profile) -> None:

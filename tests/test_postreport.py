@@ -7,15 +7,8 @@ from typing import Any
 
 import pytest
 
-from buildiso import paths
-from buildiso.config import Variant
 from buildiso.postreport import check_report, rpm_name
-from buildiso.profile import Profile, load_profile
-
-
-@pytest.fixture(scope="module")
-def profile() -> Profile:
-    return load_profile(paths.DEFAULT_PROFILE, Variant.TEST)
+from buildiso.profile import Profile
 
 
 def good_report(profile: Profile) -> dict[str, Any]:

@@ -8,6 +8,7 @@ import subprocess
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,6 +26,13 @@ def _no_qemu_left(pid: int) -> bool:
         return True
     # a zombie counts as gone only if it is not ours; ours are reaped by wait()
     return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
+
+
+def _bios_dvd_spec(iso: Path, **extra: Any) -> VmSpec:
+    """A diskless BIOS guest with ``iso`` as its DVD: enough to start, talk QMP and stop."""
+    return VmSpec(
+        firmware=Firmware.BIOS, media=Media.DVD, iso=iso, disk=None, accel=Accel.TCG, **extra
+    )
 
 
 @pytest.fixture
@@ -75,14 +83,7 @@ def test_vm_starts_talks_qmp_and_stops_cleanly(
 
 @pytest.mark.integration
 def test_vm_stopped_on_error_and_keyboard_interrupt(tmp_path: Path, blank_iso: Path) -> None:
-    spec = VmSpec(
-        firmware=Firmware.BIOS,
-        media=Media.DVD,
-        iso=blank_iso,
-        disk=None,
-        accel=Accel.TCG,
-        memory_mb=128,
-    )
+    spec = _bios_dvd_spec(blank_iso, memory_mb=128)
     for exc in (RuntimeError("test failed"), KeyboardInterrupt()):
         pids = []
         with pytest.raises(type(exc)):
@@ -95,14 +96,7 @@ def test_vm_stopped_on_error_and_keyboard_interrupt(tmp_path: Path, blank_iso: P
 
 @pytest.mark.integration
 def test_vm_stop_kills_a_qemu_that_ignores_quit(tmp_path: Path, blank_iso: Path) -> None:
-    spec = VmSpec(
-        firmware=Firmware.BIOS,
-        media=Media.DVD,
-        iso=blank_iso,
-        disk=None,
-        accel=Accel.TCG,
-        memory_mb=128,
-    )
+    spec = _bios_dvd_spec(blank_iso, memory_mb=128)
     vm = Vm(spec, artifacts=tmp_path / "art")
     vm.start()
     assert vm.proc is not None
@@ -126,9 +120,7 @@ def test_qemu_that_dies_at_start_is_an_infrastructure_error(
         """)
     )
     fake.chmod(0o755)
-    spec = VmSpec(
-        firmware=Firmware.BIOS, media=Media.DVD, iso=blank_iso, disk=None, accel=Accel.TCG
-    )
+    spec = _bios_dvd_spec(blank_iso)
     with pytest.raises(QemuStartError, match="not a valid device model"):
         with Vm(spec, artifacts=tmp_path / "art", qemu=str(fake)):
             pass
@@ -139,9 +131,7 @@ def test_qmp_that_never_answers_times_out(tmp_path: Path, blank_iso: Path) -> No
     fake = tmp_path / "mute-qemu"
     fake.write_text("#!/bin/sh\nexec sleep 30\n")
     fake.chmod(0o755)
-    spec = VmSpec(
-        firmware=Firmware.BIOS, media=Media.DVD, iso=blank_iso, disk=None, accel=Accel.TCG
-    )
+    spec = _bios_dvd_spec(blank_iso)
     vm = Vm(spec, artifacts=tmp_path / "art", qemu=str(fake), start_timeout=1.0)
     with pytest.raises(QemuStartError, match="QMP did not answer"):
         with vm:

@@ -32,7 +32,7 @@ from buildiso.bootproto import DEFAULT_TIMEOUTS
 from buildiso.build import SigningKey, build_iso
 from buildiso.config import Accel, EfiFlavour, Firmware, IsolinuxFlavour, Media, Variant
 from buildiso.errors import BuildError
-from buildiso.profile import Profile, load_profile
+from buildiso.profile import Profile
 from buildiso.render import KS_PATH, render_efi_menu, render_isolinux
 from buildiso.screendump import png_size
 
@@ -46,11 +46,6 @@ SYSLINUX_MODULES = Path("/usr/lib/syslinux/modules/bios")
 MENU_SIZES = {Firmware.BIOS: (640, 480), Firmware.UEFI: (800, 600)}
 # Broken cases fail fast; these limits only bound a harness bug.
 FAIL_FAST = {**DEFAULT_TIMEOUTS, "kernel": 90.0, "media": 90.0}
-
-
-@pytest.fixture(scope="module")
-def profile() -> Profile:
-    return load_profile(paths.DEFAULT_PROFILE, Variant.TEST)
 
 
 @pytest.fixture(scope="module")
