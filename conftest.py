@@ -8,7 +8,7 @@ import pytest
 
 from buildiso import paths
 from buildiso.config import Variant
-from buildiso.profile import Profile, load_profile
+from buildiso.render.profile import Profile, load_profile
 from buildiso.sample.base import SampleBase, build_sample_base
 
 

@@ -8,9 +8,9 @@ from memory and only the writing and hashing differ):
 
   copy      tar of the same bytes into one file (the floor: what writing costs)
   xorriso   ``xorriso -as mkisofs`` (same layout as buildiso) + ``implantisomd5``
-  buildiso  buildiso.iso.master_iso (xorriso streaming, MD5 implanted while writing)
+  buildiso  buildiso.master.iso.master_iso (xorriso streaming, MD5 implanted while writing)
 
-and, for the SHA256SUM both pipelines also need: ``sha256sum`` vs buildiso.iso.sha256_file.
+and, for the SHA256SUM both pipelines also need: ``sha256sum`` vs buildiso.master.iso.sha256_file.
 Each run is a child process; its peak memory is the child's own ru_maxrss plus that of the
 programs it ran. Finally the "unchanged rebuild": ``build_sample_iso`` twice on the sample
 base, the second one timed (it must find the inputs unchanged and skip the mastering).
@@ -35,7 +35,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from buildiso import iso, paths  # noqa: E402
+from buildiso import paths  # noqa: E402
+from buildiso.master import iso  # noqa: E402
 
 EPOCH = 1_700_000_000
 FULL_FILES = 3700
@@ -230,14 +231,14 @@ def main() -> int:
         ("copy", "copy.tar"),
         ("xorriso", "xorriso.iso"),
         ("sha256sum", "xorriso.iso"),
-        ("buildiso", "buildiso.iso"),
-        ("buildiso-sha256", "buildiso.iso"),
+        ("buildiso", "buildiso.master.iso"),
+        ("buildiso-sha256", "buildiso.master.iso"),
     ):
         runs = [measure(kind, tree, work / out_name) for _ in range(args.repeat)]
         results[kind] = min(runs, key=lambda r: r["seconds"])
         if kind in ("copy", "sha256sum"):
             (work / out_name).unlink(missing_ok=True)
-    (work / "buildiso.iso").unlink(missing_ok=True)
+    (work / "buildiso.master.iso").unlink(missing_ok=True)
     (work / "xorriso.iso").unlink(missing_ok=True)
 
     def line(name: str, seconds: float, peak_kib: float) -> str:

@@ -38,21 +38,22 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from buildiso import __version__, buildinputs, iso, paths, run
-from buildiso.basetree import BaseTree, open_base
+from buildiso import __version__, buildinputs, paths, run
 from buildiso.buildinputs import SigningKey
+from buildiso.compose.depsolve import Closure, resolve_install_set
+from buildiso.compose.kspackages import parse_packages
+from buildiso.compose.repo import GATEWAY_REPO_DIR, compose_gateway_repo, load_media
+from buildiso.compose.rpms import read_rpms
 from buildiso.config import Variant
-from buildiso.depsolve import Closure, resolve_install_set
 from buildiso.errors import InputError, ValidationFailed
-from buildiso.kspackages import parse_packages
 from buildiso.log import step
 from buildiso.manifest import SCHEMA, Manifest, load_manifest, write_manifest
-from buildiso.password import admin_password_hash
-from buildiso.profile import Profile, load_profile
-from buildiso.render import CHAIN_C32, KS_PATH, render_media_files
-from buildiso.repo import GATEWAY_REPO_DIR, compose_gateway_repo, load_media
-from buildiso.rpms import read_rpms
-from buildiso.staging import EFIBOOT, OverlayReader, stage_overlay
+from buildiso.master import iso
+from buildiso.master.basetree import BaseTree, open_base
+from buildiso.master.staging import EFIBOOT, OverlayReader, stage_overlay
+from buildiso.render.password import admin_password_hash
+from buildiso.render.profile import Profile, load_profile
+from buildiso.render.templates import CHAIN_C32, KS_PATH, render_media_files
 
 if TYPE_CHECKING:
     from buildiso.sample.base import SampleBase

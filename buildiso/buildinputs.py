@@ -15,14 +15,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from buildiso import __version__, iso, paths, run
-from buildiso.basetree import BaseTree
+from buildiso import __version__, paths, run
+from buildiso.compose.repo import RepoPackage
+from buildiso.compose.rpms import (
+    RpmHeader,
+    SignatureResult,
+    refuse_bad_signatures,
+    verify_signatures,
+)
 from buildiso.errors import BuildError, InputError
 from buildiso.log import step
 from buildiso.manifest import write_manifest
-from buildiso.profile import Profile
-from buildiso.repo import RepoPackage
-from buildiso.rpms import RpmHeader, SignatureResult, refuse_bad_signatures, verify_signatures
+from buildiso.master import iso
+from buildiso.master.basetree import BaseTree
+from buildiso.render.profile import Profile
 from buildiso.sourcedate import epoch_from_env
 
 REPO_CONF_RPM = "cs-email-repo-conf-3.6.3-1.x86_64.rpm"

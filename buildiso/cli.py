@@ -101,7 +101,7 @@ def render(
     Example:
       buildiso render --variant production --efi-flavour grub2 --out /tmp/menus
     """
-    from buildiso import render as render_mod
+    from buildiso.render import templates as render_mod
 
     render_mod.render_command(
         profile_path=profile_path,
@@ -130,7 +130,7 @@ def validate(ks_file: Path, media: Path | None, profile_path: Path, variant: str
     Example:
       buildiso validate out/render/ks.cfg --media out/EMAIL_490_190.iso
     """
-    from buildiso import validate as validate_mod
+    from buildiso.render import validate as validate_mod
 
     validate_mod.validate_command(
         ks_file=ks_file, media=media, profile_path=profile_path, variant=Variant(variant)
@@ -230,7 +230,7 @@ def inspect(iso: Path, as_json: bool) -> None:
     Example:
       buildiso inspect out/EMAIL_490_190.iso --json
     """
-    from buildiso import inspect as inspect_mod
+    from buildiso.master import inspection as inspect_mod
 
     inspect_mod.inspect_command(iso=iso, as_json=as_json)
 
@@ -286,7 +286,7 @@ def boot_test(
     Example:
       buildiso boot-test out/EMAIL_490_190.iso --matrix --junit out/boot-test.xml
     """
-    from buildiso import boottest as boottest_mod
+    from buildiso.boottest import matrix as boottest_mod
 
     boottest_mod.boot_test_command(
         iso=iso,

@@ -19,8 +19,8 @@ from typing import Any
 
 import click
 
+from buildiso.compose.rpmversion import Evr
 from buildiso.errors import InputError
-from buildiso.rpmversion import Evr
 
 SCHEMA = 1
 # createrepo_c names repodata files by checksum: a package change renames them all, which

@@ -16,15 +16,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from buildiso.bootcell import Cell, CellResult, run_cell
-from buildiso.celldriver import CellConfig
+from buildiso.boottest.bootcell import Cell, CellResult, run_cell
+from buildiso.boottest.celldriver import CellConfig
+from buildiso.boottest.isomenu import parse_isolinux
+from buildiso.boottest.qemu import VmSpec
+from buildiso.boottest.screendump import Screenshot, encode_png
+from buildiso.boottest.seriallog import SerialLog
+from buildiso.boottest.vm import QemuStartError
 from buildiso.config import Accel, Firmware, Media
-from buildiso.isomenu import parse_isolinux
-from buildiso.profile import Profile
-from buildiso.qemu import VmSpec
-from buildiso.screendump import Screenshot, encode_png
-from buildiso.seriallog import SerialLog
-from buildiso.vm import QemuStartError
+from buildiso.render.profile import Profile
 
 DATA = Path(__file__).parent / "data"
 ISOLINUX_CFG = """\

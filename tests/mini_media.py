@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from buildiso.iso import DEBIAN_ISOHDPFX
+from buildiso.master.iso import DEBIAN_ISOHDPFX
 
 EPOCH = 1_700_000_000
 FAT_SERIAL = "1234abcd"

@@ -17,10 +17,11 @@ import pytest
 from mini_media import small_tmpfs
 from rpm_factory import make_key
 
-from buildiso import build, buildinputs, efiboot, iso, paths, staging
+from buildiso import build, buildinputs, paths
 from buildiso.cli import main
 from buildiso.config import Variant
-from buildiso.profile import load_profile
+from buildiso.master import efiboot, iso, staging
+from buildiso.render.profile import load_profile
 from buildiso.sample.base import SampleBase
 
 pytestmark = pytest.mark.integration

@@ -7,11 +7,12 @@ from pathlib import Path
 import pytest
 from mini_media import make_tree, plain_xorriso_iso
 
-from buildiso import buildinputs, isomd5, paths
+from buildiso import buildinputs, paths
+from buildiso.compose.rpms import RpmHeader
 from buildiso.config import Variant
 from buildiso.errors import BuildError, InputError
-from buildiso.profile import load_profile
-from buildiso.rpms import RpmHeader
+from buildiso.master import isomd5
+from buildiso.render.profile import load_profile
 
 
 def _header(

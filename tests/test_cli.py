@@ -9,7 +9,7 @@ import pytest
 
 from buildiso import paths
 from buildiso.cli import cli, main
-from buildiso.password import ENV_VAR
+from buildiso.render.password import ENV_VAR
 
 DATA = Path(__file__).parent / "data"
 

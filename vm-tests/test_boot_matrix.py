@@ -25,16 +25,18 @@ from pathlib import Path
 
 import pytest
 
-from buildiso import boottest, build, paths, vm
-from buildiso.accel import AccelChoice, choose_accel
-from buildiso.bootcell import ALL_CELLS, Cell, CellResult
-from buildiso.bootproto import DEFAULT_TIMEOUTS
+from buildiso import build, paths
+from buildiso.boottest import matrix as boottest
+from buildiso.boottest import vm
+from buildiso.boottest.accel import AccelChoice, choose_accel
+from buildiso.boottest.bootcell import ALL_CELLS, Cell, CellResult
+from buildiso.boottest.bootproto import DEFAULT_TIMEOUTS
+from buildiso.boottest.screendump import png_size
 from buildiso.build import SigningKey, build_iso
 from buildiso.config import Accel, EfiFlavour, Firmware, IsolinuxFlavour, Media, Variant
 from buildiso.errors import BuildError
-from buildiso.profile import Profile
-from buildiso.render import KS_PATH, render_efi_menu, render_isolinux
-from buildiso.screendump import png_size
+from buildiso.render.profile import Profile
+from buildiso.render.templates import KS_PATH, render_efi_menu, render_isolinux
 
 pytestmark = pytest.mark.vm
 

@@ -1,0 +1,155 @@
+"""Check the installed system's post-install report against the product profile.
+
+The product kickstart's last ``%post`` writes ``profile.REPORT_PATH`` (schema in
+docs/design.md); the installed system's first boot sends it back base64-encoded in
+``FIRSTBOOT-RESULT``. Each check is one named result, so CI shows which promise of the
+installation guide broke (e.g. ``forbidden-packages-absent: postfix is installed``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from buildiso.render.profile import Profile
+
+REPORT_SCHEMA = 1
+# A filesystem reports a little less than its partition (journal, inode tables,
+# reserved metadata): ext4 on 20 GiB shows ~1.6 % less. Sizes within this fraction of the
+# profile's minimum pass; anything smaller means the partition itself was too small.
+FS_OVERHEAD = 0.03
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    ok: bool
+    message: str
+
+
+def rpm_name(nevra: str) -> str:
+    """``cs-email-4.9.0-190.x86_64`` → ``cs-email`` (name-version-release.arch)."""
+    base = nevra
+    if "." in base.rsplit("-", 1)[-1]:
+        head, _, arch = base.rpartition(".")
+        if arch and "-" not in arch:
+            base = head
+    parts = base.rsplit("-", 2)
+    return parts[0] if len(parts) == 3 else base
+
+
+def _ints(values: object) -> set[int]:
+    if not isinstance(values, list):
+        return set()
+    return {int(v) for v in values if isinstance(v, int | str) and str(v).isdigit()}
+
+
+def check_report(report: Mapping[str, Any], profile: Profile) -> list[CheckResult]:
+    """Every check, passed or not, in a stable order."""
+    results: list[CheckResult] = []
+
+    def add(name: str, problems: list[str], ok_message: str) -> None:
+        results.append(CheckResult(name, not problems, "; ".join(problems) or ok_message))
+
+    schema = report.get("schema")
+    add(
+        "report-schema",
+        [] if schema == REPORT_SCHEMA else [f"schema {schema!r}, expected {REPORT_SCHEMA}"],
+        f"schema {REPORT_SCHEMA}",
+    )
+
+    ident = []
+    for key, want in (
+        ("product", profile.product),
+        ("version", profile.version),
+        ("build", profile.build),
+    ):
+        if report.get(key) != want:
+            ident.append(f"{key} {report.get(key)!r}, profile says {want!r}")
+    add("product-identity", ident, f"{profile.product} {profile.version} build {profile.build}")
+
+    rpms = report.get("rpms")
+    names = {rpm_name(str(r)) for r in rpms} if isinstance(rpms, list) else set()
+    missing = [n for n in profile.packages.install if n not in names]
+    add(
+        "gateway-packages-installed",
+        [f"{', '.join(missing)} not installed" if rpms else "report has no rpms list"]
+        if missing or not rpms
+        else [],
+        f"{', '.join(profile.packages.install)} installed ({len(names)} packages in all)",
+    )
+
+    present = sorted(
+        {n for n in profile.packages.remove if n in names}
+        | {str(n) for n in report.get("forbidden_present") or []}
+    )
+    add(
+        "forbidden-packages-absent",
+        # Without the package list, absence cannot be shown: that is a failure too.
+        [f"{n} is installed" for n in present] if rpms else ["report has no rpms list"],
+        f"{', '.join(profile.packages.remove)} absent",
+    )
+
+    fs = report.get("filesystems")
+    fs = fs if isinstance(fs, dict) else {}
+    for part in profile.partitions:
+        if part.mount == "swap":
+            continue
+        entry = fs.get(part.mount)
+        size = entry.get("size_mb") if isinstance(entry, dict) else None
+        problems = []
+        if not isinstance(size, int | float):
+            problems.append(f"no size reported for {part.mount} (separate partition missing?)")
+        elif size < part.size_mb * (1 - FS_OVERHEAD):
+            problems.append(f"{part.mount} is {size} MB, profile minimum {part.size_mb} MB")
+        add(
+            f"filesystem-size {part.mount}",
+            problems,
+            f"{part.mount} file system {size} MB for a {part.size_mb} MB partition "
+            f"(within {FS_OVERHEAD:.0%} file-system overhead)",
+        )
+
+    users = report.get("users")
+    user = users.get(profile.admin_user) if isinstance(users, dict) else None
+    user_problems = []
+    if not isinstance(user, dict) or not user.get("exists"):
+        user_problems.append(f"user {profile.admin_user} does not exist")
+    elif user.get("password_expired") is not True:
+        user_problems.append(
+            f"{profile.admin_user}'s password is not expired (must be changed at first boot)"
+        )
+    add("admin-user", user_problems, f"{profile.admin_user} exists, password expired")
+
+    fw = report.get("firewall")
+    fw = fw if isinstance(fw, dict) else {}
+    open_tcp, open_udp = _ints(fw.get("tcp")), _ints(fw.get("udp"))
+    closed = [f"{p}/tcp" for p in profile.firewall.tcp if p not in open_tcp]
+    closed += [f"{p}/udp" for p in profile.firewall.udp if p not in open_udp]
+    add(
+        "firewall-ports",
+        [f"not open: {', '.join(closed)}"] if closed else [],
+        f"{len(profile.firewall.ports)} ports open",
+    )
+
+    repos = report.get("repos_enabled")
+    repo_problems = []
+    if not isinstance(repos, list):
+        repo_problems.append("report has no repos_enabled list")
+    elif profile.repos_offline:
+        online = sorted(str(r) for r in repos if str(r).startswith("cs-"))
+        if online:
+            repo_problems.append(f"online repositories enabled: {', '.join(online)}")
+    add(
+        "repositories-offline" if profile.repos_offline else "repositories",
+        repo_problems,
+        "no cs-* repository enabled" if profile.repos_offline else "as profiled",
+    )
+
+    tls10 = report.get("tls10")
+    add(
+        "tls10",
+        [] if tls10 is profile.tls10 else [f"tls10 is {tls10!r}, profile says {profile.tls10}"],
+        f"TLS 1.0 {'enabled' if profile.tls10 else 'disabled'} as profiled",
+    )
+    return results

@@ -1,0 +1,177 @@
+"""The QEMU command line for one guest: what to boot (``VmSpec``), where its files go (``VmFiles``).
+
+``VmSpec`` (frozen) says what to boot: firmware (SeaBIOS or OVMF), how the ISO is attached
+(CD-ROM on q35's AHCI, or the same bytes as a raw USB stick on xHCI), the target disk,
+the accelerator and memory. ``build_command`` turns it into a command line (pure, tested).
+The running guest is ``buildiso.boottest.vm.Vm``; the KVM probe is ``buildiso.boottest.accel``.
+
+Serial ports: ttyS0 is the guest console, ttyS1 carries the installer's protocol lines
+(docs/design.md). Both are QEMU ``file`` chardevs read incrementally by
+``buildiso.boottest.seriallog.SerialLog``, so the whole log is an artifact and the harness reads it
+as it grows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from buildiso.config import Accel, Firmware, Media
+from buildiso.run import run
+
+QEMU = "qemu-system-x86_64"
+OVMF_CODE = Path("/usr/share/OVMF/OVMF_CODE_4M.fd")
+OVMF_VARS = Path("/usr/share/OVMF/OVMF_VARS_4M.fd")
+# A test install needs / >= 20 GB and /var >= 60 GB; qcow2 is sparse, so size costs nothing.
+MIN_DISK_MB = 80 * 1024
+
+# Bus names of the chardevs: also the artifact file names.
+CONSOLE_LOG = "console.log"  # ttyS0
+PROTOCOL_LOG = "protocol.log"  # ttyS1
+FIRMWARE_LOG = "firmware.log"  # isa-debugcon port 0x402 (SeaBIOS writes its log there)
+EVENTS_LOG = "qmp-events.jsonl"
+QEMU_STDERR = "qemu.stderr.log"
+
+
+@dataclass(frozen=True)
+class VmSpec:
+    """Everything that decides a guest's command line. Paths are used as given."""
+
+    firmware: Firmware
+    media: Media
+    iso: Path
+    disk: Path | None
+    accel: Accel  # KVM or TCG; resolve AUTO with detect_accel() first
+    memory_mb: int = 2048
+    cpus: int = 1
+    reboot: bool = True  # False adds -no-reboot: a guest reboot ends QEMU
+    # The installer looks for virtio, SATA and USB disks; virtio keeps the target apart
+    # from the USB stick (both would be sdX on SATA/USB) so a wrong disk can't be wiped.
+    disk_bus: str = "virtio"
+
+    def __post_init__(self) -> None:
+        if self.accel is Accel.AUTO:
+            raise ValueError("VmSpec.accel must be kvm or tcg (resolve auto with detect_accel)")
+        if self.disk_bus not in ("virtio", "sata"):
+            raise ValueError(f"disk_bus must be virtio or sata, not {self.disk_bus!r}")
+
+
+@dataclass(frozen=True)
+class VmFiles:
+    """Where one guest's files go: ``artifacts`` keeps logs, ``private`` the socket + vars."""
+
+    artifacts: Path
+    private: Path
+
+    @property
+    def qmp_socket(self) -> Path:
+        return self.private / "qmp.sock"
+
+    @property
+    def efi_vars(self) -> Path:
+        return self.private / "efivars.fd"
+
+    @property
+    def console(self) -> Path:
+        return self.artifacts / CONSOLE_LOG
+
+    @property
+    def protocol(self) -> Path:
+        return self.artifacts / PROTOCOL_LOG
+
+    @property
+    def firmware(self) -> Path:
+        return self.artifacts / FIRMWARE_LOG
+
+    @property
+    def events(self) -> Path:
+        return self.artifacts / EVENTS_LOG
+
+    @property
+    def stderr(self) -> Path:
+        return self.artifacts / QEMU_STDERR
+
+
+def _opts(kind: str | None = None, **opts: str | Path) -> str:
+    """``kind,key=value,...`` with "," in values doubled (QEMU's escape); ``if_`` → ``if``."""
+    parts = [kind] if kind else []
+    parts += [f"{k.rstrip('_')}={str(v).replace(',', ',,')}" for k, v in opts.items()]
+    return ",".join(parts)
+
+
+def build_command(spec: VmSpec, files: VmFiles, *, qemu: str = QEMU) -> list[str]:
+    """The QEMU command line for ``spec``. Pure: creates nothing."""
+    cmd = [qemu, "-name", "buildiso", "-nodefaults", "-no-user-config"]
+    if spec.accel is Accel.KVM:
+        cmd += ["-machine", "q35,accel=kvm", "-cpu", "host"]
+    else:
+        # -cpu max: markedly faster TCG (ext4 ~5x) and crc32c_intel loads in the guest.
+        cmd += ["-machine", "q35,accel=tcg", "-cpu", "max"]
+    cmd += ["-m", str(spec.memory_mb), "-smp", str(spec.cpus)]
+    cmd += ["-display", "none", "-device", "VGA"]
+    # No network: OVMF would otherwise try PXE/HTTP boot before the disk.
+    cmd += ["-nic", "none"]
+    if not spec.reboot:
+        cmd.append("-no-reboot")
+    if spec.firmware is Firmware.UEFI:
+        cmd += [
+            "-drive",
+            _opts(if_="pflash", format="raw", unit="0", readonly="on", file=OVMF_CODE),
+            "-drive",
+            _opts(if_="pflash", format="raw", unit="1", file=files.efi_vars),
+        ]
+    # The ISO is attached unmodified and read-only: a CD-ROM, or the same bytes as a stick.
+    if spec.media is Media.DVD:
+        cmd += [
+            "-drive",
+            _opts(
+                if_="none", id="media", media="cdrom", format="raw", readonly="on", file=spec.iso
+            ),
+            "-device",
+            "ide-cd,drive=media,bus=ide.0,bootindex=0",
+        ]
+    else:
+        cmd += [
+            "-drive",
+            _opts(if_="none", id="stick", format="raw", readonly="on", file=spec.iso),
+            "-device",
+            "qemu-xhci,id=xhci",
+            "-device",
+            "usb-storage,bus=xhci.0,drive=stick,removable=on,bootindex=0",
+        ]
+    if spec.disk is not None:
+        # cache=unsafe: a throwaway test disk; fsync to the host buys nothing here.
+        cmd += [
+            "-drive",
+            _opts(if_="none", id="target", format="qcow2", cache="unsafe", file=spec.disk),
+        ]
+        if spec.disk_bus == "virtio":
+            cmd += ["-device", "virtio-blk-pci,drive=target,bootindex=1"]
+        else:
+            cmd += ["-device", "ide-hd,drive=target,bus=ide.1,bootindex=1"]
+    cmd += [
+        "-chardev",
+        _opts("file", id="ttyS0", path=files.console),
+        "-serial",
+        "chardev:ttyS0",
+        "-chardev",
+        _opts("file", id="ttyS1", path=files.protocol),
+        "-serial",
+        "chardev:ttyS1",
+        "-chardev",
+        _opts("file", id="debugcon", path=files.firmware),
+        "-device",
+        "isa-debugcon,iobase=0x402,chardev=debugcon",
+        "-qmp",
+        f"unix:{files.qmp_socket},server=on,wait=off",
+    ]
+    return cmd
+
+
+def create_disk(path: Path, *, size_mb: int) -> Path:
+    """A fresh sparse qcow2 disk of ``size_mb`` (at least 80 GB); replaces an old one."""
+    size_mb = max(size_mb, MIN_DISK_MB)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    run(["qemu-img", "create", "-q", "-f", "qcow2", path, f"{size_mb}M"])
+    return path

@@ -1,0 +1,376 @@
+"""Master the ISO with xorriso: the base (tree or ISO) with a small overlay grafted on top.
+
+Nothing of the base is copied: xorriso reads the base directly (``-map DIR /`` for a tree,
+``-indev BASE.iso`` for an ISO) and the overlay directory (only new or changed files) is
+mapped over it, replacing files of the same path.
+
+xorriso writes the temporary output file; we follow it as it grows and compute the
+implanted MD5 (buildiso.master.isomd5) from the page cache meanwhile, so the image is never read
+back for it (implantisomd5 would re-read it all). Only the SHA-256 for SHA256SUM needs a
+read afterwards, and that comes from the page cache.
+
+Layout: ISO 9660 level 3 (files over 4 GiB) + Rock Ridge + Joliet; El Torito BIOS entry
+(isolinux.bin, boot-info-table, 4 sectors loaded, catalog isolinux/boot.cat) and EFI entry
+(images/efiboot.img); isohybrid MBR + GPT (gpt_basdat) so ``dd`` to USB boots on BIOS and
+UEFI. Reproducible: SOURCE_DATE_EPOCH for every date xorriso makes up, and a GPT disk GUID
+derived from the inputs (xorriso's default is random).
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import logging
+import os
+import re
+import shlex
+import subprocess
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from buildiso import run
+from buildiso.errors import BuildError, InputError
+from buildiso.master.isomd5 import Implant, IsoMd5Stream, read_implant, volume_size, write_implant
+
+log = logging.getLogger("buildiso.master.iso")
+
+MAX_LABEL = 32  # ISO 9660 volume identifier
+JOLIET_LABEL = 16  # Joliet volume identifier (xorriso truncates; blkid reads the PVD's)
+# Debian's isohybrid MBR (package isolinux); used when the base tree brings none.
+DEBIAN_ISOHDPFX = Path("/usr/lib/ISOLINUX/isohdpfx.bin")
+_LABEL_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
+_CHUNK = 4 << 20  # bytes hashed per read: bounds our memory use
+_POLL = 0.02  # seconds between looks at the growing file
+
+
+def check_volume_label(label: str, *, source: str = "profile") -> None:
+    """ISO 9660 allows 32 characters; spaces break the boot arguments (see design.md)."""
+    if not label:
+        raise InputError(f"{source}: the volume label is empty", hint="set [product] volume_label")
+    if len(label) > MAX_LABEL:
+        raise InputError(
+            f"{source}: volume label {label!r} has {len(label)} characters, "
+            f"ISO 9660 allows {MAX_LABEL}",
+            hint="shorten volume_label in the profile",
+        )
+    if not _LABEL_RE.match(label):
+        raise InputError(
+            f"{source}: volume label {label!r} may only hold A-Z a-z 0-9 _ . -",
+            hint="no spaces or colons: the label is passed on the kernel command line",
+        )
+
+
+@dataclass(frozen=True)
+class BootLayout:
+    """Where the boot files sit in the ISO (RHEL 6 DVD layout)."""
+
+    bios_image: str = "isolinux/isolinux.bin"
+    boot_catalog: str = "isolinux/boot.cat"
+    efi_image: str = "images/efiboot.img"
+
+
+@dataclass(frozen=True)
+class MasterPlan:
+    """Everything xorriso needs; two equal plans give byte-identical images."""
+
+    base: Path  # a directory tree or an ISO file
+    overlay: Path  # directory of new/changed files, grafted over the base
+    volume_label: str
+    hybrid_mbr: Path  # isohdpfx.bin (first 432 bytes go into the MBR)
+    gpt_disk_guid: str  # 32 hex digits, derived from the inputs
+    source_date_epoch: int
+    layout: BootLayout = field(default_factory=BootLayout)
+
+    @property
+    def base_is_iso(self) -> bool:
+        return self.base.is_file()
+
+
+@dataclass(frozen=True)
+class MasterResult:
+    size: int
+    implant: Implant
+    seconds: float
+
+
+def gpt_guid_from(seed: bytes) -> str:
+    """A GPT disk GUID (32 hex digits, RFC 4122 version 4 bits set) derived from ``seed``."""
+    raw = bytearray(hashlib.sha256(b"buildiso-gpt-disk-guid\0" + seed).digest()[:16])
+    raw[6] = (raw[6] & 0x0F) | 0x40
+    raw[8] = (raw[8] & 0x3F) | 0x80
+    return raw.hex()
+
+
+def xorriso_argv(plan: MasterPlan, *, outdev: Path) -> list[str]:
+    """The xorriso command line (native commands) writing the image to ``outdev``.
+
+    ``no_emul_toc``: without it xorriso treats a regular file as multi-session media and
+    starts the image at LBA 32 behind a 64 KiB table-of-content emulation.
+    """
+    check_volume_label(plan.volume_label)
+    lay = plan.layout
+    argv = ["xorriso", "-outdev", str(outdev)]
+    if plan.base_is_iso:
+        argv += ["-indev", str(plan.base)]
+    # fmt: off
+    argv += [
+        "-no_rc",
+        "-abort_on", "FAILURE",
+        "-report_about", "WARNING",
+    ]
+    if plan.base_is_iso:
+        # Boot records of the base are replaced by ours below.
+        argv += ["-boot_image", "any", "discard"]
+    argv += [
+        "-volid", plan.volume_label,
+        "-joliet", "on",
+        "-rockridge", "on",
+        "-compliance", "iso_9660_level=3:no_emul_toc",
+        # No tail padding: the backup GPT must sit in the image's last sector.
+        "-padding", "0",
+        "-volume_date", "uuid", _uuid_date(plan.source_date_epoch),
+    ]
+    # fmt: on
+    if not plan.base_is_iso:
+        argv += ["-map", str(plan.base), "/"]
+    argv += ["-map", str(plan.overlay), "/"]
+    argv += [
+        "-boot_image", "isolinux", f"bin_path=/{lay.bios_image}",
+        "-boot_image", "isolinux", f"cat_path=/{lay.boot_catalog}",
+        "-boot_image", "isolinux", "emul_type=no_emulation",
+        "-boot_image", "isolinux", "load_size=2048",  # 4 sectors of 512 bytes
+        "-boot_image", "isolinux", "boot_info_table=on",
+        "-boot_image", "any", "next",
+        "-boot_image", "any", f"efi_path=/{lay.efi_image}",
+        "-boot_image", "any", "emul_type=no_emulation",
+        "-boot_image", "isolinux", f"system_area={plan.hybrid_mbr}",
+        "-boot_image", "isolinux", "partition_table=on",
+        "-boot_image", "isolinux", "partition_entry=gpt_basdat",
+        "-boot_image", "any", f"gpt_disk_guid={plan.gpt_disk_guid}",
+    ]  # fmt: skip
+    return argv
+
+
+def _uuid_date(epoch: int) -> str:
+    # GRUB's "search --fs-uuid" uses this 16-digit date as the ISO's UUID.
+    return time.strftime("%Y%m%d%H%M%S00", time.gmtime(epoch))
+
+
+def _env(plan: MasterPlan) -> dict[str, str]:
+    return {"SOURCE_DATE_EPOCH": str(plan.source_date_epoch), "TZ": "UTC"}
+
+
+def _drain(pipe: IO[bytes], tail: deque[str]) -> None:
+    for raw in iter(pipe.readline, b""):
+        line = raw.decode("utf-8", "replace").rstrip()
+        if line:
+            tail.append(line)
+            log.debug("xorriso: %s", line)
+
+
+_DISK_FULL = re.compile(r"No space left on device|exceeds free space on media", re.I)
+
+
+def master_iso(
+    plan: MasterPlan,
+    *,
+    dest: Path,
+    progress: Callable[[int, int | None], None] | None = None,
+) -> MasterResult:
+    """Write the image to ``dest`` (must be a new path) with the MD5 implanted.
+
+    xorriso writes ``dest`` itself, front to back with plain write() calls (libburn's
+    stdio output; "no_emul_toc" keeps the image at LBA 0, byte-identical to what it
+    streams to a pipe). We follow the growing file and hash what is already written,
+    from the page cache, while xorriso writes the rest: no pipe copies, no second pass.
+    ``dest`` is left for the caller to remove on failure (build.py's work folder);
+    a full disk raises BuildError naming the folder.
+    """
+    argv = xorriso_argv(plan, outdev=dest)
+    argv[0] = run.tool_path("xorriso")
+    if dest.exists():  # xorriso would take an existing image as media to append to
+        dest.unlink()
+    log.debug("running: %s", shlex.join(argv))
+    started = time.monotonic()
+    env = {**os.environ, "LANG": "C", "LC_ALL": "C", **_env(plan)}
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    assert proc.stderr is not None
+    tail: deque[str] = deque(maxlen=20)
+    drainer = threading.Thread(target=_drain, args=(proc.stderr, tail), daemon=True)
+    drainer.start()
+    stream = IsoMd5Stream()
+    hashed = 0
+    fd: int | None = None
+    hash_error: BuildError | None = None  # reported only if xorriso itself succeeded
+    try:
+        while hash_error is None:
+            finished = proc.poll() is not None  # before the size check: then it is final
+            if fd is None:
+                try:
+                    fd = os.open(dest, os.O_RDONLY)
+                except FileNotFoundError:
+                    if finished:
+                        break
+                    time.sleep(_POLL)
+                    continue
+            size = os.fstat(fd).st_size
+            while hashed < size:
+                block = os.pread(fd, min(_CHUNK, size - hashed), hashed)
+                if not block:
+                    break
+                try:
+                    stream.update(block)
+                except BuildError as exc:
+                    hash_error = exc
+                    break
+                hashed += len(block)
+                if progress is not None:
+                    progress(hashed, stream.image_size)
+            if finished:
+                break
+            time.sleep(_POLL)
+        rc = proc.wait()
+        drainer.join(timeout=5)
+        detail = "\n".join(tail)
+        if rc != 0 and _DISK_FULL.search(detail):
+            raise BuildError(
+                f"disk full while writing {dest.name} in {dest.parent} "
+                f"({hashed // 2**20} MiB written)",
+                hint="free space there or pass --out to a folder with room",
+            )
+        if rc != 0:
+            raise BuildError(
+                f"xorriso failed (exit code {rc})" + (f":\n{detail}" if detail else "")
+            )
+        if hash_error is not None:
+            raise hash_error
+        implant = stream.finish()
+        if stream.image_size != hashed:
+            raise BuildError(
+                f"xorriso wrote {hashed} bytes but the volume descriptor says {stream.image_size}"
+            )
+        out_fd = os.open(dest, os.O_WRONLY)
+        try:
+            write_implant(out_fd, implant)
+            os.fsync(out_fd)
+        finally:
+            os.close(out_fd)
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            raise BuildError(
+                f"disk full while writing {dest.name} in {dest.parent}",
+                hint="free space there or pass --out to a folder with room",
+            ) from exc
+        raise
+    finally:
+        if fd is not None:
+            os.close(fd)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stderr.close()
+    return MasterResult(size=hashed, implant=implant, seconds=time.monotonic() - started)
+
+
+def sha256_file(
+    path: Path,
+    *,
+    chunk: int = 4 << 20,
+    progress: Callable[[int, int | None], None] | None = None,
+) -> str:
+    digest = hashlib.sha256()
+    total = path.stat().st_size if progress is not None else None
+    done = 0
+    with path.open("rb") as f:
+        while block := f.read(chunk):
+            digest.update(block)
+            done += len(block)
+            if progress is not None:
+                progress(done, total)
+    return digest.hexdigest()
+
+
+def implanted_md5(image: Path) -> tuple[str | None, str]:
+    """The MD5 an image carries (None: none implanted) and ``checkisomd5``'s verdict:
+    "absent", "pass" or "FAIL"."""
+    text = read_implant(image)
+    if text is None or "ISO MD5SUM = " not in text:
+        return None, "absent"
+    md5 = text.split("ISO MD5SUM = ", 1)[1][:32]
+    proc = run.run(["checkisomd5", str(image)], check=False)
+    return md5, "pass" if proc.returncode == 0 else "FAIL"
+
+
+def el_torito_report(iso: Path) -> str:
+    """``xorriso -report_el_torito plain`` (one line per fact)."""
+    return _xorriso_report(iso, "-report_el_torito")
+
+
+def system_area_report(iso: Path) -> str:
+    """``xorriso -report_system_area plain``: MBR, GPT (and its CRC check)."""
+    return _xorriso_report(iso, "-report_system_area")
+
+
+def _xorriso_report(iso: Path, command: str) -> str:
+    out = run.output(
+        ["xorriso", "-no_rc", "-indev", iso, "-report_about", "SORRY", command, "plain"]
+    )
+    return "\n".join(line for line in out.splitlines() if not line.startswith("xorriso :"))
+
+
+def hybrid_problems(iso: Path) -> list[str]:
+    """Problems an independent reader finds in the hybrid MBR/GPT (empty = fine).
+
+    Two readers: xorriso's own report (says "GPT array CRC wrong" and the like) and
+    sgdisk's verifier, of which only the CRC and header findings count: every isohybrid
+    image has MBR partitions overlapping the ISO by design, which sgdisk also lists.
+    """
+    problems: list[str] = []
+    report = system_area_report(iso)
+    if "GPT" not in report:
+        problems.append("no GPT found (xorriso -report_system_area)")
+    problems += [
+        f"xorriso: {line.strip()}"
+        for line in report.splitlines()
+        if re.search(r"wrong|damaged|problems", line, re.I)
+    ]
+    proc = run.run(["sgdisk", "-v", iso], check=False)
+    text = (proc.stdout + proc.stderr).replace("\a", "")
+    if "Problem opening" in text:
+        problems.append(f"sgdisk cannot read {iso.name}")
+    problems += [
+        f"sgdisk: {line.strip()}"
+        for line in text.splitlines()
+        if re.search(r"\bCRC\b|self-pointer|doesn't\s+match|header is|too small", line)
+    ]
+    return problems
+
+
+def check_complete(image: Path) -> None:
+    """Refuse a truncated ISO file before any ISO reader opens it.
+
+    pycdlib parses a hybrid image's backup GPT at the end of the file, so a truncated
+    download makes it fail with a bare struct.error; the volume size in the PVD
+    (sector 16) says how long the file must be.
+    """
+    with image.open("rb") as f:
+        f.seek(16 * 2048)
+        pvd = f.read(2048)
+    try:
+        size = volume_size(pvd)
+    except BuildError:
+        raise InputError(
+            f"{image}: not an ISO 9660 image (no primary volume descriptor)",
+            hint="give a RHEL 6.10 DVD ISO or an unpacked tree",
+        ) from None
+    actual = image.stat().st_size
+    if actual < size:
+        raise InputError(
+            f"{image}: truncated ISO: {actual} bytes, its volume descriptor says {size}",
+            hint="the download or copy did not finish: fetch or copy the ISO again",
+        )

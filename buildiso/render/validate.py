@@ -1,0 +1,383 @@
+"""Kickstart validation: pykickstart's RHEL 6 handler plus the product's rules.
+
+``validate_kickstart_text`` returns every problem at once as ``Problem`` (``FILE:LINE:
+message``); ``validate_command`` is ``buildiso validate`` (exit 2 on any problem).
+
+pykickstart catches syntax: unknown commands and options (e.g. RHEL 7-only ones), sections
+without ``%end``. Its warnings count as errors. The product rules are checked on the text
+itself, so they can name lines pykickstart does not track:
+- sections closed with ``%end``; only the commands the installer implements;
+- no ``inst.*`` boot options (RHEL 6 ignores them: ``ks=``/``repo=`` are the RHEL 6 names);
+- the profile's packages and groups in ``%packages``, its forbidden packages excluded;
+- ``/`` and ``/var`` partitions at least the product minima, also in a ``%pre`` that writes
+  the ``%include``d partition file;
+- ``reboot`` at the end; passwords only as SHA-512 crypt hashes (``--iscrypted``), and no
+  ``passwd --stdin``/``chpasswd`` from plain text in scripts;
+- the gateway repository (``cs-repo``) configured.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import shlex
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from buildiso.config import Variant
+from buildiso.errors import InputError, ValidationFailed
+from buildiso.log import step
+from buildiso.render.profile import ROOT_MIN_MB, TRACKING_FACTOR, VAR_MIN_MB, Profile, load_profile
+
+# The commands the installer (anaconda 13 subset that the product uses; the sample installer
+# implements exactly these) accepts in the command section.
+ALLOWED_COMMANDS = frozenset(
+    "install text lang keyboard timezone network rootpw user authconfig firewall selinux "
+    "firstboot services skipx zerombr clearpart part bootloader repo reboot".split()
+)
+SECTIONS = ("%pre", "%post", "%packages", "%traceback")
+_SHA512_CRYPT = re.compile(r"\$6\$[./A-Za-z0-9]{1,16}\$[./A-Za-z0-9]{86}")
+_INST_OPTION = re.compile(r"(?<![\w.])inst\.[a-z][a-z0-9_.]*")
+_PYKS_LINE = re.compile(r"line (\d+)")
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    line: int
+    message: str
+    file: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.message}"
+
+
+@dataclass
+class _Section:
+    name: str
+    args: list[str]
+    header_line: int
+    body: list[tuple[int, str]]  # (line number, text)
+    closed: bool
+
+
+@dataclass
+class _Scan:
+    commands: list[tuple[int, str]]  # command-section lines (number, text), no comments
+    sections: list[_Section]
+
+
+def _scan(text: str) -> _Scan:
+    """Split the file into the command section and %sections, keeping line numbers."""
+    commands: list[tuple[int, str]] = []
+    sections: list[_Section] = []
+    current: _Section | None = None
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        word = stripped.split(None, 1)[0] if stripped else ""
+        if word in SECTIONS or (
+            word.startswith("%") and word not in ("%end", "%include", "%ksappend")
+        ):
+            if current is not None:  # a new section starts before %end
+                sections.append(current)
+            try:
+                args = shlex.split(stripped)
+            except ValueError:
+                args = stripped.split()
+            current = _Section(word, args, number, [], closed=False)
+            continue
+        if word == "%end" and current is not None:
+            current.closed = True
+            sections.append(current)
+            current = None
+            continue
+        if current is not None:
+            current.body.append((number, line))
+        elif stripped and not stripped.startswith("#"):
+            commands.append((number, stripped))
+    if current is not None:
+        sections.append(current)
+    return _Scan(commands, sections)
+
+
+# --- pykickstart -------------------------------------------------------------------------
+def _pykickstart_problems(text: str) -> tuple[Any, list[tuple[int, str]]]:
+    """Parse with the RHEL 6 handler; (handler, [(line, message)]), warnings included."""
+    from pykickstart.errors import KickstartError
+    from pykickstart.parser import KickstartParser
+    from pykickstart.version import RHEL6, makeVersion
+
+    found: list[tuple[int, str]] = []
+
+    class _CollectingParser(KickstartParser):  # type: ignore[misc]
+        """Keeps going after an error and records every error and warning with its line."""
+
+        current_line = 0
+
+        def handleCommand(self, lineno: int, args: list[str]) -> Any:  # noqa: N802
+            self.current_line = lineno
+            return super().handleCommand(lineno, args)
+
+        def _tryFunc(self, fn: Callable[[], object]) -> None:  # noqa: N802
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                try:
+                    fn()
+                except KickstartError as exc:
+                    found.append((exc.lineno or self.current_line, _one_line(exc.message)))
+            for warning in caught:
+                message = str(warning.message)
+                match = _PYKS_LINE.search(message)
+                line = int(match.group(1)) if match else self.current_line
+                found.append((line, f"warning (treated as error): {_one_line(message)}"))
+
+    handler = makeVersion(RHEL6)
+    parser = _CollectingParser(handler, followIncludes=False, missingIncludeIsFatal=False)
+    for section in parser._sections.values():  # remember the line of each section header
+        section.handleHeader = _track_header(parser, section.handleHeader)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            parser.readKickstartFromString(text)
+        except KickstartError as exc:  # e.g. a section without %end: parsing stops here
+            found.append((exc.lineno or 0, _one_line(exc.message)))
+    for warning in caught:
+        message = str(warning.message)
+        match = _PYKS_LINE.search(message)
+        found.append(
+            (int(match.group(1)) if match else parser.current_line,
+             f"warning (treated as error): {_one_line(message)}")
+        )  # fmt: skip
+    return handler, found
+
+
+def _track_header(parser: Any, original: Callable[..., Any]) -> Callable[..., Any]:
+    def handle_header(lineno: int, args: list[str]) -> Any:
+        parser.current_line = lineno
+        return original(lineno, args)
+
+    return handle_header
+
+
+def _one_line(message: object) -> str:
+    return " ".join(str(message).split())
+
+
+# --- product rules -----------------------------------------------------------------------
+def _section_rules(scan: _Scan) -> Iterator[tuple[int, str]]:
+    for section in scan.sections:
+        if not section.closed:
+            yield section.header_line, f"section {section.name} is not closed with %end"
+    for number, line in scan.commands:
+        word = line.split(None, 1)[0]
+        if word == "%include":
+            continue
+        if word not in ALLOWED_COMMANDS:
+            yield (
+                number,
+                (
+                    f"command {word!r} is not one the installer supports "
+                    f"(allowed: {', '.join(sorted(ALLOWED_COMMANDS))}, %include)"
+                ),
+            )
+
+
+def _line_ending_rules(text: str) -> Iterator[tuple[int, str]]:
+    """CR LF breaks the %pre/%post shells ("$'\\r': command not found") and option values."""
+    crlf = [n for n, line in enumerate(text.split("\n"), start=1) if line.endswith("\r")]
+    if crlf:
+        yield (
+            crlf[0],
+            f"Windows line endings (CR LF) on {len(crlf)} line(s): RHEL 6's installer and "
+            "its %pre/%post shells need LF (convert with dos2unix)",
+        )
+
+
+def _inst_rules(text: str) -> Iterator[tuple[int, str]]:
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.lstrip().startswith("#"):
+            continue
+        for match in _INST_OPTION.finditer(line):
+            yield (
+                number,
+                (
+                    f"{match.group(0)} is a RHEL 7+ boot option that RHEL 6 ignores "
+                    "(use ks=, repo=, ...)"
+                ),
+            )
+
+
+def _packages_rules(scan: _Scan, profile: Profile) -> Iterator[tuple[int, str]]:
+    packages = [s for s in scan.sections if s.name == "%packages"]
+    if not packages:
+        last = max([n for n, _ in scan.commands] or [1])
+        yield last, "no %packages section"
+        return
+    section = packages[0]
+    included: dict[str, int] = {}
+    excluded: dict[str, int] = {}
+    groups: dict[str, int] = {}
+    for number, line in section.body:
+        item = line.strip()
+        if not item or item.startswith("#"):
+            continue
+        if item.startswith("@"):
+            groups.setdefault(item[1:].split()[0], number)
+        elif item.startswith("-"):
+            excluded.setdefault(item[1:], number)
+        else:
+            included.setdefault(item, number)
+    where = section.header_line
+    if "--nobase" not in section.args:
+        yield where, "%packages without --nobase: the gateway needs a minimal RHEL install"
+    for group in profile.packages.groups:
+        if group not in groups:
+            yield where, f"required group @{group} missing from %packages"
+    for name in profile.packages.install:
+        if name not in included:
+            yield where, f"required package {name} missing from %packages"
+    for name in profile.packages.remove:
+        if name in included:
+            yield (
+                included[name],
+                f"forbidden package {name} is installed (it conflicts with the gateway)",
+            )
+        if name not in excluded:
+            yield where, f"forbidden package {name} is not excluded (add -{name} to %packages)"
+
+
+_PART_LINE = re.compile(r"(?:^|[\s'\"])part(?:ition)?\s+(\S+)([^'\"\n]*)")
+
+
+def _partition_lines(scan: _Scan) -> list[tuple[int, str, int | None]]:
+    """(line, mount, size MB) of every part line: command section and %pre-written ones."""
+    found: list[tuple[int, str, int | None]] = []
+    sources = list(scan.commands)
+    for section in scan.sections:
+        if section.name == "%pre":
+            sources.extend(section.body)
+    for number, line in sources:
+        if line.lstrip().startswith("#"):
+            continue
+        match = _PART_LINE.search(line)
+        if match is None:
+            continue
+        size = re.search(r"--size[= ](\d+)", match.group(2))
+        found.append((number, match.group(1), int(size.group(1)) if size else None))
+    return sorted(found)
+
+
+def _partition_rules(scan: _Scan, profile: Profile) -> Iterator[tuple[int, str]]:
+    parts = _partition_lines(scan)
+    var_min = VAR_MIN_MB[profile.variant]
+    if profile.two_year_tracking:
+        var_min = math.ceil(var_min * TRACKING_FACTOR)
+    last = max([n for n, _ in scan.commands] or [1])
+    for mount, minimum in (("/", ROOT_MIN_MB), ("/var", var_min)):
+        lines = [(n, size) for n, m, size in parts if m == mount]
+        if not lines:
+            yield last, f"no separate {mount} partition (the product needs / and /var)"
+        for number, size in lines:
+            if size is None or size < minimum:
+                yield (
+                    number,
+                    (
+                        f"{mount} partition of {size if size is not None else 'unknown'} MB is too "
+                        f"small for the {profile.variant.value} variant (minimum {minimum} MB)"
+                    ),
+                )
+
+
+def _password_rules(scan: _Scan) -> Iterator[tuple[int, str]]:
+    for number, line in scan.commands:
+        try:
+            words = shlex.split(line)
+        except ValueError:
+            continue
+        if words[0] not in ("rootpw", "user", "sshpw"):
+            continue
+        opts = [w for w in words[1:] if w.startswith("--")]
+        values = [w for w in words[1:] if not w.startswith("--")]
+        secret = next((w.split("=", 1)[1] for w in opts if w.startswith("--password=")), None)
+        if words[0] in ("rootpw", "sshpw") and values:
+            secret = values[-1]
+        if secret is None:
+            continue
+        if "--iscrypted" not in opts or not _SHA512_CRYPT.fullmatch(secret):
+            # never repeat the value: it may be a real password
+            yield number, f"{words[0]}: password is not a SHA-512 crypt hash with --iscrypted"
+
+
+_SCRIPT_PASSWORD = re.compile(r"passwd\b.*--stdin|chpasswd\b(?!.*\s-e\b)(?!.*--encrypted)")
+
+
+def _script_password_rules(scan: _Scan) -> Iterator[tuple[int, str]]:
+    """Scripts that set a password from plain text (passwd --stdin, chpasswd without -e)."""
+    for section in scan.sections:
+        if section.name not in ("%pre", "%post"):
+            continue
+        for number, line in section.body:
+            if not line.lstrip().startswith("#") and _SCRIPT_PASSWORD.search(line):
+                yield number, f"{section.name} sets a password from plain text (use a hash)"
+
+
+def _ending_rules(scan: _Scan) -> Iterator[tuple[int, str]]:
+    words = [(n, line.split(None, 1)[0]) for n, line in scan.commands]
+    if not any(w == "reboot" for _, w in words):
+        last = max([n for n, _ in words] or [1])
+        yield last, "no 'reboot' command: the install must end with an automatic reboot"
+    repos = [(n, line) for n, line in scan.commands if line.split(None, 1)[0] == "repo"]
+    if not any("/cs-repo" in line for _, line in repos):
+        yield (
+            (repos[0][0] if repos else 1),
+            "no repo --baseurl=.../cs-repo: the gateway packages are not reachable",
+        )
+
+
+def validate_kickstart_text(text: str, *, filename: str, profile: Profile) -> list[Problem]:
+    """Every problem of kickstart ``text``, sorted by line (empty list: valid)."""
+    scan = _scan(text)
+    raw: list[tuple[int, str]] = []
+    unclosed = any(not s.closed for s in scan.sections)
+    _, pyks = _pykickstart_problems(text)
+    for line, message in pyks:
+        if unclosed and "does not end with %end" in message:
+            continue  # reported more precisely at the section header by _section_rules
+        raw.append((line, f"pykickstart RHEL6: {message}"))
+    for rules in (
+        _section_rules(scan),
+        _line_ending_rules(text),
+        _inst_rules(text),
+        _packages_rules(scan, profile),
+        _partition_rules(scan, profile),
+        _password_rules(scan),
+        _script_password_rules(scan),
+        _ending_rules(scan),
+    ):
+        raw.extend(rules)
+    return sorted({Problem(line, message, filename) for line, message in raw})
+
+
+def validate_command(
+    ks_file: Path, media: Path | None, profile_path: Path, variant: Variant
+) -> None:
+    """``buildiso validate``: all problems at once (exit 2), or a one-line OK."""
+    profile = load_profile(profile_path, variant)
+    try:
+        text = ks_file.read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{ks_file}: cannot read ({exc})", hint="a UTF-8 kickstart file") from None
+    problems = [
+        str(p) for p in validate_kickstart_text(text, filename=str(ks_file), profile=profile)
+    ]
+    if media is not None:
+        # Imported here: reading repodata is only needed with --media. Checks every
+        # %packages name/@group, the install-set closure and every file: baseurl.
+        from buildiso.compose.depsolve import media_problems
+
+        problems.extend(media_problems(text, filename=str(ks_file), tree=media))
+    if problems:
+        raise ValidationFailed(problems, what=f"{ks_file}: kickstart check failed")
+    step(f"{ks_file}: OK (pykickstart RHEL6 and product rules{', media' if media else ''})")

@@ -1,0 +1,67 @@
+"""kspackages.py: the %packages section with line numbers."""
+
+from __future__ import annotations
+
+import pytest
+
+from buildiso.compose.kspackages import (
+    Entry,
+    GroupEntry,
+    GroupLevel,
+    PackageSelection,
+    parse_packages,
+)
+from buildiso.errors import InputError
+
+KS = """text
+reboot
+%packages --nobase --ignoremissing
+@core
+@base --optional   # comment
+@cs-email --nodefaults
+cs-email
+-postfix
+-@x11
+
+# blank lines and comments are skipped
+kernel*
+%end
+%post
+echo hi
+%end
+"""
+
+
+def test_parse_packages() -> None:
+    sel = parse_packages(KS, filename="ks.cfg")
+    assert sel == PackageSelection(
+        groups=(
+            GroupEntry("core", 4, GroupLevel.DEFAULT),
+            GroupEntry("base", 5, GroupLevel.ALL),
+            GroupEntry("cs-email", 6, GroupLevel.MANDATORY),
+        ),
+        packages=(Entry("cs-email", 7), Entry("kernel*", 12)),
+        excluded=(Entry("postfix", 8),),
+        excluded_groups=(Entry("x11", 9),),
+        nobase=True,
+        ignore_missing=True,
+        line=3,
+    )
+
+
+def test_no_packages_section() -> None:
+    assert parse_packages("text\nreboot\n") == PackageSelection()
+
+
+@pytest.mark.parametrize(
+    ("ks", "message"),
+    [
+        ("%packages\nbash\n", "ks.cfg:1: %packages is not closed with %end"),
+        ("text\n%packages\nbash\n%post\n%end\n", "ks.cfg:4: %post inside %packages"),
+        ("%packages --frobnicate\n%end\n", "ks.cfg:1: unknown %packages option(s): --frobnicate"),
+    ],
+)
+def test_errors_name_the_line(ks: str, message: str) -> None:
+    with pytest.raises(InputError) as err:
+        parse_packages(ks, filename="ks.cfg")
+    assert err.value.message == message

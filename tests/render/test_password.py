@@ -1,0 +1,113 @@
+"""buildiso.render.password: the vendor policy, reproducible SHA-512 hashes, no plaintext leaks."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import pytest
+
+from buildiso import paths
+from buildiso.config import Variant
+from buildiso.errors import InputError
+from buildiso.render.password import (
+    ENV_VAR,
+    admin_password_hash,
+    check_policy,
+    hash_password,
+    policy_failures,
+    read_custom_password,
+)
+from buildiso.render.profile import load_profile
+
+PRODUCT = "Secure Email Gateway"
+
+
+def _verify(password: str, hashed: str) -> bool:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import crypt
+    return crypt.crypt(password, hashed) == hashed
+
+
+@pytest.mark.parametrize("password", ["Xk9#mRq2vL", "Tr0ub4dor&3", "Gh7!kPz2", "blue-Otter-58"])
+def test_good_passwords_pass(password: str) -> None:
+    assert policy_failures(password) == []
+
+
+@pytest.mark.parametrize(
+    ("password", "rule"),
+    [
+        ("Ab1!xyz", "at least 8 characters"),
+        ("abcdefgh", "three of"),
+        ("lowerUPPERonly", "three of"),
+        ("Zx9!1234Q", "no sequences"),
+        ("Qz8!abcdK", "no sequences"),
+        ("Mm7!dcbaR", "no sequences"),
+        ("Vr5#qwerB", "no sequences"),
+        ("Jk3$aaaaW", "no sequences"),
+        ("Pa55word", "dictionary word"),
+        ("P@ssw0rd!", "dictionary word"),
+        ("Dr4g0n!x", "dictionary word"),
+        ("MyW3lc0me#", "dictionary word"),
+        ("Cl3arsw1ft!", "dictionary word"),
+        ("Good\npass9!X", "printable"),
+    ],
+)
+def test_bad_passwords_name_the_rule(password: str, rule: str) -> None:
+    failures = policy_failures(password)
+    assert any(rule in f for f in failures), failures
+
+
+def test_rejection_never_echoes_the_password() -> None:
+    secret = "P@55w0rd!"
+    with pytest.raises(InputError) as info:
+        check_policy(secret, source="$" + ENV_VAR)
+    message = str(info.value)
+    assert secret not in message and secret.lower() not in message
+    assert ENV_VAR in message and "dictionary word" in message
+
+
+def test_hash_is_sha512_reproducible_and_verifies() -> None:
+    first = hash_password("Xk9#mRq2vL", product=PRODUCT)
+    assert first.startswith("$6$") and len(first.split("$")[2]) == 16
+    assert hash_password("Xk9#mRq2vL", product=PRODUCT) == first  # same inputs, same bytes
+    assert hash_password("Xk9#mRq2vL", product="Other") != first  # salt depends on product
+    assert hash_password("Xk9#mRq2vM", product=PRODUCT).split("$")[2] != first.split("$")[2]
+    assert _verify("Xk9#mRq2vL", first)
+    assert not _verify("Xk9#mRq2vM", first)
+
+
+def test_profile_default_hash_is_the_vendor_default() -> None:
+    profile = load_profile(paths.DEFAULT_PROFILE, Variant.TEST)
+    # The vendor's documented default (installation guide); it is expired at first boot.
+    assert _verify("password", profile.admin_password_hash)
+
+
+def test_custom_password_from_env_and_file(tmp_path: Path) -> None:
+    assert read_custom_password(password_file=None, environ={}) is None
+    assert read_custom_password(password_file=None, environ={ENV_VAR: "Xk9#mRq2vL"}) == (
+        "Xk9#mRq2vL",
+        "$" + ENV_VAR,
+    )
+    pw = tmp_path / "pw"
+    pw.write_text("Xk9#mRq2vL\n")
+    assert read_custom_password(password_file=pw, environ={}) == ("Xk9#mRq2vL", str(pw))
+    with pytest.raises(InputError, match="one way only"):
+        read_custom_password(password_file=pw, environ={ENV_VAR: "x"})
+
+
+def test_admin_password_hash_default_and_custom(tmp_path: Path) -> None:
+    default = "$6$abc$" + "x" * 86
+    assert (
+        admin_password_hash(default_hash=default, product=PRODUCT, password_file=None, environ={})
+        == default
+    )
+    custom = admin_password_hash(
+        default_hash=default, product=PRODUCT, password_file=None, environ={ENV_VAR: "Xk9#mRq2vL"}
+    )
+    assert custom == hash_password("Xk9#mRq2vL", product=PRODUCT)
+    weak = tmp_path / "weak"
+    weak.write_text("Pa55word\n")
+    with pytest.raises(InputError, match=str(weak)):
+        admin_password_hash(default_hash=default, product=PRODUCT, password_file=weak, environ={})
