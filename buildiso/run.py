@@ -1,7 +1,11 @@
 """The one subprocess wrapper. Every external program buildiso runs goes through here.
 
 - logs the command (shlex-joined) at debug level;
-- runs with LANG=C so tool output can be parsed;
+- gives the child a minimal environment (``child_env``: PATH, HOME, TMPDIR, TZ, LANG=C, plus
+  what the caller names), never the whole parent environment: a secret read from our own
+  environment must not reach xorriso, createrepo_c or QEMU;
+- ``run()`` waits for the program; ``spawn()`` starts a long-running one (xorriso while we
+  hash, QEMU) as a context manager that stops it (TERM, then KILL) on error or interrupt;
 - a missing program becomes ToolMissing naming the Debian package to install;
 - a failure becomes BuildError with the command, its exit code and the tail of stderr.
 
@@ -16,8 +20,13 @@ import os
 import shlex
 import shutil
 import subprocess
-from collections.abc import Mapping, Sequence
+import threading
+from collections import deque
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO, TypeAlias
 
 from buildiso.errors import BuildError, ToolMissing
 
@@ -65,6 +74,21 @@ TOOL_PACKAGES: dict[str, str] = {
 }
 
 
+# What a child inherits from our environment; anything else it needs is passed by name.
+INHERITED_ENV = ("PATH", "HOME", "TMPDIR", "TZ", "USER", "LOGNAME")
+
+
+def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment of every program we start: the few variables tools really need,
+    LANG=C/LC_ALL=C (parsable output), then ``extra``."""
+    env = {name: os.environ[name] for name in INHERITED_ENV if name in os.environ}
+    env.setdefault("PATH", os.defpath)
+    env.update({"LANG": "C", "LC_ALL": "C"})
+    if extra:
+        env.update(extra)
+    return env
+
+
 def _which(tool: str) -> str | None:
     return shutil.which(tool) or shutil.which(tool, path="/usr/sbin:/sbin")
 
@@ -109,16 +133,12 @@ def run(
 ) -> subprocess.CompletedProcess[str]:
     """Run ``cmd``; return the CompletedProcess (stdout/stderr captured as text by default).
 
-    ``env`` entries are added to the current environment (plus LANG=C/LC_ALL=C).
+    ``env`` entries are added to the minimal environment of ``child_env``.
     With ``check`` a non-zero exit raises BuildError carrying the stderr tail.
     With ``text=False`` stdout/stderr are bytes (the annotation stays str for brevity).
     """
-    argv = [os.fspath(c) for c in cmd]
-    argv[0] = tool_path(argv[0]) if os.sep not in argv[0] else argv[0]
-    full_env = dict(os.environ)
-    full_env.update({"LANG": "C", "LC_ALL": "C"})
-    if env:
-        full_env.update(env)
+    argv = _argv(cmd)
+    full_env = child_env(env)
     log.debug("running: %s%s", shlex.join(argv), f"  (in {cwd})" if cwd else "")
     if isinstance(input, bytes) and text:
         input = input.decode()
@@ -151,3 +171,106 @@ def run(
 def output(cmd: Sequence[str | os.PathLike[str]], **kwargs: object) -> str:
     """Run ``cmd`` and return its stdout as text."""
     return run(cmd, **kwargs).stdout  # type: ignore[arg-type]
+
+
+def _argv(cmd: Sequence[str | os.PathLike[str]]) -> list[str]:
+    argv = [os.fspath(c) for c in cmd]
+    argv[0] = tool_path(argv[0]) if os.sep not in argv[0] else argv[0]
+    return argv
+
+
+Process: TypeAlias = "subprocess.Popen[bytes]"  # a started program (Child.proc)
+
+
+@dataclass
+class Child:
+    """A program started by ``spawn()``: its process, and the tail of its stderr when that
+    was captured (``stderr=None``) rather than sent to a file."""
+
+    argv: list[str]
+    proc: Process
+    _tail: deque[str] = field(default_factory=lambda: deque(maxlen=20))
+    _drainer: threading.Thread | None = None
+
+    @property
+    def name(self) -> str:
+        return Path(self.argv[0]).name
+
+    def poll(self) -> int | None:
+        return self.proc.poll()
+
+    def wait(self, timeout: float | None = None) -> int:
+        rc = self.proc.wait(timeout)
+        if self._drainer is not None:
+            self._drainer.join(timeout=5)
+        return rc
+
+    def stderr_tail(self) -> str:
+        return "\n".join(self._tail)
+
+    def stop(self, *, grace: float = 5.0) -> None:
+        """TERM, then KILL after ``grace`` seconds; a no-op for a child that has exited."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(grace)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self._drainer is not None:
+            self._drainer.join(timeout=5)
+
+
+def _drain(pipe: IO[bytes], tail: deque[str], name: str) -> None:
+    for raw in iter(pipe.readline, b""):
+        line = raw.decode("utf-8", "replace").rstrip()
+        if line:
+            tail.append(line)
+            log.debug("%s: %s", name, line)
+    pipe.close()
+
+
+@contextmanager
+def spawn(
+    cmd: Sequence[str | os.PathLike[str]],
+    *,
+    env: Mapping[str, str] | None = None,
+    stderr: Path | None = None,
+    cwd: Path | None = None,
+    grace: float = 5.0,
+) -> Iterator[Child]:
+    """Start a long-running program; yield it; stop it on leaving the block.
+
+    stdin is closed and stdout discarded (or, with ``stderr`` a file, both go there);
+    with ``stderr=None`` its lines are kept (``Child.stderr_tail``) and logged under
+    --debug. Leaving the block — normally, on an error or on Ctrl-C — stops a child still
+    running (TERM, then KILL after ``grace`` s), so no orphan outlives the caller.
+    """
+    argv = _argv(cmd)
+    log.debug("starting: %s%s", shlex.join(argv), f"  (in {cwd})" if cwd else "")
+    try:
+        if stderr is not None:
+            with stderr.open("wb") as sink:
+                proc = subprocess.Popen(
+                    argv, cwd=cwd, env=child_env(env), stdin=subprocess.DEVNULL,
+                    stdout=sink, stderr=sink,
+                )  # fmt: skip
+            child = Child(argv=argv, proc=proc)
+        else:
+            proc = subprocess.Popen(
+                argv, cwd=cwd, env=child_env(env), stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            )  # fmt: skip
+            child = Child(argv=argv, proc=proc)
+            assert proc.stderr is not None
+            child._drainer = threading.Thread(
+                target=_drain, args=(proc.stderr, child._tail, child.name), daemon=True
+            )
+            child._drainer.start()
+    except FileNotFoundError as exc:
+        name = Path(argv[0]).name
+        raise ToolMissing(name, TOOL_PACKAGES.get(name, name)) from exc
+    try:
+        yield child
+    finally:
+        child.stop(grace=grace)

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import time
+from pathlib import Path
 
 import pytest
 
 from buildiso.errors import BuildError, ToolMissing
-from buildiso.run import output, require_tools, run, tool_path
+from buildiso.run import output, require_tools, run, spawn, tool_path
 
 
 def test_missing_tool_names_the_debian_package() -> None:
@@ -79,3 +83,58 @@ def test_log_handler_follows_a_replaced_stderr(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setattr("sys.stderr", second)
     step("two")
     assert second.getvalue() == "==> two\n"
+
+
+# --- the minimal environment and spawn() --------------------------------------------------
+
+
+def test_children_get_a_minimal_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BUILDISO_CS_ADMIN_PASSWORD", "Secret-Pa55-Phrase")
+    monkeypatch.setenv("SOME_TOKEN", "tok")
+    env = output(["env"], env={"SOURCE_DATE_EPOCH": "42"})
+    names = {line.split("=", 1)[0] for line in env.splitlines()}
+    assert "BUILDISO_CS_ADMIN_PASSWORD" not in names and "SOME_TOKEN" not in names
+    assert "Secret-Pa55-Phrase" not in env
+    assert {"PATH", "LANG", "LC_ALL", "SOURCE_DATE_EPOCH"} <= names
+    assert "LANG=C" in env.splitlines()
+
+
+def test_spawn_keeps_the_stderr_tail_and_exit_code() -> None:
+    with spawn(["sh", "-c", "echo one >&2; echo two >&2; exit 3"]) as child:
+        assert child.wait() == 3
+    assert child.stderr_tail().splitlines() == ["one", "two"]
+
+
+def test_spawn_writes_to_a_file_and_hides_the_parent_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BUILDISO_CS_ADMIN_PASSWORD", "Secret-Pa55-Phrase")
+    log_file = tmp_path / "stderr.log"
+    with spawn(["sh", "-c", "env >&2"], stderr=log_file) as child:
+        assert child.wait() == 0
+    text = log_file.read_text()
+    assert "LANG=C" in text and "Secret-Pa55-Phrase" not in text
+
+
+def test_spawn_stops_its_child_when_the_block_fails() -> None:
+    pid = -1
+    with pytest.raises(RuntimeError), spawn(["sleep", "60"], grace=1.0) as child:
+        pid = child.proc.pid
+        raise RuntimeError("the caller failed")
+    assert child.poll() is not None
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+
+
+def test_spawn_kills_a_child_that_ignores_sigterm() -> None:
+    script = "trap '' TERM; echo ready >&2; while :; do sleep 0.1; done"
+    with spawn(["sh", "-c", script], grace=0.5) as child:
+        deadline = time.monotonic() + 30
+        while "ready" not in child.stderr_tail() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert child.poll() == -signal.SIGKILL
+
+
+def test_spawn_of_a_missing_program_names_its_package() -> None:
+    with pytest.raises(ToolMissing, match="xorriso"), spawn(["/nonexistent/xorriso"]):
+        pass

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable
@@ -16,6 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from buildiso import run
 from buildiso.boottest.qemu import OVMF_CODE, OVMF_VARS, QEMU
 from buildiso.config import Accel
 from buildiso.errors import BuildError
@@ -76,9 +76,7 @@ def probe_kvm(
                 "-device",
                 "isa-debugcon,iobase=0x402,chardev=dbg",
             ]
-        with stderr.open("wb") as err:
-            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=err, stderr=err)
-        try:
+        with run.spawn(cmd, stderr=stderr, grace=1.0) as child:
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
                 time.sleep(0.1)
@@ -87,13 +85,10 @@ def probe_kvm(
                     return False, "guest died with 'KVM internal error' (nested/paravirtual KVM)"
                 if serial.exists() and serial.stat().st_size > 0:
                     return True, "a KVM guest booted its firmware"
-                if proc.poll() is not None:
+                if (rc := child.poll()) is not None:
                     tail = " | ".join(err_text.strip().splitlines()[-3:])
-                    return False, f"QEMU with KVM exited with code {proc.returncode}: {tail}"
+                    return False, f"QEMU with KVM exited with code {rc}: {tail}"
             return False, f"a KVM guest printed nothing within {timeout:.0f} s"
-        finally:
-            proc.kill()
-            proc.wait()
 
 
 @lru_cache(maxsize=4)

@@ -20,11 +20,13 @@ import tempfile
 import threading
 import time
 from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from buildiso import run
 from buildiso.boottest.qemu import OVMF_CODE, OVMF_VARS, QEMU, VmFiles, VmSpec, build_command
 from buildiso.boottest.screendump import Screenshot, colour_count, encode_png, read_ppm
 from buildiso.boottest.seriallog import SerialLog
@@ -125,7 +127,7 @@ class Vm:
     artifacts: Path
     qemu: str = QEMU
     start_timeout: float = 30.0
-    proc: subprocess.Popen[bytes] | None = field(default=None, init=False)
+    proc: run.Process | None = field(default=None, init=False)
     files: VmFiles = field(init=False)
     console: SerialLog = field(init=False)
     protocol: SerialLog = field(init=False)
@@ -133,6 +135,7 @@ class Vm:
     _qmp: _QmpThread | None = field(default=None, init=False)
     _private: Path | None = field(default=None, init=False)
     _stop_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+    _child: ExitStack | None = field(default=None, init=False)
 
     def __hash__(self) -> int:
         return id(self)
@@ -184,9 +187,8 @@ class Vm:
         qemu = self.qemu if os.sep in self.qemu else tool_path(self.qemu)
         cmd = build_command(self.spec, self.files, qemu=qemu)
         (self.artifacts / "qemu.cmdline").write_text(shlex.join(cmd) + "\n", encoding="utf-8")
-        log.debug("starting: %s", shlex.join(cmd))
-        with self.files.stderr.open("wb") as err:
-            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=err, stderr=err)
+        self._child = ExitStack()
+        self.proc = self._child.enter_context(run.spawn(cmd, stderr=self.files.stderr)).proc
         self.started_at = time.monotonic()
         with _LIVE_LOCK:
             _LIVE.add(self)
@@ -228,17 +230,15 @@ class Vm:
                     quit_sent = True
                 except Exception as exc:  # noqa: BLE001 - fall through to terminate
                     log.debug("QMP quit: %s", exc)
-            if proc is not None:
+            if proc is not None and quit_sent:
                 # A QEMU that took "quit" exits at once; one that did not gets SIGTERM now.
-                waits = (grace if quit_sent else 0.2, grace)
-                for wait_s, action in zip(waits, (proc.terminate, proc.kill), strict=True):
-                    try:
-                        proc.wait(wait_s)
-                        break
-                    except subprocess.TimeoutExpired:
-                        action()
-                else:
-                    proc.wait()
+                try:
+                    proc.wait(grace)
+                except subprocess.TimeoutExpired:
+                    pass
+            if self._child is not None:
+                self._child.close()  # run.spawn's stop: TERM, then KILL after its grace
+                self._child = None
             if self._qmp is not None:
                 self._qmp.close()
                 self._qmp = None

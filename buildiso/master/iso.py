@@ -23,15 +23,10 @@ import hashlib
 import logging
 import os
 import re
-import shlex
-import subprocess
-import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
 
 from buildiso import run
 from buildiso.errors import BuildError, InputError
@@ -165,14 +160,6 @@ def _env(plan: MasterPlan) -> dict[str, str]:
     return {"SOURCE_DATE_EPOCH": str(plan.source_date_epoch), "TZ": "UTC"}
 
 
-def _drain(pipe: IO[bytes], tail: deque[str]) -> None:
-    for raw in iter(pipe.readline, b""):
-        line = raw.decode("utf-8", "replace").rstrip()
-        if line:
-            tail.append(line)
-            log.debug("xorriso: %s", line)
-
-
 _DISK_FULL = re.compile(r"No space left on device|exceeds free space on media", re.I)
 
 
@@ -192,51 +179,43 @@ def master_iso(
     a full disk raises BuildError naming the folder.
     """
     argv = xorriso_argv(plan, outdev=dest)
-    argv[0] = run.tool_path("xorriso")
     if dest.exists():  # xorriso would take an existing image as media to append to
         dest.unlink()
-    log.debug("running: %s", shlex.join(argv))
     started = time.monotonic()
-    env = {**os.environ, "LANG": "C", "LC_ALL": "C", **_env(plan)}
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    assert proc.stderr is not None
-    tail: deque[str] = deque(maxlen=20)
-    drainer = threading.Thread(target=_drain, args=(proc.stderr, tail), daemon=True)
-    drainer.start()
     stream = IsoMd5Stream()
     hashed = 0
     fd: int | None = None
     hash_error: BuildError | None = None  # reported only if xorriso itself succeeded
     try:
-        while hash_error is None:
-            finished = proc.poll() is not None  # before the size check: then it is final
-            if fd is None:
-                try:
-                    fd = os.open(dest, os.O_RDONLY)
-                except FileNotFoundError:
-                    if finished:
+        with run.spawn(argv, env=_env(plan)) as xorriso:
+            while hash_error is None:
+                finished = xorriso.poll() is not None  # before the size check: then final
+                if fd is None:
+                    try:
+                        fd = os.open(dest, os.O_RDONLY)
+                    except FileNotFoundError:
+                        if finished:
+                            break
+                        time.sleep(_POLL)
+                        continue
+                size = os.fstat(fd).st_size
+                while hashed < size:
+                    block = os.pread(fd, min(_CHUNK, size - hashed), hashed)
+                    if not block:
                         break
-                    time.sleep(_POLL)
-                    continue
-            size = os.fstat(fd).st_size
-            while hashed < size:
-                block = os.pread(fd, min(_CHUNK, size - hashed), hashed)
-                if not block:
+                    try:
+                        stream.update(block)
+                    except BuildError as exc:
+                        hash_error = exc
+                        break
+                    hashed += len(block)
+                    if progress is not None:
+                        progress(hashed, stream.image_size)
+                if finished:
                     break
-                try:
-                    stream.update(block)
-                except BuildError as exc:
-                    hash_error = exc
-                    break
-                hashed += len(block)
-                if progress is not None:
-                    progress(hashed, stream.image_size)
-            if finished:
-                break
-            time.sleep(_POLL)
-        rc = proc.wait()
-        drainer.join(timeout=5)
-        detail = "\n".join(tail)
+                time.sleep(_POLL)
+            rc = xorriso.wait()
+            detail = xorriso.stderr_tail()
         if rc != 0 and _DISK_FULL.search(detail):
             raise BuildError(
                 f"disk full while writing {dest.name} in {dest.parent} "
@@ -270,10 +249,6 @@ def master_iso(
     finally:
         if fd is not None:
             os.close(fd)
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        proc.stderr.close()
     return MasterResult(size=hashed, implant=implant, seconds=time.monotonic() - started)
 
 

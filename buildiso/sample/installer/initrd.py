@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import gzip
 import logging
-import os
 import re
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from buildiso.errors import BuildError
 from buildiso.run import output, run, tool_path
 from buildiso.sample.installer import cpio
 from buildiso.sample.kernel import KernelTree
+from buildiso.sourcedate import epoch_from_env
 
 log = logging.getLogger("buildiso.sample.installer.initrd")
 
@@ -60,7 +60,9 @@ _INSMOD = re.compile(r"^insmod (\S+\.ko(?:\.xz|\.zst|\.gz)?)")
 
 
 def source_date_epoch() -> int:
-    return int(os.environ.get("SOURCE_DATE_EPOCH", "0"))
+    """File times in the cpio archive: SOURCE_DATE_EPOCH, else 0 (the archive then depends
+    on nothing but its contents)."""
+    return epoch_from_env() or 0
 
 
 def ensure_depmod(kernel: KernelTree) -> None:
