@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from buildiso.compose.repo import RepoPackage
 from buildiso.compose.rpms import (
     RpmHeader,
     SignatureResult,
+    read_rpms,
     refuse_bad_signatures,
     verify_signatures,
 )
@@ -28,8 +30,11 @@ from buildiso.log import step
 from buildiso.manifest import write_manifest
 from buildiso.master import iso
 from buildiso.master.basetree import BaseTree
+from buildiso.master.staging import EFIBOOT
 from buildiso.render.profile import Profile
 from buildiso.sourcedate import epoch_from_env
+
+log = logging.getLogger("buildiso.buildinputs")
 
 REPO_CONF_RPM = "cs-email-repo-conf-3.6.3-1.x86_64.rpm"
 GATEWAY_ARCHES = ("x86_64", "noarch", "i686", "i386")
@@ -40,6 +45,68 @@ _SPACE_MARGIN = 64 * 2**20  # metadata, efiboot copy, repodata: generous
 class SigningKey:
     key_id: str
     public_key: Path | None  # None: not available (only allowed with --allow-unsigned)
+
+
+@dataclass(frozen=True)
+class CheckedInputs:
+    """The inputs of one build, every check passed (nothing written yet)."""
+
+    base: BaseTree
+    rpm_files: list[Path]
+    headers: list[RpmHeader]
+    unverified: list[str]  # packages whose signature was not verified (--allow-unsigned)
+    epoch: int  # SOURCE_DATE_EPOCH, given or derived from the inputs
+    password_hash: str
+
+
+REQUIRED_TOOLS = ("xorriso", "mcopy", "mmd", "mtype", "mdir", "createrepo_c", "rpmkeys", "rpm")
+BIOS_LOADER = "isolinux/isolinux.bin"
+
+
+def check_inputs(
+    *,
+    base: BaseTree,
+    gateway_rpms: Path,
+    profile: Profile,
+    password_hash: str,
+    key: SigningKey,
+    allow_unsigned: bool,
+    allow_unresolved: bool,
+) -> CheckedInputs:
+    """Everything about the inputs that can be checked before anything is written: the
+    base's checksums and boot files, every gateway RPM's header and signature."""
+    rpm_files = gateway_rpm_files(gateway_rpms)
+    base.verify_checksums()
+    for rel in (EFIBOOT, BIOS_LOADER):
+        if not base.exists(rel):
+            raise InputError(
+                f"{base.source}: {rel} missing", hint="the base must be a bootable DVD"
+            )
+    headers = read_rpms(rpm_files)
+    check_headers(headers)
+    with step(f"signatures: {len(rpm_files)} gateway package(s) against key {key.key_id}"):
+        signatures = check_signatures(rpm_files, key=key, allow_unsigned=allow_unsigned)
+    unverified = sorted(r.path.name for r in signatures if not r.ok)
+    if allow_unsigned:
+        log.warning(
+            "!!! --allow-unsigned: DEVELOPMENT BUILD, gateway signatures not enforced "
+            "(%d package(s) unverified: %s) — recorded in the manifest",
+            len(unverified),
+            ", ".join(unverified) or "none",
+        )
+    if allow_unresolved:
+        log.warning(
+            "!!! --allow-unresolved: DEVELOPMENT BUILD, unresolved Requires are shipped "
+            "(conflicts still refused) — recorded in the manifest"
+        )
+    return CheckedInputs(
+        base=base,
+        rpm_files=rpm_files,
+        headers=headers,
+        unverified=unverified,
+        epoch=source_date_epoch(headers, base),
+        password_hash=password_hash,
+    )
 
 
 def signing_key(profile: Profile, *, gpg_key: Path | None, key_id: str | None) -> SigningKey:
@@ -253,6 +320,52 @@ def describe_inputs(
         },
         "source_date_epoch": epoch,
     }
+
+
+@dataclass(frozen=True)
+class BuildIdentity:
+    """What the build is made of, as the manifest records it, and its fingerprint."""
+
+    inputs: dict[str, Any]  # the manifest's "inputs"
+    rendered: dict[str, dict[str, str]]  # rel path -> sha256 + text
+    tools: dict[str, str]
+    fingerprint: str  # equal fingerprints: an unchanged rebuild
+
+    @property
+    def content_seed(self) -> bytes:
+        return content_seed(self.inputs, self.rendered)
+
+
+def identify(
+    checked: CheckedInputs,
+    *,
+    rendered: Mapping[str, str],
+    profile: Profile,
+    key: SigningKey,
+    allow_unsigned: bool,
+    allow_unresolved: bool,
+) -> BuildIdentity:
+    inputs = describe_inputs(
+        base=checked.base,
+        headers=checked.headers,
+        key=key,
+        allow_unsigned=allow_unsigned,
+        unverified=checked.unverified,
+        allow_unresolved=allow_unresolved,
+        profile=profile,
+        epoch=checked.epoch,
+    )
+    entries = {
+        rel: {"sha256": sha256_bytes(text.encode()), "text": text}
+        for rel, text in sorted(rendered.items())
+    }
+    tools = tool_versions()
+    return BuildIdentity(
+        inputs=inputs,
+        rendered=entries,
+        tools=tools,
+        fingerprint=fingerprint(inputs=inputs, rendered=entries, tools=tools),
+    )
 
 
 def fingerprint(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
+from types import TracebackType
 
 log = logging.getLogger("buildiso")
 
@@ -38,6 +40,34 @@ def setup_logging(*, debug: bool = False, quiet: bool = False) -> None:
     log.propagate = False
 
 
-def step(message: str) -> None:
-    """A top-level progress line (what the user watches on a long build)."""
-    log.info("==> %s", message)
+class Step:
+    """A top-level progress line (what the user watches on a long build), printed at once.
+
+    Used as a context manager it is a timed step (as mkosi's): when the block ends without
+    an error, ``<== message (1.2 s)`` says how long it took.
+    """
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+        self.started = time.monotonic()
+        self.seconds: float | None = None
+        log.info("==> %s", message)
+
+    def __enter__(self) -> Step:
+        self.started = time.monotonic()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self.seconds = time.monotonic() - self.started
+            log.info("<== %s (%.1f s)", self.message, self.seconds)
+
+
+def step(message: str) -> Step:
+    """``step("...")`` announces; ``with step("..."):`` also reports the duration."""
+    return Step(message)

@@ -8,7 +8,7 @@ that Application Use field.
 
 Why our own copy of the arithmetic: ``implantisomd5`` re-reads the whole finished image.
 ``IsoMd5Stream`` is fed the bytes while xorriso writes them, so the image is read once.
-The result is byte-identical to what ``implantisomd5`` writes (tests/test_isomd5.py
+The result is byte-identical to what ``implantisomd5`` writes (tests/master/test_isomd5.py
 checks that, and that ``checkisomd5`` passes).
 """
 

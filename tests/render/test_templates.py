@@ -3,7 +3,7 @@
 Golden files: tests/data/golden/<variant>/<path>.expected for every rendered file of every
 flavour and variant. After an intended template or profile change, regenerate them with
 
-    BUILDISO_UPDATE_GOLDEN=1 .venv/bin/pytest tests/test_render.py
+    BUILDISO_UPDATE_GOLDEN=1 .venv/bin/pytest tests/render/test_templates.py
 
 and review the diff before committing.
 

@@ -1,0 +1,66 @@
+"""The compose stage of ``buildiso build``: gateway RPMs → ``cs-repo/`` + the install set."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from buildiso import paths
+from buildiso.compose.depsolve import Closure, resolve_install_set
+from buildiso.compose.kspackages import parse_packages
+from buildiso.compose.repo import GATEWAY_REPO_DIR, TreeReader, compose_gateway_repo, load_media
+from buildiso.errors import ValidationFailed
+from buildiso.log import step
+from buildiso.render.templates import KS_PATH
+
+log = logging.getLogger("buildiso.compose")
+
+GATEWAY_COMPS = paths.COMPS_DIR / "cs-email-comps.xml"
+
+
+@dataclass(frozen=True)
+class Composed:
+    repo_dir: Path  # <overlay>/cs-repo
+    closure: Closure  # what the kickstart installs from base + cs-repo
+
+
+def compose_media(
+    *,
+    rpm_files: list[Path],
+    overlay: Path,
+    media: TreeReader,
+    ks_text: str,
+    epoch: int,
+    allow_unresolved: bool,
+) -> Composed:
+    """Write ``cs-repo/`` into ``overlay`` and resolve the kickstart's install set over the
+    media as the ISO will show it (``media``: the overlay over the base)."""
+    repo_dir = overlay / GATEWAY_REPO_DIR
+    with step("gateway repository cs-repo/ (createrepo_c --compatibility)"):
+        compose_gateway_repo(rpms=rpm_files, dest=repo_dir, comps=GATEWAY_COMPS, timestamp=epoch)
+    with step("install set: %packages closure over base + cs-repo"):
+        closure = install_set(media, ks_text, allow_unresolved=allow_unresolved)
+        log.info("    %d packages install, no conflicts", len(closure.packages))
+    return Composed(repo_dir=repo_dir, closure=closure)
+
+
+def install_set(media: TreeReader, ks_text: str, *, allow_unresolved: bool) -> Closure:
+    """The install set; any problem refuses the build, except unresolved Requires with
+    ``--allow-unresolved`` (development builds: warned about and recorded, never conflicts)."""
+    selection = parse_packages(ks_text, filename=KS_PATH)
+    closure = resolve_install_set(ks_packages=selection, media=load_media(media))
+    fatal = closure
+    if allow_unresolved:
+        fatal = dataclasses.replace(closure, unresolved=())
+        for problem in unresolved_problems(closure):
+            log.warning("!!! --allow-unresolved: shipping %s", problem)
+    if not fatal.ok:
+        raise ValidationFailed(fatal.problems(filename=KS_PATH), what="install set check failed")
+    return closure
+
+
+def unresolved_problems(closure: Closure) -> list[str]:
+    """The unresolved Requires as ``ks.cfg:LINE: unresolved dependency: ...`` lines."""
+    return [f"{KS_PATH}:{u.line}: unresolved dependency: {u}" for u in closure.unresolved]

@@ -1,0 +1,80 @@
+"""The master stage of ``buildiso build``: base + overlay → the ISO, MD5 implanted, hashed."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from buildiso.log import step
+from buildiso.master import iso
+from buildiso.master.basetree import BaseTree
+from buildiso.master.staging import Staged, stage_overlay
+from buildiso.render.profile import Profile
+
+log = logging.getLogger("buildiso.master")
+
+
+@dataclass(frozen=True)
+class Mastered:
+    image: Path  # in the scratch folder, published by buildiso.publish
+    size: int
+    implanted_md5: str
+    sha256: str
+    staged: Staged
+
+
+def master_media(
+    *,
+    base: BaseTree,
+    overlay: Path,
+    scratch: Path,
+    profile: Profile,
+    rendered: Mapping[str, str],
+    epoch: int,
+    content_seed: bytes,
+) -> Mastered:
+    """Stage what the ISO changes next to ``cs-repo/`` in ``overlay``, then write the image
+    (base grafted from where it is) into ``scratch``. ``content_seed`` fixes the GPT GUID."""
+    with step("staging kickstart, menus, efiboot.img, .treeinfo, .discinfo, media.repo"):
+        staged = stage_overlay(
+            overlay=overlay, scratch=scratch, base=base, profile=profile,
+            rendered=rendered, epoch=epoch,
+        )  # fmt: skip
+    plan = iso.MasterPlan(
+        base=base.source,
+        overlay=overlay,
+        volume_label=profile.volume_label,
+        hybrid_mbr=staged.hybrid_mbr,
+        gpt_disk_guid=iso.gpt_guid_from(content_seed),
+        source_date_epoch=epoch,
+    )
+    image = scratch / profile.iso_name
+    with step(f"mastering {profile.iso_name} (xorriso; MD5 implanted while writing)"):
+        mastered = iso.master_iso(plan, dest=image, progress=progress_logger("writing"))
+    with step("SHA-256"):
+        sha256 = iso.sha256_file(image, progress=progress_logger("hashing"))
+    return Mastered(
+        image=image,
+        size=mastered.size,
+        implanted_md5=mastered.implant.md5,
+        sha256=sha256,
+        staged=staged,
+    )
+
+
+def progress_logger(label: str) -> Callable[[int, int | None], None]:
+    state = {"next": 0.0, "t": time.monotonic()}
+
+    def report(done: int, total: int | None) -> None:
+        now = time.monotonic()
+        # Small images are written in a blink: progress lines only for big ones.
+        if total and total >= 256 * 2**20 and (done >= state["next"] or now - state["t"] > 10):
+            pct = 100 * done // total
+            log.info("    %s: %3d%% (%d of %d MiB)", label, pct, done // 2**20, total // 2**20)
+            state["next"] = done + total / 10
+            state["t"] = now
+
+    return report

@@ -1,0 +1,256 @@
+"""The build's outputs: one build per output folder, a scratch folder, atomic publishing.
+
+- ``locked_work_dir``: an flock on the output folder (one build at a time), removal of the
+  scratch folders a killed build left, and a fresh scratch folder on the same file system
+  (so the final renames are atomic);
+- ``unchanged_build`` / ``record_state``: the hidden ``.<stem>.buildstate.json`` that lets an
+  unchanged rebuild be skipped (machine facts kept out of the byte-reproducible manifest);
+- ``publish``: SHA256SUM, the ISO and the manifest renamed into place together, with
+  Ctrl-C/SIGTERM held until all three agree;
+- ``sigterm_as_interrupt``: a killed build (CI cancel, systemd stop) cleans up like Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import shutil
+import signal
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from buildiso.errors import InputError
+from buildiso.manifest import Manifest, load_manifest, write_manifest
+
+log = logging.getLogger("buildiso.publish")
+
+STATE_SCHEMA = 1  # the hidden .<stem>.buildstate.json
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """Where one build's outputs go: ``EMAIL_490_190.iso`` and its companions."""
+
+    out_dir: Path
+    iso_name: str
+
+    @property
+    def stem(self) -> str:
+        return self.iso_name.removesuffix(".iso")
+
+    @property
+    def iso(self) -> Path:
+        return self.out_dir / self.iso_name
+
+    @property
+    def manifest(self) -> Path:
+        return self.out_dir / f"{self.stem}.manifest.json"
+
+    @property
+    def state(self) -> Path:
+        return self.out_dir / f".{self.stem}.buildstate.json"
+
+    @property
+    def sums(self) -> Path:
+        return self.out_dir / "SHA256SUM"
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    iso: Path
+    size: int
+    sha256: str
+    implanted_md5: str
+    manifest: Path
+    seconds: float
+    skipped: bool  # unchanged inputs: the existing ISO was kept
+
+
+def result_from(
+    manifest: Mapping[str, Any], outputs: Outputs, started: float, *, skipped: bool
+) -> BuildResult:
+    return BuildResult(
+        iso=outputs.iso,
+        size=int(manifest["iso"]["size"]),
+        sha256=str(manifest["iso"]["sha256"]),
+        implanted_md5=str(manifest["iso"]["implanted_md5"]),
+        manifest=outputs.manifest,
+        seconds=time.monotonic() - started,
+        skipped=skipped,
+    )
+
+
+# --- the scratch folder -------------------------------------------------------------------
+
+
+@contextmanager
+def locked_work_dir(out_dir: Path, iso_name: str) -> Iterator[Path]:
+    """A scratch folder inside ``out_dir`` (same file system: renames are atomic).
+
+    One build per output folder at a time (flock on the folder itself, so no lock file is
+    left behind); holding it, scratch folders of a killed build (SIGKILL, power loss: no
+    cleanup ran) are removed, or each would keep a partial ISO's worth of disk.
+    """
+    folder = os.open(out_dir, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        try:
+            fcntl.flock(folder, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.info("    waiting for the other build writing into %s", out_dir)
+            fcntl.flock(folder, fcntl.LOCK_EX)
+        for stale in sorted(out_dir.glob(f".{iso_name}.work-*")):
+            log.info("    removing %s, left by a killed build", stale.name)
+            remove_tree(stale)
+        work = Path(tempfile.mkdtemp(prefix=f".{iso_name}.work-", dir=out_dir))
+        try:
+            yield work
+        finally:
+            remove_tree(work)
+    finally:
+        os.close(folder)  # releases the lock
+
+
+def remove_tree(path: Path) -> None:
+    """rmtree that a Ctrl-C or SIGTERM arriving meanwhile cannot leave half done: the
+    interrupt is raised again once the folder is gone."""
+    interrupted = False
+    for _attempt in range(5):
+        try:
+            shutil.rmtree(path, ignore_errors=True)
+            break
+        except KeyboardInterrupt:
+            interrupted = True
+    if interrupted:
+        raise KeyboardInterrupt
+
+
+# --- skipping an unchanged rebuild ----------------------------------------------------------
+
+
+def _file_state(path: Path) -> dict[str, int]:
+    st = path.stat()
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "ino": st.st_ino}
+
+
+def record_state(
+    *, state_path: Path, iso_path: Path, manifest_path: Path, fingerprint: str
+) -> None:
+    """The hidden rebuild-skip state: machine facts that must stay out of the manifest."""
+    state = {
+        "schema": STATE_SCHEMA,
+        "fingerprint": fingerprint,
+        "iso": _file_state(iso_path),
+        "manifest_sha256": hashlib.sha256(manifest_path.read_bytes()).hexdigest(),
+    }
+    write_manifest(state_path, state)
+
+
+def unchanged_build(
+    *, manifest_path: Path, iso_path: Path, sums: Path, state_path: Path, fingerprint: str
+) -> Manifest | None:
+    """The previous manifest when it was built from the same inputs and neither the ISO nor
+    the manifest was touched since. A state file that does not match is removed."""
+    if not state_path.is_file():
+        return None
+    if not (manifest_path.is_file() and iso_path.is_file() and sums.is_file()):
+        state_path.unlink(missing_ok=True)
+        return None
+    try:
+        state = json.loads(state_path.read_text(encoding="utf-8"))
+        old = load_manifest(manifest_path)
+    except (OSError, ValueError, InputError):
+        state_path.unlink(missing_ok=True)
+        return None
+    sums_line = f"{old.get('iso', {}).get('sha256')}  {iso_path.name}"
+    manifest_sha256 = hashlib.sha256(manifest_path.read_bytes()).hexdigest()
+    if (
+        isinstance(state, dict)
+        and state.get("schema") == STATE_SCHEMA
+        and state.get("fingerprint") == fingerprint
+        and state.get("iso") == _file_state(iso_path)
+        and state.get("manifest_sha256") == manifest_sha256
+        and sums_line in sums.read_text(errors="replace")
+    ):
+        return old
+    state_path.unlink(missing_ok=True)
+    return None
+
+
+def previous_build(outputs: Outputs, *, fingerprint: str) -> Manifest | None:
+    """``unchanged_build`` for these outputs."""
+    return unchanged_build(
+        manifest_path=outputs.manifest,
+        iso_path=outputs.iso,
+        sums=outputs.sums,
+        state_path=outputs.state,
+        fingerprint=fingerprint,
+    )
+
+
+# --- publishing -------------------------------------------------------------------------------
+
+
+def publish(
+    *, outputs: Outputs, tmp_iso: Path, sha256: str, manifest: Manifest, fingerprint: str
+) -> None:
+    """Rename the ISO into place with its SHA256SUM and manifest; record the rebuild state.
+
+    An interrupt waits until the three agree; the old state goes first, so it never vouches
+    for a half-published set, and the new one is written last.
+    """
+    tmp_sums = tmp_iso.with_name("SHA256SUM")
+    tmp_sums.write_text(f"{sha256}  {outputs.iso_name}\n", encoding="ascii")
+    with signals_held():
+        outputs.state.unlink(missing_ok=True)
+        os.replace(tmp_sums, outputs.sums)
+        os.replace(tmp_iso, outputs.iso)
+        write_manifest(outputs.manifest, manifest)
+        record_state(
+            state_path=outputs.state,
+            iso_path=outputs.iso,
+            manifest_path=outputs.manifest,
+            fingerprint=fingerprint,
+        )
+
+
+# --- signals ----------------------------------------------------------------------------------
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """A killed build (CI cancel, systemd stop) cleans up like Ctrl-C does."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
+def signals_held() -> Iterator[None]:
+    """Ctrl-C and SIGTERM are held (not lost) until the block ends, then delivered."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
