@@ -18,6 +18,7 @@ from typing import Any
 
 from buildiso import __version__, paths, run
 from buildiso.compose.repo import RepoPackage
+from buildiso.compose.rhel6compat import check_rhel6_compat
 from buildiso.compose.rpms import (
     RpmHeader,
     SignatureResult,
@@ -84,6 +85,7 @@ def check_inputs(
             )
     headers = read_rpms(rpm_files)
     check_headers(headers)
+    check_rhel6_compat(rpm_files)  # no flag waives it: rpm 4.8 must install every package
     with step(f"signatures: {len(rpm_files)} gateway package(s) against key {key.key_id}"):
         signatures = check_signatures(rpm_files, key=key, allow_unsigned=allow_unsigned)
     unverified = sorted(r.path.name for r in signatures if not r.ok)

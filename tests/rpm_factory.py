@@ -27,8 +27,14 @@ def build_rpm(
     conflicts: tuple[str, ...] = (),
     obsoletes: tuple[str, ...] = (),
     files: tuple[str, ...] = (),
+    payload: str = "w6.gzdio",
+    extra_spec: str = "",
 ) -> Path:
-    """Build ``name`` into ``workdir/RPMS/<arch>/`` and return the .rpm's path."""
+    """Build ``name`` into ``workdir/RPMS/<arch>/`` and return the .rpm's path.
+
+    ``payload`` is rpmbuild's ``_binary_payload`` (``w19.zstdio``: a package RHEL 6's rpm
+    cannot read); ``extra_spec`` is appended to the spec (e.g. a %filetriggerin section).
+    """
     files = files or (f"/usr/share/{name}/README",)
     tags = [f"Requires: {r}" for r in requires]
     tags += [f"Provides: {p}" for p in provides]
@@ -60,13 +66,13 @@ Test package {name}.
 
 %files
 {chr(10).join(files)}
-"""
+{extra_spec}"""
     )
     subprocess.run(
         [
             "rpmbuild", "-bb", "--quiet",
             "--define", f"_topdir {workdir}",
-            "--define", "_binary_payload w6.gzdio",
+            "--define", f"_binary_payload {payload}",
             "--define", "__os_install_post %{nil}",
             "--define", "_buildhost buildiso-test",
             "--define", "use_source_date_epoch_as_buildtime 1",

@@ -12,10 +12,11 @@ import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from mini_media import small_tmpfs
-from rpm_factory import make_key
+from rpm_factory import build_rpm, make_key
 
 from buildiso import build, buildinputs, paths
 from buildiso.cli import main
@@ -224,6 +225,23 @@ def _conflict_left_in(sample: SampleBase, tmp: Path) -> list[str]:
     return [*_sample_args(sample), "--profile", str(profile)]
 
 
+def _rhel6_incompatible(sample: SampleBase, tmp: Path, **spec: Any) -> list[str]:
+    """The gateway RPMs plus one RHEL 6's rpm cannot install; --allow-unsigned must not
+    waive the gate (the extra package is unsigned: the gate runs first)."""
+    rpms = _copy_rpms(sample, tmp / "rpms")
+    built = build_rpm(tmp / "rpmbuild", "cs-email-extra", version="4.9.0", **spec)
+    shutil.copyfile(built, rpms / built.name)
+    return [*_sample_args(sample, rpms=rpms), "--allow-unsigned"]
+
+
+def _zstd_payload(sample: SampleBase, tmp: Path) -> list[str]:
+    return _rhel6_incompatible(sample, tmp, payload="w19.zstdio")
+
+
+def _rich_dependency(sample: SampleBase, tmp: Path) -> list[str]:
+    return _rhel6_incompatible(sample, tmp, requires=("(postfix or cs-email)",))
+
+
 def _truncated_base(sample: SampleBase, tmp: Path) -> list[str]:
     base = tmp / "base.iso"
     with sample.iso.open("rb") as src, base.open("wb") as dst:
@@ -255,6 +273,16 @@ BAD_INPUTS: dict[str, tuple[Callable[[SampleBase, Path], list[str]], int, str]] 
     "missing dependency": (_missing_dependency, 2, "unresolved dependency: "),
     "conflict left in": (_conflict_left_in, 2, "conflicts with postfix"),
     "truncated base": (_truncated_base, 2, "truncated"),
+    "zstd payload": (
+        _zstd_payload,
+        2,
+        "cs-email-extra-4.9.0-1.el6.x86_64.rpm: payload compressed with zstd",
+    ),
+    "rich dependency": (
+        _rich_dependency,
+        2,
+        "cs-email-extra-4.9.0-1.el6.x86_64.rpm: rich dependency '(postfix or cs-email)'",
+    ),
     "label too long": (_label_too_long, 2, "volume_label"),
 }
 
@@ -272,6 +300,10 @@ def test_bad_input_gives_one_error_and_no_iso(
     assert message in err
     assert "Traceback" not in err
     assert list(out.iterdir()) == []  # no ISO, no manifest, no work folder
+    if case in ("zstd payload", "rich dependency"):  # one line on the terminal
+        assert [line for line in err.splitlines() if "error" in line.lower()] == [
+            next(line for line in err.splitlines() if message in line)
+        ]
 
 
 def test_no_space_left(
