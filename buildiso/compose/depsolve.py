@@ -1,40 +1,44 @@
 """The install set: what a kickstart's %packages installs from the media, as yum would.
 
-RHEL 6 semantics: ``@core`` always, ``@base`` unless ``--nobase``; a group selects its
-mandatory and default members (``--optional`` adds optional ones, ``--nodefaults`` drops
-the defaults); ``-name`` removes a package from the selection (a dependency can still pull
-it back, as with anaconda); the newest version of each name wins. Then the dependency
-closure over base + ``cs-repo``. Obsoletes as yum honours them: a name (or group member)
-that another package obsoletes installs the obsoleting package instead, and a package of
-the set obsoleted by another one in the set is dropped from it. Problems are collected,
-never raised one at a time, and each carries the chain that led to it and the kickstart
-line it started from.
+The kickstart layer is ours, RHEL 6 semantics: ``@core`` always, ``@base`` unless
+``--nobase``; a group selects its mandatory and default members (``--optional`` adds
+optional ones, ``--nodefaults`` drops the defaults, conditional members come with the
+package they name); ``-name`` removes a package from the selection (a dependency can still
+pull it back, as with anaconda: reported); a name another package obsoletes installs the
+obsoleter, as yum does; ``--multilib`` asks for every compatible architecture of each
+name (yum's ``multilib_policy=all``), otherwise x86_64 wins over i686 (``best``).
+
+The solving is libsolv's (solver.py) over base + ``cs-repo`` in one pool (repo.py).
+Problems are collected, never raised one at a time, each with the chain that led to it,
+the kickstart line it started from and libsolv's proposed solutions.
 """
 
 from __future__ import annotations
 
 import fnmatch
-import shlex
-from collections import deque
-from collections.abc import Callable, Iterable
-from contextlib import ExitStack
+import importlib.metadata
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cmp_to_key
-from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-from buildiso.compose.kspackages import GroupLevel, PackageSelection, parse_packages
-from buildiso.compose.repo import DirReader, Group, MediaRepos, RepoPackage, TreeReader, load_media
-from buildiso.compose.rpmversion import Flag, Relation
-from buildiso.errors import InputError
-from buildiso.master.basetree import open_base
+import solv
+
+from buildiso.compose.kspackages import GroupLevel, PackageSelection
+from buildiso.compose.repo import Group, MediaRepos, RepoPackage, repo_package
+from buildiso.compose.solver import Outcome, Request, Trouble, solve
 
 BASE_ARCHES = ("x86_64", "noarch")
-# Where RHEL 6's anaconda has the install media mounted (docs/design.md, "Install media
-# during the install"), so ``repo --baseurl=file:///mnt/source/cs-repo`` can be checked
-# against the tree: /mnt/source for the whole install, /mnt/isodir for hd:, /mnt/stage2
-# in stage 1 of a cdrom install.
-MEDIA_MOUNT_POINTS = ("/mnt/source", "/mnt/isodir", "/mnt/stage2")
+
+
+def _solver_name() -> str:
+    """libsolv and its version, for the manifest (the Python binding's distribution)."""
+    try:
+        return f"libsolv {importlib.metadata.version('solv')} (python solv binding)"
+    except importlib.metadata.PackageNotFoundError:  # a distribution package (python3-solv)
+        return "libsolv (distribution python3-solv)"
+
+
+SOLVER = _solver_name()
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,7 @@ class Unresolved:
     chain: tuple[str, ...]  # from what the kickstart asked for down to the needing package
     reason: str
     line: int
+    solutions: tuple[str, ...] = field(default=(), compare=False)  # libsolv's proposals
 
     def __str__(self) -> str:
         return " → ".join((*self.chain, f"{self.requirement} ({self.reason})"))
@@ -59,6 +64,7 @@ class Conflict:
     other: str
     other_chain: tuple[str, ...]
     line: int  # the kickstart line that brought ``other`` in
+    solutions: tuple[str, ...] = field(default=(), compare=False)  # libsolv's proposals
 
     def __str__(self) -> str:
         return (
@@ -103,6 +109,7 @@ class Closure:
     conflicts: tuple[Conflict, ...] = ()
     missing: tuple[Missing, ...] = ()
     pulled_back: tuple[PulledBack, ...] = ()
+    solver: str = SOLVER
 
     @property
     def ok(self) -> bool:
@@ -115,8 +122,11 @@ class Closure:
     def numbered_problems(self) -> list[tuple[int, str]]:
         """Every problem as (kickstart line, message), in line order."""
         found: list[tuple[int, str]] = [(m.line, str(m)) for m in self.missing]
-        found += [(u.line, f"unresolved dependency: {u}") for u in self.unresolved]
-        found += [(c.line, str(c)) for c in self.conflicts]
+        found += [
+            (u.line, f"unresolved dependency: {u}{_proposals(u.solutions)}")
+            for u in self.unresolved
+        ]
+        found += [(c.line, f"{c}{_proposals(c.solutions)}") for c in self.conflicts]
         found += [(p.line, str(p)) for p in self.pulled_back]
         return sorted(found, key=lambda f: f[0])
 
@@ -125,104 +135,32 @@ class Closure:
         return [f"{filename}:{line}: {text}" for line, text in self.numbered_problems()]
 
 
+def _proposals(solutions: tuple[str, ...]) -> str:
+    return f" [libsolv proposes: {' | '.join(solutions)}]" if solutions else ""
+
+
 def _how(chain: tuple[str, ...]) -> str:
     if len(chain) <= 1:
         return "listed in %packages"
     return "pulled by " + " → ".join(chain[:-1])
 
 
-class _Index:
-    """The newest package of each (name, arch), and who provides what."""
-
-    def __init__(self, media: MediaRepos) -> None:
-        best: dict[tuple[str, str], RepoPackage] = {}
-        for pkg in media.packages:
-            key = (pkg.name, pkg.arch)
-            if key not in best or pkg.evr.compare(best[key].evr) > 0:
-                best[key] = pkg
-        self.media = media
-        self.packages = sorted(best.values(), key=lambda p: (p.name, p.arch))
-        self.by_name: dict[str, list[RepoPackage]] = {}
-        self.provides: dict[str, list[tuple[RepoPackage, Relation]]] = {}
-        self.files: dict[str, list[RepoPackage]] = {}
-        self.obsoleters: dict[str, list[tuple[RepoPackage, Relation]]] = {}
-        for pkg in self.packages:
-            for rel in pkg.obsoletes:
-                # "Obsoletes: self < 2" is an upgrade path of its own name, not a replacement.
-                if rel.name != pkg.name:
-                    self.obsoleters.setdefault(rel.name, []).append((pkg, rel))
-            self.by_name.setdefault(pkg.name, []).append(pkg)
-            for rel in pkg.provides:
-                self.provides.setdefault(rel.name, []).append((pkg, rel))
-            for path in pkg.files:
-                self.files.setdefault(path, []).append(pkg)
-
-    def best(self, name: str) -> RepoPackage | None:
-        """The package to install for a bare name: base arch first, then newest."""
-        candidates = self.by_name.get(name, [])
-        if not candidates:
-            return None
-        return min(candidates, key=_preference)
-
-    def obsoleted_by(self, pkg: RepoPackage) -> list[RepoPackage]:
-        """The packages whose Obsoletes match ``pkg``'s name and version."""
-        own = Relation(pkg.name, Flag.EQ, pkg.evr)
-        return [other for other, rel in self.obsoleters.get(pkg.name, []) if rel.matches(own)]
-
-    def replacement(self, pkg: RepoPackage) -> RepoPackage:
-        """What yum installs when asked for ``pkg``: its obsoleter, followed to the end."""
-        seen = {pkg.name}
-        while by := self.obsoleted_by(pkg):
-            best = min(by, key=_preference)
-            if best.name in seen:  # two packages obsoleting each other: keep what was asked
-                break
-            seen.add(best.name)
-            pkg = best
-        return pkg
-
-    def by_name_arch(self, text: str) -> RepoPackage | None:
-        """The package a ``name.arch`` entry means, if it is one."""
-        name, _, arch = text.rpartition(".")
-        return next((p for p in self.by_name.get(name, []) if p.arch == arch), None)
-
-    def providers(self, req: Relation) -> tuple[list[RepoPackage], list[RepoPackage]]:
-        """(packages satisfying ``req``, packages providing the name in another version)."""
-        if req.name.startswith("/"):
-            return list(self.files.get(req.name, [])), []
-        good: list[RepoPackage] = []
-        other: list[RepoPackage] = []
-        for pkg, rel in self.provides.get(req.name, []):
-            (good if req.matches(rel) else other).append(pkg)
-        return good, other
-
-
-def _newest_first(a: RepoPackage, b: RepoPackage) -> int:
-    return b.evr.compare(a.evr)
-
-
-_NEWEST_FIRST = cmp_to_key(_newest_first)
-
-
-def _preference(pkg: RepoPackage) -> tuple[int, Any, int, str]:
-    # Base arch before multilib, newest first, then the shortest name (yum's tie-break).
-    return (0 if pkg.arch in BASE_ARCHES else 1, _NEWEST_FIRST(pkg), len(pkg.name), pkg.name)
-
-
 def resolve_install_set(*, ks_packages: PackageSelection, media: MediaRepos) -> Closure:
-    """Resolve ``ks_packages`` against ``media``: selection, then the dependency closure."""
-    index = _Index(media)
+    """Resolve ``ks_packages`` against ``media``: selection, then libsolv's closure."""
     sel = ks_packages
-    excluded = {e.name: e.line for e in sel.excluded}
+    pool = media.pool
+    names = _installable_names(pool)
 
     def is_excluded(name: str) -> int | None:
-        for pattern, line in excluded.items():
-            if fnmatch.fnmatchcase(name, pattern):
-                return line
-        return None
+        return next((e.line for e in sel.excluded if fnmatch.fnmatchcase(name, e.name)), None)
 
     groups, missing = _selected_groups(sel, media)
-    # What the kickstart asks for: (package, chain, kickstart line).
-    wanted: list[tuple[RepoPackage, tuple[str, ...], int]] = []
+    requests: list[Request] = []
+
+    def want(name: str, chain: tuple[str, ...], line: int) -> None:
+        if is_excluded(name) is None:
+            requests.extend(_name_requests(pool, name, chain, line, multilib=sel.multilib))
+
     for group, line, level in groups:
         members = list(group.mandatory)
         if level is not GroupLevel.MANDATORY:
@@ -230,64 +168,162 @@ def resolve_install_set(*, ks_packages: PackageSelection, media: MediaRepos) -> 
         if level is GroupLevel.ALL:
             members += group.optional
         for name in members:
-            pkg = index.best(name)
-            # yum skips group members the repos do not carry; so do we.
-            if pkg is not None and is_excluded(name) is None:
-                wanted.append(_replaced(index, pkg, (f"@{group.id}", name), line))
+            if name in names:  # yum skips group members the repos do not carry; so do we
+                want(name, (f"@{group.id}", name), line)
     for entry in sel.packages:
-        if any(c in entry.name for c in "*?["):
-            names = sorted(
-                {p.name for p in index.packages if fnmatch.fnmatchcase(p.name, entry.name)}
-            )
-        else:
-            names = [entry.name] if entry.name in index.by_name else []
-        arch_pkg = index.by_name_arch(entry.name) if not names else None
-        if arch_pkg is not None:  # "glibc.i686": that architecture
-            if is_excluded(arch_pkg.name) is None:
-                wanted.append((arch_pkg, (arch_pkg.name,), entry.line))
+        matched = sorted(n for n in names if fnmatch.fnmatchcase(n, entry.name))
+        if matched:
+            for name in matched:
+                want(name, (name,), entry.line)
             continue
-        if not names and not sel.ignore_missing:
+        arch_request = _name_arch_request(pool, entry.name, entry.line)
+        if arch_request is not None:  # "glibc.i686": that architecture
+            if is_excluded(arch_request.name) is None:
+                requests.append(arch_request)
+        elif not sel.ignore_missing:
             missing.append(Missing(entry.name, "package", entry.line))
-        for name in names:
-            pkg = index.best(name)
-            if pkg is not None and is_excluded(name) is None:
-                wanted.append(_replaced(index, pkg, (name,), entry.line))
 
-    state = _Closure(index, is_excluded=is_excluded)
-    for pkg, chain, line in wanted:
-        state.add(pkg, chain, line)
-    state.run()
+    disfavor = sorted(n for n in names if is_excluded(n) is not None)
+    outcome = solve(pool, requests, disfavor=disfavor, default_line=sel.line)
     # Conditional group members come in when the package they depend on is installed.
-    for group, _line, _level in groups:
-        for name, needs in group.conditional:
-            pkg = index.best(name)
-            if pkg is not None and needs in state.names and is_excluded(name) is None:
-                state.add(pkg, (f"@{group.id}", name), state.lines[needs])
-    state.run()
-    state.drop_obsoleted()
-
-    pulled_back = [
-        PulledBack(name, state.why[name], exclusion)
-        for name in sorted(state.names)
-        if (exclusion := is_excluded(name)) is not None
+    installed = {s.name for s in outcome.installed}
+    extra = [
+        (name, (f"@{group.id}", name), outcome.lines[needs])
+        for group, _line, _level in groups
+        for name, needs in group.conditional
+        if needs in installed and name in names and name not in installed
     ]
-    chosen = sorted(state.chosen.values(), key=lambda p: (p.name, p.arch))
+    if extra:
+        for name, chain, line in extra:
+            want(name, chain, line)
+        outcome = solve(pool, requests, disfavor=disfavor, default_line=sel.line)
+    return _closure(pool, outcome, missing, is_excluded)
+
+
+def _closure(
+    pool: solv.Pool,
+    outcome: Outcome,
+    missing: list[Missing],
+    is_excluded: Callable[[str], int | None],
+) -> Closure:
+    why, lines = outcome.why, outcome.lines
+    unresolved: list[Unresolved] = []
+    conflicts: list[Conflict] = []
+    for trouble in outcome.troubles:
+        s = trouble.solvable
+        if trouble.kind == "requires" and s is not None:
+            unresolved.append(
+                Unresolved(
+                    trouble.dep,
+                    why.get(s.name, (s.name,)),
+                    _reason(pool, trouble),
+                    lines.get(s.name, 0),
+                    trouble.solutions,
+                )
+            )
+        elif trouble.kind == "conflicts" and s is not None and trouble.other is not None:
+            other = trouble.other
+            relation = trouble.dep or f"{other.name} (obsoletes)"
+            conflicts.append(
+                Conflict(s.name, relation, other.name, why.get(other.name, (other.name,)),
+                         lines.get(other.name, 0), trouble.solutions)
+            )  # fmt: skip
+    pulled_back = [
+        PulledBack(s.name, why[s.name], exclusion)
+        for s in outcome.installed
+        if (exclusion := is_excluded(s.name)) is not None
+    ]
     return Closure(
-        packages=tuple(chosen),
-        why=dict(state.why),
-        unresolved=tuple(state.unresolved),
-        conflicts=tuple(_conflicts(chosen, state)),
+        packages=tuple(repo_package(s) for s in outcome.installed),
+        why=dict(why),
+        unresolved=tuple(sorted(unresolved, key=lambda u: (u.line, u.chain, u.requirement))),
+        conflicts=tuple(sorted(conflicts, key=lambda c: (c.package, c.relation))),
         missing=tuple(sorted(missing, key=lambda m: m.line)),
         pulled_back=tuple(pulled_back),
     )
 
 
-def _replaced(
-    index: _Index, pkg: RepoPackage, chain: tuple[str, ...], line: int
-) -> tuple[RepoPackage, tuple[str, ...], int]:
-    """A request for an obsoleted package installs its obsoleter (the chain says so)."""
-    new = index.replacement(pkg)
-    return (new, chain if new is pkg else (*chain, new.name), line)
+def _reason(pool: solv.Pool, trouble: Trouble) -> str:
+    """Why a Requires fails, in the words depsolve has always used (+ libsolv's)."""
+    name = trouble.dep.split(" ", 1)[0]
+    providers = sorted({repo_package(p).nevra for p in pool.whatprovides(pool.Dep(name))})
+    if trouble.text and "nothing provides" in trouble.text:
+        if providers and name != trouble.dep:
+            return f"only {', '.join(providers)} provides that name, in another version"
+        return "nothing provides it"
+    blocked = "; ".join(trouble.siblings)
+    if providers:
+        return f"only {', '.join(providers)} provides it, and {blocked or 'it cannot be installed'}"
+    return blocked or trouble.text
+
+
+def _installable_names(pool: solv.Pool) -> set[str]:
+    return {s.name for s in pool.solvables_iter() if s.installable()}
+
+
+def _best(candidates: list[solv.XSolvable]) -> solv.XSolvable:
+    """yum's pick among packages of one name: base arch first, then the newest."""
+    top = min(0 if s.arch in BASE_ARCHES else 1 for s in candidates)
+    best = [s for s in candidates if (0 if s.arch in BASE_ARCHES else 1) == top]
+    winner = best[0]
+    for s in best[1:]:
+        if s.evrcmp(winner) > 0:
+            winner = s
+    return winner
+
+
+def _obsoleter(pool: solv.Pool, s: solv.XSolvable) -> solv.XSolvable | None:
+    own = pool.Dep(s.name).Rel(solv.REL_EQ, pool.Dep(s.evr))
+    others = [o for o in pool.whatmatchesdep(solv.SOLVABLE_OBSOLETES, own) if o.name != s.name]
+    return _best(others) if others else None
+
+
+def _name_requests(
+    pool: solv.Pool, name: str, chain: tuple[str, ...], line: int, *, multilib: bool
+) -> list[Request]:
+    """What yum installs for a bare name: its obsoleter (followed to the end) or the name."""
+    candidates = [
+        s for s in pool.whatprovides(pool.Dep(name)) if s.name == name and s.installable()
+    ]
+    seen = {name}
+    while candidates and (new := _obsoleter(pool, _best(candidates))) is not None:
+        if new.name in seen:  # two packages obsoleting each other: keep what was asked
+            break
+        seen.add(new.name)
+        name, chain = new.name, (*chain, new.name)
+        candidates = [
+            s for s in pool.whatprovides(pool.Dep(name)) if s.name == name and s.installable()
+        ]
+    if not multilib:
+        sel = pool.select(name, solv.Selection.SELECTION_NAME)
+        return [Request(tuple(sel.jobs(solv.Job.SOLVER_INSTALL)), name, None, chain, line)]
+    arches = sorted({s.arch for s in candidates})
+    return [
+        Request(tuple(_arch_selection(pool, name, arch).jobs(solv.Job.SOLVER_INSTALL)),
+                name, arch, chain, line)
+        for arch in arches
+    ]  # fmt: skip
+
+
+def _arch_selection(pool: solv.Pool, name: str, arch: str) -> solv.Selection:
+    return pool.select(
+        f"{name}.{arch}", solv.Selection.SELECTION_NAME | solv.Selection.SELECTION_DOTARCH
+    )
+
+
+def _name_arch_request(pool: solv.Pool, text: str, line: int) -> Request | None:
+    name, _, arch = text.rpartition(".")
+    if not name:
+        return None
+    sel = _arch_selection(pool, name, arch)
+    if sel.isempty():
+        return None
+    new = _obsoleter(pool, _best(sel.solvables()))
+    if new is not None:  # as for a bare name: the obsoleter is what yum installs
+        sel = _arch_selection(pool, new.name, new.arch)
+        return Request(tuple(sel.jobs(solv.Job.SOLVER_INSTALL)), new.name, new.arch,
+                       (name, new.name), line)  # fmt: skip
+    return Request(tuple(sel.jobs(solv.Job.SOLVER_INSTALL)), name, arch, (name,), line)
 
 
 def _selected_groups(
@@ -321,226 +357,3 @@ def _selected_groups(
 
 
 _LEVELS = (GroupLevel.MANDATORY, GroupLevel.DEFAULT, GroupLevel.ALL)
-
-
-class _Closure:
-    """Breadth-first dependency closure, remembering why each package is in."""
-
-    def __init__(self, index: _Index, *, is_excluded: Callable[[str], int | None]) -> None:
-        self.index = index
-        self.is_excluded = is_excluded
-        # Keyed by (name, arch): "glibc.i686" in %packages must not hide glibc.x86_64.
-        self.chosen: dict[tuple[str, str], RepoPackage] = {}
-        self.names: set[str] = set()
-        self.why: dict[str, tuple[str, ...]] = {}
-        self.lines: dict[str, int] = {}
-        self.unresolved: list[Unresolved] = []
-        self.queue: deque[tuple[str, str]] = deque()
-        self._provided: dict[str, list[Relation]] = {}
-        self._files: set[str] = set()
-        self.deferred: list[tuple[RepoPackage, Relation]] = []
-
-    def add(self, pkg: RepoPackage, chain: tuple[str, ...], line: int) -> None:
-        key = (pkg.name, pkg.arch)
-        if key in self.chosen:
-            return
-        self.chosen[key] = pkg
-        self.names.add(pkg.name)
-        self.why.setdefault(pkg.name, chain)
-        self.lines.setdefault(pkg.name, line)
-        for rel in pkg.provides:
-            self._provided.setdefault(rel.name, []).append(rel)
-        self._files.update(pkg.files)
-        self.queue.append(key)
-
-    def satisfied(self, req: Relation) -> bool:
-        if req.name.startswith("/"):
-            return req.name in self._files
-        return any(req.matches(rel) for rel in self._provided.get(req.name, []))
-
-    def run(self) -> None:
-        while self.queue or self.deferred:
-            while self.queue:
-                pkg = self.chosen[self.queue.popleft()]
-                for req in pkg.requires:
-                    if req.name.startswith("rpmlib(") or self.satisfied(req):
-                        continue
-                    if req.name.startswith("/") and req.name not in self.index.files:
-                        # Not a "primary" file: ask filelists, for all such at once.
-                        self.deferred.append((pkg, req))
-                        continue
-                    good, other = self.index.providers(req)
-                    self._choose(pkg, req, good, other)
-            pending, self.deferred = self.deferred, []
-            owners = self.index.media.find_file_owners({req.name for _, req in pending})
-            for pkg, req in pending:
-                names = owners[req.name]
-                if not any(n in self.names for n in names):
-                    good = [p for n in names for p in self.index.by_name.get(n, [])]
-                    self._choose(pkg, req, good, [])
-
-    def drop_obsoleted(self) -> None:
-        """yum's transaction: a package obsoleted by another one in the set is not installed.
-
-        A Requires only a dropped package satisfied is then reported as unresolved.
-        """
-        chosen = set(self.chosen.values())
-        dropped = {
-            key: pkg
-            for key, pkg in self.chosen.items()
-            if any(other in chosen for other in self.index.obsoleted_by(pkg))
-        }
-        if not dropped:
-            return
-        for key in dropped:
-            del self.chosen[key]
-        self.names = {pkg.name for pkg in self.chosen.values()}
-        self._provided = {}
-        self._files = set()
-        for pkg in self.chosen.values():
-            for rel in pkg.provides:
-                self._provided.setdefault(rel.name, []).append(rel)
-            self._files.update(pkg.files)
-        for pkg in sorted(self.chosen.values(), key=lambda p: (p.name, p.arch)):
-            for req in pkg.requires:
-                if req.name.startswith("rpmlib(") or self.satisfied(req):
-                    continue
-                lost = sorted(
-                    old.nevra
-                    for old in dropped.values()
-                    if (
-                        req.name in old.files
-                        if req.name.startswith("/")
-                        else any(req.matches(rel) for rel in old.provides)
-                    )
-                )
-                if lost:
-                    self.unresolved.append(
-                        Unresolved(
-                            str(req),
-                            self.why[pkg.name],
-                            f"only {', '.join(lost)} provides it, and the set obsoletes that",
-                            self.lines[pkg.name],
-                        )
-                    )
-
-    def _choose(
-        self, pkg: RepoPackage, req: Relation, good: list[RepoPackage], other: list[RepoPackage]
-    ) -> None:
-        chain, line = self.why[pkg.name], self.lines[pkg.name]
-        if not good:
-            self.unresolved.append(Unresolved(str(req), chain, _reason(other), line))
-            return
-        best = min(good, key=self._rank)
-        self.add(best, (*chain, best.name), line)
-
-    def _rank(self, pkg: RepoPackage) -> tuple[int, tuple[int, Any, int, str]]:
-        # Like yum, avoid a provider the kickstart excluded when another one will do.
-        return (0 if self.is_excluded(pkg.name) is None else 1, _preference(pkg))
-
-
-def _reason(other: list[RepoPackage]) -> str:
-    if not other:
-        return "nothing provides it"
-    versions = ", ".join(sorted({p.nevra for p in other}))
-    return f"only {versions} provides that name, in another version"
-
-
-def _conflicts(chosen: list[RepoPackage], state: _Closure) -> Iterable[Conflict]:
-    by_provide: dict[str, list[tuple[RepoPackage, Relation]]] = {}
-    for pkg in chosen:
-        for rel in pkg.provides:
-            by_provide.setdefault(rel.name, []).append((pkg, rel))
-    for pkg in chosen:
-        for con in pkg.conflicts:
-            for other, rel in by_provide.get(con.name, []):
-                if other.name != pkg.name and con.matches(rel):
-                    yield Conflict(
-                        package=pkg.name,
-                        relation=str(con),
-                        other=other.name,
-                        other_chain=state.why[other.name],
-                        line=state.lines[other.name],
-                    )
-                    break
-
-
-# --- validate --media ---------------------------------------------------------------------
-
-
-def media_problems(ks_text: str, *, filename: str, tree: Path) -> list[str]:
-    """``FILE:LINE: message`` for everything in the kickstart the media cannot satisfy.
-
-    ``tree`` is an install tree (directory) or a DVD ISO file. Checks every %packages name
-    and @group against its repos and comps, the full closure (unresolved requires,
-    conflicts, exclusions pulled back) and every ``repo --baseurl=file:`` path.
-    """
-    try:
-        selection = parse_packages(ks_text, filename=filename)
-    except InputError as exc:
-        return [exc.message]
-    with ExitStack() as stack:
-        reader: TreeReader
-        try:
-            if tree.is_dir():
-                reader = DirReader(tree)
-            else:
-                reader = stack.enter_context(open_base(tree))
-            media = load_media(reader)
-        except InputError as exc:
-            return [exc.message if exc.message.startswith(str(tree)) else f"{tree}: {exc.message}"]
-        found = _repo_line_problems(ks_text, reader=reader, tree=tree)
-        if selection.line:
-            closure = resolve_install_set(ks_packages=selection, media=media)
-            found += closure.numbered_problems()
-    return [f"{filename}:{line}: {text}" for line, text in sorted(found, key=lambda f: f[0])]
-
-
-def _baseurls(line: str) -> list[str]:
-    """The ``--baseurl`` values of a ``repo`` line (``--baseurl=URL`` or ``--baseurl URL``)."""
-    words = line.strip().split(None, 1)
-    if not words or words[0] != "repo":
-        return []
-    try:
-        args = shlex.split(line, comments=True)
-    except ValueError:
-        return []  # pykickstart's validation reports the broken quoting
-    urls = []
-    for i, arg in enumerate(args):
-        if arg.startswith("--baseurl="):
-            urls.append(arg.removeprefix("--baseurl="))
-        elif arg == "--baseurl" and i + 1 < len(args):
-            urls.append(args[i + 1])
-    return urls
-
-
-def _repo_line_problems(ks_text: str, *, reader: TreeReader, tree: Path) -> list[tuple[int, str]]:
-    problems = []
-    for number, line in enumerate(ks_text.splitlines(), start=1):
-        for url in _baseurls(line):
-            if not url.startswith("file:"):
-                continue
-            rel = _media_relative("/" + url.removeprefix("file:").lstrip("/"))
-            if rel is None:
-                problems.append(
-                    (
-                        number,
-                        f"repo {url} is not on the install media "
-                        f"(expected a path under {' or '.join(MEDIA_MOUNT_POINTS[:2])})",
-                    )
-                )
-            elif not reader.exists(f"{rel}/repodata/repomd.xml".lstrip("/")):
-                problems.append(
-                    (
-                        number,
-                        f"repo {url}: {rel or '.'}/repodata/repomd.xml does not exist in {tree}",
-                    )
-                )
-    return problems
-
-
-def _media_relative(path: str) -> str | None:
-    for mount in MEDIA_MOUNT_POINTS:
-        if path == mount or path.startswith(mount + "/"):
-            return path[len(mount) :].strip("/")
-    return None

@@ -46,6 +46,7 @@ class PackageSelection:
     excluded_groups: tuple[Entry, ...] = ()
     nobase: bool = False
     ignore_missing: bool = False
+    multilib: bool = False  # --multilib: every compatible arch of each name (yum's "all")
     line: int = 0  # where %packages starts (0: no %packages section)
 
 
@@ -119,5 +120,6 @@ def parse_packages(ks_text: str, *, filename: str = "ks.cfg") -> PackageSelectio
         excluded_groups=tuple(excluded_groups),
         nobase="--nobase" in options,
         ignore_missing="--ignoremissing" in options,
+        multilib=any(o == "--multilib" or o.startswith("--multilib=") for o in options),
         line=start + 1,
     )

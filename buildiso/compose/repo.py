@@ -2,28 +2,31 @@
 
 The gateway repo is made by createrepo_c in compatibility mode (gzip XML plus the sqlite
 databases RHEL 6's yum reads), with the gateway comps group and fixed timestamps so the
-same packages always give the same bytes. The readers understand what RHEL 6 media carry:
-repomd.xml → primary.xml(.gz) for packages, the ``group`` entry for comps.
+same packages always give the same bytes. Reading: repomd.xml says where primary,
+filelists and comps are; libsolv parses primary and filelists into a pool (the one
+repodata reader in buildiso, the one the resolver uses), comps.py the groups.
 """
 
 from __future__ import annotations
 
 import bz2
 import gzip
-import io
 import lzma
 import os
 import shutil
 import tempfile
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Protocol
 
+import solv
+
 from buildiso.compose.comps import Group, load_comps
 from buildiso.compose.rpms import RpmHeader, read_rpms
-from buildiso.compose.rpmversion import Evr, Flag, Relation
+from buildiso.compose.rpmversion import Evr, Relation
 from buildiso.errors import InputError
 from buildiso.run import run
 from buildiso.sourcedate import epoch_from_env
@@ -40,7 +43,6 @@ __all__ = [
     "load_comps",
     "load_media",
     "load_repo",
-    "scan_filelists",
 ]
 
 GATEWAY_REPO_DIR = "cs-repo"
@@ -208,7 +210,7 @@ class RepoPackage:
     provides: tuple[Relation, ...]
     conflicts: tuple[Relation, ...]
     obsoletes: tuple[Relation, ...]
-    files: tuple[str, ...]  # only the "primary" files (/etc/*, */bin/*) listed there
+    files: tuple[str, ...]  # every file it owns (primary + filelists)
 
     @property
     def evr(self) -> Evr:
@@ -225,6 +227,27 @@ def load_repo(
 ) -> list[RepoPackage]:
     """Packages of the repo whose ``repodata/`` is under ``prefix`` (a directory or reader)."""
     reader = DirReader(repo_dir) if isinstance(repo_dir, Path) else repo_dir
+    pool = new_pool()
+    repo = add_repo(pool, reader, repo_id=repo_id or prefix or "base", prefix=prefix)
+    pool.addfileprovides()
+    pool.createwhatprovides()
+    return [repo_package(s) for s in repo.solvables_iter()]
+
+
+def new_pool() -> solv.Pool:
+    """An empty libsolv pool for an x86_64 install (i686/i386/noarch installable too)."""
+    pool = solv.Pool()
+    pool.setdisttype(solv.Pool.DISTTYPE_RPM)
+    pool.setarch("x86_64")
+    # Multilib: glibc.i686 next to glibc.x86_64 is not an implicit obsolete (rpm's file
+    # colours; repodata has none, so only the arches tell them apart), as for yum/dnf.
+    pool.set_flag(solv.Pool.POOL_FLAG_IMPLICITOBSOLETEUSESCOLORS, 1)
+    return pool
+
+
+def add_repo(pool: solv.Pool, reader: TreeReader, *, repo_id: str, prefix: str) -> solv.Repo:
+    """Read the repo under ``prefix`` into ``pool``: libsolv parses primary and filelists
+    (ours only finds them in repomd.xml and decompresses them, refusing zstd like RHEL 6)."""
     where = f"{prefix}/" if prefix else ""
     href = _repomd_location(reader, where, "primary")
     if href is None:
@@ -232,8 +255,65 @@ def load_repo(
             f"{where}repodata/repomd.xml lists no primary metadata",
             hint="regenerate the repository with createrepo_c --compatibility",
         )
-    data = _decompress(href, reader.read_bytes(where + href))
-    return list(_parse_primary(data, repo_id=repo_id or prefix or "base", source=where + href))
+    repo = pool.add_repo(repo_id)
+    _feed(repo, reader, where + href, flags=0)
+    filelists = _repomd_location(reader, where, "filelists")
+    if filelists is not None:
+        _feed(repo, reader, where + filelists, flags=solv.Repo.REPO_EXTEND_SOLVABLES)
+    return repo
+
+
+def _feed(repo: solv.Repo, reader: TreeReader, rel: str, *, flags: int) -> None:
+    data = _decompress(rel, reader.read_bytes(rel))
+    fd = os.memfd_create("buildiso-repodata")
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.lseek(fd, 0, os.SEEK_SET)
+        handle = solv.xfopen_fd("", fd)  # libsolv dups the descriptor
+    finally:
+        os.close(fd)
+    try:
+        ok = repo.add_rpmmd(handle, None, flags)
+    finally:
+        handle.close()
+    if not ok:
+        raise InputError(f"{rel}: not valid repodata ({repo.pool.errstr})", hint=_REMAKE_METADATA)
+
+
+def repo_package(s: solv.XSolvable) -> RepoPackage:
+    """A solvable as a RepoPackage (its dependencies and every file it owns)."""
+    evr = Evr.parse(s.evr)
+
+    def deps(key: int) -> tuple[Relation, ...]:
+        return tuple(_relation(str(d)) for d in s.lookup_deparray(key))
+
+    files = s.Dataiterator(solv.SOLVABLE_FILELIST, None, _COMPLETE_FILES)
+    return RepoPackage(
+        repo=s.repo.name,
+        name=s.name,
+        epoch=evr.epoch,
+        version=evr.version,
+        release=evr.release or "",
+        arch=s.arch,
+        location=s.lookup_location()[0] or "",
+        requires=deps(solv.SOLVABLE_REQUIRES),
+        provides=deps(solv.SOLVABLE_PROVIDES),
+        conflicts=deps(solv.SOLVABLE_CONFLICTS),
+        obsoletes=deps(solv.SOLVABLE_OBSOLETES),
+        files=tuple(sorted(d.str for d in files)),
+    )
+
+
+_COMPLETE_FILES = solv.Dataiterator.SEARCH_FILES | solv.Dataiterator.SEARCH_COMPLETE_FILELIST
+
+
+def _relation(text: str) -> Relation:
+    try:
+        return Relation.parse(text)
+    except ValueError:  # a rich dependency "(a or b)": kept whole
+        return Relation(text)
 
 
 def _repomd_location(reader: TreeReader, where: str, data_type: str) -> str | None:
@@ -275,120 +355,21 @@ def _decompress(name: str, data: bytes) -> bytes:
     return data
 
 
-def _relations(fmt: ET.Element | None, tag: str) -> tuple[Relation, ...]:
-    if fmt is None:
-        return ()
-    group = fmt.find(f"rpm:{tag}", _NS)
-    if group is None:
-        return ()
-    result = []
-    for entry in group.findall("rpm:entry", _NS):
-        name = entry.get("name", "")
-        flags = entry.get("flags")
-        if flags and entry.get("ver") is not None:
-            epoch = entry.get("epoch")
-            evr = Evr(
-                int(epoch) if epoch and epoch.isdigit() else 0,
-                entry.get("ver", ""),
-                entry.get("rel"),
-            )
-            result.append(Relation(name, Flag(flags), evr))
-        else:
-            result.append(Relation(name))
-    return tuple(result)
-
-
-def _parse_primary(data: bytes, *, repo_id: str, source: str) -> Iterator[RepoPackage]:
-    common = "{" + _NS["common"] + "}"
-    try:
-        for _event, elem in ET.iterparse(io.BytesIO(data), events=("end",)):
-            if elem.tag != f"{common}package" or elem.get("type") != "rpm":
-                continue
-            version = elem.find("common:version", _NS)
-            location = elem.find("common:location", _NS)
-            fmt = elem.find("common:format", _NS)
-            if version is None or location is None:
-                raise InputError(
-                    f"{source}: a package entry lacks version or location", hint=_REMAKE_METADATA
-                )
-            epoch = version.get("epoch") or "0"
-            yield RepoPackage(
-                repo=repo_id,
-                name=elem.findtext("common:name", "", _NS),
-                epoch=int(epoch) if epoch.isdigit() else 0,
-                version=version.get("ver", ""),
-                release=version.get("rel", ""),
-                arch=elem.findtext("common:arch", "", _NS),
-                location=location.get("href", ""),
-                requires=_relations(fmt, "requires"),
-                provides=_relations(fmt, "provides"),
-                conflicts=_relations(fmt, "conflicts"),
-                obsoletes=_relations(fmt, "obsoletes"),
-                files=tuple(f.text or "" for f in fmt.findall("common:file", _NS))
-                if fmt is not None
-                else (),
-            )
-            elem.clear()
-    except ET.ParseError as exc:
-        raise InputError(
-            f"{source}: not valid XML ({exc})", hint="regenerate the repodata"
-        ) from exc
-
-
-def scan_filelists(reader: TreeReader, paths: set[str], *, prefix: str = "") -> dict[str, set[str]]:
-    """For each of ``paths``, the names of packages owning it per filelists.xml.
-
-    filelists is the biggest piece of repodata (every file of every package): it is read
-    only when a file dependency is not answered by primary.xml, streamed, and only the
-    asked-for paths are kept.
-    """
-    where = f"{prefix}/" if prefix else ""
-    owners: dict[str, set[str]] = {p: set() for p in paths}
-    href = _repomd_location(reader, where, "filelists")
-    if href is None or not paths:
-        return owners
-    data = _decompress(href, reader.read_bytes(where + href))
-    pkg_tag = "{" + _NS["filelists"] + "}package"
-    for _event, elem in ET.iterparse(io.BytesIO(data), events=("end",)):
-        if elem.tag == pkg_tag:
-            name = elem.get("name", "")
-            for f in elem.findall("filelists:file", _NS):
-                if f.text in owners:
-                    owners[f.text].add(name)
-            elem.clear()
-    return owners
-
-
 # --- the media's repositories -------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class MediaRepos:
-    """Every repository on the install media: the base tree's and the gateway's."""
+    """Every repository on the install media (the base tree's and the gateway's) in one
+    libsolv pool, ready to resolve, and the comps groups of all of them."""
 
-    packages: tuple[RepoPackage, ...]
+    pool: solv.Pool = field(repr=False, compare=False)
     groups: dict[str, Group]
     repo_ids: tuple[str, ...]
-    reader: TreeReader = field(repr=False, compare=False)
-    _file_owners: dict[str, tuple[str, ...]] = field(
-        default_factory=dict, repr=False, compare=False
-    )
 
-    def find_file_owners(self, paths: Iterable[str]) -> dict[str, tuple[str, ...]]:
-        """path → names of packages owning it (filelists, one scan per batch of new paths)."""
-        wanted = set(paths)
-        new = wanted - set(self._file_owners)
-        if new:
-            found: dict[str, set[str]] = {p: set() for p in new}
-            for repo_id in self.repo_ids:
-                prefix = "" if repo_id == "base" else repo_id
-                for path, names in scan_filelists(self.reader, new, prefix=prefix).items():
-                    found[path] |= names
-            self._file_owners.update({p: tuple(sorted(n)) for p, n in found.items()})
-        return {p: self._file_owners[p] for p in wanted}
-
-    def file_owners(self, path: str) -> list[str]:
-        return list(self.find_file_owners([path])[path])
+    @cached_property
+    def packages(self) -> tuple[RepoPackage, ...]:
+        return tuple(repo_package(s) for s in self.pool.solvables_iter())
 
 
 def load_media(tree: Path | TreeReader) -> MediaRepos:
@@ -397,13 +378,13 @@ def load_media(tree: Path | TreeReader) -> MediaRepos:
     prefixes = [""]
     if reader.exists(f"{GATEWAY_REPO_DIR}/repodata/repomd.xml"):
         prefixes.append(GATEWAY_REPO_DIR)
-    packages: list[RepoPackage] = []
+    pool = new_pool()
     groups: dict[str, Group] = {}
     ids: list[str] = []
     for prefix in prefixes:
         repo_id = prefix or "base"
         ids.append(repo_id)
-        packages += load_repo(reader, repo_id=repo_id, prefix=prefix)
+        add_repo(pool, reader, repo_id=repo_id, prefix=prefix)
         where = f"{prefix}/" if prefix else ""
         comps_href = _repomd_location(reader, where, "group") or _repomd_location(
             reader, where, "group_gz"
@@ -412,7 +393,9 @@ def load_media(tree: Path | TreeReader) -> MediaRepos:
             data = _decompress(comps_href, reader.read_bytes(where + comps_href))
             for gid, group in load_comps(data, source=where + comps_href).items():
                 groups[gid] = _merge(groups.get(gid), group)
-    return MediaRepos(packages=tuple(packages), groups=groups, repo_ids=tuple(ids), reader=reader)
+    pool.addfileprovides()
+    pool.createwhatprovides()
+    return MediaRepos(pool=pool, groups=groups, repo_ids=tuple(ids))
 
 
 def _merge(old: Group | None, new: Group) -> Group:

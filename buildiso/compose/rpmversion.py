@@ -1,8 +1,8 @@
 """RPM version comparison (rpmvercmp) and dependency relations (``bar >= 2.0``).
 
-Shared by the RPM header reader (rpms.py), the repodata reader (repo.py) and the
-install-set resolver (depsolve.py), so a ``Requires`` read from a header and one read
-from primary.xml compare the same way rpm itself would.
+Used where buildiso compares versions outside a libsolv pool (RPM headers in rpms.py and
+rhel6compat.py, the manifest); the comparison itself is libsolv's, so it agrees with the
+install-set resolver (depsolve.py) and with what rpm itself would say.
 """
 
 from __future__ import annotations
@@ -10,77 +10,26 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+import solv
+
 
 def rpmvercmp(a: str, b: str) -> int:
     """Compare two version (or release) strings the way rpm does: -1, 0 or 1.
 
-    Segments of digits compare numerically, segments of letters as strings, a digit
-    segment beats a letter segment, ``~`` sorts before anything (even the end) and
-    ``^`` after the end but before any further segment. Other characters only separate.
+    libsolv's comparison (the engine that resolves the install set, here and in the sample
+    installer): the one version comparison in buildiso. ``~`` sorts before anything,
+    ``^`` after the end but before any further segment.
     """
     if a == b:
         return 0
-    i = j = 0
-    while i < len(a) or j < len(b):
-        # Skip separators (anything that is not alphanumeric, ~ or ^).
-        while i < len(a) and not (a[i].isalnum() or a[i] in "~^"):
-            i += 1
-        while j < len(b) and not (b[j].isalnum() or b[j] in "~^"):
-            j += 1
-        # Tilde: sorts before everything, including the end of the string.
-        a_tilde = i < len(a) and a[i] == "~"
-        b_tilde = j < len(b) and b[j] == "~"
-        if a_tilde or b_tilde:
-            if not a_tilde:
-                return 1
-            if not b_tilde:
-                return -1
-            i += 1
-            j += 1
-            continue
-        # Caret: sorts after the end of the string but before any other segment.
-        a_caret = i < len(a) and a[i] == "^"
-        b_caret = j < len(b) and b[j] == "^"
-        if a_caret or b_caret:
-            if i >= len(a):
-                return -1
-            if j >= len(b):
-                return 1
-            if not a_caret:
-                return 1
-            if not b_caret:
-                return -1
-            i += 1
-            j += 1
-            continue
-        if i >= len(a) or j >= len(b):
-            break
-        numeric = a[i].isdigit()
-        si, sj = i, j
-        if numeric:
-            while i < len(a) and a[i].isdigit():
-                i += 1
-            while j < len(b) and b[j].isdigit():
-                j += 1
-        else:
-            while i < len(a) and a[i].isalpha():
-                i += 1
-            while j < len(b) and b[j].isalpha():
-                j += 1
-        seg_a, seg_b = a[si:i], b[sj:j]
-        if not seg_b:
-            # Segments of different kinds: the numeric one is newer.
-            return 1 if numeric else -1
-        if numeric:
-            seg_a, seg_b = seg_a.lstrip("0"), seg_b.lstrip("0")
-            if len(seg_a) != len(seg_b):
-                return 1 if len(seg_a) > len(seg_b) else -1
-        if seg_a != seg_b:
-            return 1 if seg_a > seg_b else -1
-    a_left, b_left = i < len(a), j < len(b)
-    if a_left == b_left:
-        return 0
-    return 1 if a_left else -1
+    _LEFT.evr, _RIGHT.evr = a, b
+    result = int(_LEFT.evrcmp(_RIGHT))
+    return (result > 0) - (result < 0)
+
+
+# Two scratch solvables in a private pool: libsolv's Python API compares EVRs of solvables.
+_POOL = solv.Pool()
+_LEFT, _RIGHT = (_POOL.add_repo("evrcmp").add_solvable() for _ in range(2))
 
 
 @dataclass(frozen=True, order=False)

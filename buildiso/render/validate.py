@@ -375,7 +375,7 @@ def validate_command(
     if media is not None:
         # Imported here: reading repodata is only needed with --media. Checks every
         # %packages name/@group, the install-set closure and every file: baseurl.
-        from buildiso.compose.depsolve import media_problems
+        from buildiso.compose.mediacheck import media_problems
 
         problems.extend(media_problems(text, filename=str(ks_file), tree=media))
     if problems:

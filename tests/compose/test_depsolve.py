@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from dataclasses import dataclass
+import tempfile
 from pathlib import Path
 
 import pytest
+from repo_factory import write_media
 from rpm_factory import build_rpm
 
 from buildiso import paths
 from buildiso.cli import main
-from buildiso.compose.depsolve import Closure, media_problems, resolve_install_set
+from buildiso.compose.depsolve import Closure, resolve_install_set
 from buildiso.compose.kspackages import parse_packages
+from buildiso.compose.mediacheck import media_problems
 from buildiso.compose.repo import Group, MediaRepos, RepoPackage, compose_gateway_repo, load_media
 from buildiso.compose.rpmversion import Evr, Flag, Relation
 from buildiso.sample.base import SampleBase
@@ -61,49 +63,14 @@ def group(
     return Group(gid, gid.title(), mandatory, default, optional, conditional)
 
 
-@dataclass(frozen=True)
-class FilelistsOnly:
-    """A TreeReader serving just repomd.xml + filelists.xml, made from ``owners``."""
-
-    owners: dict[str, list[str]]
-
-    def read_bytes(self, rel: str) -> bytes:
-        if rel == "repodata/repomd.xml":
-            return (
-                b'<repomd xmlns="http://linux.duke.edu/metadata/repo"><data type="filelists">'
-                b'<location href="repodata/filelists.xml"/></data></repomd>'
-            )
-        assert rel == "repodata/filelists.xml", rel
-        by_package: dict[str, list[str]] = {}
-        for path, names in self.owners.items():
-            for name in names:
-                by_package.setdefault(name, []).append(path)
-        body = "".join(
-            f'<package pkgid="x" name="{name}" arch="x86_64"><version epoch="0" ver="1" rel="1"/>'
-            + "".join(f"<file>{path}</file>" for path in paths)
-            + "</package>"
-            for name, paths in by_package.items()
-        )
-        return (
-            f'<filelists xmlns="http://linux.duke.edu/metadata/filelists" '
-            f'packages="{len(by_package)}">{body}</filelists>'
-        ).encode()
-
-    def exists(self, rel: str) -> bool:
-        return rel in ("repodata/repomd.xml", "repodata/filelists.xml")
-
-
 def media(
     packages: list[RepoPackage],
     groups: list[Group],
     filelists: dict[str, list[str]] | None = None,
 ) -> MediaRepos:
-    return MediaRepos(
-        packages=tuple(packages),
-        groups={g.id: g for g in groups},
-        repo_ids=("base",),
-        reader=FilelistsOnly(filelists or {}),
-    )
+    """The packages as real repodata (base + cs-repo) in a scratch folder, read back."""
+    with tempfile.TemporaryDirectory(prefix="depsolve-media-") as tmp:
+        return load_media(write_media(Path(tmp), packages, groups, extra_files=filelists))
 
 
 # A small RHEL-6-like world: @core, @base (which pulls postfix, as RHEL's does),
@@ -200,7 +167,7 @@ def test_unresolved_with_chain() -> None:
     assert str(missing) == "cs-email → cs-email-core → libfoo.so.1()(64bit) (nothing provides it)"
     assert closure.problems(filename="ks.cfg") == [
         "ks.cfg:2: unresolved dependency: cs-email → cs-email-core → libfoo.so.1()(64bit) "
-        "(nothing provides it)"
+        "(nothing provides it) [libsolv proposes: do not ask to install cs-email]"
     ]
 
 
@@ -333,9 +300,10 @@ def test_media_problems(media_tree: Path) -> None:
         "ks.cfg:5: repo file:///opt/repo is not on the install media (expected a path under "
         "/mnt/source or /mnt/isodir)",
         "ks.cfg:6: cs-email conflicts with postfix "
-        "(postfix is in the install set: pulled by @base)",
+        "(postfix is in the install set: pulled by @base) "
+        "[libsolv proposes: do not ask to install cs-email | do not ask to install postfix]",
         "ks.cfg:8: unresolved dependency: cs-email → cs-email-core → libcsmissing.so.2()(64bit) "
-        "(nothing provides it)",
+        "(nothing provides it) [libsolv proposes: do not ask to install cs-email]",
         "ks.cfg:9: package nosuch is not in the media's repositories",
         "ks.cfg:10: group @nogroup is not in the media's comps",
     ]
@@ -486,3 +454,37 @@ def test_requires_only_an_obsoleted_package_satisfies_is_unresolved() -> None:
     [problem] = closure.unresolved
     assert problem.requirement == "sysklogd" and problem.chain == ("old-tool",)
     assert "sysklogd-1.4.1-1.el6.x86_64" in problem.reason and "obsolete" in problem.reason
+
+
+# --- what a home-made solver got wrong (issue #10) -------------------------------------------
+
+
+def test_older_version_a_requires_pins_is_installed() -> None:
+    world = [
+        pkg("lib", "1.0"),
+        pkg("lib", "2.0"),
+        pkg("app", requires=("lib = 1.0-1.el6",)),
+    ]
+    closure = solve("%packages --nobase\napp\n%end\n", world, [group("core")])
+    assert closure.ok, closure.problems(filename="ks.cfg")
+    assert [(p.name, p.version) for p in closure.packages] == [("app", "1.0"), ("lib", "1.0")]
+
+
+def test_x86_64_preferred_and_multilib_honoured() -> None:
+    world = [
+        pkg("zlib", "1.2.3", provides=("libz.so.1()(64bit)",)),
+        pkg("zlib", "1.2.3", arch="i686", provides=("libz.so.1",)),
+        pkg("zlib", "1.2.4", arch="i686", provides=("libz.so.1",)),  # newer, but multilib
+    ]
+    closure = solve("%packages --nobase\nzlib\n%end\n", world, [group("core")])
+    assert [(p.arch, p.version) for p in closure.packages] == [("x86_64", "1.2.3")]
+    closure = solve("%packages --nobase --multilib\nzlib\n%end\n", world, [group("core")])
+    assert closure.ok, closure.problems(filename="ks.cfg")
+    assert sorted((p.arch, p.version) for p in closure.packages) == [
+        ("i686", "1.2.4"),
+        ("x86_64", "1.2.3"),
+    ]
+
+
+def test_closure_names_its_solver() -> None:
+    assert solve("%packages\n%end\n").solver.startswith("libsolv ")

@@ -58,15 +58,27 @@ def test_read_a_createrepo_c_compatibility_repo(tmp_path: Path) -> None:
         "%description\nt\n%install\nmkdir -p %{buildroot}/usr/bin\n"
         "echo '#!/bin/sh' > %{buildroot}/usr/bin/tool\n%files\n%attr(0755,-,-) /usr/bin/tool\n"
     )
-    subprocess.run(["rpmbuild", "-bb", "--define", f"_topdir {top}", str(spec)], check=True,
-                   capture_output=True)
+    subprocess.run(
+        ["rpmbuild", "-bb", "--define", f"_topdir {top}", str(spec)],
+        check=True,
+        capture_output=True,
+    )
     repo = tmp_path / "repo"
     (repo / "Packages").mkdir(parents=True)
     for rpm in (top / "RPMS").rglob("*.rpm"):
         rpm.rename(repo / "Packages" / rpm.name)
     (tmp_path / "comps.xml").write_bytes(COMPS)
-    subprocess.run(["createrepo_c", "--compatibility", "--quiet", "-g",
-                    str(tmp_path / "comps.xml"), str(repo)], check=True)
+    subprocess.run(
+        [
+            "createrepo_c",
+            "--compatibility",
+            "--quiet",
+            "-g",
+            str(tmp_path / "comps.xml"),
+            str(repo),
+        ],
+        check=True,
+    )
     [package] = read_primary(repo, repo_name="media")
     assert package.nvra == "tool-1.2-3.el6.noarch"
     assert package.location == repo / "Packages" / "tool-1.2-3.el6.noarch.rpm"
@@ -88,7 +100,8 @@ def test_zstd_metadata_is_refused_with_a_hint(tmp_path: Path) -> None:
     (tmp_path / "repodata").mkdir()
     (tmp_path / "repodata/repomd.xml").write_text(
         '<repomd xmlns="http://linux.duke.edu/metadata/repo"><data type="primary">'
-        '<location href="repodata/p.xml.zst"/></data></repomd>')
+        '<location href="repodata/p.xml.zst"/></data></repomd>'
+    )
     (tmp_path / "repodata/p.xml.zst").write_bytes(b"x")
     with pytest.raises(InstallFailed) as info:
         read_primary(tmp_path, repo_name="media")

@@ -31,21 +31,61 @@ SITE = "usr/local/lib/python3.11/dist-packages"  # on Debian python's sys.path
 # pykickstart and what it imports (requests for %ksappend/url includes).
 PURE_PACKAGES = ("pykickstart", "requests", "urllib3", "idna", "charset_normalizer", "certifi")
 # Not needed by the installer: tests, GUI, packaging helpers.
-STDLIB_SKIP = frozenset({
-    "test", "idlelib", "tkinter", "turtledemo", "ensurepip", "lib2to3", "pydoc_data",
-    "site-packages", "dist-packages", "config-3.11-x86_64-linux-gnu", "__pycache__",
-    "venv", "turtle.py",
-})
-DYNLOAD_SKIP = ("_test", "xxlimited", "_xxtest", "_tkinter", "audioop", "nis", "ossaudiodev",
-                "_curses", "readline", "_dbm", "_gdbm")
+STDLIB_SKIP = frozenset(
+    {
+        "test",
+        "idlelib",
+        "tkinter",
+        "turtledemo",
+        "ensurepip",
+        "lib2to3",
+        "pydoc_data",
+        "site-packages",
+        "dist-packages",
+        "config-3.11-x86_64-linux-gnu",
+        "__pycache__",
+        "venv",
+        "turtle.py",
+    }
+)
+DYNLOAD_SKIP = (
+    "_test",
+    "xxlimited",
+    "_xxtest",
+    "_tkinter",
+    "audioop",
+    "nis",
+    "ossaudiodev",
+    "_curses",
+    "readline",
+    "_dbm",
+    "_gdbm",
+)
 TOOLS = (
-    "/usr/bin/rpm", "/usr/bin/rpmkeys", "/usr/bin/rpmdb", "/usr/sbin/sfdisk",
-    "/usr/sbin/wipefs", "/usr/sbin/blkid", "/usr/sbin/mke2fs", "/usr/sbin/mkfs.fat",
-    "/usr/sbin/mkswap", "/usr/bin/efibootmgr",
+    "/usr/bin/rpm",
+    "/usr/bin/rpmkeys",
+    "/usr/bin/rpmdb",
+    "/usr/sbin/sfdisk",
+    "/usr/sbin/wipefs",
+    "/usr/sbin/blkid",
+    "/usr/sbin/mke2fs",
+    "/usr/sbin/mkfs.fat",
+    "/usr/sbin/mkswap",
+    "/usr/bin/efibootmgr",
 )
 MAX_SIZE = 100 * 1024 * 1024
-MOUNTPOINTS = ("dev", "proc", "sys", "tmp", "run", "mnt", "root", "var/tmp", "var/lib",
-               "sys/firmware/efi/efivars")
+MOUNTPOINTS = (
+    "dev",
+    "proc",
+    "sys",
+    "tmp",
+    "run",
+    "mnt",
+    "root",
+    "var/tmp",
+    "var/lib",
+    "sys/firmware/efi/efivars",
+)
 
 
 def _ignore_stdlib(directory: str, names: list[str]) -> set[str]:
@@ -63,8 +103,7 @@ def _merged_usr(root: Path) -> None:
 
 
 def _python(root: Path) -> None:
-    shutil.copytree(STDLIB, root / STDLIB.relative_to("/"), symlinks=False,
-                    ignore=_ignore_stdlib)
+    shutil.copytree(STDLIB, root / STDLIB.relative_to("/"), symlinks=False, ignore=_ignore_stdlib)
     (root / "usr/bin/python3").symlink_to("python3.11")
     dynload = sorted((root / "usr/lib/python3.11/lib-dynload").glob("*.so"))
     copy_with_libs([PYTHON, *(STDLIB / "lib-dynload" / p.name for p in dynload)], root)
@@ -74,19 +113,41 @@ def _python(root: Path) -> None:
     for name in PURE_PACKAGES:
         spec = importlib.util.find_spec(name)
         if spec is None or not spec.submodule_search_locations:
-            raise BuildError(f"Python package {name} not found",
-                             hint="pip install -e '.[test]' in the project's .venv")
+            raise BuildError(
+                f"Python package {name} not found",
+                hint="pip install -e '.[test]' in the project's .venv",
+            )
         source = Path(next(iter(spec.submodule_search_locations)))
-        shutil.copytree(source, site / name,
-                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "tests"))
+        shutil.copytree(
+            source, site / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "tests")
+        )
         extensions += sorted(source.rglob("*.so"))  # e.g. charset_normalizer's compiled parts
     if extensions:
         copy_with_libs([lib for ext in extensions for lib in shared_libraries(ext)], root)
-    shutil.copytree(GUEST_SOURCE, site / "sampleinstaller",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    shutil.copytree(
+        GUEST_SOURCE,
+        site / "sampleinstaller",
+        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+    )
     # Byte-compile now: stage 2 is read-only and TCG makes compiling at each boot slow.
-    run([PYTHON, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash",
-         "-s", root, "-p", "/", root / "usr/lib/python3.11", root / SITE])
+    run(
+        [
+            PYTHON,
+            "-m",
+            "compileall",
+            "-q",
+            "-j",
+            "0",
+            "--invalidation-mode",
+            "unchecked-hash",
+            "-s",
+            root,
+            "-p",
+            "/",
+            root / "usr/lib/python3.11",
+            root / SITE,
+        ]
+    )
 
 
 def _tools(root: Path) -> None:
@@ -106,9 +167,11 @@ def _tools(root: Path) -> None:
             continue
         sub = "usr/sbin" if "sbin" in Path(applet).parts else "usr/bin"
         target = root / sub / name
-        if not target.exists() and not (root / "usr/bin" / name).exists() and not (
-            root / "usr/sbin" / name
-        ).exists():
+        if (
+            not target.exists()
+            and not (root / "usr/bin" / name).exists()
+            and not (root / "usr/sbin" / name).exists()
+        ):
             target.symlink_to("/usr/bin/busybox")
 
 
@@ -143,9 +206,20 @@ def build_stage2(*, kernel: KernelTree, dest: Path) -> Path:
         _tools(root)
         _etc(root)
         image = Path(tmp) / "install.img"
-        run(["mksquashfs", root, image, "-noappend", "-comp", "zstd", "-all-root",
-             "-no-xattrs", "-quiet"],
-            env={"SOURCE_DATE_EPOCH": epoch})  # fixes the image and file times
+        run(
+            [
+                "mksquashfs",
+                root,
+                image,
+                "-noappend",
+                "-comp",
+                "zstd",
+                "-all-root",
+                "-no-xattrs",
+                "-quiet",
+            ],
+            env={"SOURCE_DATE_EPOCH": epoch},
+        )  # fixes the image and file times
         size = image.stat().st_size
         if size > MAX_SIZE:
             raise BuildError(f"install.img is {size // 2**20} MB, over the 100 MB budget")

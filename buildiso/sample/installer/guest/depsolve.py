@@ -61,7 +61,11 @@ def evr_compare(a: tuple[str, str, str | None], b: tuple[str, str, str | None]) 
 
 def _range_holds(cmp: int, flags: str) -> bool:
     return {
-        "EQ": cmp == 0, "LT": cmp < 0, "LE": cmp <= 0, "GT": cmp > 0, "GE": cmp >= 0,
+        "EQ": cmp == 0,
+        "LT": cmp < 0,
+        "LE": cmp <= 0,
+        "GT": cmp > 0,
+        "GE": cmp >= 0,
     }.get(flags, False)
 
 
@@ -75,8 +79,9 @@ def provides_match(provide: Dep, require: Dep) -> bool:
         return True  # an unversioned provide satisfies any version (rpm's rule)
     if provide.flags != "EQ":
         return True  # range against range: accepted, rpm will check for real
-    cmp = evr_compare((provide.epoch, provide.ver, provide.rel),
-                      (require.epoch, require.ver, require.rel))
+    cmp = evr_compare(
+        (provide.epoch, provide.ver, provide.rel), (require.epoch, require.ver, require.rel)
+    )
     return _range_holds(cmp, require.flags)
 
 

@@ -33,7 +33,7 @@ def repo_path(data: Any) -> Path:
             f"repo --name={data.name} --baseurl={url}: only file:// repositories can be "
             "used (there is no network during the sample install)",
         )
-    path = Path(url[len("file://"):])
+    path = Path(url[len("file://") :])
     if not (path / "repodata" / "repomd.xml").is_file():
         raise InstallFailed(
             "packages", f"repo --name={data.name}: {path}/repodata/repomd.xml not found"
@@ -41,8 +41,7 @@ def repo_path(data: Any) -> Path:
     return path
 
 
-def load_repositories(media_tree: Path, repos: list[Any]) -> tuple[list[Package],
-                                                                     dict[str, Group]]:
+def load_repositories(media_tree: Path, repos: list[Any]) -> tuple[list[Package], dict[str, Group]]:
     packages = read_primary(media_tree, repo_name="media")
     groups = read_comps(media_tree)
     for data in repos:
@@ -57,18 +56,24 @@ def request_from_ks(handler: Any) -> Request:
     pkgs = handler.packages
     if pkgs.excludedGroupList:
         name = pkgs.excludedGroupList[0].name
-        raise InstallFailed("kickstart", f"%packages: excluding a group (-@{name}) is not "
-                            "supported by the sample installer")
-    return Request(groups=[g.name for g in pkgs.groupList], names=list(pkgs.packageList),
-                   excluded=list(pkgs.excludedList), add_base=bool(pkgs.addBase))
+        raise InstallFailed(
+            "kickstart",
+            f"%packages: excluding a group (-@{name}) is not supported by the sample installer",
+        )
+    return Request(
+        groups=[g.name for g in pkgs.groupList],
+        names=list(pkgs.packageList),
+        excluded=list(pkgs.excludedList),
+        add_base=bool(pkgs.addBase),
+    )
 
 
 def install(chosen: list[Package], *, root: Path, say: Callable[[str], None]) -> None:
     """Install ``chosen`` into ``root`` in one rpm transaction, reporting n/N progress."""
-    subprocess.run([RPM, "--root", str(root), "--dbpath", DBPATH, "--initdb"], check=False,
-                   capture_output=True)
-    cmd = [RPM, "--root", str(root), "--dbpath", DBPATH, "-ivh",
-           *(str(p.location) for p in chosen)]
+    subprocess.run(
+        [RPM, "--root", str(root), "--dbpath", DBPATH, "--initdb"], check=False, capture_output=True
+    )
+    cmd = [RPM, "--root", str(root), "--dbpath", DBPATH, "-ivh", *(str(p.location) for p in chosen)]
     # stderr to a file: a pipe we do not read while reading stdout could fill and block rpm
     with tempfile.TemporaryFile("w+") as err:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True)
@@ -76,9 +81,11 @@ def install(chosen: list[Package], *, root: Path, say: Callable[[str], None]) ->
         err.seek(0)
         errors = err.read()
     if code != 0:
-        details = [ln.strip() for ln in errors.splitlines()
-                   if ln.strip() and (ln.startswith(("error:", "\t", " "))
-                                      or "scriptlet failed" in ln)]
+        details = [
+            ln.strip()
+            for ln in errors.splitlines()
+            if ln.strip() and (ln.startswith(("error:", "\t", " ")) or "scriptlet failed" in ln)
+        ]
         if details and details[0].startswith("error: Failed dependencies"):
             reason = "rpm transaction check failed: " + "; ".join(details[1:4])
         else:
@@ -86,8 +93,9 @@ def install(chosen: list[Package], *, root: Path, say: Callable[[str], None]) ->
         raise InstallFailed("packages", reason)
 
 
-def _progress(proc: subprocess.Popen[str], chosen: list[Package],
-              say: Callable[[str], None]) -> int:
+def _progress(
+    proc: subprocess.Popen[str], chosen: list[Package], say: Callable[[str], None]
+) -> int:
     total = len(chosen)
     done = 0
     names = {f"{p.name}-{p.ver}-{p.rel}" for p in chosen}

@@ -78,9 +78,7 @@ def repomd_locations(repo_root: Path) -> dict[str, Path]:
     try:
         root = ET.fromstring(repomd.read_bytes())
     except (OSError, ET.ParseError) as exc:
-        raise InstallFailed(
-            "packages", f"cannot read repository metadata {repomd}: {exc}"
-        ) from exc
+        raise InstallFailed("packages", f"cannot read repository metadata {repomd}: {exc}") from exc
     found: dict[str, Path] = {}
     for data in root.findall("repo:data", NS):
         location = data.find("repo:location", NS)
@@ -166,8 +164,9 @@ def parse_comps(data: bytes, *, source: str) -> dict[str, Group]:
         # The untranslated name: the <name> without an xml:lang attribute.
         name = next((n.text or "" for n in group.findall("name") if not n.attrib), "")
         gid = group.findtext("id", "")
-        groups[gid] = Group(gid, name, tuple(kinds["mandatory"]), tuple(kinds["default"]),
-                            tuple(kinds["optional"]))
+        groups[gid] = Group(
+            gid, name, tuple(kinds["mandatory"]), tuple(kinds["default"]), tuple(kinds["optional"])
+        )
     return groups
 
 
