@@ -24,7 +24,7 @@ import click
 
 from buildiso import __version__, buildinputs, paths, publish, run
 from buildiso.buildinputs import BuildIdentity, SigningKey
-from buildiso.compose.stage import Composed, compose_media, unresolved_problems
+from buildiso.compose.stage import Composed, compose_media, unresolved_problems, why_entry
 from buildiso.config import Variant
 from buildiso.errors import InputError
 from buildiso.log import step
@@ -125,7 +125,10 @@ def _manifest(
             "implanted_md5": mastered.implanted_md5,
         },
         "inputs": identity.inputs,
-        "install_set": [buildinputs.repo_package_entry(p) for p in composed.closure.packages],
+        "install_set": [
+            {**buildinputs.repo_package_entry(p), **why_entry(composed.closure, p.name)}
+            for p in composed.closure.packages
+        ],
         # shipped anyway (--allow-unresolved); always [] in a release build
         "install_set_unresolved": unresolved_problems(composed.closure),
         "rendered": identity.rendered,

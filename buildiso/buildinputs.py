@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from buildiso import __version__, paths, run
+from buildiso.compose.depsolve import SOLVER
 from buildiso.compose.repo import RepoPackage
 from buildiso.compose.rhel6compat import check_rhel6_compat
 from buildiso.compose.rpms import (
@@ -314,7 +315,8 @@ def describe_inputs(
             "unverified": unverified,
         },
         # --allow-unresolved: unresolved Requires shipped (a development build)
-        "depsolve": {"allow_unresolved": allow_unresolved},
+        # the solver too: another libsolv could resolve another set from the same inputs
+        "depsolve": {"allow_unresolved": allow_unresolved, "solver": SOLVER},
         "profile": {
             "path": str(profile.path),
             "sha256": sha256_bytes(profile.path.read_bytes()),

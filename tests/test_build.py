@@ -10,6 +10,7 @@ import pytest
 
 from buildiso import paths
 from buildiso.cli import main
+from buildiso.compose.depsolve import SOLVER
 from buildiso.sample.base import SampleBase
 
 
@@ -51,7 +52,7 @@ def test_allow_unresolved_ships_missing_requires_loudly(
     )
     assert "UNRESOLVED REQUIRES SHIPPED" in captured.out
     manifest = json.loads((out / "EMAIL_490_190.manifest.json").read_text())
-    assert manifest["inputs"]["depsolve"] == {"allow_unresolved": True}
+    assert manifest["inputs"]["depsolve"] == {"allow_unresolved": True, "solver": SOLVER}
     unresolved = manifest["install_set_unresolved"]
     assert unresolved and all(u.startswith("ks.cfg:") for u in unresolved)
     assert any("cs-email-core" in u for u in unresolved)
@@ -77,5 +78,14 @@ def test_allow_unresolved_keeps_conflicts_fatal(
 @pytest.mark.integration
 def test_release_build_records_no_unresolved(built_iso: Path) -> None:
     manifest = json.loads((built_iso.parent / "EMAIL_490_190.manifest.json").read_text())
-    assert manifest["inputs"]["depsolve"] == {"allow_unresolved": False}
+    assert manifest["inputs"]["depsolve"] == {"allow_unresolved": False, "solver": SOLVER}
+    assert SOLVER.startswith("libsolv 0.7.")
+    # Every package of the install set says why it is in: the chain and its ks.cfg line.
+    entries = {p["name"]: p for p in manifest["install_set"]}
+    ks_lines = manifest["rendered"]["ks.cfg"]["text"].splitlines()
+    assert ks_lines[entries["cs-email"]["ks_line"] - 1].strip() == "cs-email"
+    assert entries["cs-email"]["why"] == "cs-email"
+    assert entries["cs-email-core"]["why"] == "cs-email → cs-email-core"
+    assert entries["glibc"]["why"].startswith("@core")
+    assert all(p["why"] and p["ks_line"] > 0 for p in manifest["install_set"])
     assert manifest["install_set_unresolved"] == []

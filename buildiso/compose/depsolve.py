@@ -105,6 +105,7 @@ class Closure:
 
     packages: tuple[RepoPackage, ...]  # sorted by name
     why: dict[str, tuple[str, ...]] = field(compare=False)  # name → chain ending in name
+    lines: dict[str, int] = field(default_factory=dict, compare=False)  # name → ks.cfg line
     unresolved: tuple[Unresolved, ...] = ()
     conflicts: tuple[Conflict, ...] = ()
     missing: tuple[Missing, ...] = ()
@@ -236,6 +237,7 @@ def _closure(
     return Closure(
         packages=tuple(repo_package(s) for s in outcome.installed),
         why=dict(why),
+        lines=dict(lines),
         unresolved=tuple(sorted(unresolved, key=lambda u: (u.line, u.chain, u.requirement))),
         conflicts=tuple(sorted(conflicts, key=lambda c: (c.package, c.relation))),
         missing=tuple(sorted(missing, key=lambda m: m.line)),

@@ -61,6 +61,15 @@ def install_set(media: TreeReader, ks_text: str, *, allow_unresolved: bool) -> C
     return closure
 
 
+def why_entry(closure: Closure, name: str) -> dict[str, str | int]:
+    """Why ``name`` is in the install set, for its manifest entry: the chain from what the
+    kickstart asked for (``@base → cronie → ssmtp``) and that request's ks.cfg line."""
+    return {
+        "why": " → ".join(closure.why.get(name, (name,))),
+        "ks_line": closure.lines.get(name, 0),
+    }
+
+
 def unresolved_problems(closure: Closure) -> list[str]:
     """The unresolved Requires as ``ks.cfg:LINE: unresolved dependency: ...`` lines."""
     return [f"{KS_PATH}:{u.line}: unresolved dependency: {u}" for u in closure.unresolved]
