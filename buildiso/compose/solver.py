@@ -19,7 +19,6 @@ _CONFLICTS = (
     solv.Solver.SOLVER_RULE_PKG_CONFLICTS,
     solv.Solver.SOLVER_RULE_PKG_OBSOLETES,
     solv.Solver.SOLVER_RULE_PKG_IMPLICIT_OBSOLETES,
-    solv.Solver.SOLVER_RULE_PKG_SAME_NAME,
 )
 _MAX_ROUNDS = 50  # each round weakens at least one package; real media need 1-3
 
@@ -174,13 +173,16 @@ def _chains(
     """Breadth first from what the kickstart asked for, over the Requires of the install
     set: each package's chain is the first way found to reach it (deterministic)."""
     chosen = {s.id: s for s in installed}
+    by_name: dict[str, list[tuple[str, solv.XSolvable]]] = {}
+    for s in installed:  # SWIG attribute reads are slow: read each name/arch once
+        by_name.setdefault(s.name, []).append((s.arch, s))
     why: dict[str, tuple[str, ...]] = {}
     lines: dict[str, int] = {}
     queue: deque[solv.XSolvable] = deque()
     for request in requests:
-        for s in installed:
-            if s.name == request.name and request.arch in (None, s.arch) and s.name not in why:
-                why[s.name], lines[s.name] = request.chain, request.line
+        for arch, s in by_name.get(request.name, []):
+            if request.arch in (None, arch) and request.name not in why:
+                why[request.name], lines[request.name] = request.chain, request.line
                 queue.append(s)
     seen = {s.id for s in queue}
     while queue:
