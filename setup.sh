@@ -12,6 +12,8 @@ APT_PACKAGES=(
   syslinux syslinux-common isolinux grub-efi-amd64-bin grub-pc-bin grub-common
   # RPMs and repositories
   rpm createrepo-c gnupg
+  # the referee of the install set in the tests (dnf install --assumeno --installroot)
+  dnf
   # sample base: initrd/stage2 and the sample OS
   busybox-static e2fsprogs kmod cpio squashfs-tools zstd xz-utils dpkg
   # sample installer stage 2: UEFI boot entry like anaconda's

@@ -45,7 +45,7 @@ from buildiso.boottest.cellfailure import (
     CellFailed,
 )
 from buildiso.boottest.isomenu import BootMenu, menu_on_screen, menu_problems, menu_texts
-from buildiso.boottest.postreport import CheckResult, check_report
+from buildiso.boottest.postreport import INSTALLED_PACKAGES, CheckResult, check_report
 from buildiso.boottest.qemu import FIRMWARE_LOG
 from buildiso.boottest.screendump import Screenshot
 from buildiso.boottest.seriallog import SerialLog
@@ -86,6 +86,7 @@ class CellConfig:
     timeouts: Mapping[str, float] = field(default_factory=lambda: dict(bootproto.DEFAULT_TIMEOUTS))
     wait_local_timeout: bool = False
     memory_mb: int = 2048
+    install_set: frozenset[str] | None = None  # the manifest's (N-V-R.A); None: no manifest
 
 
 class CellDriver:
@@ -366,7 +367,10 @@ class CellDriver:
         (self.config.artifacts / "postinstall-report.json").write_text(
             json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8"
         )
-        self.checks = check_report(report, self.config.profile)
+        self.checks = check_report(report, self.config.profile, install_set=self.config.install_set)
+        packages = next((c for c in self.checks if c.name == INSTALLED_PACKAGES), None)
+        if packages is not None and not packages.ok:
+            raise CellFailed("packages", f"{packages.name}: {packages.message}")
         bad = [c for c in self.checks if not c.ok]
         if bad:
             raise CellFailed("post-install-check", "; ".join(f"{c.name}: {c.message}" for c in bad))

@@ -33,7 +33,7 @@ from buildiso.boottest.bootcell import (
 )
 from buildiso.boottest.celldriver import CellConfig
 from buildiso.boottest.isomenu import BootMenu, NotAnIso, read_menu
-from buildiso.boottest.postreport import check_report
+from buildiso.boottest.postreport import check_report, install_set_beside
 from buildiso.config import Accel, Firmware, Media, Variant
 from buildiso.errors import BuildError, InputError
 from buildiso.log import step
@@ -69,6 +69,7 @@ def run_boot_test(
             # The ISO lacks this firmware's menu: a product defect, reported by the cell.
             menus[fw] = exc
     factory = guest_factory or partial(qemu_guest, disk_mb=profile.min_disk_mb)
+    install_set = install_set_beside(iso)  # every cell: rpm -qa must be exactly this
     cancel = threading.Event()
 
     def one(cell: Cell) -> CellResult:
@@ -97,6 +98,7 @@ def run_boot_test(
             artifacts=cell_dir,
             timeouts=dict(timeouts or bootproto.DEFAULT_TIMEOUTS),
             wait_local_timeout=wait_local_timeout,
+            install_set=install_set,
         )
         step(f"{cell.name}: booting {iso.name} ({accel.value})")
         result = run_cell(cell, config, guest_factory=factory, cancelled=cancel.is_set)
@@ -158,7 +160,7 @@ def format_table(results: Sequence[CellResult]) -> str:
 
 def write_junit(results: Sequence[CellResult], path: Path, *, profile: Profile) -> None:
     """JUnit XML: a test case per cell and per post-install check of each cell."""
-    check_names = [c.name for c in check_report({}, profile)]
+    check_names = [c.name for c in check_report({}, profile, install_set=())]
     suite = ET.Element("testsuite", name="buildiso.boot-test")
     counts = {"tests": 0, "failures": 0, "skipped": 0}
     total = 0.0

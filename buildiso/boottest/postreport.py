@@ -8,8 +8,10 @@ installation guide broke (e.g. ``forbidden-packages-absent: postfix is installed
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from buildiso.render.profile import Profile
@@ -45,9 +47,49 @@ def _ints(values: object) -> set[int]:
     return {int(v) for v in values if isinstance(v, int | str) and str(v).isdigit()}
 
 
-def check_report(report: Mapping[str, Any], profile: Profile) -> list[CheckResult]:
-    """Every check, passed or not, in a stable order."""
+INSTALLED_PACKAGES = "installed-packages"
+
+
+def install_set_beside(iso: Path) -> frozenset[str] | None:
+    """The install set (``N-V-R.A``, as ``rpm -qa`` prints it) of the manifest beside
+    ``iso``, or None when the ISO has no manifest (not built by buildiso)."""
+    path = iso.with_name(f"{iso.stem}.manifest.json")
+    if not path.is_file():
+        return None
+    entries = json.loads(path.read_text(encoding="utf-8")).get("install_set") or []
+    return frozenset(f"{e['name']}-{str(e['evr']).split(':', 1)[-1]}.{e['arch']}" for e in entries)
+
+
+def installed_packages_check(
+    report: Mapping[str, Any], install_set: Collection[str]
+) -> CheckResult:
+    """The installed system's ``rpm -qa`` must be the manifest's install set, exactly."""
+    rpms = report.get("rpms")
+    if not isinstance(rpms, list):
+        return CheckResult(INSTALLED_PACKAGES, False, "report has no rpms list")
+    # gpg-pubkey-*: rpm's pseudo-packages for imported keys, not packages anyone installed.
+    installed = {str(r) for r in rpms if not str(r).startswith("gpg-pubkey-")}
+    extra, missing = sorted(installed - set(install_set)), sorted(set(install_set) - installed)
+    problems = [f"not in the install set: {', '.join(extra)}"] if extra else []
+    problems += [f"in the install set but not installed: {', '.join(missing)}"] if missing else []
+    return CheckResult(
+        INSTALLED_PACKAGES,
+        not problems,
+        "; ".join(problems) or f"rpm -qa = the manifest's install set ({len(installed)} packages)",
+    )
+
+
+def check_report(
+    report: Mapping[str, Any],
+    profile: Profile,
+    *,
+    install_set: Collection[str] | None = None,
+) -> list[CheckResult]:
+    """Every check, passed or not, in a stable order; with ``install_set`` (the manifest's)
+    also whether exactly those packages are installed."""
     results: list[CheckResult] = []
+    if install_set is not None:
+        results.append(installed_packages_check(report, install_set))
 
     def add(name: str, problems: list[str], ok_message: str) -> None:
         results.append(CheckResult(name, not problems, "; ".join(problems) or ok_message))

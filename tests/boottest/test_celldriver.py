@@ -260,3 +260,38 @@ def test_local_boot_that_finds_nothing_fails_at_once(tmp_path: Path, profile: Pr
     assert result.failure_class == "installed-system-did-not-boot"
     assert "found nothing to boot: 'No bootable device'" in result.message
     assert result.stages["firstboot"]["seconds"] < 5  # not the stage's 30 s limit
+
+
+def _install_set(report: dict[str, object]) -> frozenset[str]:
+    rpms = report["rpms"]
+    assert isinstance(rpms, list)
+    return frozenset(r for r in rpms if not r.startswith("gpg-pubkey-"))
+
+
+def test_installed_packages_equal_to_the_install_set_pass(tmp_path: Path, profile: Profile) -> None:
+    report = good_report(profile)
+    result, _ = run_scripted_cell(
+        tmp_path, profile, install_script(report=report), install_set=_install_set(report)
+    )
+    assert result.passed, result.message
+    assert any(c.name == "installed-packages" and c.ok for c in result.checks)
+
+
+def test_installed_packages_that_differ_fail_with_class_packages(
+    tmp_path: Path, profile: Profile
+) -> None:
+    report = good_report(profile)
+    wanted = _install_set(report)
+    report["rpms"] = [r for r in report["rpms"] if not r.startswith("bash-")] + [
+        "bash-4.1.2-29.el6.x86_64",  # another version than the manifest's
+        "vim-minimal-7.4.629-5.el6.x86_64",  # not in the install set at all
+    ]
+    result, _ = run_scripted_cell(
+        tmp_path, profile, install_script(report=report), install_set=wanted
+    )
+    assert result.failure_class == "packages"
+    assert result.message.startswith(
+        "installed-packages: not in the install set: bash-4.1.2-29.el6.x86_64, "
+        "vim-minimal-7.4.629-5.el6.x86_64; in the install set but not installed: "
+        "bash-4.1.2-48.el6.x86_64"
+    )
