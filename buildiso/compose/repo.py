@@ -372,17 +372,18 @@ class MediaRepos:
         return tuple(repo_package(s) for s in self.pool.solvables_iter())
 
 
-def load_media(tree: Path | TreeReader) -> MediaRepos:
-    """The base repo (``repodata/`` at the root) plus ``cs-repo/`` when present, with comps."""
+def load_media(tree: Path | TreeReader, *, extra: Sequence[tuple[str, Path]] = ()) -> MediaRepos:
+    """The base repo (``repodata/`` at the root) plus ``cs-repo/`` when present, with comps;
+    ``extra``: more (repo id, directory) repositories, e.g. a kickstart's ``repo`` lines."""
     reader = DirReader(tree) if isinstance(tree, Path) else tree
-    prefixes = [""]
+    repos: list[tuple[str, TreeReader, str]] = [("base", reader, "")]
     if reader.exists(f"{GATEWAY_REPO_DIR}/repodata/repomd.xml"):
-        prefixes.append(GATEWAY_REPO_DIR)
+        repos.append((GATEWAY_REPO_DIR, reader, GATEWAY_REPO_DIR))
+    repos += [(repo_id, DirReader(path), "") for repo_id, path in extra]
     pool = new_pool()
     groups: dict[str, Group] = {}
     ids: list[str] = []
-    for prefix in prefixes:
-        repo_id = prefix or "base"
+    for repo_id, reader, prefix in repos:
         ids.append(repo_id)
         add_repo(pool, reader, repo_id=repo_id, prefix=prefix)
         where = f"{prefix}/" if prefix else ""

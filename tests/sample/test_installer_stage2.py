@@ -7,10 +7,25 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from repo_factory import write_media
 
 from buildiso import paths
+from buildiso.compose.repo import Group, RepoPackage
+from buildiso.compose.rpmversion import Evr, Flag, Relation
 from buildiso.sample.installer.stage2 import MAX_SIZE, build_stage2
 from buildiso.sample.kernel import fetch_kernel
+
+CORE = Group("core", "Core", (), (), (), ())
+
+
+def pkg(name: str, *, requires: tuple[str, ...] = ()) -> RepoPackage:
+    own = Relation(name, Flag.EQ, Evr(0, "1.0", "1.el6"))
+    return RepoPackage(
+        repo="base", name=name, epoch=0, version="1.0", release="1.el6", arch="x86_64",
+        location=f"Packages/{name}-1.0-1.el6.x86_64.rpm",
+        requires=tuple(Relation(r) for r in requires), provides=(own,), conflicts=(),
+        obsoletes=(), files=(f"/usr/share/{name}/README",),
+    )  # fmt: skip
 
 
 @pytest.mark.integration
@@ -36,6 +51,28 @@ def test_stage2_image_runs_the_installer_python(tmp_path: Path) -> None:
         check=True,
     )
     assert out.stdout.strip() == "RHEL6Handler"
+    # The installer resolves with buildiso's own code and libsolv, inside the image.
+    write_media(root / "tmp" / "media", [pkg("app", requires=("lib",)), pkg("lib")], [CORE])
+    probe = (
+        "from pathlib import Path\n"
+        "from sampleinstaller.packages import resolve\n"
+        "from buildiso.compose.depsolve import SOLVER\n"
+        "chosen = resolve('%packages --nobase\\napp\\n%end\\n', media_tree=Path('/tmp/media'),"
+        " repos=[])\n"
+        "print(SOLVER.split()[0], *sorted(str(c.path) for c in chosen))\n"
+    )
+    out = subprocess.run(
+        ["chroot", str(root), "/usr/bin/python3", "-c", probe],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == [
+        "libsolv",
+        "/tmp/media/Packages/app-1.0-1.el6.x86_64.rpm",
+        "/tmp/media/Packages/lib-1.0-1.el6.x86_64.rpm",
+    ]
     for tool in (
         "/usr/bin/rpm --version",
         "/sbin/sfdisk --version",

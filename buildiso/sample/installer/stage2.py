@@ -2,9 +2,11 @@
 
 Debian's python3.11 (the host's files from its Debian package, with their libraries via
 bincopy) with the stdlib minus tests/GUI parts, pykickstart and its pure-Python
-dependencies, the installer itself (``guest/`` as package ``sampleinstaller``), and the
-tools it runs: rpm, sfdisk, wipefs, blkid, mke2fs, mkfs.fat, mkswap, efibootmgr, busybox.
-The tree is usr-merged like Debian 12 (/bin, /sbin, /lib, /lib64 → usr/...).
+dependencies, buildiso's install-set resolution (compose/ + libsolv's Python binding, so the
+installer installs exactly what the build's manifest says), the installer itself (``guest/``
+as package ``sampleinstaller``), and the tools it runs: rpm, sfdisk, wipefs, blkid, mke2fs,
+mkfs.fat, mkswap, efibootmgr, busybox. The tree is usr-merged like Debian 12 (/bin, /sbin,
+/lib, /lib64 → usr/...).
 """
 
 from __future__ import annotations
@@ -28,8 +30,35 @@ GUEST_SOURCE = Path(__file__).with_name("guest")
 PYTHON = Path("/usr/bin/python3.11")
 STDLIB = Path("/usr/lib/python3.11")
 SITE = "usr/local/lib/python3.11/dist-packages"  # on Debian python's sys.path
-# pykickstart and what it imports (requests for %ksappend/url includes).
-PURE_PACKAGES = ("pykickstart", "requests", "urllib3", "idna", "charset_normalizer", "certifi")
+# pykickstart and what it imports (requests for %ksappend/url includes); rpmfile and
+# libsolv's binding (solv, its own libraries in solv.libs/) for buildiso's compose code.
+PURE_PACKAGES = (
+    "pykickstart",
+    "requests",
+    "urllib3",
+    "idna",
+    "charset_normalizer",
+    "certifi",
+    "rpmfile",
+    "solv",
+)
+# buildiso's install-set resolution, copied as package ``buildiso`` (one solver: the
+# installer installs what the build's manifest says; see guest/packages.py).
+BUILDISO_SOURCE = Path(__file__).resolve().parents[2]
+BUILDISO_MODULES = (
+    "__init__.py",
+    "errors.py",
+    "run.py",
+    "sourcedate.py",
+    "compose/__init__.py",
+    "compose/comps.py",
+    "compose/depsolve.py",
+    "compose/kspackages.py",
+    "compose/repo.py",
+    "compose/rpms.py",
+    "compose/rpmversion.py",
+    "compose/solver.py",
+)
 # Not needed by the installer: tests, GUI, packaging helpers.
 STDLIB_SKIP = frozenset(
     {
@@ -122,8 +151,23 @@ def _python(root: Path) -> None:
             source, site / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "tests")
         )
         extensions += sorted(source.rglob("*.so"))  # e.g. charset_normalizer's compiled parts
+        bundled = source.with_name(f"{name}.libs")  # a wheel's own libraries (auditwheel)
+        if bundled.is_dir():
+            shutil.copytree(bundled, site / bundled.name)
     if extensions:
-        copy_with_libs([lib for ext in extensions for lib in shared_libraries(ext)], root)
+        # Libraries a wheel bundles were copied with it (found by $ORIGIN there); the rest
+        # are the host's, copied to their own paths.
+        host_libs = [
+            lib
+            for ext in extensions
+            for lib in shared_libraries(ext)
+            if not any(part.endswith(".libs") for part in lib.parts)
+        ]
+        copy_with_libs(host_libs, root)
+    for rel in BUILDISO_MODULES:
+        target = site / "buildiso" / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(BUILDISO_SOURCE / rel, target)
     shutil.copytree(
         GUEST_SOURCE,
         site / "sampleinstaller",

@@ -16,10 +16,8 @@ from pykickstart.constants import (
 
 from . import bootloader, disk, kickstart, media, mounts, packages, scripts, sysconfig
 from .cmdline import boot_args, parse_ks
-from .depsolve import requested_names, resolve
 from .errors import InstallFailed
 from .protocol import Reporter
-from .repodata import Package
 
 RESULT_FILE = Path("/run/buildiso-result")
 ACTION_FILE = Path("/run/buildiso-final-action")
@@ -44,7 +42,8 @@ class Installer:
         self.mounts = mounts.Mounts(SYSIMAGE)
         self.uefi = Path("/sys/firmware/efi").is_dir()
         self.target = ""  # the disk installed to, e.g. /dev/vda
-        self.chosen: list[Package] = []
+        self.chosen: list[packages.Chosen] = []
+        self.ks_text = ""
         self.planned: list[disk.PlannedPart] = []
 
     def read_kickstart(self, media_info: media.Media) -> None:
@@ -65,6 +64,7 @@ class Installer:
             self.rep.say(f"Running pre-installation script (line {script.lineno})")
             scripts.run_script(script, kind="pre")
         self.handler = kickstart.parse(path, first_pass=False)
+        self.ks_text = path.read_text(encoding="utf-8")
         self.check(media_info)
         self.rep.stage("kickstart", "ok")
 
@@ -73,9 +73,9 @@ class Installer:
         package set is resolved and the partitions planned against the disk first."""
         h = self.handler
         self.rep.say("Checking dependencies of the packages to install")
-        all_packages, groups = packages.load_repositories(media.SOURCE, list(h.repo.repoList))
-        request = packages.request_from_ks(h)
-        self.chosen = resolve(requested_names(request, groups), all_packages)
+        self.chosen = packages.resolve(
+            self.ks_text, media_tree=media.SOURCE, repos=list(h.repo.repoList)
+        )
         self.target = self.target_disk(media_info)
         requests = disk.requests_from_ks(list(h.partition.partitions), uefi=self.uefi)
         self.planned = disk.plan(

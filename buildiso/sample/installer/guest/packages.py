@@ -1,8 +1,11 @@
-"""%packages: repositories (the media + every kickstart `repo`), closure, the real rpm.
+"""%packages: buildiso's own install-set resolution (libsolv), then the real rpm.
 
-One ``rpm -ivh`` transaction into /mnt/sysimage, so rpm's dependency and conflict checks
-and the packages' scriptlets run for real. Signatures are not checked, as RHEL 6 anaconda
-does not check them for media installs (rpm still verifies the digests).
+The resolution is ``buildiso.compose`` (copied into stage 2 with libsolv's Python binding):
+the same kickstart layer and the same libsolv as ``buildiso build``, so the installer
+installs exactly the manifest's install set. One ``rpm -ivh`` transaction into
+/mnt/sysimage, so rpm's dependency and conflict checks and the packages' scriptlets run for
+real. Signatures are not checked, as RHEL 6 anaconda does not check them for media installs
+(rpm still verifies the digests).
 """
 
 from __future__ import annotations
@@ -11,12 +14,16 @@ import re
 import subprocess
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .depsolve import Request
+from buildiso.compose.depsolve import resolve_install_set
+from buildiso.compose.kspackages import parse_packages
+from buildiso.compose.repo import GATEWAY_REPO_DIR, RepoPackage, load_media
+from buildiso.errors import InputError
+
 from .errors import InstallFailed
-from .repodata import Group, Package, read_comps, read_primary
 
 RPM = "/usr/bin/rpm"
 DBPATH = "/var/lib/rpm"  # RHEL's place (Debian's rpm defaults to ~/.rpmdb)
@@ -41,39 +48,53 @@ def repo_path(data: Any) -> Path:
     return path
 
 
-def load_repositories(media_tree: Path, repos: list[Any]) -> tuple[list[Package], dict[str, Group]]:
-    packages = read_primary(media_tree, repo_name="media")
-    groups = read_comps(media_tree)
+@dataclass(frozen=True)
+class Chosen:
+    """A package of the install set and its file on the media."""
+
+    package: RepoPackage
+    path: Path
+
+    @property
+    def nvr(self) -> str:
+        p = self.package
+        return f"{p.name}-{p.version}-{p.release}"
+
+    @property
+    def nvra(self) -> str:
+        return f"{self.nvr}.{self.package.arch}"
+
+
+def resolve(ks_text: str, *, media_tree: Path, repos: list[Any]) -> list[Chosen]:
+    """The install set of the kickstart's %packages, exactly as ``buildiso build`` resolved
+    it for the manifest: the media's base repo, its ``cs-repo/`` and every kickstart
+    ``repo`` (file:// only) in one libsolv pool, buildiso's own kickstart layer."""
+    roots = {"base": media_tree, GATEWAY_REPO_DIR: media_tree / GATEWAY_REPO_DIR}
+    extra: list[tuple[str, Path]] = []
     for data in repos:
         path = repo_path(data)
-        packages += read_primary(path, repo_name=data.name)
-        for gid, group in read_comps(path).items():
-            groups.setdefault(gid, group)
-    return packages, groups
+        if path.resolve() not in {p.resolve() for p in roots.values()}:
+            extra.append((data.name, path))
+            roots[data.name] = path
+    try:
+        selection = parse_packages(ks_text, filename="ks.cfg")
+        media = load_media(media_tree, extra=extra)
+    except InputError as exc:
+        raise InstallFailed("packages", exc.message) from None
+    closure = resolve_install_set(ks_packages=selection, media=media)
+    if not closure.ok:
+        problems = closure.problems(filename="ks.cfg")
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        raise InstallFailed("packages", "; ".join(problems[:3]) + more)
+    return [Chosen(p, roots[p.repo] / p.location) for p in closure.packages]
 
 
-def request_from_ks(handler: Any) -> Request:
-    pkgs = handler.packages
-    if pkgs.excludedGroupList:
-        name = pkgs.excludedGroupList[0].name
-        raise InstallFailed(
-            "kickstart",
-            f"%packages: excluding a group (-@{name}) is not supported by the sample installer",
-        )
-    return Request(
-        groups=[g.name for g in pkgs.groupList],
-        names=list(pkgs.packageList),
-        excluded=list(pkgs.excludedList),
-        add_base=bool(pkgs.addBase),
-    )
-
-
-def install(chosen: list[Package], *, root: Path, say: Callable[[str], None]) -> None:
+def install(chosen: list[Chosen], *, root: Path, say: Callable[[str], None]) -> None:
     """Install ``chosen`` into ``root`` in one rpm transaction, reporting n/N progress."""
     subprocess.run(
         [RPM, "--root", str(root), "--dbpath", DBPATH, "--initdb"], check=False, capture_output=True
     )
-    cmd = [RPM, "--root", str(root), "--dbpath", DBPATH, "-ivh", *(str(p.location) for p in chosen)]
+    cmd = [RPM, "--root", str(root), "--dbpath", DBPATH, "-ivh", *(str(c.path) for c in chosen)]
     # stderr to a file: a pipe we do not read while reading stdout could fill and block rpm
     with tempfile.TemporaryFile("w+") as err:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True)
@@ -93,12 +114,10 @@ def install(chosen: list[Package], *, root: Path, say: Callable[[str], None]) ->
         raise InstallFailed("packages", reason)
 
 
-def _progress(
-    proc: subprocess.Popen[str], chosen: list[Package], say: Callable[[str], None]
-) -> int:
+def _progress(proc: subprocess.Popen[str], chosen: list[Chosen], say: Callable[[str], None]) -> int:
     total = len(chosen)
     done = 0
-    names = {f"{p.name}-{p.ver}-{p.rel}" for p in chosen}
+    names = {c.nvr for c in chosen}
     assert proc.stdout is not None
     for line in proc.stdout:
         match = _INSTALLING.match(line)
