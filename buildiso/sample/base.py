@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import importlib.metadata
 import json
 import shutil
 import time
@@ -28,6 +29,7 @@ from buildiso.errors import BuildError, InputError
 from buildiso.log import log, step
 from buildiso.run import output, require_tools
 from buildiso.sample import closure, iso, rpmbuild, signing, tree
+from buildiso.sample.installer.stage2 import BUILDISO_MODULES, BUILDISO_SOURCE
 from buildiso.sample.kernel import KernelTree, fetch_kernel
 from buildiso.sourcedate import epoch_from_env
 
@@ -137,6 +139,12 @@ def input_stamp(*, kernel: KernelTree, key_fingerprint: str, epoch: int) -> dict
         str(p.relative_to(SAMPLE_DIR)): hashlib.sha256(p.read_bytes()).hexdigest()
         for p in _sample_files()
     }
+    # Stage 2 also carries buildiso's install-set code and the solv binding (#10).
+    files |= {
+        f"buildiso/{rel}": hashlib.sha256((BUILDISO_SOURCE / rel).read_bytes()).hexdigest()
+        for rel in BUILDISO_MODULES
+    }
+    files["python:solv"] = importlib.metadata.version("solv")
     versions = output(
         ["dpkg-query", "-W", "-f", "${Package}=${Version}\\n", *HOST_PACKAGES], check=False
     )
