@@ -230,9 +230,9 @@ def _closure(
                          lines.get(other.name, 0), trouble.solutions)
             )  # fmt: skip
     pulled_back = [
-        PulledBack(s.name, why[s.name], exclusion)
-        for s in outcome.installed
-        if (exclusion := is_excluded(s.name)) is not None
+        PulledBack(name, why[name], exclusion)
+        for name in sorted({s.name for s in outcome.installed})
+        if (exclusion := is_excluded(name)) is not None
     ]
     return Closure(
         packages=tuple(repo_package(s) for s in outcome.installed),
@@ -249,7 +249,7 @@ def _reason(pool: solv.Pool, trouble: Trouble) -> str:
     """Why a Requires fails, in the words depsolve has always used (+ libsolv's)."""
     name = trouble.dep.split(" ", 1)[0]
     providers = sorted({repo_package(p).nevra for p in pool.whatprovides(pool.Dep(name))})
-    if trouble.text and "nothing provides" in trouble.text:
+    if trouble.nothing_provides:
         if providers and name != trouble.dep:
             return f"only {', '.join(providers)} provides that name, in another version"
         return "nothing provides it"

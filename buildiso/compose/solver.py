@@ -43,6 +43,7 @@ class Trouble:
     dep: str
     other: solv.XSolvable | None = field(compare=False)
     text: str  # libsolv's own words for the rule
+    nothing_provides: bool  # no package at all provides ``dep`` (else: none can be installed)
     siblings: tuple[str, ...]  # libsolv's words for the problem's other rules
     solutions: tuple[str, ...]
     key: tuple[int, str, int]  # (solvable id, dep, other id): one report per rule
@@ -124,7 +125,9 @@ def solve(
                     key = (i, str(dep), other.id)
                     troubles.setdefault(
                         key,
-                        Trouble("conflicts", s, str(dep), other, text, (), solutions[i], key),
+                        Trouble(
+                            "conflicts", s, str(dep), other, text, False, (), solutions[i], key
+                        ),
                     )
     why, lines = _chains(pool, requests, installed, default_line=default_line)
     return Outcome(installed=installed, troubles=list(troubles.values()), why=why, lines=lines)
@@ -159,6 +162,7 @@ def _troubles(problem: solv.Problem) -> list[Trouble]:
                 dep=dep,
                 other=other,
                 text=text,
+                nothing_provides=info.type == solv.Solver.SOLVER_RULE_PKG_NOTHING_PROVIDES_DEP,
                 siblings=tuple(t for t in texts if t != text),
                 solutions=solutions,
                 key=(solvable.id if solvable else 0, dep or text, other.id if other else 0),
