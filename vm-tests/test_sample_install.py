@@ -24,6 +24,10 @@ from pathlib import Path
 
 import pytest
 
+from buildiso.compose.depsolve import resolve_install_set
+from buildiso.compose.kspackages import parse_packages
+from buildiso.compose.repo import load_media
+from buildiso.master.basetree import open_base
 from buildiso.run import run
 from buildiso.sample import iso as sample_iso
 from buildiso.sample.base import SampleBase
@@ -160,6 +164,15 @@ def build_test_iso(base: SampleBase, *, work: Path, name: str, args: str) -> Pat
     run(cmd, env={"SOURCE_DATE_EPOCH": "1700000000"})
     shutil.rmtree(tree)
     return iso
+
+
+def _install_set(iso: Path, ks: Path) -> set[str]:
+    """What buildiso resolves for ``ks`` on ``iso`` (N-V-R.A, as rpm -qa prints it)."""
+    with open_base(iso) as reader:
+        media = load_media(reader)
+    closure = resolve_install_set(ks_packages=parse_packages(ks.read_text()), media=media)
+    assert closure.ok, closure.problems(filename=ks.name)
+    return {f"{p.name}-{p.version}-{p.release}.{p.arch}" for p in closure.packages}
 
 
 def make_ks_iso(text: str, *, dest: Path) -> Path:
@@ -375,6 +388,9 @@ def test_install_then_first_boot(
     names = {re.sub(r"-[^-]+-[^-]+$", "", r) for r in report["rpms"]}
     assert {"kernel", "grub", "cs-email", "sample-firstboot-report"} <= names, report
     assert not names & {"postfix", "rsyslog"}, report
+    # One solver everywhere: the installer installed exactly the set buildiso resolves.
+    installed = {r for r in report["rpms"] if not r.startswith("gpg-pubkey-")}
+    assert installed == _install_set(media, good_ks), report["rpms"]
     assert report["selinux"] == "disabled"
     assert report["cs_admin"] is True and report["firewall_19200_udp"] is True
     assert report["nochroot"] == "nochroot-ok"
