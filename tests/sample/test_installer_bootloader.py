@@ -12,31 +12,24 @@ from buildiso.sample.installer.guest.errors import InstallFailed
 
 def test_grub_conf_entry() -> None:
     text = bootloader.grub_conf(
-        title="Secure Email Gateway (2.6.32-754.el6.x86_64)",
-        kernel_path="/vmlinuz-k",
+        title="Secure Email Gateway (2.6.32-754.el6.x86_64)", kernel_path="/vmlinuz-k",
         initrd_path="/initramfs-k.img",
         cmdline=bootloader.kernel_cmdline(root_uuid="1234-abcd", append="crashkernel=auto"),
-        timeout=5,
-    )
+        timeout=5)
     assert "set timeout=5\n" in text
     assert "menuentry 'Secure Email Gateway (2.6.32-754.el6.x86_64)' {\n" in text
-    assert (
-        "    linux /vmlinuz-k root=UUID=1234-abcd console=tty0 console=ttyS0,115200 "
-        "panic=1 crashkernel=auto\n"
-    ) in text
+    assert ("    linux /vmlinuz-k root=UUID=1234-abcd console=tty0 console=ttyS0,115200 "
+            "panic=1 crashkernel=auto\n") in text
     assert "    initrd /initramfs-k.img\n" in text
 
 
 def test_title_from_gateway_or_treeinfo(tmp_path: Path) -> None:
-    (tmp_path / ".treeinfo").write_text(
-        "[general]\nfamily = Red Hat Enterprise Linux\nversion = 6.10\n"
-    )
+    (tmp_path / ".treeinfo").write_text("[general]\nfamily = Red Hat Enterprise Linux\n"
+                                        "version = 6.10\n")
     assert bootloader.product_title(tmp_path, ["busybox-1.15-1.x86_64"]) == (
-        "Red Hat Enterprise Linux 6.10"
-    )
+        "Red Hat Enterprise Linux 6.10")
     assert bootloader.product_title(tmp_path, ["cs-email-4.9.0-190.x86_64"]) == (
-        "Secure Email Gateway"
-    )
+        "Secure Email Gateway")
 
 
 def test_kernel_and_initrd_found(tmp_path: Path) -> None:
@@ -47,9 +40,7 @@ def test_kernel_and_initrd_found(tmp_path: Path) -> None:
     (tmp_path / "boot/vmlinuz-2.6.32-754.el6.x86_64").write_bytes(b"k")
     (tmp_path / "boot/initramfs-2.6.32-754.el6.x86_64.img").write_bytes(b"i")
     assert bootloader.kernel_and_initrd(tmp_path) == (
-        "vmlinuz-2.6.32-754.el6.x86_64",
-        "initramfs-2.6.32-754.el6.x86_64.img",
-    )
+        "vmlinuz-2.6.32-754.el6.x86_64", "initramfs-2.6.32-754.el6.x86_64.img")
 
 
 def test_bios_install_keeps_the_partition_table(tmp_path: Path) -> None:
@@ -85,23 +76,10 @@ def test_efibootmgr_replaces_an_entry_of_the_same_label() -> None:
         "Boot0001* UEFI QEMU DVD-ROM QM00001 \tPciRoot(0x0)/Pci(0x1f,0x2)\n"
         "Boot0003* Secure Email Gateway\tHD(1,GPT,...)/File(\\EFI\\redhat\\grub.efi)\n"
     )
-    commands = bootloader.efibootmgr_commands(
-        listing=listing, disk="/dev/vda", esp_number=1, label="Secure Email Gateway"
-    )
+    commands = bootloader.efibootmgr_commands(listing=listing, disk="/dev/vda", esp_number=1,
+                                              label="Secure Email Gateway")
     assert commands == [
         [bootloader.EFIBOOTMGR, "-q", "-b", "0003", "-B"],
-        [
-            bootloader.EFIBOOTMGR,
-            "-q",
-            "-c",
-            "-w",
-            "-L",
-            "Secure Email Gateway",
-            "-d",
-            "/dev/vda",
-            "-p",
-            "1",
-            "-l",
-            "\\EFI\\redhat\\grub.efi",
-        ],
+        [bootloader.EFIBOOTMGR, "-q", "-c", "-w", "-L", "Secure Email Gateway", "-d",
+         "/dev/vda", "-p", "1", "-l", "\\EFI\\redhat\\grub.efi"],
     ]

@@ -15,14 +15,10 @@ from buildiso.sample.installer.guest.errors import InstallFailed
         ("cdrom:/ks/test.cfg", Location("cdrom", None, "/ks/test.cfg")),
         ("hd:sdb1:/ks.cfg", Location("hd", "sdb1", "/ks.cfg")),
         ("hd:LABEL=EMAIL_490_190:/ks.cfg", Location("hd", "LABEL=EMAIL_490_190", "/ks.cfg")),
-        (
-            "hd:UUID=2018-06-19-10-00-00-00:/a/b.cfg",
-            Location("hd", "UUID=2018-06-19-10-00-00-00", "/a/b.cfg"),
-        ),
-        (
-            "hd:LABEL=RHEL-6.10\\x20Server.x86_64:/ks.cfg",
-            Location("hd", "LABEL=RHEL-6.10 Server.x86_64", "/ks.cfg"),
-        ),
+        ("hd:UUID=2018-06-19-10-00-00-00:/a/b.cfg",
+         Location("hd", "UUID=2018-06-19-10-00-00-00", "/a/b.cfg")),
+        ("hd:LABEL=RHEL-6.10\\x20Server.x86_64:/ks.cfg",
+         Location("hd", "LABEL=RHEL-6.10 Server.x86_64", "/ks.cfg")),
         ("file:/tmp/ks.cfg", Location("file", None, "/tmp/ks.cfg")),
     ],
 )
@@ -30,10 +26,8 @@ def test_ks_locations(value: str, expected: Location) -> None:
     assert parse_ks(value) == expected
 
 
-@pytest.mark.parametrize(
-    "value",
-    ["http://host/ks.cfg", "nfs:host:/ks.cfg", "hd:sdb1", "hd::/ks.cfg", "cdrom:ks.cfg", ""],
-)
+@pytest.mark.parametrize("value", ["http://host/ks.cfg", "nfs:host:/ks.cfg", "hd:sdb1",
+                                   "hd::/ks.cfg", "cdrom:ks.cfg", ""])
 def test_unsupported_ks_locations_fail_as_kickstart(value: str) -> None:
     with pytest.raises(InstallFailed) as info:
         parse_ks(value)

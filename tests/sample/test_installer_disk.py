@@ -10,19 +10,14 @@ from buildiso.sample.installer.guest import disk
 from buildiso.sample.installer.guest.errors import InstallFailed
 
 
-def _part(
-    mount: str, size: int, *, grow: bool = False, fstype: str = "", maxsize: int = 0
-) -> SimpleNamespace:
-    return SimpleNamespace(
-        mountpoint=mount, size=size, grow=grow, maxSizeMB=maxsize, fstype=fstype, label="", lineno=7
-    )
+def _part(mount: str, size: int, *, grow: bool = False, fstype: str = "",
+          maxsize: int = 0) -> SimpleNamespace:
+    return SimpleNamespace(mountpoint=mount, size=size, grow=grow, maxSizeMB=maxsize,
+                           fstype=fstype, label="", lineno=7)
 
 
-PRODUCT = [
-    _part("/", 20480, fstype="ext4"),
-    _part("/var", 61440, grow=True, fstype="ext4"),
-    _part("swap", 2048),
-]
+PRODUCT = [_part("/", 20480, fstype="ext4"), _part("/var", 61440, grow=True, fstype="ext4"),
+           _part("swap", 2048)]
 
 
 def test_product_layout_on_a_100_gb_bios_disk() -> None:
@@ -38,7 +33,8 @@ def test_uefi_puts_the_esp_first_and_requires_one() -> None:
     with pytest.raises(InstallFailed) as info:
         disk.requests_from_ks(PRODUCT, uefi=True)
     assert info.value.klass == "kickstart" and "/boot/efi" in info.value.reason
-    requests = disk.requests_from_ks([*PRODUCT, _part("/boot/efi", 200, fstype="efi")], uefi=True)
+    requests = disk.requests_from_ks([*PRODUCT, _part("/boot/efi", 200, fstype="efi")],
+                                     uefi=True)
     planned = disk.plan(requests, disk_mib=102400, gpt=True, disk="/dev/vda")
     assert planned[0].request.mountpoint == "/boot/efi"
     script = disk.sfdisk_script(planned, gpt=True, boot_mount="/")
@@ -63,13 +59,8 @@ def test_too_small_disk_names_sizes() -> None:
 
 def test_grow_is_proportional_and_honours_maxsize() -> None:
     requests = disk.requests_from_ks(
-        [
-            _part("/", 1000, grow=True),
-            _part("/var", 3000, grow=True),
-            _part("/home", 1000, grow=True, maxsize=1500),
-        ],
-        uefi=False,
-    )
+        [_part("/", 1000, grow=True), _part("/var", 3000, grow=True),
+         _part("/home", 1000, grow=True, maxsize=1500)], uefi=False)
     planned = disk.plan(requests, disk_mib=10001, gpt=False, disk="/dev/sda")
     sizes = {p.request.mountpoint: p.size_mib for p in planned}
     assert sizes["/home"] == 1500
@@ -78,16 +69,10 @@ def test_grow_is_proportional_and_honours_maxsize() -> None:
 
 
 def test_more_than_four_msdos_partitions_use_an_extended_one() -> None:
-    parts = [
-        _part("/", 1000),
-        _part("/boot", 500),
-        _part("/var", 1000),
-        _part("/home", 100),
-        _part("swap", 100),
-    ]
-    planned = disk.plan(
-        disk.requests_from_ks(parts, uefi=False), disk_mib=4000, gpt=False, disk="/dev/sda"
-    )
+    parts = [_part("/", 1000), _part("/boot", 500), _part("/var", 1000), _part("/home", 100),
+             _part("swap", 100)]
+    planned = disk.plan(disk.requests_from_ks(parts, uefi=False), disk_mib=4000, gpt=False,
+                        disk="/dev/sda")
     assert [p.request.mountpoint for p in planned] == ["/boot", "/", "/var", "/home", "swap"]
     assert [p.number for p in planned] == [1, 2, 3, 5, 6]
     script = disk.sfdisk_script(planned, gpt=False, boot_mount="/boot")
@@ -97,14 +82,9 @@ def test_more_than_four_msdos_partitions_use_an_extended_one() -> None:
     assert lines.index("type=5") == lines.index("size=1000MiB, type=83") + 2
 
 
-@pytest.mark.parametrize(
-    ("disk_path", "number", "device"),
-    [
-        ("/dev/vda", 1, "/dev/vda1"),
-        ("/dev/sda", 5, "/dev/sda5"),
-        ("/dev/nvme0n1", 2, "/dev/nvme0n1p2"),
-    ],
-)
+@pytest.mark.parametrize(("disk_path", "number", "device"),
+                         [("/dev/vda", 1, "/dev/vda1"), ("/dev/sda", 5, "/dev/sda5"),
+                          ("/dev/nvme0n1", 2, "/dev/nvme0n1p2")])
 def test_partition_device_names(disk_path: str, number: int, device: str) -> None:
     assert disk.partition_device(disk_path, number) == device
 

@@ -86,17 +86,15 @@ def test_unsupported_command_inside_an_include_names_the_file(tmp_path: Path) ->
 
 def test_unsupported_option_of_a_supported_command(tmp_path: Path) -> None:
     text = BASE.format(include=tmp_path / "inc").replace(
-        "bootloader --location=mbr", "bootloader --location=mbr --md5pass=$1$x$y"
-    )
+        "bootloader --location=mbr", "bootloader --location=mbr --md5pass=$1$x$y")
     with pytest.raises(InstallFailed) as info:
         kickstart.parse(_write(tmp_path, text), first_pass=True)
     assert info.value.reason == "unsupported option bootloader --md5pass at line 10"
 
 
 def test_unknown_rhel7_syntax_is_a_kickstart_error(tmp_path: Path) -> None:
-    text = BASE.format(include=tmp_path / "inc").replace(
-        "%post --nochroot", "%post --nochroot --no-such-option"
-    )
+    text = BASE.format(include=tmp_path / "inc").replace("%post --nochroot", "%post --nochroot "
+                                                         "--no-such-option")
     with pytest.raises(InstallFailed) as info:
         kickstart.parse(_write(tmp_path, text), first_pass=True)
     assert info.value.klass == "kickstart"
@@ -111,28 +109,8 @@ def test_traceback_section_is_refused(tmp_path: Path) -> None:
 
 
 def test_every_product_command_is_supported() -> None:
-    product = {
-        "install",
-        "text",
-        "lang",
-        "keyboard",
-        "timezone",
-        "network",
-        "rootpw",
-        "user",
-        "authconfig",
-        "firewall",
-        "selinux",
-        "firstboot",
-        "services",
-        "skipx",
-        "zerombr",
-        "clearpart",
-        "part",
-        "bootloader",
-        "repo",
-        "reboot",
-        "poweroff",
-        "halt",
-    }
+    product = {"install", "text", "lang", "keyboard", "timezone", "network", "rootpw", "user",
+               "authconfig", "firewall", "selinux", "firstboot", "services", "skipx",
+               "zerombr", "clearpart", "part", "bootloader", "repo", "reboot", "poweroff",
+               "halt"}
     assert product <= kickstart.SUPPORTED_COMMANDS

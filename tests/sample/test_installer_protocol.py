@@ -60,10 +60,6 @@ def test_failure_between_stages_has_no_stage_line(tmp_path: Path) -> None:
     reporter.failed("internal", "OSError: boom")
     lines = console.read_text().splitlines()
     assert [ln.split(" t=")[0] for ln in lines[:2]] == [
-        "BUILDISO-STAGE name=packages status=start",
-        "BUILDISO-STAGE name=packages status=ok",
-    ]
-    assert lines[2:] == [
-        "ERROR: OSError: boom",
-        'INSTALL-RESULT status=failed class=internal reason="OSError: boom"',
-    ]
+        "BUILDISO-STAGE name=packages status=start", "BUILDISO-STAGE name=packages status=ok"]
+    assert lines[2:] == ["ERROR: OSError: boom",
+                         'INSTALL-RESULT status=failed class=internal reason="OSError: boom"']

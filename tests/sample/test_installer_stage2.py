@@ -31,25 +31,19 @@ def pkg(name: str, *, requires: tuple[str, ...] = ()) -> RepoPackage:
 @pytest.mark.integration
 @pytest.mark.skipif(os.geteuid() != 0, reason="chroot into the image needs root (CI runs as root)")
 def test_stage2_image_runs_the_installer_python(tmp_path: Path) -> None:
-    image = build_stage2(
-        kernel=fetch_kernel(paths.DEFAULT_OUT / "cache"), dest=tmp_path / "install.img"
-    )
+    image = build_stage2(kernel=fetch_kernel(paths.DEFAULT_OUT / "cache"),
+                         dest=tmp_path / "install.img")
     assert image.stat().st_size < MAX_SIZE
     root = tmp_path / "root"
-    subprocess.run(
-        ["unsquashfs", "-q", "-n", "-d", str(root), str(image)], check=True, capture_output=True
-    )
+    subprocess.run(["unsquashfs", "-q", "-n", "-d", str(root), str(image)], check=True,
+                   capture_output=True)
     probe = (
         "import sampleinstaller.main, charset_normalizer\n"
         "from pykickstart.version import makeVersion, RHEL6\n"
         "print(type(makeVersion(RHEL6)).__name__)\n"
     )
-    out = subprocess.run(
-        ["chroot", str(root), "/usr/bin/python3", "-c", probe],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    out = subprocess.run(["chroot", str(root), "/usr/bin/python3", "-c", probe],
+                         capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "RHEL6Handler"
     # The installer resolves with buildiso's own code and libsolv, inside the image.
     write_media(root / "tmp" / "media", [pkg("app", requires=("lib",)), pkg("lib")], [CORE])
@@ -61,33 +55,20 @@ def test_stage2_image_runs_the_installer_python(tmp_path: Path) -> None:
         " repos=[])\n"
         "print(SOLVER.split()[0], *sorted(str(c.path) for c in chosen))\n"
     )
-    out = subprocess.run(
-        ["chroot", str(root), "/usr/bin/python3", "-c", probe],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    out = subprocess.run(["chroot", str(root), "/usr/bin/python3", "-c", probe],
+                         capture_output=True, text=True, check=False)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == [
         "libsolv",
         "/tmp/media/Packages/app-1.0-1.el6.x86_64.rpm",
         "/tmp/media/Packages/lib-1.0-1.el6.x86_64.rpm",
     ]
-    for tool in (
-        "/usr/bin/rpm --version",
-        "/sbin/sfdisk --version",
-        "/sbin/mke2fs -V",
-        "/sbin/mkfs.fat --help",
-        "/sbin/blkid -V",
-        "/sbin/findfs",
-        "/usr/bin/efibootmgr --version",
-    ):
-        proc = subprocess.run(
-            ["chroot", str(root), *tool.split()], capture_output=True, text=True, check=False
-        )
+    for tool in ("/usr/bin/rpm --version", "/sbin/sfdisk --version", "/sbin/mke2fs -V",
+                 "/sbin/mkfs.fat --help", "/sbin/blkid -V", "/sbin/findfs",
+                 "/usr/bin/efibootmgr --version"):
+        proc = subprocess.run(["chroot", str(root), *tool.split()], capture_output=True,
+                              text=True, check=False)
         assert "not found" not in proc.stderr and "error while loading" not in proc.stderr, (
-            tool,
-            proc.stderr,
-        )
+            tool, proc.stderr)
     for mountpoint in ("mnt", "tmp", "run", "dev", "proc", "sys"):
         assert (root / mountpoint).is_dir()

@@ -18,17 +18,10 @@ with warnings.catch_warnings():
 
 
 def test_firewall_ports_from_port_list_and_services() -> None:
-    ports = sysconfig.firewall_ports(
-        ["22:tcp", "25:tcp", "19200:udp", "53:udp", "22:tcp"], ["http"]
-    )
-    assert ports == [
-        (80, "tcp"),
-        (443, "tcp"),
-        (22, "tcp"),
-        (25, "tcp"),
-        (19200, "udp"),
-        (53, "udp"),
-    ]
+    ports = sysconfig.firewall_ports(["22:tcp", "25:tcp", "19200:udp", "53:udp", "22:tcp"],
+                                     ["http"])
+    assert ports == [(80, "tcp"), (443, "tcp"), (22, "tcp"), (25, "tcp"), (19200, "udp"),
+                     (53, "udp")]
     with pytest.raises(InstallFailed):
         sysconfig.firewall_ports(["22:sctp"], [])
     with pytest.raises(InstallFailed):
@@ -43,8 +36,7 @@ def test_iptables_in_lokkit_format() -> None:
     assert "-A INPUT -m state --state NEW -m udp -p udp --dport 123 -j ACCEPT" in lines
     assert "-A INPUT -i eth1 -j ACCEPT" in lines
     assert lines.index("-A INPUT -j REJECT --reject-with icmp-host-prohibited") > lines.index(
-        "-A INPUT -m state --state NEW -m udp -p udp --dport 123 -j ACCEPT"
-    )
+        "-A INPUT -m state --state NEW -m udp -p udp --dport 123 -j ACCEPT")
     assert sysconfig.iptables(False, [(22, "tcp")], []) == ""
 
 
@@ -78,17 +70,8 @@ def _root(tmp_path: Path) -> Path:
 
 def test_add_user_like_useradd(tmp_path: Path) -> None:
     root = _root(tmp_path)
-    user = SimpleNamespace(
-        name="cs-admin",
-        uid=None,
-        homedir="",
-        shell="",
-        groups=["wheel"],
-        password="$6$s$h",
-        isCrypted=True,
-        lock=False,
-        gecos="",
-    )
+    user = SimpleNamespace(name="cs-admin", uid=None, homedir="", shell="", groups=["wheel"],
+                           password="$6$s$h", isCrypted=True, lock=False, gecos="")
     sysconfig.add_user(root, user)
     assert "cs-admin:x:500:500::/home/cs-admin:/bin/bash" in (root / "etc/passwd").read_text()
     group = (root / "etc/group").read_text()
@@ -122,10 +105,8 @@ def test_regenerated_kickstart_holds_no_plain_password(tmp_path: Path) -> None:
     from buildiso.sample.installer.guest import kickstart
 
     ks = tmp_path / "ks.cfg"
-    ks.write_text(
-        "rootpw Plain!Secret1\nuser --name=bob --password=Other!Secret2\n"
-        "user --name=eve --iscrypted --password=$6$s$h\n%packages\n@core\n%end\n"
-    )
+    ks.write_text("rootpw Plain!Secret1\nuser --name=bob --password=Other!Secret2\n"
+                  "user --name=eve --iscrypted --password=$6$s$h\n%packages\n@core\n%end\n")
     handler = kickstart.parse(ks, first_pass=False)
     sysconfig.crypt_passwords(handler)
     text = str(handler)

@@ -112,24 +112,8 @@ def _busybox_entries() -> list[cpio.Entry]:
 def initrd_entries(kernel: KernelTree) -> list[cpio.Entry]:
     entries = [
         cpio.directory(d)
-        for d in (
-            "bin",
-            "dev",
-            "etc",
-            "lib",
-            "media",
-            "mnt",
-            "proc",
-            "run",
-            "sbin",
-            "stage2",
-            "sys",
-            "sysroot",
-            "tmp",
-            "usr",
-            "usr/bin",
-            "usr/sbin",
-        )
+        for d in ("bin", "dev", "etc", "lib", "media", "mnt", "proc", "run", "sbin", "stage2",
+                  "sys", "sysroot", "tmp", "usr", "usr/bin", "usr/sbin")
     ]
     # The kernel opens /dev/console for init before devtmpfs is mounted.
     entries.append(cpio.char_device("dev/console", 5, 1))
@@ -155,10 +139,9 @@ def build_initrd(*, kernel: KernelTree, dest: Path) -> Path:
     data = cpio.archive(initrd_entries(kernel), mtime=source_date_epoch())
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(dest.name + ".tmp")
-    with (
-        tmp.open("wb") as raw,
-        gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=9, mtime=0) as gz,
-    ):
+    with tmp.open("wb") as raw, gzip.GzipFile(
+        filename="", mode="wb", fileobj=raw, compresslevel=9, mtime=0
+    ) as gz:
         gz.write(data)
     tmp.replace(dest)
     log.info("stage 1 initramfs: %s (%d KiB)", dest, dest.stat().st_size // 1024)

@@ -32,89 +32,32 @@ STDLIB = Path("/usr/lib/python3.11")
 SITE = "usr/local/lib/python3.11/dist-packages"  # on Debian python's sys.path
 # pykickstart and what it imports (requests for %ksappend/url includes); rpmfile and
 # libsolv's binding (solv, its own libraries in solv.libs/) for buildiso's compose code.
-PURE_PACKAGES = (
-    "pykickstart",
-    "requests",
-    "urllib3",
-    "idna",
-    "charset_normalizer",
-    "certifi",
-    "rpmfile",
-    "solv",
-)
+PURE_PACKAGES = ("pykickstart", "requests", "urllib3", "idna", "charset_normalizer", "certifi",
+                 "rpmfile", "solv")
 # buildiso's install-set resolution, copied as package ``buildiso`` (one solver: the
 # installer installs what the build's manifest says; see guest/packages.py).
 BUILDISO_SOURCE = Path(__file__).resolve().parents[2]
 BUILDISO_MODULES = (
-    "__init__.py",
-    "errors.py",
-    "run.py",
-    "sourcedate.py",
-    "compose/__init__.py",
-    "compose/comps.py",
-    "compose/depsolve.py",
-    "compose/kspackages.py",
-    "compose/repo.py",
-    "compose/rpms.py",
-    "compose/rpmversion.py",
-    "compose/solver.py",
+    "__init__.py", "errors.py", "run.py", "sourcedate.py", "compose/__init__.py",
+    "compose/comps.py", "compose/depsolve.py", "compose/kspackages.py", "compose/repo.py",
+    "compose/rpms.py", "compose/rpmversion.py", "compose/solver.py",
 )
 # Not needed by the installer: tests, GUI, packaging helpers.
-STDLIB_SKIP = frozenset(
-    {
-        "test",
-        "idlelib",
-        "tkinter",
-        "turtledemo",
-        "ensurepip",
-        "lib2to3",
-        "pydoc_data",
-        "site-packages",
-        "dist-packages",
-        "config-3.11-x86_64-linux-gnu",
-        "__pycache__",
-        "venv",
-        "turtle.py",
-    }
-)
-DYNLOAD_SKIP = (
-    "_test",
-    "xxlimited",
-    "_xxtest",
-    "_tkinter",
-    "audioop",
-    "nis",
-    "ossaudiodev",
-    "_curses",
-    "readline",
-    "_dbm",
-    "_gdbm",
-)
+STDLIB_SKIP = frozenset({
+    "test", "idlelib", "tkinter", "turtledemo", "ensurepip", "lib2to3", "pydoc_data",
+    "site-packages", "dist-packages", "config-3.11-x86_64-linux-gnu", "__pycache__",
+    "venv", "turtle.py",
+})
+DYNLOAD_SKIP = ("_test", "xxlimited", "_xxtest", "_tkinter", "audioop", "nis", "ossaudiodev",
+                "_curses", "readline", "_dbm", "_gdbm")
 TOOLS = (
-    "/usr/bin/rpm",
-    "/usr/bin/rpmkeys",
-    "/usr/bin/rpmdb",
-    "/usr/sbin/sfdisk",
-    "/usr/sbin/wipefs",
-    "/usr/sbin/blkid",
-    "/usr/sbin/mke2fs",
-    "/usr/sbin/mkfs.fat",
-    "/usr/sbin/mkswap",
-    "/usr/bin/efibootmgr",
+    "/usr/bin/rpm", "/usr/bin/rpmkeys", "/usr/bin/rpmdb", "/usr/sbin/sfdisk",
+    "/usr/sbin/wipefs", "/usr/sbin/blkid", "/usr/sbin/mke2fs", "/usr/sbin/mkfs.fat",
+    "/usr/sbin/mkswap", "/usr/bin/efibootmgr",
 )
 MAX_SIZE = 100 * 1024 * 1024
-MOUNTPOINTS = (
-    "dev",
-    "proc",
-    "sys",
-    "tmp",
-    "run",
-    "mnt",
-    "root",
-    "var/tmp",
-    "var/lib",
-    "sys/firmware/efi/efivars",
-)
+MOUNTPOINTS = ("dev", "proc", "sys", "tmp", "run", "mnt", "root", "var/tmp", "var/lib",
+               "sys/firmware/efi/efivars")
 
 
 def _ignore_stdlib(directory: str, names: list[str]) -> set[str]:
@@ -132,7 +75,8 @@ def _merged_usr(root: Path) -> None:
 
 
 def _python(root: Path) -> None:
-    shutil.copytree(STDLIB, root / STDLIB.relative_to("/"), symlinks=False, ignore=_ignore_stdlib)
+    shutil.copytree(STDLIB, root / STDLIB.relative_to("/"), symlinks=False,
+                    ignore=_ignore_stdlib)
     (root / "usr/bin/python3").symlink_to("python3.11")
     dynload = sorted((root / "usr/lib/python3.11/lib-dynload").glob("*.so"))
     copy_with_libs([PYTHON, *(STDLIB / "lib-dynload" / p.name for p in dynload)], root)
@@ -142,14 +86,11 @@ def _python(root: Path) -> None:
     for name in PURE_PACKAGES:
         spec = importlib.util.find_spec(name)
         if spec is None or not spec.submodule_search_locations:
-            raise BuildError(
-                f"Python package {name} not found",
-                hint="pip install -e '.[test]' in the project's .venv",
-            )
+            raise BuildError(f"Python package {name} not found",
+                             hint="pip install -e '.[test]' in the project's .venv")
         source = Path(next(iter(spec.submodule_search_locations)))
-        shutil.copytree(
-            source, site / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "tests")
-        )
+        shutil.copytree(source, site / name,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "tests"))
         extensions += sorted(source.rglob("*.so"))  # e.g. charset_normalizer's compiled parts
         bundled = source.with_name(f"{name}.libs")  # a wheel's own libraries (auditwheel)
         if bundled.is_dir():
@@ -157,41 +98,18 @@ def _python(root: Path) -> None:
     if extensions:
         # Libraries a wheel bundles were copied with it (found by $ORIGIN there); the rest
         # are the host's, copied to their own paths.
-        host_libs = [
-            lib
-            for ext in extensions
-            for lib in shared_libraries(ext)
-            if not any(part.endswith(".libs") for part in lib.parts)
-        ]
+        host_libs = [lib for ext in extensions for lib in shared_libraries(ext)
+                     if not any(part.endswith(".libs") for part in lib.parts)]
         copy_with_libs(host_libs, root)
     for rel in BUILDISO_MODULES:
         target = site / "buildiso" / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(BUILDISO_SOURCE / rel, target)
-    shutil.copytree(
-        GUEST_SOURCE,
-        site / "sampleinstaller",
-        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
-    )
+    shutil.copytree(GUEST_SOURCE, site / "sampleinstaller",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     # Byte-compile now: stage 2 is read-only and TCG makes compiling at each boot slow.
-    run(
-        [
-            PYTHON,
-            "-m",
-            "compileall",
-            "-q",
-            "-j",
-            "0",
-            "--invalidation-mode",
-            "unchecked-hash",
-            "-s",
-            root,
-            "-p",
-            "/",
-            root / "usr/lib/python3.11",
-            root / SITE,
-        ]
-    )
+    run([PYTHON, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash",
+         "-s", root, "-p", "/", root / "usr/lib/python3.11", root / SITE])
 
 
 def _tools(root: Path) -> None:
@@ -211,11 +129,9 @@ def _tools(root: Path) -> None:
             continue
         sub = "usr/sbin" if "sbin" in Path(applet).parts else "usr/bin"
         target = root / sub / name
-        if (
-            not target.exists()
-            and not (root / "usr/bin" / name).exists()
-            and not (root / "usr/sbin" / name).exists()
-        ):
+        if not target.exists() and not (root / "usr/bin" / name).exists() and not (
+            root / "usr/sbin" / name
+        ).exists():
             target.symlink_to("/usr/bin/busybox")
 
 
@@ -250,20 +166,9 @@ def build_stage2(*, kernel: KernelTree, dest: Path) -> Path:
         _tools(root)
         _etc(root)
         image = Path(tmp) / "install.img"
-        run(
-            [
-                "mksquashfs",
-                root,
-                image,
-                "-noappend",
-                "-comp",
-                "zstd",
-                "-all-root",
-                "-no-xattrs",
-                "-quiet",
-            ],
-            env={"SOURCE_DATE_EPOCH": epoch},
-        )  # fixes the image and file times
+        run(["mksquashfs", root, image, "-noappend", "-comp", "zstd", "-all-root",
+             "-no-xattrs", "-quiet"],
+            env={"SOURCE_DATE_EPOCH": epoch})  # fixes the image and file times
         size = image.stat().st_size
         if size > MAX_SIZE:
             raise BuildError(f"install.img is {size // 2**20} MB, over the 100 MB budget")

@@ -29,10 +29,8 @@ def kernel_and_initrd(root: Path) -> tuple[str, str]:
     """(vmlinuz-VER, initramfs-VER.img) of the newest installed kernel, names in /boot."""
     kernels = sorted((root / "boot").glob("vmlinuz-*"))
     if not kernels:
-        raise InstallFailed(
-            "bootloader",
-            "no kernel in /boot of the installed system (is the kernel package in %packages?)",
-        )
+        raise InstallFailed("bootloader", "no kernel in /boot of the installed system "
+                            "(is the kernel package in %packages?)")
     kernel = kernels[-1].name
     version = kernel.removeprefix("vmlinuz-")
     for name in (f"initramfs-{version}.img", f"initrd-{version}.img"):
@@ -53,7 +51,8 @@ def product_title(tree: Path, installed: list[str]) -> str:
         return "Linux"
 
 
-def grub_conf(*, title: str, kernel_path: str, initrd_path: str, cmdline: str, timeout: int) -> str:
+def grub_conf(*, title: str, kernel_path: str, initrd_path: str, cmdline: str,
+              timeout: int) -> str:
     safe = re.sub(r"['\\]", "", title)
     return (
         "# GRUB 2 configuration written by the buildiso sample installer\n"
@@ -80,10 +79,8 @@ def install_bios(root: Path, disk: str) -> None:
     if len(boot_img) != 512:
         raise InstallFailed("bootloader", "grub boot.img is not one sector")
     if len(core_img) > CORE_LIMIT:
-        raise InstallFailed(
-            "bootloader",
-            f"grub core.img ({len(core_img)} bytes) does not fit before the first partition",
-        )
+        raise InstallFailed("bootloader", f"grub core.img ({len(core_img)} bytes) does not fit "
+                            "before the first partition")
     with open(disk, "r+b") as dev:
         mbr = bytearray(dev.read(512))
         # Boot code only: bytes 440.. hold the disk signature and the partition table.
@@ -115,22 +112,8 @@ def efibootmgr_commands(*, listing: str, disk: str, esp_number: int, label: str)
         match = _BOOT_ENTRY.match(line.strip())
         if match and match.group(2) == label:
             commands.append([EFIBOOTMGR, "-q", "-b", match.group(1), "-B"])
-    commands.append(
-        [
-            EFIBOOTMGR,
-            "-q",
-            "-c",
-            "-w",
-            "-L",
-            label,
-            "-d",
-            disk,
-            "-p",
-            str(esp_number),
-            "-l",
-            "\\EFI\\redhat\\grub.efi",
-        ]
-    )
+    commands.append([EFIBOOTMGR, "-q", "-c", "-w", "-L", label, "-d", disk, "-p",
+                     str(esp_number), "-l", "\\EFI\\redhat\\grub.efi"])
     return commands
 
 
@@ -139,9 +122,8 @@ def register_uefi_entry(*, disk: str, esp_number: int, label: str) -> str | None
     still boots the disk through \\EFI\\BOOT\\BOOTX64.EFI without it."""
     try:
         listing = subprocess.run([EFIBOOTMGR], capture_output=True, text=True, check=True).stdout
-        for cmd in efibootmgr_commands(
-            listing=listing, disk=disk, esp_number=esp_number, label=label
-        ):
+        for cmd in efibootmgr_commands(listing=listing, disk=disk, esp_number=esp_number,
+                                       label=label):
             subprocess.run(cmd, capture_output=True, text=True, check=True)
     except (OSError, subprocess.CalledProcessError) as exc:
         detail = getattr(exc, "stderr", "") or str(exc)
@@ -149,33 +131,18 @@ def register_uefi_entry(*, disk: str, esp_number: int, label: str) -> str | None
     return None
 
 
-def install(
-    *,
-    root: Path,
-    disk: str,
-    uefi: bool,
-    separate_boot: bool,
-    root_uuid: str,
-    title: str,
-    append: str,
-    timeout: int,
-    esp_number: int | None,
-) -> str | None:
+def install(*, root: Path, disk: str, uefi: bool, separate_boot: bool, root_uuid: str,
+            title: str, append: str, timeout: int, esp_number: int | None) -> str | None:
     """Install the boot loader and its config; return a warning for the console, if any."""
     if not (root / GRUB_DATA).is_dir():
-        raise InstallFailed(
-            "bootloader",
-            f"the grub package is not installed (/{GRUB_DATA} missing): add grub to %packages",
-        )
+        raise InstallFailed("bootloader", "the grub package is not installed "
+                            f"(/{GRUB_DATA} missing): add grub to %packages")
     kernel, initrd = kernel_and_initrd(root)
     prefix = "" if separate_boot else "/boot"
-    text = grub_conf(
-        title=f"{title} ({kernel.removeprefix('vmlinuz-')})",
-        kernel_path=f"{prefix}/{kernel}",
-        initrd_path=f"{prefix}/{initrd}",
-        cmdline=kernel_cmdline(root_uuid=root_uuid, append=append),
-        timeout=timeout,
-    )
+    text = grub_conf(title=f"{title} ({kernel.removeprefix('vmlinuz-')})",
+                     kernel_path=f"{prefix}/{kernel}", initrd_path=f"{prefix}/{initrd}",
+                     cmdline=kernel_cmdline(root_uuid=root_uuid, append=append),
+                     timeout=timeout)
     conf = root / "boot" / CONFIG
     conf.parent.mkdir(parents=True, exist_ok=True)
     conf.write_text(text)

@@ -67,17 +67,15 @@ def requests_from_ks(partitions: list[Any], *, uefi: bool) -> list[PartRequest]:
         seen.add(mount)
         if not data.size and not data.grow:
             raise InstallFailed("kickstart", f"{where}: needs --size or --grow")
-        result.append(
-            PartRequest(
-                mountpoint=mount,
-                size_mb=int(data.size or 1),
-                grow=bool(data.grow),
-                max_mb=int(data.maxSizeMB) if data.maxSizeMB else None,
-                fstype=fstype,
-                label=data.label or None,
-                lineno=int(data.lineno or 0),
-            )
-        )
+        result.append(PartRequest(
+            mountpoint=mount,
+            size_mb=int(data.size or 1),
+            grow=bool(data.grow),
+            max_mb=int(data.maxSizeMB) if data.maxSizeMB else None,
+            fstype=fstype,
+            label=data.label or None,
+            lineno=int(data.lineno or 0),
+        ))
     if not any(r.mountpoint == "/" for r in result):
         raise InstallFailed("kickstart", "the kickstart defines no / partition")
     if uefi and not any(r.fstype == "efi" for r in result):
@@ -180,41 +178,23 @@ def disk_size_mib(disk: str) -> int:
 
 def make_filesystem(device: str, request: PartRequest) -> None:
     if request.fstype == "swap":
-        run(
-            ["/sbin/mkswap", *(["-L", request.label] if request.label else []), device],
-            klass="disk",
-        )
+        run(["/sbin/mkswap", *(["-L", request.label] if request.label else []), device],
+            klass="disk")
     elif request.fstype in ("efi", "vfat"):
-        run(
-            ["/sbin/mkfs.fat", *(["-n", request.label] if request.label else []), device],
-            klass="disk",
-        )
+        run(["/sbin/mkfs.fat", *(["-n", request.label] if request.label else []), device],
+            klass="disk")
     else:
-        run(
-            [
-                "/sbin/mke2fs",
-                "-q",
-                "-F",
-                "-t",
-                request.fstype,
-                "-E",
-                "lazy_itable_init=1,lazy_journal_init=1",
-                *(["-L", request.label] if request.label else []),
-                device,
-            ],
-            klass="disk",
-        )
+        run(["/sbin/mke2fs", "-q", "-F", "-t", request.fstype,
+             "-E", "lazy_itable_init=1,lazy_journal_init=1",
+             *(["-L", request.label] if request.label else []), device], klass="disk")
 
 
 def apply(parts: list[PlannedPart], *, disk: str, gpt: bool) -> dict[str, str]:
     """Write the label and partitions, make the file systems; return mountpoint → device."""
     boot_mount = "/boot" if any(p.request.mountpoint == "/boot" for p in parts) else "/"
     run(["/sbin/wipefs", "-a", "-q", disk], klass="disk")
-    run(
-        ["/sbin/sfdisk", "-q", "--wipe", "always", disk],
-        input=sfdisk_script(parts, gpt=gpt, boot_mount=boot_mount),
-        klass="disk",
-    )
+    run(["/sbin/sfdisk", "-q", "--wipe", "always", disk],
+        input=sfdisk_script(parts, gpt=gpt, boot_mount=boot_mount), klass="disk")
     devices: dict[str, str] = {}
     for part in parts:
         device = partition_device(disk, part.number)
@@ -224,7 +204,6 @@ def apply(parts: list[PlannedPart], *, disk: str, gpt: bool) -> dict[str, str]:
                 raise InstallFailed("disk", f"{device} did not appear after partitioning {disk}")
             time.sleep(0.1)
         make_filesystem(device, part.request)
-        devices[
-            part.request.mountpoint if part.request.fstype != "swap" else f"swap{part.number}"
-        ] = device
+        devices[part.request.mountpoint if part.request.fstype != "swap" else
+                f"swap{part.number}"] = device
     return devices

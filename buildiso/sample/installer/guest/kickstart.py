@@ -18,52 +18,18 @@ from pykickstart.version import RHEL6, makeVersion
 from .errors import InstallFailed
 
 # Commands the sample installer carries out (poweroff/halt/shutdown share reboot's object).
-SUPPORTED_COMMANDS = frozenset(
-    {
-        "install",
-        "text",
-        "cmdline",
-        "lang",
-        "keyboard",
-        "timezone",
-        "network",
-        "rootpw",
-        "user",
-        "authconfig",
-        "auth",
-        "firewall",
-        "selinux",
-        "firstboot",
-        "services",
-        "skipx",
-        "zerombr",
-        "clearpart",
-        "part",
-        "partition",
-        "bootloader",
-        "repo",
-        "reboot",
-        "poweroff",
-        "halt",
-        "shutdown",
-    }
-)
+SUPPORTED_COMMANDS = frozenset({
+    "install", "text", "cmdline", "lang", "keyboard", "timezone", "network", "rootpw", "user",
+    "authconfig", "auth", "firewall", "selinux", "firstboot", "services", "skipx", "zerombr",
+    "clearpart", "part", "partition", "bootloader", "repo", "reboot", "poweroff", "halt",
+    "shutdown",
+})
 
 # Options of supported commands that the sample installer cannot honour: refused loudly.
 _UNSUPPORTED_OPTIONS = {
     "bootloader": ("--password", "--md5pass", "--encrypted", "--upgrade"),
-    "part": (
-        "--onpart",
-        "--usepart",
-        "--onbiosdisk",
-        "--encrypted",
-        "--passphrase",
-        "--recommended",
-        "--start",
-        "--end",
-        "--noformat",
-        "--useexisting",
-    ),
+    "part": ("--onpart", "--usepart", "--onbiosdisk", "--encrypted", "--passphrase",
+             "--recommended", "--start", "--end", "--noformat", "--useexisting"),
     "clearpart": ("--none",),
     "repo": ("--mirrorlist", "--proxy"),
 }

@@ -51,11 +51,8 @@ class Installer:
         args = boot_args(Path("/proc/cmdline").read_text())
         value = media_info.ks or args.get("ks", "")
         if not value:
-            raise InstallFailed(
-                "kickstart",
-                "no ks= on the kernel command line: the sample "
-                "installer only installs unattended from a kickstart",
-            )
+            raise InstallFailed("kickstart", "no ks= on the kernel command line: the sample "
+                                "installer only installs unattended from a kickstart")
         self.rep.say(f"Reading kickstart {value}")
         path = media.fetch_kickstart(parse_ks(value))
         first = kickstart.parse(path, first_pass=True)
@@ -78,9 +75,8 @@ class Installer:
         )
         self.target = self.target_disk(media_info)
         requests = disk.requests_from_ks(list(h.partition.partitions), uefi=self.uefi)
-        self.planned = disk.plan(
-            requests, disk_mib=disk.disk_size_mib(self.target), gpt=self.uefi, disk=self.target
-        )
+        self.planned = disk.plan(requests, disk_mib=disk.disk_size_mib(self.target),
+                                 gpt=self.uefi, disk=self.target)
 
     def target_disk(self, media_info: media.Media) -> str:
         h = self.handler
@@ -88,11 +84,8 @@ class Installer:
         # part --ondisk / clearpart --drives name the disk; the sample installs to one disk.
         ondisk = sorted({p.disk.removeprefix("/dev/") for p in h.partition.partitions if p.disk})
         if len(ondisk) > 1:
-            raise InstallFailed(
-                "kickstart",
-                "part --ondisk names several disks "
-                f"({', '.join(ondisk)}): the sample installer uses one disk",
-            )
+            raise InstallFailed("kickstart", "part --ondisk names several disks "
+                                f"({', '.join(ondisk)}): the sample installer uses one disk")
         wanted = ondisk or [d.removeprefix("/dev/") for d in h.clearpart.drives or []]
         disks = [f"/dev/{d}" for d in wanted] if wanted else media.candidate_disks(exclude)
         if wanted and not Path(disks[0]).exists():
@@ -107,12 +100,9 @@ class Installer:
         if h.clearpart.type != CLEARPART_TYPE_ALL and not (
             h.clearpart.type == CLEARPART_TYPE_LINUX and not has_parts
         ):
-            raise InstallFailed(
-                "kickstart",
-                f"the kickstart does not clear {target} "
-                "(clearpart --all): the sample installer only installs to an "
-                "emptied disk",
-            )
+            raise InstallFailed("kickstart", f"the kickstart does not clear {target} "
+                                "(clearpart --all): the sample installer only installs to an "
+                                "emptied disk")
         return target
 
     def partition(self) -> list[tuple[disk.PartRequest, str]]:
@@ -121,7 +111,8 @@ class Installer:
         devices = disk.apply(self.planned, disk=self.target, gpt=self.uefi)
         by_request = []
         for part in self.planned:
-            key = part.request.mountpoint if part.request.fstype != "swap" else f"swap{part.number}"
+            key = (part.request.mountpoint if part.request.fstype != "swap"
+                   else f"swap{part.number}")
             by_request.append((part.request, devices[key]))
         self.mounts.mount_filesystems(by_request)
         self.mounts.bind_kernel_filesystems()
@@ -147,9 +138,8 @@ class Installer:
         sysconfig.write(SYSIMAGE, "root/anaconda-ks.cfg", str(self.handler), 0o600)
         return next(uuid for req, uuid in entries if req.mountpoint == "/")
 
-    def install_bootloader(
-        self, parts: list[tuple[disk.PartRequest, str]], installed: list[str]
-    ) -> None:
+    def install_bootloader(self, parts: list[tuple[disk.PartRequest, str]],
+                           installed: list[str]) -> None:
         h = self.handler
         self.rep.stage("bootloader", "start")
         root_uuid = self.configure(parts)
@@ -161,16 +151,10 @@ class Installer:
             timeout = h.bootloader.timeout if h.bootloader.timeout is not None else 5
             esp = next((p.number for p in self.planned if p.request.fstype == "efi"), None)
             warning = bootloader.install(
-                root=SYSIMAGE,
-                disk=self.target,
-                uefi=self.uefi,
+                root=SYSIMAGE, disk=self.target, uefi=self.uefi,
                 separate_boot=any(r.mountpoint == "/boot" for r, _ in parts),
-                root_uuid=root_uuid,
-                title=title,
-                append=h.bootloader.appendLine or "",
-                timeout=int(timeout),
-                esp_number=esp,
-            )
+                root_uuid=root_uuid, title=title, append=h.bootloader.appendLine or "",
+                timeout=int(timeout), esp_number=esp)
             if warning:
                 self.rep.say(f"Warning: {warning}")
         self.rep.stage("bootloader", "ok")
@@ -212,7 +196,8 @@ def main() -> int:
         installer.mounts.unmount_all()
         reporter.stage("reboot", "start")
         reporter.ok()
-        reporter.say({"reboot": "Rebooting", "poweroff": "Powering off", "halt": "Halting"}[action])
+        reporter.say({"reboot": "Rebooting", "poweroff": "Powering off",
+                      "halt": "Halting"}[action])
     subprocess.run(["/bin/sync"], check=False)
     RESULT_FILE.write_text(status + "\n")
     ACTION_FILE.write_text(action + "\n")

@@ -30,12 +30,8 @@ def read_media_file(path: Path = MEDIA_FILE) -> Media:
     for line in path.read_text().splitlines():
         key, _, value = line.partition("=")
         values[key] = value
-    return Media(
-        values.get("METHOD", ""),
-        values.get("DEVICE", ""),
-        values.get("TREE_PATH", "/"),
-        values.get("KS", ""),
-    )
+    return Media(values.get("METHOD", ""), values.get("DEVICE", ""),
+                 values.get("TREE_PATH", "/"), values.get("KS", ""))
 
 
 def find_device(spec: str, *, wait: float = 15.0) -> str:
@@ -43,9 +39,8 @@ def find_device(spec: str, *, wait: float = 15.0) -> str:
     deadline = time.monotonic() + wait
     while True:
         if spec.startswith(("LABEL=", "UUID=")):
-            proc = subprocess.run(
-                ["/sbin/findfs", spec], capture_output=True, text=True, check=False
-            )
+            proc = subprocess.run(["/sbin/findfs", spec], capture_output=True, text=True,
+                                  check=False)
             device = proc.stdout.strip()
         else:
             device = spec if spec.startswith("/dev/") else f"/dev/{spec}"
@@ -59,9 +54,8 @@ def find_device(spec: str, *, wait: float = 15.0) -> str:
 def _copy_from_device(device: str, path: str) -> bool:
     mnt = Path("/tmp/ks-mnt")
     mnt.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.run(
-        ["/bin/mount", "-o", "ro", device, str(mnt)], capture_output=True, check=False
-    )
+    proc = subprocess.run(["/bin/mount", "-o", "ro", device, str(mnt)], capture_output=True,
+                          check=False)
     if proc.returncode != 0:
         return False
     try:
@@ -97,9 +91,8 @@ def fetch_kickstart(location: Location) -> Path:
             "kickstart", f"kickstart device {location.device} not found (ks=hd:…)"
         ) from exc
     if not _copy_from_device(device, location.path):
-        raise InstallFailed(
-            "kickstart", f"kickstart {location.path} not found on {device} ({location.device})"
-        )
+        raise InstallFailed("kickstart", f"kickstart {location.path} not found on {device} "
+                            f"({location.device})")
     return KS_COPY
 
 

@@ -21,9 +21,8 @@ def blkid_uuid(device: str) -> str:
 def fstab(entries: list[tuple[PartRequest, str]]) -> str:
     """/etc/fstab as anaconda writes it: UUID= specs, / first, then the kernel file systems."""
     lines = ["#", "# /etc/fstab", "# Created by anaconda (buildiso sample installer)", "#"]
-    ordered = sorted(
-        entries, key=lambda e: (e[0].fstype == "swap", e[0].mountpoint.count("/"), e[0].mountpoint)
-    )
+    ordered = sorted(entries, key=lambda e: (e[0].fstype == "swap", e[0].mountpoint.count("/"),
+                                             e[0].mountpoint))
     for request, uuid in ordered:
         if request.fstype == "swap":
             lines.append(f"UUID={uuid} swap                    swap    defaults        0 0")
@@ -31,11 +30,9 @@ def fstab(entries: list[tuple[PartRequest, str]]) -> str:
         fstype = "vfat" if request.fstype == "efi" else request.fstype
         options = "umask=0077,shortname=winnt" if fstype == "vfat" else "defaults"
         passno = 1 if request.mountpoint == "/" else 2
-        lines.append(
-            f"UUID={uuid} {request.mountpoint:<23} {fstype:<7} {options:<15} 1 {passno}"
-            if fstype != "vfat"
-            else f"UUID={uuid} {request.mountpoint:<23} {fstype:<7} {options} 0 0"
-        )
+        lines.append(f"UUID={uuid} {request.mountpoint:<23} {fstype:<7} {options:<15} 1 {passno}"
+                     if fstype != "vfat" else
+                     f"UUID={uuid} {request.mountpoint:<23} {fstype:<7} {options} 0 0")
     lines += [
         "tmpfs                   /dev/shm                tmpfs   defaults        0 0",
         "devpts                  /dev/pts                devpts  gid=5,mode=620  0 0",
@@ -55,32 +52,22 @@ class Mounts:
     def mount(self, device: str, mountpoint: str, fstype: str, *, options: str = "") -> None:
         target = self.root / mountpoint.lstrip("/")
         target.mkdir(parents=True, exist_ok=True)
-        cmd = [
-            "/bin/mount",
-            "-t",
-            fstype,
-            *(["-o", options] if options else []),
-            device,
-            str(target),
-        ]
+        cmd = ["/bin/mount", "-t", fstype, *(["-o", options] if options else []), device,
+               str(target)]
         run(cmd, klass="disk")
         self.mounted.append(target)
 
     def mount_filesystems(self, devices: list[tuple[PartRequest, str]]) -> None:
-        for request, device in sorted(
-            devices, key=lambda d: d[0].mountpoint.count("/") if d[0].mountpoint != "/" else -1
-        ):
+        for request, device in sorted(devices, key=lambda d: d[0].mountpoint.count("/")
+                                      if d[0].mountpoint != "/" else -1):
             if request.fstype == "swap":
                 continue
             fstype = "vfat" if request.fstype == "efi" else request.fstype
             self.mount(device, request.mountpoint, fstype)
 
     def bind_kernel_filesystems(self) -> None:
-        for source, where, fstype in (
-            ("/dev", "dev", ""),
-            ("proc", "proc", "proc"),
-            ("sysfs", "sys", "sysfs"),
-        ):
+        for source, where, fstype in (("/dev", "dev", ""), ("proc", "proc", "proc"),
+                                      ("sysfs", "sys", "sysfs")):
             if fstype:
                 self.mount(source, where, fstype)
             else:

@@ -10,16 +10,8 @@ import base64
 from collections.abc import Sequence
 from pathlib import Path
 
-STAGES = (
-    "kernel",
-    "media",
-    "kickstart",
-    "partitioning",
-    "packages",
-    "bootloader",
-    "post",
-    "reboot",
-)
+STAGES = ("kernel", "media", "kickstart", "partitioning", "packages", "bootloader", "post",
+          "reboot")
 STATUSES = ("start", "ok", "failed")
 
 

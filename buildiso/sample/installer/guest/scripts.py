@@ -31,34 +31,22 @@ def run_script(script: Any, *, kind: str, sysimage: Path = SYSIMAGE) -> int:
     path.chmod(0o700)
     interpreter = script.interp or "/bin/sh"
     inner = ["/tmp/" + path.name]
-    cmd = (
-        ["/usr/sbin/chroot", str(sysimage), interpreter, *inner]
-        if chroot
-        else [interpreter, str(path)]
-    )
+    cmd = (["/usr/sbin/chroot", str(sysimage), interpreter, *inner] if chroot
+           else [interpreter, str(path)])
     if chroot and not (sysimage / interpreter.lstrip("/")).exists():
-        return _fail_or(
-            script, kind, 127, f"interpreter {interpreter} is not on the installed system"
-        )
+        return _fail_or(script, kind, 127,
+                        f"interpreter {interpreter} is not on the installed system")
     log_path: Path | None = None
     if script.logfile:
         log_path = (sysimage / script.logfile.lstrip("/")) if chroot else Path(script.logfile)
         log_path.parent.mkdir(parents=True, exist_ok=True)
-    env = dict(
-        os.environ, PATH="/usr/sbin:/usr/bin:/sbin:/bin", HOME="/root", TERM="dumb", LANG="C"
-    )
+    env = dict(os.environ, PATH="/usr/sbin:/usr/bin:/sbin:/bin", HOME="/root", TERM="dumb",
+               LANG="C")
     try:
-        with log_path.open("a") if log_path else open(os.devnull, "w") as out:  # noqa: SIM115
-            proc = subprocess.run(
-                cmd,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env=env,
-                cwd="/",
-                timeout=SCRIPT_TIMEOUT,
-                check=False,
-            )
+        with (log_path.open("a") if log_path else open(os.devnull, "w")) as out:  # noqa: SIM115
+            proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=out,
+                                  stderr=subprocess.STDOUT, env=env, cwd="/",
+                                  timeout=SCRIPT_TIMEOUT, check=False)
         code = proc.returncode
     except subprocess.TimeoutExpired:
         code = -1

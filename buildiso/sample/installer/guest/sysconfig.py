@@ -44,14 +44,12 @@ def quoted(value: str) -> str:
 
 
 def i18n(lang: str) -> str:
-    return f'LANG={quoted(lang)}\nSYSFONT="latarcyrheb-sun16"\n'
+    return f"LANG={quoted(lang)}\nSYSFONT=\"latarcyrheb-sun16\"\n"
 
 
 def keyboard(layout: str) -> str:
-    return (
-        f'KEYTABLE={quoted(layout)}\nMODEL="pc105+inet"\nLAYOUT={quoted(layout)}\n'
-        'KEYBOARDTYPE="pc"\n'
-    )
+    return (f"KEYTABLE={quoted(layout)}\nMODEL=\"pc105+inet\"\nLAYOUT={quoted(layout)}\n"
+            "KEYBOARDTYPE=\"pc\"\n")
 
 
 def clock(zone: str, utc: bool) -> str:
@@ -59,11 +57,9 @@ def clock(zone: str, utc: bool) -> str:
 
 
 def selinux(mode: int | None) -> str:
-    name = {
-        SELINUX_DISABLED: "disabled",
-        SELINUX_PERMISSIVE: "permissive",
-        SELINUX_ENFORCING: "enforcing",
-    }.get(mode if mode is not None else SELINUX_ENFORCING, "enforcing")
+    name = {SELINUX_DISABLED: "disabled", SELINUX_PERMISSIVE: "permissive",
+            SELINUX_ENFORCING: "enforcing"}.get(mode if mode is not None else SELINUX_ENFORCING,
+                                                 "enforcing")
     return (
         "# This file controls the state of SELinux on the system.\n"
         f"SELINUX={name}\nSELINUXTYPE=targeted\n"
@@ -110,10 +106,8 @@ def iptables(enabled: bool, ports: list[tuple[int, str]], trusts: list[str]) -> 
         "-A INPUT -i lo -j ACCEPT",
     ]
     lines += [f"-A INPUT -i {t} -j ACCEPT" for t in trusts]
-    lines += [
-        f"-A INPUT -m state --state NEW -m {proto} -p {proto} --dport {port} -j ACCEPT"
-        for port, proto in ports
-    ]
+    lines += [f"-A INPUT -m state --state NEW -m {proto} -p {proto} --dport {port} -j ACCEPT"
+              for port, proto in ports]
     lines += [
         "-A INPUT -j REJECT --reject-with icmp-host-prohibited",
         "-A FORWARD -j REJECT --reject-with icmp-host-prohibited",
@@ -137,12 +131,8 @@ def network_file(networks: list[Any]) -> str:
 
 def ifcfg(net: Any, device: str) -> str:
     proto = (net.bootProto or "dhcp").lower()
-    lines = [
-        f"DEVICE={device}",
-        f"BOOTPROTO={'none' if proto == 'static' else proto}",
-        f"ONBOOT={'yes' if net.onboot is not False else 'no'}",
-        "TYPE=Ethernet",
-    ]
+    lines = [f"DEVICE={device}", f"BOOTPROTO={'none' if proto == 'static' else proto}",
+             f"ONBOOT={'yes' if net.onboot is not False else 'no'}", "TYPE=Ethernet"]
     if proto == "static":
         lines += [f"IPADDR={net.ip}", f"NETMASK={net.netmask}"]
         if net.gateway:
@@ -190,7 +180,8 @@ def set_shadow_password(root: Path, user: str, hashed: str, *, lock: bool) -> No
             break
     else:
         days = "0"
-        rows.append([user, ("!" + hashed) if lock else hashed, days, "0", "99999", "7", "", "", ""])
+        rows.append([user, ("!" + hashed) if lock else hashed, days, "0", "99999", "7", "", "",
+                     ""])
     _write_table(shadow, rows, 0o000)
 
 
@@ -249,9 +240,8 @@ def set_service(root: Path, name: str, enabled: bool) -> bool:
     if not script.is_file():
         return False
     match = _CHKCONFIG.search(script.read_text(errors="replace"))
-    levels, start, stop = (
-        (match.group(1), match.group(2), match.group(3)) if match else ("2345", "50", "50")
-    )
+    levels, start, stop = (match.group(1), match.group(2), match.group(3)) if match else (
+        "2345", "50", "50")
     levels = "" if levels == "-" else levels
     for level in range(7):
         rc_dir = root / f"etc/rc.d/rc{level}.d"
@@ -293,30 +283,23 @@ def apply(root: Path, handler: Any, say: Any) -> None:
         device = net.device or f"eth{index}"
         write(root, f"etc/sysconfig/network-scripts/ifcfg-{device}", ifcfg(net, device))
     if handler.rootpw.password or handler.rootpw.lock:
-        hashed = (
-            hash_password(handler.rootpw.password, handler.rootpw.isCrypted)
-            if handler.rootpw.password
-            else "!!"
-        )
+        hashed = (hash_password(handler.rootpw.password, handler.rootpw.isCrypted)
+                  if handler.rootpw.password else "!!")
         set_shadow_password(root, "root", hashed, lock=bool(handler.rootpw.lock))
     for user in handler.user.userList:
         add_user(root, user)
     if handler.authconfig.authconfig:
         args = handler.authconfig.authconfig.split()
         algo = next((a.split("=", 1)[1] for a in args if a.startswith("--passalgo=")), "md5")
-        write(
-            root,
-            "etc/sysconfig/authconfig",
-            f"USESHADOW={'yes' if '--enableshadow' in args or '--useshadow' in args else 'no'}\n"
-            f"PASSWDALGORITHM={algo}\n",
-        )
+        write(root, "etc/sysconfig/authconfig",
+              f"USESHADOW={'yes' if '--enableshadow' in args or '--useshadow' in args else 'no'}\n"
+              f"PASSWDALGORITHM={algo}\n")
     fw = handler.firewall
     ports = firewall_ports(list(fw.ports or []), list(fw.services or []))
     enabled = fw.enabled is not False
     write(root, "etc/sysconfig/iptables", iptables(enabled, ports, list(fw.trusts or [])), 0o600)
-    write(
-        root, "etc/sysconfig/system-config-firewall", system_config_firewall(enabled, ports), 0o600
-    )
+    write(root, "etc/sysconfig/system-config-firewall", system_config_firewall(enabled, ports),
+          0o600)
     set_service(root, "iptables", enabled)
     write(root, "etc/selinux/config", selinux(handler.selinux.selinux))
     if handler.firstboot.firstboot == FIRSTBOOT_SKIP:
