@@ -166,12 +166,12 @@ def build_test_iso(base: SampleBase, *, work: Path, name: str, args: str) -> Pat
     return iso
 
 
-def _install_set(iso: Path, ks: Path) -> set[str]:
-    """What buildiso resolves for ``ks`` on ``iso`` (N-V-R.A, as rpm -qa prints it)."""
+def _install_set(iso: Path, ks_text: str) -> set[str]:
+    """What buildiso resolves for ``ks_text`` on ``iso`` (N-V-R.A, as rpm -qa prints it)."""
     with open_base(iso) as reader:
         media = load_media(reader)
-    closure = resolve_install_set(ks_packages=parse_packages(ks.read_text()), media=media)
-    assert closure.ok, closure.problems(filename=ks.name)
+    closure = resolve_install_set(ks_packages=parse_packages(ks_text), media=media)
+    assert closure.ok, closure.problems(filename="ks.cfg")
     return {f"{p.name}-{p.version}-{p.release}.{p.arch}" for p in closure.packages}
 
 
@@ -390,7 +390,7 @@ def test_install_then_first_boot(
     assert not names & {"postfix", "rsyslog"}, report
     # One solver everywhere: the installer installed exactly the set buildiso resolves.
     installed = {r for r in report["rpms"] if not r.startswith("gpg-pubkey-")}
-    assert installed == _install_set(media, good_ks), report["rpms"]
+    assert installed == _install_set(media, kickstart()), report["rpms"]
     assert report["selinux"] == "disabled"
     assert report["cs_admin"] is True and report["firewall_19200_udp"] is True
     assert report["nochroot"] == "nochroot-ok"
