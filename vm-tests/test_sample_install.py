@@ -389,8 +389,8 @@ def test_install_then_first_boot(
     assert {"kernel", "grub", "cs-email", "sample-firstboot-report"} <= names, report
     assert not names & {"postfix", "rsyslog"}, report
     # One solver everywhere: the installer installed exactly the set buildiso resolves.
-    installed = {r for r in report["rpms"] if not r.startswith("gpg-pubkey-")}
-    assert installed == _install_set(media, kickstart()), report["rpms"]
+    rpm_qa = {r for r in report["rpms"] if not r.startswith("gpg-pubkey-")}
+    assert rpm_qa == _install_set(media, kickstart()), report["rpms"]
     assert report["selinux"] == "disabled"
     assert report["cs_admin"] is True and report["firewall_19200_udp"] is True
     assert report["nochroot"] == "nochroot-ok"
