@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from buildiso import __version__, paths, run
+from buildiso import fingerprint as fingerprint_mod
+from buildiso import paths, run
 from buildiso.compose.repo import RepoPackage
 from buildiso.compose.rpms import (
     RpmHeader,
@@ -26,6 +27,7 @@ from buildiso.compose.rpms import (
     verify_signatures,
 )
 from buildiso.errors import BuildError, InputError
+from buildiso.fingerprint import fingerprint
 from buildiso.log import step
 from buildiso.manifest import write_manifest
 from buildiso.master import iso
@@ -360,32 +362,17 @@ def identify(
         for rel, text in sorted(rendered.items())
     }
     tools = tool_versions()
+    base = checked.base
+    environment = fingerprint_mod.environment(
+        base_tree=base.source if base.kind == "dir" else None, base_files=base.iter_files()
+    )
     return BuildIdentity(
         inputs=inputs,
         rendered=entries,
         tools=tools,
-        fingerprint=fingerprint(inputs=inputs, rendered=entries, tools=tools),
+        fingerprint=fingerprint(
+            inputs=inputs, rendered=entries, tools=tools, environment=environment
+        ),
     )
 
 
-def fingerprint(
-    *, inputs: Mapping[str, Any], rendered: Mapping[str, Any], tools: Mapping[str, str]
-) -> str:
-    """Equal fingerprints = an unchanged rebuild (same inputs, same output, same tools)."""
-    state = {
-        "inputs": inputs,
-        "rendered": rendered,
-        "tools": tools,
-        "buildiso": __version__,
-        "code": code_digest(),
-    }
-    return sha256_bytes(json.dumps(state, sort_keys=True).encode())
-
-
-def code_digest() -> str:
-    """sha256 of buildiso's own modules: a changed buildiso never reuses an old ISO."""
-    package = Path(__file__).resolve().parent
-    digest = hashlib.sha256()
-    for path in sorted(package.glob("*.py")):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()
