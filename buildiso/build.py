@@ -30,6 +30,7 @@ from buildiso.errors import InputError
 from buildiso.log import step
 from buildiso.manifest import SCHEMA, Manifest, load_manifest
 from buildiso.master import iso
+from buildiso.master.basepackages import verify_base_packages
 from buildiso.master.basetree import open_base
 from buildiso.master.stage import Mastered, master_media
 from buildiso.master.staging import OverlayReader
@@ -98,6 +99,8 @@ def build_iso(
                 media=OverlayReader(overlay, base), ks_text=rendered[KS_PATH],
                 epoch=checked.epoch, allow_unresolved=allow_unresolved,
             )  # fmt: skip
+            with step("base packages of the install set: header + payload digests (rpm -K)"):
+                verify_base_packages(base=base, packages=composed.closure.packages, scratch=work)
             mastered = master_media(
                 base=base, overlay=overlay, scratch=work, profile=profile, rendered=rendered,
                 epoch=checked.epoch, content_seed=identity.content_seed,
