@@ -228,25 +228,28 @@ def check_base_implant(image: Path) -> None:
 
 
 def cached_file_sha256(path: Path, *, verify: Callable[[Path], None] | None = None) -> str:
-    """sha256 of a big input file, remembered by (path, size, mtime, inode) in out/cache.
-    ``verify`` runs only when the file is new or changed: a cache hit was verified before."""
-    st = path.stat()
-    key = f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{st.st_ino}"
-    cache = paths.DEFAULT_OUT / "cache" / "sha256.json"
+    """sha256 of a big input file, read in full every time: a file patched in place with
+    its mtime (and inode) kept is still seen. ``verify`` (e.g. checkisomd5, a second full
+    read) runs once per *content*: out/cache/verified-sha256.json remembers the digests that
+    passed it. Measured here (2 cores, load ~10 from other builds): the 65 MiB sample ISO
+    0.35 s, a 1 GiB file 2.8 s from the page cache (6.8 s cold): ~12 s for a RHEL DVD."""
+    step(f"hashing {path.name} ({path.stat().st_size // 2**20} MiB)")
+    digest = iso.sha256_file(path)
+    if verify is None:
+        return digest
+    cache = paths.DEFAULT_OUT / "cache" / "verified-sha256.json"
     try:
         known = json.loads(cache.read_text())
     except (OSError, ValueError):
         known = {}
-    if isinstance(known, dict) and isinstance(known.get(key), str):
-        return str(known[key])
-    if verify is not None:
-        verify(path)
-    step(f"hashing {path.name} ({st.st_size // 2**20} MiB)")
-    digest = iso.sha256_file(path)
-    known = {key: digest} if not isinstance(known, dict) else {**known, key: digest}
+    if not isinstance(known, dict):
+        known = {}
+    if known.get(digest) is True:
+        return digest
+    verify(path)
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
-        write_manifest(cache, known)
+        write_manifest(cache, {**known, digest: True})
     except OSError:
         pass  # only a cache
     return digest
@@ -374,5 +377,3 @@ def identify(
             inputs=inputs, rendered=entries, tools=tools, environment=environment
         ),
     )
-
-
