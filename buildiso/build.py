@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from buildiso import __version__, buildinputs, paths, publish, run
+from buildiso import __version__, buildinputs, outdir, paths, publish, run
 from buildiso.buildinputs import BuildIdentity, SigningKey
 from buildiso.compose.stage import Composed, compose_media, unresolved_problems
 from buildiso.config import Variant
@@ -59,6 +59,7 @@ def build_iso(
     """The pipeline: inputs → render → compose → master → publish."""
     started = time.monotonic()
     outputs = Outputs(out_dir=out_dir, iso_name=profile.iso_name)
+    outdir.check(out_dir)
     step("checking tools and inputs")
     run.require_tools(*buildinputs.REQUIRED_TOOLS)
     iso.check_volume_label(profile.volume_label, source=str(profile.path))
@@ -67,7 +68,7 @@ def build_iso(
         product=profile.product,
         password_file=password_file,
     )
-    out_dir.mkdir(parents=True, exist_ok=True)
+    outdir.make(out_dir)
     with open_base(base_path) as base:
         step(f"base: {base.label} ({base.kind}, {base.isolinux_flavour}, {base.efi_flavour})")
         checked = buildinputs.check_inputs(
@@ -188,6 +189,7 @@ def build_command(
 ) -> BuildResult:
     """The ``build`` verb. No --base/--gateway-rpms: build from the sample base."""
     profile = load_profile(profile_path, variant)
+    outdir.check(out_dir)  # before the sample base is built: minutes
     if base is None and gateway_rpms is None:
         base, gateway_rpms, sample_key = _sample_inputs()
         key = (
@@ -202,7 +204,7 @@ def build_command(
         )
     else:
         key = buildinputs.signing_key(profile, gpg_key=gpg_key, key_id=key_id)
-    with publish.sigterm_as_interrupt():
+    with publish.sigterm_as_interrupt(), outdir.removed_if_left_empty(out_dir):
         result = build_iso(
             base_path=base,
             gateway_rpms=gateway_rpms,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import sys
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -323,8 +324,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         click.echo(f"buildiso: {exc.message}", err=True)
         return exc.exit_code
     except BuildisoError as exc:
-        if debug:
-            raise
+        if debug:  # the traceback, and still the exit code scripts rely on
+            traceback.print_exc()
         click.echo(f"buildiso: error: {exc}", err=True)
         return exc.exit_code
     except KeyboardInterrupt:

@@ -114,6 +114,8 @@ def _media_contents(image: Path) -> dict[str, Any]:
 
 
 def inspect_iso(image: Path) -> dict[str, Any]:
+    if not image.is_file():
+        raise InputError(f"{image}: not a file", hint="give the built .iso file")
     label = _volume_label(image)
     # A truncated image would make xorriso and pycdlib fail with pages of their own words.
     iso.check_complete(image)
