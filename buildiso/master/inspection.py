@@ -170,3 +170,8 @@ def inspect_command(*, iso: Path, as_json: bool) -> None:
         click.echo(json.dumps(info, indent=2, sort_keys=True))
     else:
         click.echo(_text_report(info))
+    if info["implanted_md5"]["check"] == "FAIL":
+        raise InputError(
+            f"{iso}: fails its implanted MD5 check (checkisomd5): the image is damaged",
+            hint="copy or download the ISO again, or rebuild it",
+        )
