@@ -131,7 +131,28 @@ def gateway_rpm_files(folder: Path) -> list[Path]:
     return rpms
 
 
+def duplicate_packages(headers: list[RpmHeader]) -> list[str]:
+    """One problem per name.arch given by more than one file (two builds of cs-email: the
+    install set would take the newer while the manifest names the profile's build)."""
+    by_name: dict[str, list[RpmHeader]] = {}
+    for h in headers:
+        by_name.setdefault(f"{h.name}.{h.arch}", []).append(h)
+    return [
+        f"{key} is given {len(found)} times: "
+        + ", ".join(f"{h.path.name} ({h.nevra})" for h in sorted(found, key=lambda h: h.path.name))
+        for key, found in sorted(by_name.items())
+        if len(found) > 1
+    ]
+
+
 def check_headers(headers: list[RpmHeader]) -> None:
+    duplicates = duplicate_packages(headers)
+    if duplicates:
+        raise InputError(
+            "; ".join(duplicates),
+            hint="keep exactly one build of each gateway package in --gateway-rpms "
+            "(move the others out of that folder)",
+        )
     problems = [
         f"{h.path.name}: architecture {h.arch} (expected one of {', '.join(GATEWAY_ARCHES)})"
         for h in headers
