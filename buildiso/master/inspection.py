@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import click
 
+from buildiso import tmpdirs
 from buildiso.compose.repo import GATEWAY_REPO_DIR, load_repo
 from buildiso.errors import InputError
 from buildiso.master import efiboot, iso
@@ -96,7 +96,7 @@ def _media_contents(image: Path) -> dict[str, Any]:
                 if media.exists(rel):
                     result["files"][rel] = media.read_bytes(rel).decode("utf-8", "replace")
             if media.exists(EFIBOOT):
-                with tempfile.TemporaryDirectory(prefix="buildiso-inspect-") as tmp:
+                with tmpdirs.private_dir("inspect") as tmp:
                     img = Path(tmp) / "efiboot.img"
                     media.extract(EFIBOOT, img)
                     for rel in efiboot.list_files(img):

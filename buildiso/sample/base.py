@@ -262,6 +262,16 @@ def _check_out_dir(out_dir: Path) -> None:
         )
 
 
+def _remove_leftovers(out_dir: Path) -> None:
+    """The staging and old folders a killed sample build left (hundreds of MB). Called
+    holding the machine-wide lock: no other sample build is using them."""
+    for name in (f".{out_dir.name}.tmp", f".{out_dir.name}.old"):
+        leftover = out_dir.with_name(name)
+        if leftover.exists():
+            log.info("    removing %s, left by a killed sample build", leftover)
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
 def build_sample_base(out_dir: Path, *, force: bool = False) -> SampleBase:
     """Build (or reuse, when nothing changed) the sample base in ``out_dir``."""
     require_tools(*TOOLS)
@@ -269,6 +279,7 @@ def build_sample_base(out_dir: Path, *, force: bool = False) -> SampleBase:
     _check_out_dir(out_dir)
     epoch = source_date_epoch()
     with _locked():
+        _remove_leftovers(out_dir)
         step("checking the sample base's inputs (Debian kernel, signing key, sources)")
         kernel = fetch_kernel(cache_dir())
         key = signing.ensure_key(cache_dir() / "sample-gnupg", epoch=epoch)
