@@ -31,7 +31,10 @@ SCALARS: dict[str, tuple[tuple[type, ...], bool]] = {
     "inputs.profile.variant": ((str,), True),
 }
 _PACKAGE_KEYS = ("name", "arch", "evr", "nevra")
-_HINT = "use the *.manifest.json that `buildiso build` wrote beside the ISO (this one is damaged or edited)"
+_HINT = (
+    "use the *.manifest.json that `buildiso build` wrote beside the ISO "
+    "(this one is damaged or edited)"
+)
 _MISSING = object()
 
 

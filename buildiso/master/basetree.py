@@ -183,7 +183,7 @@ class BaseTree:
         if problems:
             raise InputError(
                 f"{self.source}: checksum check failed: " + "; ".join(problems),
-                hint="the base tree was modified or damaged: use an unmodified RHEL 6 DVD",
+                hint="the base was modified or damaged: copy it again from its source",
             )
 
     def _need(self, rel: str) -> str:

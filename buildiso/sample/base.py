@@ -26,6 +26,7 @@ from pathlib import Path
 from buildiso import paths
 from buildiso.errors import BuildError, InputError
 from buildiso.log import log, step
+from buildiso.master.basetree import open_base
 from buildiso.run import output, require_tools
 from buildiso.sample import closure, iso, rpmbuild, signing, tree
 from buildiso.sample.kernel import KernelTree, fetch_kernel
@@ -160,7 +161,20 @@ def _is_current(out_dir: Path, stamp: dict[str, object]) -> bool:
         return False
     layout = _layout(out_dir)
     complete = layout.tree.is_dir() and layout.iso.is_file() and layout.gpg_public_key.is_file()
-    return bool(old == stamp and complete and layout.key_id)
+    return bool(old == stamp and complete and layout.key_id) and _intact(layout)
+
+
+def _intact(layout: SampleBase) -> bool:
+    """A cached sample damaged since (a file edited, a disk error) is rebuilt, not handed
+    to the build, which could only say "the base was modified"."""
+    for source in (layout.tree, layout.iso):
+        try:
+            with open_base(source) as media:
+                media.verify_checksums()
+        except InputError as exc:
+            log.warning("sample base damaged (%s): rebuilding it", exc.message)
+            return False
+    return True
 
 
 @contextmanager
