@@ -35,7 +35,7 @@ from buildiso.master.basetree import open_base
 from buildiso.master.stage import Mastered, master_media
 from buildiso.master.staging import OverlayReader
 from buildiso.publish import BuildResult, Outputs
-from buildiso.render.password import admin_password_hash
+from buildiso.render.password import admin_password_hash, profile_salt
 from buildiso.render.profile import Profile, load_profile
 from buildiso.render.templates import CHAIN_C32, KS_PATH, render_media_files
 
@@ -65,7 +65,7 @@ def build_iso(
     iso.check_volume_label(profile.volume_label, source=str(profile.path))
     password_hash = admin_password_hash(
         default_hash=profile.admin_password_hash,
-        product=profile.product,
+        salt=profile_salt(profile),
         password_file=password_file,
     )
     outdir.make(out_dir)

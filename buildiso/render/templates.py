@@ -20,7 +20,7 @@ from buildiso import outdir, paths
 from buildiso.config import EfiFlavour, IsolinuxFlavour, Variant
 from buildiso.errors import InputError, ValidationFailed
 from buildiso.log import step
-from buildiso.render.password import admin_password_hash
+from buildiso.render.password import admin_password_hash, profile_salt
 from buildiso.render.profile import (
     EFI_PARTITION_MB,
     REPORT_PATH,
@@ -215,7 +215,7 @@ def render_command(
     profile = load_profile(profile_path, variant)
     password_hash = admin_password_hash(
         default_hash=profile.admin_password_hash,
-        product=profile.product,
+        salt=profile_salt(profile),
         password_file=password_file,
     )
     files = render_media_files(
