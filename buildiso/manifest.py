@@ -37,6 +37,8 @@ def write_manifest(path: Path, manifest: Manifest) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
+            f.flush()
+            os.fsync(f.fileno())  # on disk before the rename makes it the manifest
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
