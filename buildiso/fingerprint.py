@@ -41,7 +41,8 @@ CODE_ROOTS: tuple[Path, ...] = (
 )
 # Every program a build runs (version line + executable content).
 BUILD_TOOLS = (
-    "xorriso", "mcopy", "mmd", "mtype", "mdir", "createrepo_c", "rpmkeys", "rpm", "checkisomd5",
+    "xorriso", "mtools", "mcopy", "mmd", "mtype", "mdir", "createrepo_c", "rpmkeys", "rpm",
+    "checkisomd5",
 )  # fmt: skip
 _VERSION_ARGS = {"xorriso": "-version", "mcopy": "--version", "checkisomd5": "--help"}
 # Python libraries whose code writes or reads the media's bytes.

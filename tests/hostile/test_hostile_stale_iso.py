@@ -161,3 +161,23 @@ def _plain(data: bytes) -> bytes:
         except (OSError, lzma.LZMAError):
             continue
     return data
+
+
+def test_every_program_a_build_runs_is_in_the_fingerprint(
+    sample_base: SampleBase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tool the build starts but the fingerprint leaves out could change the ISO unseen."""
+    from buildiso import run
+
+    started: set[str] = set()
+    real_argv = run._argv
+
+    def recording(cmd: list[str]) -> list[str]:
+        argv = real_argv(cmd)
+        started.add(Path(argv[0]).name)
+        return argv
+
+    monkeypatch.setattr(run, "_argv", recording)
+    assert not build_into(sample_base, tmp_path / "out").skipped
+    assert {"xorriso", "createrepo_c", "rpmkeys"} <= started
+    assert started <= set(fingerprint.BUILD_TOOLS), started - set(fingerprint.BUILD_TOOLS)
