@@ -75,3 +75,13 @@ def test_debug_keeps_the_exit_code(tmp_path: Path, capsys: pytest.CaptureFixture
     assert main(["--debug", "build", "--base", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert "Traceback" in err and "--base and --gateway-rpms go together" in err
+
+
+@pytest.mark.parametrize("option", ["--profile", "--password-file"])
+def test_a_folder_where_a_file_is_expected(
+    option: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["render", option, str(tmp_path), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "is a directory" in err
+    assert not (tmp_path / "o").exists()
