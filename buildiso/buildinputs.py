@@ -339,6 +339,8 @@ def describe_inputs(
         },
         # --allow-unresolved: unresolved Requires shipped (a development build)
         "depsolve": {"allow_unresolved": allow_unresolved},
+        # createrepo_c --groupfile: the gateway group as cs-repo/ carries it
+        "gateway_comps": {"sha256": fingerprint_mod.read_files()["gateway_comps"]},
         "profile": {
             "path": str(profile.path),
             "sha256": sha256_bytes(profile.path.read_bytes()),

@@ -78,6 +78,7 @@ _BUILD_VALUES = [
     ("allow unsigned", "inputs.signing.allow_unsigned"),
     ("allow unresolved", "inputs.depsolve.allow_unresolved"),
     ("profile variant", "inputs.profile.variant"),
+    ("gateway comps", "inputs.gateway_comps.sha256"),
 ]
 
 

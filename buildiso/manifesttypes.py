@@ -29,6 +29,7 @@ SCALARS: dict[str, tuple[tuple[type, ...], bool]] = {
     "inputs.signing.allow_unsigned": ((bool,), True),
     "inputs.depsolve.allow_unresolved": ((bool,), False),
     "inputs.profile.variant": ((str,), True),
+    "inputs.gateway_comps.sha256": ((str,), False),
 }
 _PACKAGE_KEYS = ("name", "arch", "evr", "nevra")
 _HINT = (

@@ -181,3 +181,22 @@ def test_every_program_a_build_runs_is_in_the_fingerprint(
     assert not build_into(sample_base, tmp_path / "out").skipped
     assert {"xorriso", "createrepo_c", "rpmkeys"} <= started
     assert started <= set(fingerprint.BUILD_TOOLS), started - set(fingerprint.BUILD_TOOLS)
+
+
+def test_diff_names_a_comps_only_change(
+    sample_base: SampleBase,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The nightly diff must not say "no changes" when only comps changed the ISO."""
+    from buildiso.cli import main
+
+    comps = _patched_copy(monkeypatch, tmp_path, compose_stage, "GATEWAY_COMPS")
+    first = build_into(sample_base, tmp_path / "a")
+    _append(comps, b"<!-- edited -->\n")
+    second = build_into(sample_base, tmp_path / "b")
+    capsys.readouterr()
+    assert main(["diff", str(first.manifest), str(second.manifest)]) == 0
+    out = capsys.readouterr().out
+    assert "gateway comps:" in out and "no changes" not in out
