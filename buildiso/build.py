@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from buildiso import __version__, buildinputs, paths, publish, run
+from buildiso import __version__, buildinputs, outdir, paths, publish, run
 from buildiso.buildinputs import BuildIdentity, SigningKey
 from buildiso.compose.stage import Composed, compose_media, unresolved_problems, why_entry
 from buildiso.config import Variant
@@ -30,11 +30,12 @@ from buildiso.errors import InputError
 from buildiso.log import step
 from buildiso.manifest import SCHEMA, Manifest, load_manifest
 from buildiso.master import iso
+from buildiso.master.basepackages import verify_base_packages
 from buildiso.master.basetree import open_base
 from buildiso.master.stage import Mastered, master_media
 from buildiso.master.staging import OverlayReader
 from buildiso.publish import BuildResult, Outputs
-from buildiso.render.password import admin_password_hash
+from buildiso.render.password import admin_password_hash, profile_salt
 from buildiso.render.profile import Profile, load_profile
 from buildiso.render.templates import CHAIN_C32, KS_PATH, render_media_files
 
@@ -58,15 +59,16 @@ def build_iso(
     """The pipeline: inputs → render → compose → master → publish."""
     started = time.monotonic()
     outputs = Outputs(out_dir=out_dir, iso_name=profile.iso_name)
+    outdir.check(out_dir)
     step("checking tools and inputs")
     run.require_tools(*buildinputs.REQUIRED_TOOLS)
     iso.check_volume_label(profile.volume_label, source=str(profile.path))
     password_hash = admin_password_hash(
         default_hash=profile.admin_password_hash,
-        product=profile.product,
+        salt=profile_salt(profile),
         password_file=password_file,
     )
-    out_dir.mkdir(parents=True, exist_ok=True)
+    outdir.make(out_dir)
     with open_base(base_path) as base:
         step(f"base: {base.label} ({base.kind}, {base.isolinux_flavour}, {base.efi_flavour})")
         checked = buildinputs.check_inputs(
@@ -98,6 +100,8 @@ def build_iso(
                 media=OverlayReader(overlay, base), ks_text=rendered[KS_PATH],
                 epoch=checked.epoch, allow_unresolved=allow_unresolved,
             )  # fmt: skip
+            with step("base packages of the install set: header + payload digests (rpm -K)"):
+                verify_base_packages(base=base, packages=composed.closure.packages, scratch=work)
             mastered = master_media(
                 base=base, overlay=overlay, scratch=work, profile=profile, rendered=rendered,
                 epoch=checked.epoch, content_seed=identity.content_seed,
@@ -188,6 +192,7 @@ def build_command(
 ) -> BuildResult:
     """The ``build`` verb. No --base/--gateway-rpms: build from the sample base."""
     profile = load_profile(profile_path, variant)
+    outdir.check(out_dir)  # before the sample base is built: minutes
     if base is None and gateway_rpms is None:
         base, gateway_rpms, sample_key = _sample_inputs()
         key = (
@@ -202,7 +207,7 @@ def build_command(
         )
     else:
         key = buildinputs.signing_key(profile, gpg_key=gpg_key, key_id=key_id)
-    with publish.sigterm_as_interrupt():
+    with publish.sigterm_as_interrupt(), outdir.removed_if_left_empty(out_dir):
         result = build_iso(
             base_path=base,
             gateway_rpms=gateway_rpms,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import sys
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from buildiso.log import setup_logging
 
 _PATH = click.Path(path_type=Path)
 _EXISTING = click.Path(exists=True, path_type=Path)
+_EXISTING_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 
 def _choice(enum_type: type[enum.StrEnum]) -> click.Choice[str]:
@@ -29,7 +31,7 @@ def _choice(enum_type: type[enum.StrEnum]) -> click.Choice[str]:
 profile_option = click.option(
     "--profile",
     "profile_path",
-    type=_EXISTING,
+    type=_EXISTING_FILE,
     default=paths.DEFAULT_PROFILE,
     show_default=True,
     help="Product profile (TOML).",
@@ -43,7 +45,7 @@ variant_option = click.option(
 )
 password_option = click.option(
     "--password-file",
-    type=_EXISTING,
+    type=_EXISTING_FILE,
     default=None,
     help="File holding a custom initial cs-admin password (or set BUILDISO_CS_ADMIN_PASSWORD). "
     "Default: the vendor default, stored only as a hash.",
@@ -181,7 +183,7 @@ def sample_base(out_dir: Path, force: bool) -> None:
 )
 @click.option(
     "--gpg-key",
-    type=_EXISTING,
+    type=_EXISTING_FILE,
     default=None,
     help="Public key the gateway RPMs must be signed with (default: the profile's).",
 )
@@ -323,8 +325,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         click.echo(f"buildiso: {exc.message}", err=True)
         return exc.exit_code
     except BuildisoError as exc:
-        if debug:
-            raise
+        if debug:  # the traceback, and still the exit code scripts rely on
+            traceback.print_exc()
         click.echo(f"buildiso: error: {exc}", err=True)
         return exc.exit_code
     except KeyboardInterrupt:

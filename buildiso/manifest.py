@@ -21,6 +21,7 @@ import click
 
 from buildiso.compose.rpmversion import Evr
 from buildiso.errors import InputError
+from buildiso.manifesttypes import Package, ParsedManifest, RenderedFile, parse_manifest
 
 SCHEMA = 1
 # createrepo_c names repodata files by checksum: a package change renames them all, which
@@ -36,6 +37,8 @@ def write_manifest(path: Path, manifest: Manifest) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
+            f.flush()
+            os.fsync(f.fileno())  # on disk before the rename makes it the manifest
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
@@ -64,134 +67,107 @@ def load_manifest(path: Path) -> Manifest:
 
 # --- diff -----------------------------------------------------------------------------
 
+_BUILD_VALUES = [
+    ("product version", "product.version"),
+    ("build", "product.build"),
+    ("ISO name", "iso.name"),
+    ("volume label", "iso.volume_label"),
+    ("base", "inputs.base.label"),
+    ("base checksum", "inputs.base.sha256"),
+    ("signing key", "inputs.signing.key_id"),
+    ("allow unsigned", "inputs.signing.allow_unsigned"),
+    ("allow unresolved", "inputs.depsolve.allow_unresolved"),
+    ("profile variant", "inputs.profile.variant"),
+    ("gateway comps", "inputs.gateway_comps.sha256"),
+]
 
-def _packages(manifest: Manifest, key: str) -> dict[str, dict[str, str]]:
-    """name.arch → package entry, for a list of {name, arch, evr, ...} entries."""
-    section: Any = manifest
-    for part in key.split("."):
-        section = section.get(part, {}) if isinstance(section, dict) else {}
-    entries = section if isinstance(section, list) else []
-    return {f"{p['name']}.{p['arch']}": p for p in entries}
 
-
-def _package_changes(
-    old: Mapping[str, Mapping[str, str]], new: Mapping[str, Mapping[str, str]]
-) -> Iterator[str]:
+def _package_changes(old: Mapping[str, Package], new: Mapping[str, Package]) -> Iterator[str]:
     for key in sorted(set(old) | set(new)):
         if key not in old:
-            yield f"  added:      {new[key]['nevra']}"
+            yield f"  added:      {new[key].nevra}"
         elif key not in new:
-            yield f"  removed:    {old[key]['nevra']}"
+            yield f"  removed:    {old[key].nevra}"
         else:
-            before, after = Evr.parse(old[key]["evr"]), Evr.parse(new[key]["evr"])
+            before, after = Evr.parse(old[key].evr), Evr.parse(new[key].evr)
             order = after.compare(before)
             if order > 0:
                 yield f"  upgraded:   {key}  {before} -> {after}"
             elif order < 0:
                 yield f"  downgraded: {key}  {before} -> {after}"
-            elif old[key].get("sha256") != new[key].get("sha256"):
-                yield f"  rebuilt:    {new[key]['nevra']} (same version, different file)"
+            elif old[key].sha256 != new[key].sha256:
+                yield f"  rebuilt:    {new[key].nevra} (same version, different file)"
 
 
-def _file_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> Iterator[str]:
+def _file_changes(
+    old: Mapping[str, RenderedFile], new: Mapping[str, RenderedFile]
+) -> Iterator[str]:
     for rel in sorted(set(old) | set(new)):
         before, after = old.get(rel), new.get(rel)
         if before is None:
             yield f"  added:   {rel}"
         elif after is None:
             yield f"  removed: {rel}"
-        elif before.get("sha256") != after.get("sha256"):
-            if "text" in before and "text" in after:
+        elif before.sha256 != after.sha256:
+            if before.text is not None and after.text is not None:
                 yield f"  changed: {rel}"
                 diff = difflib.unified_diff(
-                    before["text"].splitlines(),
-                    after["text"].splitlines(),
+                    before.text.splitlines(),
+                    after.text.splitlines(),
                     fromfile=f"old/{rel}",
                     tofile=f"new/{rel}",
                     lineterm="",
                 )
                 yield from (f"    {line}" for line in diff)
             else:
-                yield f"  changed: {rel} (sha256 {before.get('sha256')} -> {after.get('sha256')})"
+                yield f"  changed: {rel} (sha256 {before.sha256} -> {after.sha256})"
 
 
-def _value_changes(old: Manifest, new: Manifest, keys: list[tuple[str, str]]) -> Iterator[str]:
-    for label, dotted in keys:
-        a, b = _get(old, dotted), _get(new, dotted)
-        if a != b:
-            yield f"  {label}: {a} -> {b}"
+def _mapping_changes(old: Mapping[str, str], new: Mapping[str, str]) -> Iterator[str]:
+    for rel in sorted(set(old) | set(new)):
+        if old.get(rel) == new.get(rel) or rel.startswith(f"{_REPODATA}/"):
+            continue
+        change = "changed" if rel in old and rel in new else "added" if rel in new else "removed"
+        yield f"  {change}: {rel}"
 
 
-def _get(data: Manifest, dotted: str) -> Any:
-    value: Any = data
-    for part in dotted.split("."):
-        value = value.get(part) if isinstance(value, dict) else None
-    return value
+def _parsed(manifest: Manifest | ParsedManifest, source: str) -> ParsedManifest:
+    if isinstance(manifest, ParsedManifest):
+        return manifest
+    return parse_manifest(manifest, source=source)
 
 
-def diff_manifests(old: Manifest, new: Manifest) -> list[str]:
+def diff_manifests(
+    old_manifest: Manifest | ParsedManifest, new_manifest: Manifest | ParsedManifest
+) -> list[str]:
     """Human-readable lines: what changed from ``old`` to ``new`` (empty = same build)."""
+    old, new = _parsed(old_manifest, "old manifest"), _parsed(new_manifest, "new manifest")
     lines: list[str] = []
 
-    def section(title: str, body: list[str]) -> None:
+    def section(title: str, body: Iterator[str] | list[str]) -> None:
+        body = list(body)
         if body:
             lines.append(title)
             lines.extend(body)
 
     section(
         "Build:",
-        list(
-            _value_changes(
-                old,
-                new,
-                [
-                    ("product version", "product.version"),
-                    ("build", "product.build"),
-                    ("ISO name", "iso.name"),
-                    ("volume label", "iso.volume_label"),
-                    ("base", "inputs.base.label"),
-                    ("base checksum", "inputs.base.sha256"),
-                    ("signing key", "inputs.signing.key_id"),
-                    ("allow unsigned", "inputs.signing.allow_unsigned"),
-                    ("allow unresolved", "inputs.depsolve.allow_unresolved"),
-                    ("profile variant", "inputs.profile.variant"),
-                ],
-            )
-        ),
-    )
-    section(
-        "Gateway packages:",
-        list(
-            _package_changes(
-                _packages(old, "inputs.gateway_packages"), _packages(new, "inputs.gateway_packages")
-            )
-        ),
-    )
-    section(
-        "Install set:",
-        list(_package_changes(_packages(old, "install_set"), _packages(new, "install_set"))),
-    )
-    section(
-        "Kickstart and boot menus:",
-        list(_file_changes(old.get("rendered", {}), new.get("rendered", {}))),
-    )
-    section(
-        "Other files on the media:",
         [
-            f"  changed: {rel}"
-            if rel in old.get("staged", {}) and rel in new.get("staged", {})
-            else f"  {'added' if rel in new.get('staged', {}) else 'removed'}: {rel}"
-            for rel in sorted(set(old.get("staged", {})) | set(new.get("staged", {})))
-            if old.get("staged", {}).get(rel) != new.get("staged", {}).get(rel)
-            and not rel.startswith(f"{_REPODATA}/")
+            f"  {label}: {old.values[key]} -> {new.values[key]}"
+            for label, key in _BUILD_VALUES
+            if old.values[key] != new.values[key]
         ],
     )
+    section("Gateway packages:", _package_changes(old.gateway_packages, new.gateway_packages))
+    section("Install set:", _package_changes(old.install_set, new.install_set))
+    section("Kickstart and boot menus:", _file_changes(old.rendered, new.rendered))
+    section("Other files on the media:", _mapping_changes(old.staged, new.staged))
     section(
         "Tools:",
         [
-            f"  {tool}: {_get(old, 'tools').get(tool)} -> {_get(new, 'tools').get(tool)}"
-            for tool in sorted(set(old.get("tools", {})) | set(new.get("tools", {})))
-            if old.get("tools", {}).get(tool) != new.get("tools", {}).get(tool)
+            f"  {tool}: {old.tools.get(tool)} -> {new.tools.get(tool)}"
+            for tool in sorted(set(old.tools) | set(new.tools))
+            if old.tools.get(tool) != new.tools.get(tool)
         ],
     )
     return lines
@@ -199,14 +175,15 @@ def diff_manifests(old: Manifest, new: Manifest) -> list[str]:
 
 def diff_command(*, old: Path, new: Path) -> None:
     """``buildiso diff OLD NEW``: print what changed; "no changes" when nothing did."""
-    before, after = load_manifest(old), load_manifest(new)
+    before = parse_manifest(load_manifest(old), source=str(old))
+    after = parse_manifest(load_manifest(new), source=str(new))
     lines = diff_manifests(before, after)
     click.echo(f"buildiso diff {old} -> {new}")
-    old_iso, new_iso = before.get("iso", {}), after.get("iso", {})
-    if old_iso.get("sha256") == new_iso.get("sha256"):
+    old_sha, new_sha = str(before.values["iso.sha256"]), str(after.values["iso.sha256"])
+    if old_sha == new_sha:
         click.echo("ISO: identical (same sha256)")
     else:
-        click.echo(f"ISO: {old_iso.get('sha256', '?')[:16]}… -> {new_iso.get('sha256', '?')[:16]}…")
+        click.echo(f"ISO: {old_sha[:16]}… -> {new_sha[:16]}…")
     if not lines:
         click.echo("no changes in inputs, install set or rendered files")
     for line in lines:

@@ -210,17 +210,31 @@ def publish(
     """
     tmp_sums = tmp_iso.with_name("SHA256SUM")
     tmp_sums.write_text(f"{sha256}  {outputs.iso_name}\n", encoding="ascii")
+    # On disk before renamed into place: after a power cut the names never point at
+    # data that was still only in the page cache.
+    for path in (tmp_sums, tmp_iso):
+        fsync_path(path)
     with signals_held():
         outputs.state.unlink(missing_ok=True)
         os.replace(tmp_sums, outputs.sums)
         os.replace(tmp_iso, outputs.iso)
-        write_manifest(outputs.manifest, manifest)
+        write_manifest(outputs.manifest, manifest)  # fsyncs its temp file before the rename
         record_state(
             state_path=outputs.state,
             iso_path=outputs.iso,
             manifest_path=outputs.manifest,
             fingerprint=fingerprint,
         )
+        fsync_path(outputs.out_dir)  # the renames themselves
+
+
+def fsync_path(path: Path) -> None:
+    """fsync a file's data or a folder's entries (opened read-only: works for both)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 # --- signals ----------------------------------------------------------------------------------

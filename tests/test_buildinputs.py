@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from mini_media import make_tree, plain_xorriso_iso
 
-from buildiso import buildinputs, paths
+from buildiso import buildinputs, fingerprint, paths
 from buildiso.compose.rpms import RpmHeader
 from buildiso.config import Variant
 from buildiso.errors import BuildError, InputError
@@ -106,7 +106,7 @@ def test_fingerprint_covers_inputs_output_tools_and_code(monkeypatch: pytest.Mon
     assert first == buildinputs.fingerprint(**parts)  # type: ignore[arg-type]
     for key, other in (("inputs", {"a": 2}), ("rendered", {"ks.cfg": "y"}), ("tools", {})):
         assert buildinputs.fingerprint(**{**parts, key: other}) != first  # type: ignore[arg-type]
-    monkeypatch.setattr(buildinputs, "code_digest", lambda: "changed code")
+    monkeypatch.setattr(fingerprint, "code_digest", lambda: "changed code")
     assert buildinputs.fingerprint(**parts) != first  # type: ignore[arg-type]
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import enum
 import hashlib
 import re
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 
 import rpmfile
 
+from buildiso import tmpdirs
 from buildiso.compose.rpmversion import Evr, Flag, Relation
 from buildiso.errors import InputError
 from buildiso.run import run
@@ -230,8 +230,7 @@ def verify_signatures(
     CORRUPT, a signed one as signed by an unknown key.
     """
     want = _short_key_id(key_id)
-    with tempfile.TemporaryDirectory(prefix="buildiso-rpmdb-") as tmp:
-        dbpath = Path(tmp)
+    with tmpdirs.private_dir("rpmdb") as dbpath:
         if public_key is not None:
             _import_key(dbpath=dbpath, public_key=public_key, key_id=want)
         return [_check_one(path, dbpath=dbpath, key_id=want) for path in rpms]

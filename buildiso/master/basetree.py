@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import shutil
 import struct
-import tempfile
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from typing import IO, Literal
 import pycdlib
 from pycdlib.pycdlibexception import PyCdlibException
 
+from buildiso import tmpdirs
 from buildiso.config import EfiFlavour, IsolinuxFlavour
 from buildiso.errors import InputError
 from buildiso.master.iso import check_complete
@@ -183,7 +183,7 @@ class BaseTree:
         if problems:
             raise InputError(
                 f"{self.source}: checksum check failed: " + "; ".join(problems),
-                hint="the base tree was modified or damaged: use an unmodified RHEL 6 DVD",
+                hint="the base was modified or damaged: copy it again from its source",
             )
 
     def _need(self, rel: str) -> str:
@@ -294,7 +294,7 @@ def _efi_flavour(path: Path, files: _DirSource | _IsoSource, present: frozenset[
 
 def _fat_listing(files: _DirSource | _IsoSource, rel: str) -> list[str]:
     """File names in ``EFI/BOOT`` inside a FAT image (mtools: no mount needed)."""
-    with tempfile.TemporaryDirectory(prefix="buildiso-efiboot-") as tmp:
+    with tmpdirs.private_dir("efiboot") as tmp:
         image = Path(tmp) / "efiboot.img"
         with files.open(rel) as src, image.open("wb") as out:
             shutil.copyfileobj(src, out, _CHUNK)

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import click
 
+from buildiso import tmpdirs
 from buildiso.compose.repo import GATEWAY_REPO_DIR, load_repo
 from buildiso.errors import InputError
 from buildiso.master import efiboot, iso
@@ -96,7 +96,7 @@ def _media_contents(image: Path) -> dict[str, Any]:
                 if media.exists(rel):
                     result["files"][rel] = media.read_bytes(rel).decode("utf-8", "replace")
             if media.exists(EFIBOOT):
-                with tempfile.TemporaryDirectory(prefix="buildiso-inspect-") as tmp:
+                with tmpdirs.private_dir("inspect") as tmp:
                     img = Path(tmp) / "efiboot.img"
                     media.extract(EFIBOOT, img)
                     for rel in efiboot.list_files(img):
@@ -114,6 +114,8 @@ def _media_contents(image: Path) -> dict[str, Any]:
 
 
 def inspect_iso(image: Path) -> dict[str, Any]:
+    if not image.is_file():
+        raise InputError(f"{image}: not a file", hint="give the built .iso file")
     label = _volume_label(image)
     # A truncated image would make xorriso and pycdlib fail with pages of their own words.
     iso.check_complete(image)
@@ -168,3 +170,8 @@ def inspect_command(*, iso: Path, as_json: bool) -> None:
         click.echo(json.dumps(info, indent=2, sort_keys=True))
     else:
         click.echo(_text_report(info))
+    if info["implanted_md5"]["check"] == "FAIL":
+        raise InputError(
+            f"{iso}: fails its implanted MD5 check (checkisomd5): the image is damaged",
+            hint="copy or download the ISO again, or rebuild it",
+        )

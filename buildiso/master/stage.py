@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from buildiso.log import step
-from buildiso.master import iso
+from buildiso.master import iso, isomd5
 from buildiso.master.basetree import BaseTree
 from buildiso.master.staging import Staged, stage_overlay
 from buildiso.render.profile import Profile
@@ -55,7 +55,10 @@ def master_media(
     with step(f"mastering {profile.iso_name} (xorriso; MD5 implanted while writing)"):
         mastered = iso.master_iso(plan, dest=image, progress=progress_logger("writing"))
     with step("SHA-256"):
-        sha256 = iso.sha256_file(image, progress=progress_logger("hashing"))
+        # the same read also re-checks the MD5 implanted while xorriso wrote (#13)
+        sha256 = isomd5.sha256_verifying_implant(
+            image, implant=mastered.implant, progress=progress_logger("hashing")
+        )
     return Mastered(
         image=image,
         size=mastered.size,

@@ -66,7 +66,7 @@ class TreeInfo:
             first = str(exc).splitlines()[0]
             raise InputError(
                 f"{source}: not a valid .treeinfo ({first})",
-                hint="the base tree's .treeinfo is damaged: use an unmodified RHEL 6 DVD",
+                hint="the base's .treeinfo is damaged: copy the base again from its source",
             ) from exc
         sections = tuple(
             (name, tuple((k, v.strip()) for k, v in parser.items(name)))

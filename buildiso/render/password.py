@@ -9,23 +9,31 @@ names the rules that failed and never shows the password.
 Without a custom password the profile's hash of the vendor default is used: the plaintext
 default is not in this repository at all.
 
-The hash's salt is derived (HMAC of the password, keyed by the product) rather than random,
-so the same inputs give a byte-identical ks.cfg and ISO. The cost: two builds with the same
+The hash's salt is derived from the build's *non-secret* identity (product, version, build,
+variant) rather than random, so the same inputs give a byte-identical ks.cfg and ISO. It
+must not be derived from the password: ks.cfg publishes the salt, and a salt computed from
+the password would let a guess be checked with one cheap HMAC instead of the 5,000 SHA-512
+rounds of the hash. The cost of a fixed salt: two builds of the same release with the same
 password show the same hash. The password is expired at first boot anyway.
+
+``BUILDISO_CS_ADMIN_PASSWORD`` is removed from ``os.environ`` once read, so nothing started
+later (or a crash report) sees it; programs we start get ``run.child_env()``'s minimal
+environment in any case. The SHA-512 crypt itself is ``shacrypt`` (the ``crypt`` module is
+gone in Python 3.13).
 """
 
 from __future__ import annotations
 
 import hashlib
-import hmac
 import os
 import re
-import warnings
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 
 from buildiso.errors import InputError
+from buildiso.render.profile import Profile
+from buildiso.render.shacrypt import sha512_crypt
 
 ENV_VAR = "BUILDISO_CS_ADMIN_PASSWORD"
 WORDS_FILE = Path(__file__).resolve().parent / "data" / "words.txt"
@@ -133,23 +141,28 @@ def check_policy(password: str, *, source: str) -> None:
         )
 
 
-def _salt(password: str, *, product: str) -> str:
-    digest = hmac.new(product.encode(), password.encode(), hashlib.sha256).digest()
+def salt_for(*, product: str, version: str, build: int | str, variant: str) -> str:
+    """16 salt characters from the build's non-secret identity (never from the password)."""
+    identity = "\0".join(("buildiso cs-admin salt", product, version, str(build), variant))
+    digest = hashlib.sha256(identity.encode()).digest()
     # 16 characters from the crypt alphabet (96 bits of the digest)
     return "".join(_CRYPT_ALPHABET[b % 64] for b in digest[:16])
 
 
-def hash_password(password: str, *, product: str) -> str:
-    """SHA-512 crypt (``$6$``) of ``password`` with a salt derived from it and ``product``."""
-    salt = _salt(password, product=product)
-    with warnings.catch_warnings():
-        # crypt is deprecated (gone in Python 3.13); it is the libc crypt(3) RHEL 6 uses.
-        warnings.simplefilter("ignore", DeprecationWarning)
-        import crypt
+def profile_salt(profile: Profile) -> str:
+    return salt_for(
+        product=profile.product,
+        version=profile.version,
+        build=profile.build,
+        variant=str(profile.variant),
+    )
 
-    hashed = crypt.crypt(password, f"$6${salt}")
-    if hashed is None or not _SHA512_CRYPT.fullmatch(hashed):
-        raise InputError("this system's crypt(3) cannot make SHA-512 hashes", hint="use glibc")
+
+def hash_password(password: str, *, salt: str) -> str:
+    """SHA-512 crypt (``$6$``) of ``password`` with ``salt`` (see ``salt_for``)."""
+    hashed = sha512_crypt(password, salt)
+    if not _SHA512_CRYPT.fullmatch(hashed):
+        raise InputError("SHA-512 crypt gave a malformed hash", hint="report this bug")
     return hashed
 
 
@@ -159,6 +172,8 @@ def read_custom_password(
     """(password, where it came from) or None when no custom password was given."""
     env = os.environ if environ is None else environ
     from_env = env.get(ENV_VAR)
+    if environ is None:
+        os.environ.pop(ENV_VAR, None)  # read once; nothing started later inherits it
     if password_file is not None and from_env is not None:
         raise InputError(
             f"both --password-file and {ENV_VAR} are set",
@@ -184,7 +199,7 @@ def read_custom_password(
 def admin_password_hash(
     *,
     default_hash: str,
-    product: str,
+    salt: str,
     password_file: Path | None,
     environ: Mapping[str, str] | None = None,
 ) -> str:
@@ -194,4 +209,4 @@ def admin_password_hash(
         return default_hash
     password, source = custom
     check_policy(password, source=source)
-    return hash_password(password, product=product)
+    return hash_password(password, salt=salt)

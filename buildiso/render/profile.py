@@ -486,6 +486,7 @@ def _partitions(
         r.problem("partitions", "missing (expected [[partitions]] tables)")
         return ()
     parts: list[Partition] = []
+    unusable_sizes: set[str] = set()
     for index, entry in enumerate(raw):
         key = f"partitions[{index}]"
         if not isinstance(entry, dict):
@@ -497,9 +498,12 @@ def _partitions(
             entry, key, "mount", r"/|(/[a-z0-9_]{1,32}){1,4}|swap", "/, /var, ... or swap"
         )
         fstype = r.choice(entry, key, "fstype", _FSTYPES)
+        reported = len(r.problems)
         size = r.integer(entry, key, "size_mb", 1, 16 * 1024 * 1024)
         if mount in overrides:
             size = r.integer(overrides, f"{vkey}.sizes_mb", mount, 1, 16 * 1024 * 1024)
+        if len(r.problems) > reported:
+            unusable_sizes.add(mount)  # reported once; no "1 MB too small" on top
         grow = r.flag(entry, key, "grow") if "grow" in entry else False
         parts.append(Partition(mount=mount, fstype=fstype, size_mb=size, grow=grow))
     mounts = [p.mount for p in parts]
@@ -520,6 +524,8 @@ def _partitions(
         found = [p for p in parts if p.mount == mount]
         if not found:
             r.problem("partitions", f"a separate {mount} partition is required")
+        elif mount in unusable_sizes:
+            pass
         elif found[0].size_mb < minimum:
             where = f"{vkey}.sizes_mb./var" if mount in overrides else "partitions"
             why = " with two-year message tracking" if tracking and mount == "/var" else ""

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import jinja2
 
-from buildiso import paths
+from buildiso import outdir, paths
 from buildiso.config import EfiFlavour, IsolinuxFlavour, Variant
 from buildiso.errors import InputError, ValidationFailed
 from buildiso.log import step
-from buildiso.render.password import admin_password_hash
+from buildiso.render.password import admin_password_hash, profile_salt
 from buildiso.render.profile import (
     EFI_PARTITION_MB,
     REPORT_PATH,
@@ -67,6 +67,7 @@ def chain_loads_local(flavour: IsolinuxFlavour, *, base_has_chain: bool) -> bool
 def _printf_octal(data: bytes) -> str:
     # POSIX printf format that writes exactly these bytes (octal escapes: dash and busybox)
     return "".join(f"\\{b:03o}" for b in data)
+
 
 # Where RHEL 6's anaconda has the install media mounted during the install (see
 # docs/design.md, "Install media during the install"): /mnt/source holds the tree for the
@@ -210,15 +211,17 @@ def render_command(
     out_dir: Path,
 ) -> None:
     """``buildiso render``: check everything, then write ks.cfg and both menus into out_dir."""
+    outdir.check(out_dir)
     profile = load_profile(profile_path, variant)
     password_hash = admin_password_hash(
         default_hash=profile.admin_password_hash,
-        product=profile.product,
+        salt=profile_salt(profile),
         password_file=password_file,
     )
     files = render_media_files(
         profile, isolinux=isolinux_flavour, efi=efi_flavour, password_hash=password_hash
     )
+    outdir.make(out_dir)
     written = write_files_atomically(files, out_dir=out_dir)
     step(f"rendered {profile.iso_name} ({variant.value}) boot files into {out_dir}")
     for path in written:

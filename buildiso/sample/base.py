@@ -27,6 +27,7 @@ from pathlib import Path
 from buildiso import paths
 from buildiso.errors import BuildError, InputError
 from buildiso.log import log, step
+from buildiso.master.basetree import open_base
 from buildiso.run import output, require_tools
 from buildiso.sample import closure, iso, rpmbuild, signing, tree
 from buildiso.sample.installer.stage2 import BUILDISO_MODULES, BUILDISO_SOURCE
@@ -168,7 +169,20 @@ def _is_current(out_dir: Path, stamp: dict[str, object]) -> bool:
         return False
     layout = _layout(out_dir)
     complete = layout.tree.is_dir() and layout.iso.is_file() and layout.gpg_public_key.is_file()
-    return bool(old == stamp and complete and layout.key_id)
+    return bool(old == stamp and complete and layout.key_id) and _intact(layout)
+
+
+def _intact(layout: SampleBase) -> bool:
+    """A cached sample damaged since (a file edited, a disk error) is rebuilt, not handed
+    to the build, which could only say "the base was modified"."""
+    for source in (layout.tree, layout.iso):
+        try:
+            with open_base(source) as media:
+                media.verify_checksums()
+        except InputError as exc:
+            log.warning("sample base damaged (%s): rebuilding it", exc.message)
+            return False
+    return True
 
 
 @contextmanager
@@ -270,6 +284,16 @@ def _check_out_dir(out_dir: Path) -> None:
         )
 
 
+def _remove_leftovers(out_dir: Path) -> None:
+    """The staging and old folders a killed sample build left (hundreds of MB). Called
+    holding the machine-wide lock: no other sample build is using them."""
+    for name in (f".{out_dir.name}.tmp", f".{out_dir.name}.old"):
+        leftover = out_dir.with_name(name)
+        if leftover.exists():
+            log.info("    removing %s, left by a killed sample build", leftover)
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
 def build_sample_base(out_dir: Path, *, force: bool = False) -> SampleBase:
     """Build (or reuse, when nothing changed) the sample base in ``out_dir``."""
     require_tools(*TOOLS)
@@ -277,6 +301,7 @@ def build_sample_base(out_dir: Path, *, force: bool = False) -> SampleBase:
     _check_out_dir(out_dir)
     epoch = source_date_epoch()
     with _locked():
+        _remove_leftovers(out_dir)
         step("checking the sample base's inputs (Debian kernel, signing key, sources)")
         kernel = fetch_kernel(cache_dir())
         key = signing.ensure_key(cache_dir() / "sample-gnupg", epoch=epoch)

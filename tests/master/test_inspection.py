@@ -97,7 +97,7 @@ def test_inspect_sees_damage(
     data[1024 + 40] ^= 0x55  # GPT entry array
     data[len(data) // 2] ^= 0x55  # payload: the implanted MD5 no longer matches
     damaged.write_bytes(bytes(data))
-    assert main(["inspect", str(damaged), "--json"]) == 0
+    assert main(["inspect", str(damaged), "--json"]) == 2  # the report, then the verdict
     info = json.loads(capsys.readouterr().out)
     assert info["implanted_md5"]["check"] == "FAIL"
     assert any("CRC" in p for p in info["system_area"]["problems"])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import warnings
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -17,17 +17,24 @@ from buildiso.render.password import (
     hash_password,
     policy_failures,
     read_custom_password,
+    salt_for,
 )
 from buildiso.render.profile import load_profile
 
 PRODUCT = "Secure Email Gateway"
 
 
+SALT = salt_for(product=PRODUCT, version="4.9.0", build=190, variant="test")
+
+
 def _verify(password: str, hashed: str) -> bool:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        import crypt
-    return crypt.crypt(password, hashed) == hashed
+    """glibc's crypt(3) as openssl uses it is the referee (not our own shacrypt)."""
+    salt = hashed.split("$")[2]
+    proc = subprocess.run(
+        ["openssl", "passwd", "-6", "-salt", salt, "-stdin"],
+        input=password, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return proc.stdout.strip() == hashed
 
 
 @pytest.mark.parametrize("password", ["Xk9#mRq2vL", "Tr0ub4dor&3", "Gh7!kPz2", "blue-Otter-58"])
@@ -69,11 +76,18 @@ def test_rejection_never_echoes_the_password() -> None:
 
 
 def test_hash_is_sha512_reproducible_and_verifies() -> None:
-    first = hash_password("Xk9#mRq2vL", product=PRODUCT)
+    first = hash_password("Xk9#mRq2vL", salt=SALT)
     assert first.startswith("$6$") and len(first.split("$")[2]) == 16
-    assert hash_password("Xk9#mRq2vL", product=PRODUCT) == first  # same inputs, same bytes
-    assert hash_password("Xk9#mRq2vL", product="Other") != first  # salt depends on product
-    assert hash_password("Xk9#mRq2vM", product=PRODUCT).split("$")[2] != first.split("$")[2]
+    assert hash_password("Xk9#mRq2vL", salt=SALT) == first  # same inputs, same bytes
+    # The salt comes from the release's identity, never from the password.
+    assert hash_password("Xk9#mRq2vM", salt=SALT).split("$")[2] == first.split("$")[2]
+    others = {
+        salt_for(product="Other", version="4.9.0", build=190, variant="test"),
+        salt_for(product=PRODUCT, version="4.9.1", build=190, variant="test"),
+        salt_for(product=PRODUCT, version="4.9.0", build=191, variant="test"),
+        salt_for(product=PRODUCT, version="4.9.0", build=190, variant="production"),
+    }
+    assert SALT not in others and len(others) == 4
     assert _verify("Xk9#mRq2vL", first)
     assert not _verify("Xk9#mRq2vM", first)
 
@@ -100,14 +114,14 @@ def test_custom_password_from_env_and_file(tmp_path: Path) -> None:
 def test_admin_password_hash_default_and_custom(tmp_path: Path) -> None:
     default = "$6$abc$" + "x" * 86
     assert (
-        admin_password_hash(default_hash=default, product=PRODUCT, password_file=None, environ={})
+        admin_password_hash(default_hash=default, salt=SALT, password_file=None, environ={})
         == default
     )
     custom = admin_password_hash(
-        default_hash=default, product=PRODUCT, password_file=None, environ={ENV_VAR: "Xk9#mRq2vL"}
+        default_hash=default, salt=SALT, password_file=None, environ={ENV_VAR: "Xk9#mRq2vL"}
     )
-    assert custom == hash_password("Xk9#mRq2vL", product=PRODUCT)
+    assert custom == hash_password("Xk9#mRq2vL", salt=SALT)
     weak = tmp_path / "weak"
     weak.write_text("Pa55word\n")
     with pytest.raises(InputError, match=str(weak)):
-        admin_password_hash(default_hash=default, product=PRODUCT, password_file=weak, environ={})
+        admin_password_hash(default_hash=default, salt=SALT, password_file=weak, environ={})

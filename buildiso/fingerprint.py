@@ -1,0 +1,163 @@
+"""The rebuild fingerprint: a digest of everything that can change a byte of the outputs.
+
+Equal fingerprints let ``buildiso build`` keep the ISO it built before, so anything left
+out here gives a stale ISO. Everything is taken by content, never by path or mtime:
+
+- the manifest's ``inputs`` (base sha256, gateway RPM sha256s, signing key, profile,
+  SOURCE_DATE_EPOCH) and the rendered files (ks.cfg, menus) — given by buildinputs;
+- for a base *tree*, every file of it (the manifest's tree checksum only covers
+  ``.treeinfo`` and ``repomd.xml``; a file patched in place elsewhere still ships);
+- the other files a build reads: the gateway comps file and the host files copied into
+  the ISO (Debian's chain.c32, GRUB's ascii.pf2, the isohybrid MBR isohdpfx.bin);
+- every tool's version line *and* executable (a rebuilt tool with the same version string
+  still counts), Python and the Python libraries that read or write media;
+- buildiso's own code and data: every file under ``buildiso/`` (all subpackages, package
+  data) and the template/comps folders next to it.
+
+Cost: one read of a base tree (hashlib's SHA-256 runs at ~300 MB/s per core here); the
+rest is a few small files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import sys
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from buildiso import __version__, paths, run
+from buildiso.errors import ToolMissing
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+# Code and data whose change must rebuild the ISO (read at call time: tests point it elsewhere).
+CODE_ROOTS: tuple[Path, ...] = (
+    PACKAGE_DIR,
+    paths.KICKSTART_TEMPLATES,
+    paths.ISOLINUX_TEMPLATES,
+    paths.COMPS_DIR,
+)
+# Every program a build runs (version line + executable content).
+BUILD_TOOLS = (
+    "xorriso", "mtools", "mcopy", "mmd", "mtype", "mdir", "createrepo_c", "rpmkeys", "rpm",
+    "checkisomd5",
+)  # fmt: skip
+_VERSION_ARGS = {"xorriso": "-version", "mcopy": "--version", "checkisomd5": "--help"}
+# Python libraries whose code writes or reads the media's bytes.
+PYTHON_LIBRARIES = ("jinja2", "pycdlib", "solv")
+_CHUNK = 4 << 20
+_SKIPPED_PARTS = {"__pycache__"}
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while block := f.read(_CHUNK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def tree_digest(root: Path, rels: Iterable[str]) -> str:
+    """sha256 over (path, content sha256) of the given files of ``root``, sorted."""
+    digest = hashlib.sha256()
+    for rel in sorted(rels):
+        digest.update(rel.encode() + b"\0" + sha256_file(root / rel).encode() + b"\n")
+    return digest.hexdigest()
+
+
+def _files_under(root: Path) -> list[str]:
+    if not root.is_dir():
+        return []
+    return [
+        p.relative_to(root).as_posix()
+        for p in root.rglob("*")
+        if p.is_file() and not _SKIPPED_PARTS & set(p.parts) and p.suffix != ".pyc"
+    ]
+
+
+def code_digest(roots: Iterable[Path] | None = None) -> str:
+    """Every file of buildiso's own code and data (all subpackages, templates, comps)."""
+    digest = hashlib.sha256()
+    for root in CODE_ROOTS if roots is None else roots:
+        digest.update(f"{root.name}\0{tree_digest(root, _files_under(root))}\n".encode())
+    return digest.hexdigest()
+
+
+def read_files() -> dict[str, str]:
+    """The files outside the inputs that a build reads into the ISO, by content."""
+    # Imported here: the module attributes are read at call time, as the build reads them.
+    from buildiso.compose import stage as compose_stage
+    from buildiso.master import iso, staging
+
+    files = {
+        "gateway_comps": compose_stage.GATEWAY_COMPS,
+        "chain.c32": staging.DEBIAN_CHAIN_C32,
+        "ascii.pf2": staging.GRUB_ASCII_FONT,
+        "isohdpfx.bin": iso.DEBIAN_ISOHDPFX,
+    }
+    return {
+        name: sha256_file(path) if path.is_file() else "absent"
+        for name, path in sorted(files.items())
+    }
+
+
+def tool_identities() -> dict[str, dict[str, str]]:
+    """Each build tool's version line and the sha256 of its executable."""
+    tools: dict[str, dict[str, str]] = {}
+    for tool in BUILD_TOOLS:
+        try:
+            found = run.tool_path(tool)
+        except ToolMissing:
+            tools[tool] = {"path": "absent"}
+            continue
+        proc = run.run([found, _VERSION_ARGS.get(tool, "--version")], check=False)
+        text = (proc.stdout or proc.stderr or "").strip()
+        tools[tool] = {
+            "version": text.splitlines()[0] if text else "unknown",
+            "sha256": sha256_file(Path(found).resolve()),
+        }
+    return tools
+
+
+def python_identity() -> dict[str, str]:
+    libs = {"python": sys.version}
+    for name in PYTHON_LIBRARIES:
+        try:
+            libs[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            libs[name] = "absent"
+    return libs
+
+
+def environment(*, base_tree: Path | None, base_files: Iterable[str] = ()) -> dict[str, Any]:
+    """What the fingerprint adds to the manifest's records (kept out of the manifest: it
+    holds machine facts such as executable digests)."""
+    state: dict[str, Any] = {
+        "files": read_files(),
+        "tools": tool_identities(),
+        "python": python_identity(),
+    }
+    if base_tree is not None:
+        state["base_tree"] = tree_digest(base_tree, base_files)
+    return state
+
+
+def fingerprint(
+    *,
+    inputs: Mapping[str, Any],
+    rendered: Mapping[str, Any],
+    tools: Mapping[str, str],
+    environment: Mapping[str, Any] | None = None,
+) -> str:
+    """Equal fingerprints = an unchanged rebuild (same inputs, same output, same tools)."""
+    state = {
+        "inputs": inputs,
+        "rendered": rendered,
+        "tools": tools,
+        "environment": environment or {},
+        "buildiso": __version__,
+        "code": code_digest(),
+    }
+    return hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()
