@@ -9,6 +9,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pycdlib
 import pytest
 from hostile.hostile_build import sample_args
 from mini_media import make_tree, plain_xorriso_iso
@@ -37,6 +38,20 @@ def _patch_in_place(image: Path, offset: int) -> None:
         before.st_size,
         before.st_mtime_ns,
     )
+
+
+def _sample_package_offset(image: Path, name: bytes) -> int:
+    """The middle of Packages/<name>-*.rpm in the sample ISO: inside a package, which no
+    .treeinfo checksum covers."""
+    iso = pycdlib.PyCdlib()
+    iso.open(str(image))
+    try:
+        for child in iso.list_children(rr_path="/Packages"):
+            if child.rock_ridge is not None and child.rock_ridge.name().startswith(name + b"-"):
+                return int(child.extent_location()) * 2048 + int(child.get_data_length()) // 2
+    finally:
+        iso.close()
+    raise AssertionError(f"{image}: no Packages/{name.decode()}-*.rpm")
 
 
 def _package_offset(image: Path) -> int:
@@ -90,7 +105,7 @@ def test_build_refuses_a_base_iso_patched_after_a_good_build(
     subprocess.run(["implantisomd5", str(dvd)], check=True, capture_output=True)
     args = _build_args(sample_base, dvd, tmp_path / "out")
     assert main(args) == 0
-    _patch_in_place(dvd, dvd.stat().st_size // 2)
+    _patch_in_place(dvd, _sample_package_offset(dvd, b"busybox"))
     assert main(args) == 2
     err = capsys.readouterr().err
     assert "dvd.iso: fails its implanted MD5 check" in err and "Traceback" not in err
@@ -104,7 +119,9 @@ def test_manifest_records_the_patched_base_iso_sha256(
     shutil.copyfile(sample_base.iso, dvd)  # no implanted MD5: only its sha256 can tell
     out = tmp_path / "out"
     assert main(_build_args(sample_base, dvd, out)) == 0
-    _patch_in_place(dvd, dvd.stat().st_size // 2)
+    # postfix is on the DVD but never installed (the kickstart removes it): no check reads
+    # it, so only the base's sha256 can tell the patched ISO from the original.
+    _patch_in_place(dvd, _sample_package_offset(dvd, b"postfix"))
     assert main(_build_args(sample_base, dvd, out)) == 0
     manifest = json.loads((out / "EMAIL_490_190.manifest.json").read_text())
     assert manifest["inputs"]["base"]["sha256"] == hashlib.sha256(dvd.read_bytes()).hexdigest()
