@@ -72,3 +72,29 @@ def test_stage2_image_runs_the_installer_python(tmp_path: Path) -> None:
             tool, proc.stderr)
     for mountpoint in ("mnt", "tmp", "run", "dev", "proc", "sys"):
         assert (root / mountpoint).is_dir()
+
+
+def test_stage2_carries_every_buildiso_module_its_copies_import() -> None:
+    """The compose code copied into stage 2 imports nothing of buildiso left behind."""
+    import ast
+
+    from buildiso.sample.installer.stage2 import BUILDISO_MODULES
+
+    package = Path(paths.PROJECT_ROOT) / "buildiso"
+    carried = set(BUILDISO_MODULES)
+    missing = []
+    for rel in BUILDISO_MODULES:
+        tree = ast.parse((package / rel).read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("buildiso"):
+                parts = node.module.split(".")[1:]  # type: ignore[union-attr]
+                targets = [parts] if parts else [[alias.name] for alias in node.names]
+                if parts:
+                    targets += [[*parts, alias.name] for alias in node.names]
+                found = any(
+                    "/".join(t) + ".py" in carried or "/".join(t) + "/__init__.py" in carried
+                    for t in targets
+                )
+                if not found:
+                    missing.append(f"{rel}: from {node.module} import ...")
+    assert missing == [], missing
