@@ -68,6 +68,7 @@ def _printf_octal(data: bytes) -> str:
     # POSIX printf format that writes exactly these bytes (octal escapes: dash and busybox)
     return "".join(f"\\{b:03o}" for b in data)
 
+
 # Where RHEL 6's anaconda has the install media mounted during the install (see
 # docs/design.md, "Install media during the install"): /mnt/source holds the tree for the
 # cdrom: method and the loop-mounted image for hd:, /mnt/isodir the hd: device itself,
