@@ -3,7 +3,8 @@
 Debian's python3.11 (the host's files from its Debian package, with their libraries via
 bincopy) with the stdlib minus tests/GUI parts, pykickstart and its pure-Python
 dependencies, the installer itself (``guest/`` as package ``sampleinstaller``), and the
-tools it runs: rpm, sfdisk, wipefs, blkid, mke2fs, mkfs.fat, mkswap, efibootmgr, busybox.
+tools it runs: rpm, sfdisk, wipefs, blkid, mke2fs, mkfs.fat, mkswap, efibootmgr, lvm,
+mdadm (Debian's lvm2 and mdadm), busybox.
 The tree is usr-merged like Debian 12 (/bin, /sbin, /lib, /lib64 → usr/...).
 """
 
@@ -41,7 +42,7 @@ DYNLOAD_SKIP = ("_test", "xxlimited", "_xxtest", "_tkinter", "audioop", "nis", "
 TOOLS = (
     "/usr/bin/rpm", "/usr/bin/rpmkeys", "/usr/bin/rpmdb", "/usr/sbin/sfdisk",
     "/usr/sbin/wipefs", "/usr/sbin/blkid", "/usr/sbin/mke2fs", "/usr/sbin/mkfs.fat",
-    "/usr/sbin/mkswap", "/usr/bin/efibootmgr",
+    "/usr/sbin/mkswap", "/usr/bin/efibootmgr", "/usr/sbin/lvm", "/usr/sbin/mdadm",
 )
 MAX_SIZE = 100 * 1024 * 1024
 MOUNTPOINTS = ("dev", "proc", "sys", "tmp", "run", "mnt", "root", "var/tmp", "var/lib",
