@@ -106,6 +106,11 @@ def pre_written_paths(bodies: Iterable[list[tuple[int, str]]]) -> set[str]:
     return found
 
 
+def _shell_name(match: re.Match[str]) -> str:
+    """The same shell value always stands for the same word ($d1 -> sh_d1)."""
+    return "sh_" + re.sub(r"\W", "", match.group(0))
+
+
 def _is_storage(text: str) -> bool:
     return text.split(None, 1)[0] in STORAGE_COMMANDS if text.strip() else False
 
@@ -120,10 +125,13 @@ def mounted_volumes(
         if not _is_storage(text):
             continue
         words = text.split()
-        if _SHELL_SIZE.search(text) or _SHELL_VALUE.search(words[1] if len(words) > 1 else ""):
+        name = words[1] if len(words) > 1 else ""
+        if _SHELL_SIZE.search(text) or (
+            _SHELL_VALUE.search(name) and not name.startswith(("raid.", "pv."))
+        ):
             computed.append((number, text))
-        else:  # e.g. --ondisk=$disk: the size does not depend on it
-            lines.append((number, _SHELL_VALUE.sub("shellvalue", text)))
+        else:  # e.g. --ondisk=$disk, raid.1.$disk: the size does not depend on the value
+            lines.append((number, _SHELL_VALUE.sub(_shell_name, text)))
     handler = _parse(lines)
     volumes = _volumes(handler)
     for number, text in computed:

@@ -92,8 +92,8 @@ activate_storage() {
         fi
     fi
     if [ -x /usr/sbin/lvm ]; then
-        mkdir -p /run/lock
-        LVM_SUPPRESS_FD_WARNINGS=1 /usr/sbin/lvm vgchange -ay --sysinit --config "$LVM_CONFIG" \
+        mkdir -p /run/lock /run/lvm
+        LVM_SYSTEM_DIR=/run/lvm LVM_SUPPRESS_FD_WARNINGS=1 /usr/sbin/lvm vgchange -ay --sysinit --config "$LVM_CONFIG" \
             > /dev/null 2>&1
     fi
 }

@@ -14,6 +14,7 @@ No udev runs in stage 2: mdadm and lvm make their own /dev nodes.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -192,6 +193,10 @@ def _wait_for(device: str) -> None:
 
 
 def _lvm(*args: str) -> str:
+    # Stage 2's /etc is read-only: lvm's backups and cache go to a writable place.
+    os.environ.setdefault("LVM_SYSTEM_DIR", "/tmp/lvm")
+    os.environ["LVM_SUPPRESS_FD_WARNINGS"] = "1"
+    Path(os.environ["LVM_SYSTEM_DIR"]).mkdir(parents=True, exist_ok=True)
     return run([LVM, *args, "--config", LVM_CONFIG], klass="disk")
 
 
@@ -243,6 +248,7 @@ def stop_all() -> None:
     """Deactivate volume groups and stop arrays (before the reboot), best effort."""
     import subprocess
 
-    subprocess.run([LVM, "vgchange", "-an", "--config", LVM_CONFIG], capture_output=True,
-                   check=False)
+    if "LVM_SYSTEM_DIR" in os.environ:  # only when _lvm made volume groups
+        subprocess.run([LVM, "vgchange", "-an", "--config", LVM_CONFIG], capture_output=True,
+                       check=False)
     subprocess.run([MDADM, "--stop", "--scan"], capture_output=True, check=False)
