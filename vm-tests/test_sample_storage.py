@@ -114,16 +114,26 @@ class MultiDiskCell(Cell):
     def __init__(self, work: Path, name: str, disks: int) -> None:
         cell_dir = work / name
         cell_dir.mkdir(exist_ok=True)
-        super().__init__("bios", "cd", cell_dir, cell_dir / "disk.qcow2",
-                         cell_dir / "OVMF_VARS.fd")
+        super().__init__("bios", "cd", cell_dir, cell_dir / "disk.qcow2", cell_dir / "OVMF_VARS.fd")
         self.disks = [self.disk] + [cell_dir / f"disk{i}.qcow2" for i in range(1, disks)]
 
     def _cmd(self, *, media: Path | None, ks_iso: Path | None, disks: list[Path]) -> list[str]:
-        cmd = qemu_command(work=self.work, firmware=self.firmware, disk=disks[0], media=media,
-                           media_kind=self.media_kind, ks_iso=ks_iso, vars_file=self.vars_file)
+        cmd = qemu_command(
+            work=self.work,
+            firmware=self.firmware,
+            disk=disks[0],
+            media=media,
+            media_kind=self.media_kind,
+            ks_iso=ks_iso,
+            vars_file=self.vars_file,
+        )
         for index, extra in enumerate(disks[1:], start=1):
-            cmd += ["-drive", f"file={extra},if=none,id=disk{index},format=qcow2",
-                    "-device", f"virtio-blk-pci,drive=disk{index}"]
+            cmd += [
+                "-drive",
+                f"file={extra},if=none,id=disk{index},format=qcow2",
+                "-device",
+                f"virtio-blk-pci,drive=disk{index}",
+            ]
         return cmd
 
     def install(self, media: Path, ks_iso: Path, *, disk_size: str = DISK_SIZE) -> Outcome:
@@ -147,16 +157,19 @@ class MultiDiskCell(Cell):
 
 def _storage_report(outcome: Outcome) -> tuple[dict[str, object], str]:
     line = outcome.find("FIRSTBOOT-RESULT")
-    assert line is not None and line.startswith("FIRSTBOOT-RESULT status=ok report="), (
-        _explain(outcome))
+    assert line is not None and line.startswith("FIRSTBOOT-RESULT status=ok report="), _explain(
+        outcome
+    )
     report = json.loads(base64.b64decode(line.split("report=", 1)[1]))
     return report, base64.b64decode(report["storage"]).decode()
 
 
 def test_lvm_install_then_boot(work: Path, cdrom_iso: Path) -> None:
     cell = MultiDiskCell(work, "lvm", 1)
-    ks = make_ks_iso(storage_kickstart(LVM_PARTS, extra_commands="logging --level=info"),
-                     dest=work / "ks-lvm.iso")
+    ks = make_ks_iso(
+        storage_kickstart(LVM_PARTS, extra_commands="logging --level=info"),
+        dest=work / "ks-lvm.iso",
+    )
     installed = cell.install(cdrom_iso, ks)
     assert installed.find("INSTALL-RESULT") == "INSTALL-RESULT status=ok", _explain(installed)
     booted = cell.boot_disks(cell.disks)
@@ -168,16 +181,20 @@ def test_lvm_install_then_boot(work: Path, cdrom_iso: Path) -> None:
     assert set(names.values()) >= {"vg_gw-lv_root", "vg_gw-lv_var", "vg_gw-lv_swap"}, storage
     for mount, lv in (("/", "lv_root"), ("/var", "lv_var")):
         device = mounts[mount]
-        assert device in (f"/dev/mapper/vg_gw-{lv}", f"/dev/vg_gw/{lv}") or names.get(
-            device.removeprefix("/dev/")) == f"vg_gw-{lv}", storage
+        assert (
+            device in (f"/dev/mapper/vg_gw-{lv}", f"/dev/vg_gw/{lv}")
+            or names.get(device.removeprefix("/dev/")) == f"vg_gw-{lv}"
+        ), storage
     print(f"\n[lvm] install {installed.seconds:.0f} s, boot {booted.seconds:.0f} s")
     cell.cleanup()
 
 
 def test_raid1_install_then_boot_and_degraded_boots(work: Path, cdrom_iso: Path) -> None:
     cell = MultiDiskCell(work, "raid1", 2)
-    ks = make_ks_iso(storage_kickstart(
-        RAID1_PARTS, extra_commands="ignoredisk --only-use=vda,vdb"), dest=work / "ks-raid1.iso")
+    ks = make_ks_iso(
+        storage_kickstart(RAID1_PARTS, extra_commands="ignoredisk --only-use=vda,vdb"),
+        dest=work / "ks-raid1.iso",
+    )
     text = storage_kickstart(RAID1_PARTS, extra_commands="ignoredisk --only-use=vda,vdb")
     assert "clearpart --all --initlabel" in text
     installed = cell.install(cdrom_iso, ks)
@@ -186,8 +203,10 @@ def test_raid1_install_then_boot_and_degraded_boots(work: Path, cdrom_iso: Path)
     _, storage = _storage_report(booted)
     arrays = re.findall(r"md (md\d+) level=(\w+) degraded=(\d+) sync=(\w+) disks=(\d+)", storage)
     assert len(arrays) == 3, storage
-    assert all(level == "raid1" and degraded == "0" and disks == "2"
-               for _, level, degraded, _, disks in arrays), storage
+    assert all(
+        level == "raid1" and degraded == "0" and disks == "2"
+        for _, level, degraded, _, disks in arrays
+    ), storage
     mounts = [line.split() for line in storage.split("mdstat:")[0].splitlines()[1:]]
     assert {m for _, m in mounts} == {"/", "/boot", "/var"}, storage
     assert all(dev.startswith("/dev/md") for dev, _ in mounts), storage

@@ -151,6 +151,13 @@ def install(*, root: Path, disk: str, uefi: bool, separate_boot: bool, root_uuid
     conf = root / "boot" / CONFIG
     conf.parent.mkdir(parents=True, exist_ok=True)
     conf.write_text(text)
+    if separate_boot:
+        # The images' built-in config runs in GRUB's rescue parser, which has no "if": it
+        # ends up reading /boot/grub/grub.conf of the file system it found. On a separate
+        # /boot that path exists through this link (/boot/boot -> ., as SUSE ships it).
+        link = root / "boot" / "boot"
+        if not link.exists() and not link.is_symlink():
+            link.symlink_to(".")
     (root / "etc/grub.conf").unlink(missing_ok=True)
     (root / "etc/grub.conf").symlink_to("../boot/grub/grub.conf")
     if uefi:
