@@ -59,11 +59,11 @@ _SYSTEM_DIRS = ("/bin", "/boot", "/dev", "/etc", "/lib", "/lib64", "/proc", "/ro
 
 
 def _is_system_dir(path: str) -> bool:
-    return (
-        path == "/"
-        or any(path == d or path.startswith(f"{d}/") for d in _SYSTEM_DIRS)
-        and (not path.startswith(("/var/tmp/", "/var/cache/")))
-    )
+    if path == "/":
+        return True
+    if path.startswith(("/var/tmp/", "/var/cache/")):
+        return False  # scratch places under /var hide nothing of the system
+    return any(path == d or path.startswith(f"{d}/") for d in _SYSTEM_DIRS)
 
 
 # A zero signature means "none" to firmware and boot loaders alike.

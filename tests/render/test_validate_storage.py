@@ -228,3 +228,27 @@ def test_problem_list_is_capped(tmp_path: Path) -> None:
     assert len(problems) == MAX_PROBLEMS + 1
     assert "more problem(s) from here on (the list stops at 50" in problems[-1]
     assert f"{junk}:1: pykickstart RHEL6: Unknown command: junk0" in problems
+
+
+@pytest.mark.parametrize(
+    ("include", "accepted"),
+    [
+        ("/tmp/written-by-a-driver-disk.ks", True),  # /tmp: the installer's own scratch
+        ("/mnt/source/extra/part.ks", True),  # on the install media
+        ("/mnt/isodir/ks/part.ks", True),
+        ("/etc/passwd", False),
+        ("/tmp/../etc/passwd", False),  # normalised before it is judged
+        ("/mnt/source/../../etc/shadow", False),
+    ],
+)
+def test_include_paths(include: str, accepted: bool) -> None:
+    text, line = _edit("pre-include-lvm.ks", "%include /tmp/storage.ks", f"%include {include}")
+    problems = [p for p in _problems(text) if "%include" in p]
+    if accepted:
+        assert problems == []
+    else:
+        assert problems == [
+            f"ks.cfg:{line}: %include {include}: no %pre writes this file and it is not under "
+            "/tmp or on the install media (/mnt/source, /mnt/isodir, /mnt/stage2): it would "
+            "read a file of the installer's own system into the kickstart"
+        ]
