@@ -18,6 +18,8 @@ APT_PACKAGES=(
   busybox-static e2fsprogs kmod cpio squashfs-tools zstd xz-utils dpkg
   # sample installer stage 2: UEFI boot entry like anaconda's
   efibootmgr
+  # sample installer: LVM and software RAID (stage 2 and the installed system's initramfs)
+  lvm2 mdadm
   # boot tests
   qemu-system-x86 qemu-utils ovmf
 )

@@ -53,7 +53,11 @@ def good_report(profile: Profile) -> dict[str, Any]:
         "build": profile.build,
         "rpms": ["cs-email-4.9.0-190.x86_64", "bash-4.1.2-48.el6.x86_64"],
         "forbidden_present": [],
-        "filesystems": {"/": {"size_mb": 20160}, "/var": {"size_mb": 60480}},
+        "filesystems": {
+            "/": {"size_mb": 20160, "device": "/dev/vda1"},
+            "/var": {"size_mb": 60480, "device": "/dev/vda2"},
+        },
+        "arrays": {},
         "users": {"cs-admin": {"exists": True, "password_expired": True}},
         "firewall": {"tcp": list(profile.firewall.tcp), "udp": list(profile.firewall.udp)},
         "repos_enabled": [],

@@ -406,8 +406,8 @@ FAILING = {
     "conflict-left-in": (dict(packages="cs-email"), DISK_SIZE, "packages", "conflicts"),
     "post-erroronfail": (dict(extra_sections="%post --erroronfail\nexit 3\n%end\n"),
                          DISK_SIZE, "post", "exited with code 3"),
-    "unsupported-command": (dict(extra_commands="ignoredisk --only-use=vda"), DISK_SIZE,
-                            "kickstart", "unsupported kickstart command ignoredisk at line 19"),
+    "unsupported-command": (dict(extra_commands="autopart"), DISK_SIZE,
+                            "kickstart", "unsupported kickstart command autopart at line 19"),
     "disk-too-small": ({}, "50G", "disk", "too small"),
 }
 

@@ -127,6 +127,10 @@ def _attempt(
         accel=config.accel,
         memory_mb=config.memory_mb,
         reboot=True,
+        # the disks the profile's layout installs onto (raid1: two)
+        extra_disks=tuple(
+            art / f"disk{i}.qcow2" for i in range(2, config.profile.disk_layout.disks + 1)
+        ),
     )
     failure: CellFailed | None = None
     driver: CellDriver | None = None
@@ -200,7 +204,8 @@ def qemu_guest(spec: VmSpec, artifacts: Path, *, disk_mb: int) -> Iterator[Guest
 
     assert spec.disk is not None
     try:
-        create_disk(spec.disk, size_mb=disk_mb)
+        for disk in (spec.disk, *spec.extra_disks):
+            create_disk(disk, size_mb=disk_mb)
     except Exception as exc:
         raise QemuStartError(f"could not create the target disk {spec.disk}: {exc}") from exc
     with Vm(spec, artifacts=artifacts) as vm:

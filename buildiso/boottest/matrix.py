@@ -37,6 +37,7 @@ from buildiso.boottest.postreport import check_report, install_set_beside
 from buildiso.config import Accel, Firmware, Media, Variant
 from buildiso.errors import BuildError, InputError
 from buildiso.log import step
+from buildiso.render import layout
 from buildiso.render.profile import Profile, load_profile
 from buildiso.run import require_tools
 
@@ -68,7 +69,7 @@ def run_boot_test(
         except InputError as exc:
             # The ISO lacks this firmware's menu: a product defect, reported by the cell.
             menus[fw] = exc
-    factory = guest_factory or partial(qemu_guest, disk_mb=profile.min_disk_mb)
+    factory = guest_factory or partial(qemu_guest, disk_mb=layout.disk_mb(profile))
     install_set = install_set_beside(iso)  # every cell: rpm -qa must be exactly this
     cancel = threading.Event()
 
@@ -105,7 +106,8 @@ def run_boot_test(
         verdict = "passed" if result.passed else f"FAILED [{result.failure_class}] {result.message}"
         log.info("%s: %s in %.0f s", cell.name, verdict, result.seconds)
         if result.passed:
-            (cell_dir / "disk.qcow2").unlink(missing_ok=True)  # keep disks of failures only
+            for disk in cell_dir.glob("disk*.qcow2"):  # keep disks of failures only
+                disk.unlink()
         return result
 
     results: dict[Cell, CellResult] = {}

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from buildiso.boottest.layoutcheck import layout_problems
 from buildiso.render.profile import Profile
 
 REPORT_SCHEMA = 1
@@ -194,4 +195,5 @@ def check_report(
         [] if tls10 is profile.tls10 else [f"tls10 is {tls10!r}, profile says {profile.tls10}"],
         f"TLS 1.0 {'enabled' if profile.tls10 else 'disabled'} as profiled",
     )
+    add("storage-layout", *layout_problems(report, profile))
     return results

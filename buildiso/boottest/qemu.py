@@ -48,6 +48,9 @@ class VmSpec:
     # The installer looks for virtio, SATA and USB disks; virtio keeps the target apart
     # from the USB stick (both would be sdX on SATA/USB) so a wrong disk can't be wiped.
     disk_bus: str = "virtio"
+    # More target disks (a raid1 layout's second disk), on the same bus, not bootable by
+    # the firmware's order: the boot loader on each of them must find its own way.
+    extra_disks: tuple[Path, ...] = ()
 
     def __post_init__(self) -> None:
         if self.accel is Accel.AUTO:
@@ -149,6 +152,13 @@ def build_command(spec: VmSpec, files: VmFiles, *, qemu: str = QEMU) -> list[str
             cmd += ["-device", "virtio-blk-pci,drive=target,bootindex=1"]
         else:
             cmd += ["-device", "ide-hd,drive=target,bus=ide.1,bootindex=1"]
+    for index, extra in enumerate(spec.extra_disks, start=2):
+        drive = f"target{index}"
+        cmd += ["-drive", _opts(if_="none", id=drive, format="qcow2", cache="unsafe", file=extra)]
+        if spec.disk_bus == "virtio":
+            cmd += ["-device", f"virtio-blk-pci,drive={drive}"]
+        else:
+            cmd += ["-device", f"ide-hd,drive={drive},bus=ide.{index}"]
     cmd += [
         "-chardev",
         _opts("file", id="ttyS0", path=files.console),

@@ -20,10 +20,12 @@ from buildiso import outdir, paths
 from buildiso.config import EfiFlavour, IsolinuxFlavour, Variant
 from buildiso.errors import InputError, ValidationFailed
 from buildiso.log import step
+from buildiso.render import layout
 from buildiso.render.password import admin_password_hash, profile_salt
 from buildiso.render.profile import (
     EFI_PARTITION_MB,
     REPORT_PATH,
+    DiskLayout,
     Profile,
     load_profile,
     unsafe_values,
@@ -74,6 +76,16 @@ def _printf_octal(data: bytes) -> str:
 # cdrom: method and the loop-mounted image for hd:, /mnt/isodir the hd: device itself,
 # /mnt/stage2 loader's mount of the CD.
 MEDIA_MOUNT = "/mnt/source"
+# Said in the %pre's comment, after the firmware sentence (plain: nothing more to say).
+LAYOUT_COMMENTS = {
+    DiskLayout.PLAIN: "",
+    DiskLayout.LVM: (
+        "\n# Layout lvm: /boot on a partition, the rest LVM (volume group vg_gateway)."
+    ),
+    DiskLayout.RAID1: (
+        "\n# Layout raid1: every file system a RAID 1 array over the first two disks."
+    ),
+}
 MEDIA_CANDIDATES = ("/mnt/source", "/mnt/isodir", "/mnt/stage2")
 
 _SHA512_CRYPT = re.compile(r"\$6\$[./A-Za-z0-9]{1,16}\$[./A-Za-z0-9]{86}")
@@ -128,6 +140,8 @@ def render_kickstart(profile: Profile, *, password_hash: str) -> str:
         key_name=profile.signing.public_key.name,
         report_path=REPORT_PATH,
         disk_signature_printf=_printf_octal(profile.menu.bios_disk_signature_bytes),
+        layout_pre=layout.pre_lines(profile, media_label=profile.volume_label),
+        layout_comment=LAYOUT_COMMENTS[profile.disk_layout],
     )
 
 

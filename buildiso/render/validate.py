@@ -3,22 +3,30 @@
 ``validate_kickstart_text`` returns every problem at once as ``Problem`` (``FILE:LINE:
 message``); ``validate_command`` is ``buildiso validate`` (exit 2 on any problem).
 
-pykickstart catches syntax: unknown commands and options (e.g. RHEL 7-only ones), sections
-without ``%end``. Its warnings count as errors. The product rules are checked on the text
+pykickstart's RHEL 6 handler is the syntax referee: anything anaconda 13 accepts passes it
+(unknown commands and options, e.g. RHEL 7-only ones, and sections without ``%end`` fail),
+and its warnings count as errors. On top of that only the product's own rules, each with
+its reason from the installation guide (PRODUCT-FACTS.md). They are checked on the text
 itself, so they can name lines pykickstart does not track:
-- sections closed with ``%end``; only the commands the installer implements;
-- no ``inst.*`` boot options (RHEL 6 ignores them: ``ks=``/``repo=`` are the RHEL 6 names);
-- the profile's packages and groups in ``%packages``, its forbidden packages excluded;
-- ``/`` and ``/var`` partitions at least the product minima, also in a ``%pre`` that writes
-  the ``%include``d partition file;
-- ``reboot`` at the end; passwords only as SHA-512 crypt hashes (``--iscrypted``), and no
-  ``passwd --stdin``/``chpasswd`` from plain text in scripts;
-- the gateway repository (``cs-repo``) configured.
+- sections closed with ``%end``; no ``inst.*`` boot options (RHEL 6 ignores them);
+- the profile's packages and groups in ``%packages``, its forbidden packages excluded
+  (postfix, rsyslog and samba-common conflict with the gateway's own components);
+- separate ``/`` and ``/var`` of at least the guide's minima, on a partition, a logical
+  volume or a RAID device, also when a ``%pre`` writes them (``storage.py`` works out what
+  each definition guarantees);
+- ``reboot`` at the end (the guide's install ends with an automatic reboot); passwords
+  only as SHA-512 crypt hashes (secrets never in plain text on the media);
+- the gateway repository (``cs-repo``) configured;
+- ``%include`` only of a file a ``%pre`` writes, under /tmp or on the install media: any
+  other path is a file of the installer's own image, not part of this kickstart.
+Input is bounded: a kickstart over 1 MiB is refused unread, and at most ``MAX_PROBLEMS``
+problems are listed.
 """
 
 from __future__ import annotations
 
 import math
+import posixpath
 import re
 import shlex
 import warnings
@@ -31,15 +39,16 @@ from buildiso.config import Variant
 from buildiso.errors import InputError, ValidationFailed
 from buildiso.log import step
 from buildiso.render.profile import ROOT_MIN_MB, TRACKING_FACTOR, VAR_MIN_MB, Profile, load_profile
+from buildiso.render.storage import mounted_volumes, pre_written_paths
 
-# The commands the installer (anaconda 13 subset that the product uses; the sample installer
-# implements exactly these) accepts in the command section.
-ALLOWED_COMMANDS = frozenset(
-    "install text lang keyboard timezone network rootpw user authconfig firewall selinux "
-    "firstboot services skipx zerombr clearpart part bootloader repo reboot".split()
-)
 SECTIONS = ("%pre", "%post", "%packages", "%traceback")
-_SHA512_CRYPT = re.compile(r"\$6\$[./A-Za-z0-9]{1,16}\$[./A-Za-z0-9]{86}")
+# A real kickstart is a few KB; past this it is the wrong file (or an attack on memory).
+MAX_KICKSTART_BYTES = 1024 * 1024
+MAX_PROBLEMS = 50
+# glibc SHA-512 crypt, with the optional "rounds=N$" (crypt(3)); salt up to 16 characters.
+_SHA512_CRYPT = re.compile(r"\$6\$(?:rounds=[0-9]{1,9}\$)?[./A-Za-z0-9]{1,16}\$[./A-Za-z0-9]{86}")
+# Where RHEL 6's installer mounts the install media (cdrom:, hd: and ISO-on-disk methods).
+MEDIA_MOUNTS = ("/mnt/source", "/mnt/isodir", "/mnt/stage2")
 _INST_OPTION = re.compile(r"(?<![\w.])inst\.[a-z][a-z0-9_.]*")
 _PYKS_LINE = re.compile(r"line (\d+)")
 
@@ -102,6 +111,10 @@ def _scan(text: str) -> _Scan:
     return _Scan(commands, sections)
 
 
+class _TooManyProblems(Exception):
+    """Ends a pykickstart parse that has already found more problems than are listed."""
+
+
 # --- pykickstart -------------------------------------------------------------------------
 def _pykickstart_problems(text: str) -> tuple[Any, list[tuple[int, str]]]:
     """Parse with the RHEL 6 handler; (handler, [(line, message)]), warnings included."""
@@ -121,6 +134,8 @@ def _pykickstart_problems(text: str) -> tuple[Any, list[tuple[int, str]]]:
             return super().handleCommand(lineno, args)
 
         def _tryFunc(self, fn: Callable[[], object]) -> None:  # noqa: N802
+            if len(found) > MAX_PROBLEMS:
+                raise _TooManyProblems  # more would not be listed: stop parsing junk early
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 try:
@@ -143,6 +158,8 @@ def _pykickstart_problems(text: str) -> tuple[Any, list[tuple[int, str]]]:
             parser.readKickstartFromString(text)
         except KickstartError as exc:  # e.g. a section without %end: parsing stops here
             found.append((exc.lineno or 0, _one_line(exc.message)))
+        except _TooManyProblems:
+            pass
     for warning in caught:
         message = str(warning.message)
         match = _PYKS_LINE.search(message)
@@ -170,18 +187,33 @@ def _section_rules(scan: _Scan) -> Iterator[tuple[int, str]]:
     for section in scan.sections:
         if not section.closed:
             yield section.header_line, f"section {section.name} is not closed with %end"
+
+
+def _pre_bodies(scan: _Scan) -> list[list[tuple[int, str]]]:
+    return [s.body for s in scan.sections if s.name == "%pre"]
+
+
+def _include_rules(scan: _Scan) -> Iterator[tuple[int, str]]:
+    """%include reads a file at install time: one a %pre wrote, or one on the media."""
+    written = pre_written_paths(_pre_bodies(scan))
     for number, line in scan.commands:
-        word = line.split(None, 1)[0]
-        if word == "%include":
+        words = line.split()
+        if words[0] not in ("%include", "%ksappend") or len(words) < 2:
             continue
-        if word not in ALLOWED_COMMANDS:
-            yield (
-                number,
-                (
-                    f"command {word!r} is not one the installer supports "
-                    f"(allowed: {', '.join(sorted(ALLOWED_COMMANDS))}, %include)"
-                ),
-            )
+        path = words[1]
+        if not path.startswith("/"):
+            continue  # a URL: pykickstart fetches it; nothing on this machine to protect
+        norm = posixpath.normpath(path)
+        if path in written or norm.startswith("/tmp/"):
+            continue
+        if any(norm.startswith(f"{m}/") for m in MEDIA_MOUNTS):
+            continue
+        yield (
+            number,
+            f"{words[0]} {path}: no %pre writes this file and it is not under /tmp or on the "
+            f"install media ({', '.join(MEDIA_MOUNTS)}): it would read a file of the "
+            "installer's own system into the kickstart",
+        )
 
 
 def _line_ending_rules(text: str) -> Iterator[tuple[int, str]]:
@@ -248,45 +280,38 @@ def _packages_rules(scan: _Scan, profile: Profile) -> Iterator[tuple[int, str]]:
             yield where, f"forbidden package {name} is not excluded (add -{name} to %packages)"
 
 
-_PART_LINE = re.compile(r"(?:^|[\s'\"])part(?:ition)?\s+(\S+)([^'\"\n]*)")
-
-
-def _partition_lines(scan: _Scan) -> list[tuple[int, str, int | None]]:
-    """(line, mount, size MB) of every part line: command section and %pre-written ones."""
-    found: list[tuple[int, str, int | None]] = []
-    sources = list(scan.commands)
-    for section in scan.sections:
-        if section.name == "%pre":
-            sources.extend(section.body)
-    for number, line in sources:
-        if line.lstrip().startswith("#"):
-            continue
-        match = _PART_LINE.search(line)
-        if match is None:
-            continue
-        size = re.search(r"--size[= ](\d+)", match.group(2))
-        found.append((number, match.group(1), int(size.group(1)) if size else None))
-    return sorted(found)
-
-
 def _partition_rules(scan: _Scan, profile: Profile) -> Iterator[tuple[int, str]]:
-    parts = _partition_lines(scan)
+    """Separate / and /var of the guide's minima (PRODUCT-FACTS "The unattended install")."""
+    volumes = mounted_volumes(scan.commands, _pre_bodies(scan))
     var_min = VAR_MIN_MB[profile.variant]
     if profile.two_year_tracking:
         var_min = math.ceil(var_min * TRACKING_FACTOR)
     last = max([n for n, _ in scan.commands] or [1])
+    variant = f"the {profile.variant.value} variant"
     for mount, minimum in (("/", ROOT_MIN_MB), ("/var", var_min)):
-        lines = [(n, size) for n, m, size in parts if m == mount]
-        if not lines:
-            yield last, f"no separate {mount} partition (the product needs / and /var)"
-        for number, size in lines:
-            if size is None or size < minimum:
+        found = [v for v in volumes if v.mount == mount]
+        if not found:
+            yield (
+                last,
+                f"no separate {mount} partition, logical volume or RAID device (the "
+                "installation guide asks for separate / and /var)",
+            )
+        for volume in found:
+            if volume.size_mb is None:
                 yield (
-                    number,
-                    (
-                        f"{mount} partition of {size if size is not None else 'unknown'} MB is too "
-                        f"small for the {profile.variant.value} variant (minimum {minimum} MB)"
-                    ),
+                    volume.line,
+                    f"{volume.describe()}: size unknown before install ({volume.unknown_why}), "
+                    f"so the minimum of {minimum} MB for {variant} cannot be checked: "
+                    "give it a --size of at least the minimum",
+                )
+            elif volume.size_mb < minimum:
+                grows = (
+                    " guaranteed (--grow adds only what the disk has left)" if volume.grows else ""
+                )
+                yield (
+                    volume.line,
+                    f"{volume.describe()} of {volume.size_mb} MB{grows} is too small for "
+                    f"{variant} (minimum {minimum} MB)",
                 )
 
 
@@ -325,7 +350,11 @@ def _script_password_rules(scan: _Scan) -> Iterator[tuple[int, str]]:
 
 def _ending_rules(scan: _Scan) -> Iterator[tuple[int, str]]:
     words = [(n, line.split(None, 1)[0]) for n, line in scan.commands]
-    if not any(w == "reboot" for _, w in words):
+    # PRODUCT-FACTS: the unattended install "ends with an automatic reboot".
+    stops = [(n, w) for n, w in words if w in ("poweroff", "halt", "shutdown")]
+    for number, word in stops:
+        yield number, f"'{word}': the installation guide's install ends with an automatic reboot"
+    if not stops and not any(w == "reboot" for _, w in words):
         last = max([n for n, _ in words] or [1])
         yield last, "no 'reboot' command: the install must end with an automatic reboot"
     repos = [(n, line) for n, line in scan.commands if line.split(None, 1)[0] == "repo"]
@@ -337,7 +366,12 @@ def _ending_rules(scan: _Scan) -> Iterator[tuple[int, str]]:
 
 
 def validate_kickstart_text(text: str, *, filename: str, profile: Profile) -> list[Problem]:
-    """Every problem of kickstart ``text``, sorted by line (empty list: valid)."""
+    """Every problem of kickstart ``text``, sorted by line (empty list: valid).
+
+    At most ``MAX_PROBLEMS`` are listed, then one line saying how many more there are.
+    """
+    if len(text) > MAX_KICKSTART_BYTES:  # characters >= bytes / 4; cheap first gate
+        return [Problem(1, _too_big(len(text.encode("utf-8"))), filename)]
     scan = _scan(text)
     raw: list[tuple[int, str]] = []
     unclosed = any(not s.closed for s in scan.sections)
@@ -348,6 +382,7 @@ def validate_kickstart_text(text: str, *, filename: str, profile: Profile) -> li
         raw.append((line, f"pykickstart RHEL6: {message}"))
     for rules in (
         _section_rules(scan),
+        _include_rules(scan),
         _line_ending_rules(text),
         _inst_rules(text),
         _packages_rules(scan, profile),
@@ -357,7 +392,25 @@ def validate_kickstart_text(text: str, *, filename: str, profile: Profile) -> li
         _ending_rules(scan),
     ):
         raw.extend(rules)
-    return sorted({Problem(line, message, filename) for line, message in raw})
+    problems = sorted({Problem(line, message, filename) for line, message in raw})
+    if len(problems) > MAX_PROBLEMS:
+        rest = len(problems) - MAX_PROBLEMS
+        problems = problems[:MAX_PROBLEMS] + [
+            Problem(
+                problems[MAX_PROBLEMS].line,
+                f"... and {rest} more problem(s) from here on (the list stops at "
+                f"{MAX_PROBLEMS}: fix these first)",
+                filename,
+            )
+        ]
+    return problems
+
+
+def _too_big(size: int) -> str:
+    return (
+        f"{size} bytes is over the {MAX_KICKSTART_BYTES // 1024} KiB limit for a kickstart "
+        "(a RHEL 6 kickstart is a few KB: is this the right file?)"
+    )
 
 
 def validate_command(
@@ -366,7 +419,14 @@ def validate_command(
     """``buildiso validate``: all problems at once (exit 2), or a one-line OK."""
     profile = load_profile(profile_path, variant)
     try:
-        text = ks_file.read_bytes().decode("utf-8")
+        with ks_file.open("rb") as handle:  # never more than the limit in memory
+            data = handle.read(MAX_KICKSTART_BYTES + 1)
+            if len(data) > MAX_KICKSTART_BYTES:
+                size = ks_file.stat().st_size
+                raise InputError(
+                    f"{ks_file}: {_too_big(size)}", hint="pass the kickstart file itself"
+                )
+        text = data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{ks_file}: cannot read ({exc})", hint="a UTF-8 kickstart file") from None
     problems = [

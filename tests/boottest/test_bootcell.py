@@ -38,7 +38,7 @@ def test_happy_path(tmp_path: Path, profile: Profile) -> None:
         assert result.stages[stage]["status"] == "ok", stage
     assert result.stages["packages"]["seconds"] == pytest.approx(1.0, abs=0.3)
     assert result.stages["packages"]["guest_seconds"] == 1.0
-    assert all(c.ok for c in result.checks) and len(result.checks) == 10
+    assert all(c.ok for c in result.checks) and len(result.checks) == 11
     art = tmp_path / CELL.name
     saved = json.loads((art / "result.json").read_text())
     assert saved["passed"] is True and saved["cell"] == "bios-dvd" and saved["accel"] == "tcg"

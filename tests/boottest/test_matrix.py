@@ -76,9 +76,11 @@ def test_junit_has_a_case_per_cell_and_per_check(tmp_path: Path, profile: Profil
     suite = ET.parse(path).getroot().find("testsuite")
     assert suite is not None
     cases = suite.findall("testcase")
-    # 11 checks: the profile's 10 + installed-packages (rpm -qa = the manifest's install set)
-    assert len(cases) == 2 * (1 + 11) and suite.get("tests") == "24"
+    # 12 checks: the profile's 10 + installed-packages (rpm -qa = the manifest's install set)
+    # + storage-layout (each mount's device and size, arrays clean)
+    assert len(cases) == 2 * (1 + 12) and suite.get("tests") == "26"
     assert [c.get("name") for c in cases].count("installed-packages") == 2
+    assert [c.get("name") for c in cases].count("storage-layout") == 2
     cell_cases = [c for c in cases if c.get("name") == "install-and-first-boot"]
     assert [c.get("classname") for c in cell_cases] == ["boot-test.bios-dvd", "boot-test.uefi-usb"]
     assert cell_cases[0].find("failure") is None

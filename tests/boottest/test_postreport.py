@@ -32,7 +32,11 @@ def good_report(profile: Profile) -> dict[str, Any]:
             "gpg-pubkey-5522142c-5bd0a4a1",
         ],
         "forbidden_present": [],
-        "filesystems": {"/": {"size_mb": 20160}, "/var": {"size_mb": 60480}},
+        "filesystems": {
+            "/": {"size_mb": 20160, "device": "/dev/vda1"},
+            "/var": {"size_mb": 60480, "device": "/dev/vda2"},
+        },
+        "arrays": {},
         "users": {"cs-admin": {"exists": True, "password_expired": True}},
         "firewall": {"tcp": list(profile.firewall.tcp), "udp": list(profile.firewall.udp)},
         "repos_enabled": ["media"],
@@ -57,6 +61,7 @@ def test_good_report_passes_every_check(profile: Profile) -> None:
         "firewall-ports",
         "repositories-offline",
         "tls10",
+        "storage-layout",
     ]
     assert all(c.ok for c in results), [c for c in results if not c.ok]
 
@@ -85,7 +90,7 @@ def test_good_report_passes_every_check(profile: Profile) -> None:
             "/var is 40000 MB, profile minimum 61440 MB",
         ),
         (
-            lambda r: r["filesystems"].pop("/var"),
+            lambda r: r["filesystems"]["/var"].pop("size_mb"),
             "filesystem-size /var",
             "no size reported for /var",
         ),
@@ -118,7 +123,7 @@ def test_bad_reports_fail_the_right_check(
 
 
 def test_empty_report_fails_everything(profile: Profile) -> None:
-    assert len(_failed({}, profile)) == len(check_report({}, profile)) == 10
+    assert len(_failed({}, profile)) == len(check_report({}, profile)) == 11
 
 
 @pytest.mark.parametrize(

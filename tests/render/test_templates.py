@@ -385,7 +385,9 @@ def _fake_root(tmp_path: Path) -> tuple[Path, Path]:
 def _redirect(script: str, root: Path) -> str:
     # one pass, so the fake root's own path is never rewritten again
     return re.sub(
-        r"(?<![\w.])(/etc/|/opt/tomcat|/root/|/media/os)", lambda m: f"{root}{m.group(1)}", script
+        r"(?<![\w.])(/etc/|/opt/tomcat|/root/|/media/os|/sys/block)",
+        lambda m: f"{root}{m.group(1)}",
+        script,
     )
 
 
@@ -480,7 +482,11 @@ def test_post_configures_gateway_and_writes_report(tmp_path: Path, tls10: bool) 
                 "rsyslog-5.8.10-12.el6.x86_64",
             ],
             "forbidden_present": ["rsyslog"],
-            "filesystems": {"/": {"size_mb": 20158}, "/var": {"size_mb": 60476}},
+            "filesystems": {
+                "/": {"size_mb": 20158, "device": "/dev/sda2"},
+                "/var": {"size_mb": 60476, "device": "/dev/sda3"},
+            },
+            "arrays": {},
             "users": {"cs-admin": {"exists": True, "password_expired": True}},
             "firewall": {"tcp": [22, 443], "udp": [123]},
             "repos_enabled": [],

@@ -83,3 +83,33 @@ def test_efibootmgr_replaces_an_entry_of_the_same_label() -> None:
         [bootloader.EFIBOOTMGR, "-q", "-c", "-w", "-L", "Secure Email Gateway", "-d",
          "/dev/vda", "-p", "1", "-l", "\\EFI\\redhat\\grub.efi"],
     ]
+
+
+def _installed_root(tmp_path: Path) -> Path:
+    root = tmp_path / "root"
+    data = root / "usr/share/grub/sample"
+    data.mkdir(parents=True)
+    (data / "boot.img").write_bytes(b"\xeb" * 512)
+    (data / "core.img").write_bytes(b"C" * 4000)
+    (root / "etc").mkdir()
+    (root / "boot").mkdir()
+    (root / "boot/vmlinuz-k").write_bytes(b"k")
+    (root / "boot/initramfs-k.img").write_bytes(b"i")
+    return root
+
+
+def test_separate_boot_and_every_disk_of_a_raid1(tmp_path: Path) -> None:
+    root = _installed_root(tmp_path)
+    disks = [tmp_path / "vda", tmp_path / "vdb"]
+    for disk in disks:
+        disk.write_bytes(b"\0" * 512 + b"\0" * 1024 * 1024)
+    bootloader.install(root=root, disk=str(disks[0]), extra_disks=[str(disks[1])], uefi=False,
+                       separate_boot=True, root_uuid="u", title="T", append="", timeout=1,
+                       esp_number=None)
+    for disk in disks:  # each disk boots on its own (degraded RAID 1)
+        assert disk.read_bytes()[:440] == b"\xeb" * 440
+    # the built-in config reads /boot/grub/grub.conf of the /boot file system: via the link
+    link = root / "boot/boot"
+    assert link.is_symlink() and str(link.readlink()) == "."
+    assert (link / "grub/grub.conf").read_text().startswith("# GRUB 2 configuration")
+    assert "linux /vmlinuz-k root=UUID=u" in (root / "boot/grub/grub.conf").read_text()

@@ -13,7 +13,7 @@ from buildiso.sample.installer.guest.errors import InstallFailed
 def _part(mount: str, size: int, *, grow: bool = False, fstype: str = "",
           maxsize: int = 0) -> SimpleNamespace:
     return SimpleNamespace(mountpoint=mount, size=size, grow=grow, maxSizeMB=maxsize,
-                           fstype=fstype, label="", lineno=7)
+                           fstype=fstype, label="", lineno=7, recommended=False, disk="")
 
 
 PRODUCT = [_part("/", 20480, fstype="ext4"), _part("/var", 61440, grow=True, fstype="ext4"),
@@ -89,9 +89,36 @@ def test_partition_device_names(disk_path: str, number: int, device: str) -> Non
     assert disk.partition_device(disk_path, number) == device
 
 
-def test_lvm_and_unknown_filesystems_are_refused() -> None:
+def test_raid_members_and_pvs_are_partitions_with_their_types() -> None:
+    requests = disk.requests_from_ks(
+        [_part("pv.01", 1000, grow=True), _part("raid.01", 2000), _part("/boot", 500)],
+        uefi=False)
+    assert [r.fstype for r in requests] == ["lvmpv", "raid", "ext4"]
+    assert all(r.is_container for r in requests[:2]) and not requests[2].is_container
+    planned = disk.plan(requests, disk_mib=10000, gpt=False, disk="/dev/vda")
+    script = disk.sfdisk_script(planned, gpt=False, boot_mount="/boot")
+    assert "type=8e" in script and "type=fd" in script
+    gpt = disk.sfdisk_script(planned, gpt=True, boot_mount="/boot")
+    assert disk.GPT_TYPES["lvmpv"] in gpt and disk.GPT_TYPES["raid"] in gpt
+
+
+def test_recommended_swap_follows_rhel6_table() -> None:
+    assert disk.recommended_swap_mb("MemTotal:        1572864 kB\n") == 3072
+    assert disk.recommended_swap_mb("MemTotal:        6291456 kB\n") == 6144
+    assert disk.recommended_swap_mb("MemTotal:       16777216 kB\n") == 8192
+    swap = _part("swap", 0)
+    swap.recommended = True
+    [request] = disk.requests_from_ks([swap], uefi=False, meminfo="MemTotal: 1048576 kB\n")
+    assert request.size_mb == 2048
+    root = _part("/", 0)
+    root.recommended = True
+    with pytest.raises(InstallFailed, match="--recommended is for swap only"):
+        disk.requests_from_ks([root], uefi=False, meminfo="MemTotal: 1048576 kB\n")
+
+
+def test_biosboot_and_unknown_filesystems_are_refused() -> None:
     with pytest.raises(InstallFailed):
-        disk.requests_from_ks([_part("pv.01", 1000), *PRODUCT], uefi=False)
+        disk.requests_from_ks([_part("biosboot", 1), *PRODUCT], uefi=False)
     with pytest.raises(InstallFailed) as info:
         disk.requests_from_ks([_part("/", 1000, fstype="xfs")], uefi=False)
     assert "xfs" in info.value.reason

@@ -78,10 +78,10 @@ def test_unsupported_command_names_command_and_line(tmp_path: Path) -> None:
 
 def test_unsupported_command_inside_an_include_names_the_file(tmp_path: Path) -> None:
     include = tmp_path / "inc"
-    include.write_text("part / --size=20480\nlogvol / --vgname=vg --name=root --size=100\n")
+    include.write_text("part / --size=20480\nautopart\n")
     with pytest.raises(InstallFailed) as info:
         kickstart.parse(_write(tmp_path, BASE.format(include=include)), first_pass=False)
-    assert info.value.reason == f"unsupported kickstart command logvol at line 2 of {include}"
+    assert info.value.reason == f"unsupported kickstart command autopart at line 2 of {include}"
 
 
 def test_unsupported_option_of_a_supported_command(tmp_path: Path) -> None:
@@ -114,3 +114,14 @@ def test_every_product_command_is_supported() -> None:
                "zerombr", "clearpart", "part", "bootloader", "repo", "reboot", "poweroff",
                "halt"}
     assert product <= kickstart.SUPPORTED_COMMANDS
+    # what product kickstarts can reasonably use (issue #12): LVM, RAID, disk selection
+    assert {"volgroup", "logvol", "raid", "ignoredisk", "logging", "shutdown"} <= (
+        kickstart.SUPPORTED_COMMANDS)
+
+
+def test_storage_options_that_reuse_old_data_are_refused(tmp_path: Path) -> None:
+    text = BASE.format(include=tmp_path / "inc").replace(
+        "poweroff\n", "logvol /var --vgname=vg --name=var --useexisting\npoweroff\n")
+    with pytest.raises(InstallFailed) as info:
+        kickstart.parse(_write(tmp_path, text), first_pass=True)
+    assert info.value.reason == "unsupported option logvol --useexisting at line 11"

@@ -77,9 +77,36 @@ find_device() {
     return 1
 }
 
+# LVM without udev (none runs here): lvm makes its own /dev nodes.
+LVM_CONFIG='devices { obtain_device_list_from_udev=0 } activation { udev_sync=0 udev_rules=0 monitoring=0 }'
+
+# Software RAID and LVM (the kickstart's raid, volgroup, logvol): assemble every array
+# on the disks, degraded ones too (a RAID 1 system must boot with a disk missing), then
+# activate every volume group, so that root= can be found on them.
+activate_storage() {
+    if [ -x /usr/sbin/mdadm ]; then
+        mkdir -p /run/mdadm
+        /usr/sbin/mdadm --examine --scan > /etc/mdadm.conf 2>/dev/null
+        if [ -s /etc/mdadm.conf ]; then
+            /usr/sbin/mdadm --assemble --scan --run --config=/etc/mdadm.conf > /dev/null 2>&1
+        fi
+    fi
+    if [ -x /usr/sbin/lvm ]; then
+        mkdir -p /run/lock /run/lvm
+        LVM_SYSTEM_DIR=/run/lvm LVM_SUPPRESS_FD_WARNINGS=1 /usr/sbin/lvm vgchange -ay --sysinit --config "$LVM_CONFIG" \
+            > /dev/null 2>&1
+    fi
+}
+
 boot_installed_system() {
     load_modules
-    dev=$(find_device "$ROOT" 30)
+    dev=""
+    tries=10
+    while [ -z "$dev" ] && [ "$tries" -gt 0 ]; do
+        activate_storage  # again each round: disks may enumerate late (USB)
+        dev=$(find_device "$ROOT" 3)
+        tries=$(( tries - 1 ))
+    done
     if [ -z "$dev" ]; then
         say "FIRSTBOOT-RESULT status=failed reason=\"root device $ROOT not found\""
         sleep 3

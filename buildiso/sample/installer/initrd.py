@@ -16,6 +16,7 @@ from pathlib import Path
 
 from buildiso.errors import BuildError
 from buildiso.run import output, run, tool_path
+from buildiso.sample.bincopy import shared_libraries
 from buildiso.sample.installer import cpio
 from buildiso.sample.kernel import KernelTree
 from buildiso.sourcedate import epoch_from_env
@@ -54,7 +55,15 @@ MODULES = (
     "squashfs",
     "loop",
     "efivarfs",
+    # software RAID and LVM: the installed system's / may sit on an array or a volume
+    "raid1",
+    "raid10",
+    "raid0",
+    "dm_mod",
 )
+# Debian's binaries (with their libraries) that assemble arrays and activate volume groups
+# before the installed system's root is mounted.
+STORAGE_TOOLS = (Path("/usr/sbin/mdadm"), Path("/usr/sbin/lvm"))
 
 _INSMOD = re.compile(r"^insmod (\S+\.ko(?:\.xz|\.zst|\.gz)?)")
 
@@ -109,16 +118,54 @@ def _busybox_entries() -> list[cpio.Entry]:
     return entries
 
 
+def _storage_tool_entries() -> list[cpio.Entry]:
+    """mdadm and lvm at their Debian paths (usr/sbin), their libraries at theirs."""
+    for tool in STORAGE_TOOLS:
+        if not tool.is_file():
+            raise BuildError(f"{tool} not found", hint="run ./setup.sh (Debian lvm2, mdadm)")
+    files = sorted({*STORAGE_TOOLS, *(lib for t in STORAGE_TOOLS for lib in shared_libraries(t))})
+    dirs: set[str] = set()
+    for path in files:
+        parent = path.relative_to("/").parent
+        while parent != Path("."):
+            dirs.add(parent.as_posix())
+            parent = parent.parent
+    made_elsewhere = {"lib", "usr", "usr/sbin", "usr/bin"}  # initrd_entries' own
+    entries = [cpio.directory(d) for d in sorted(dirs - made_elsewhere)]
+    for path in files:
+        entries.append(
+            cpio.file(path.relative_to("/").as_posix(), path.resolve().read_bytes(), 0o755)
+        )
+    return entries
+
+
 def initrd_entries(kernel: KernelTree) -> list[cpio.Entry]:
     entries = [
         cpio.directory(d)
-        for d in ("bin", "dev", "etc", "lib", "media", "mnt", "proc", "run", "sbin", "stage2",
-                  "sys", "sysroot", "tmp", "usr", "usr/bin", "usr/sbin")
+        for d in (
+            "bin",
+            "dev",
+            "etc",
+            "lib",
+            "media",
+            "mnt",
+            "proc",
+            "run",
+            "sbin",
+            "stage2",
+            "sys",
+            "sysroot",
+            "tmp",
+            "usr",
+            "usr/bin",
+            "usr/sbin",
+        )
     ]
     # The kernel opens /dev/console for init before devtmpfs is mounted.
     entries.append(cpio.char_device("dev/console", 5, 1))
     entries.append(cpio.file("init", INIT_SCRIPT.read_bytes(), 0o755))
     entries += _busybox_entries()
+    entries += _storage_tool_entries()
     load_list: list[str] = []
     dirs: set[str] = set()
     for path in module_files(kernel):
@@ -139,9 +186,10 @@ def build_initrd(*, kernel: KernelTree, dest: Path) -> Path:
     data = cpio.archive(initrd_entries(kernel), mtime=source_date_epoch())
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(dest.name + ".tmp")
-    with tmp.open("wb") as raw, gzip.GzipFile(
-        filename="", mode="wb", fileobj=raw, compresslevel=9, mtime=0
-    ) as gz:
+    with (
+        tmp.open("wb") as raw,
+        gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=9, mtime=0) as gz,
+    ):
         gz.write(data)
     tmp.replace(dest)
     log.info("stage 1 initramfs: %s (%d KiB)", dest, dest.stat().st_size // 1024)

@@ -5,8 +5,8 @@ bincopy) with the stdlib minus tests/GUI parts, pykickstart and its pure-Python
 dependencies, buildiso's install-set resolution (compose/ + libsolv's Python binding, so the
 installer installs exactly what the build's manifest says), the installer itself (``guest/``
 as package ``sampleinstaller``), and the tools it runs: rpm, sfdisk, wipefs, blkid, mke2fs,
-mkfs.fat, mkswap, efibootmgr, busybox. The tree is usr-merged like Debian 12 (/bin, /sbin,
-/lib, /lib64 → usr/...).
+mkfs.fat, mkswap, efibootmgr, lvm, mdadm (Debian's lvm2 and mdadm), busybox. The tree is
+usr-merged like Debian 12 (/bin, /sbin, /lib, /lib64 → usr/...).
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ DYNLOAD_SKIP = ("_test", "xxlimited", "_xxtest", "_tkinter", "audioop", "nis", "
 TOOLS = (
     "/usr/bin/rpm", "/usr/bin/rpmkeys", "/usr/bin/rpmdb", "/usr/sbin/sfdisk",
     "/usr/sbin/wipefs", "/usr/sbin/blkid", "/usr/sbin/mke2fs", "/usr/sbin/mkfs.fat",
-    "/usr/sbin/mkswap", "/usr/bin/efibootmgr",
+    "/usr/sbin/mkswap", "/usr/bin/efibootmgr", "/usr/sbin/lvm", "/usr/sbin/mdadm",
 )
 MAX_SIZE = 100 * 1024 * 1024
 MOUNTPOINTS = ("dev", "proc", "sys", "tmp", "run", "mnt", "root", "var/tmp", "var/lib",

@@ -132,8 +132,13 @@ def register_uefi_entry(*, disk: str, esp_number: int, label: str) -> str | None
 
 
 def install(*, root: Path, disk: str, uefi: bool, separate_boot: bool, root_uuid: str,
-            title: str, append: str, timeout: int, esp_number: int | None) -> str | None:
-    """Install the boot loader and its config; return a warning for the console, if any."""
+            title: str, append: str, timeout: int, esp_number: int | None,
+            extra_disks: list[str] | None = None) -> str | None:
+    """Install the boot loader and its config; return a warning for the console, if any.
+
+    BIOS: boot code on ``disk`` and on each of ``extra_disks`` (the other disks of a RAID 1
+    layout, so that each boots on its own, as anaconda installs GRUB on every member).
+    """
     if not (root / GRUB_DATA).is_dir():
         raise InstallFailed("bootloader", "the grub package is not installed "
                             f"(/{GRUB_DATA} missing): add grub to %packages")
@@ -146,6 +151,13 @@ def install(*, root: Path, disk: str, uefi: bool, separate_boot: bool, root_uuid
     conf = root / "boot" / CONFIG
     conf.parent.mkdir(parents=True, exist_ok=True)
     conf.write_text(text)
+    if separate_boot:
+        # The images' built-in config runs in GRUB's rescue parser, which has no "if": it
+        # ends up reading /boot/grub/grub.conf of the file system it found. On a separate
+        # /boot that path exists through this link (/boot/boot -> ., as SUSE ships it).
+        link = root / "boot" / "boot"
+        if not link.exists() and not link.is_symlink():
+            link.symlink_to(".")
     (root / "etc/grub.conf").unlink(missing_ok=True)
     (root / "etc/grub.conf").symlink_to("../boot/grub/grub.conf")
     if uefi:
@@ -153,5 +165,6 @@ def install(*, root: Path, disk: str, uefi: bool, separate_boot: bool, root_uuid
             raise InstallFailed("bootloader", "UEFI machine without an EFI system partition")
         install_uefi(root)
         return register_uefi_entry(disk=disk, esp_number=esp_number, label=title)
-    install_bios(root, disk)
+    for target in [disk, *(extra_disks or [])]:
+        install_bios(root, target)
     return None

@@ -1,7 +1,9 @@
 """Partitioning like anaconda (RHEL 6): msdos label on BIOS, GPT on UEFI, sizes in MB.
 
-``plan`` is pure (sizes, order, --grow, the disk-size check); ``apply`` runs sfdisk,
-mke2fs (lazy init: the VM disks are large sparse files), mkswap and mkfs.fat.
+``plan`` is pure (sizes, order, --grow, the disk-size check) for one disk; ``apply`` runs
+sfdisk, mke2fs (lazy init: the VM disks are large sparse files), mkswap and mkfs.fat.
+Partitions named ``raid.*`` and ``pv.*`` are RAID members and LVM physical volumes:
+partitioned here, assembled by storage.py.
 """
 
 from __future__ import annotations
@@ -21,9 +23,13 @@ GPT_TYPES = {
     "linux": "0FC63DAF-8483-4772-8E79-3D69D8477DE4",
     "swap": "0657FD6D-A4AB-43C4-84E5-0933C84B4F4F",
     "efi": "C12A7328-F81F-11D2-BA4B-00A0C93EC93B",
+    "raid": "A19D880F-05FC-4D3B-A006-743F0F84911E",
+    "lvmpv": "E6D6D379-F507-44C2-A23C-238F2A3DF928",
 }
-MBR_TYPES = {"linux": "83", "swap": "82", "efi": "ef"}
+MBR_TYPES = {"linux": "83", "swap": "82", "efi": "ef", "raid": "fd", "lvmpv": "8e"}
 FSTYPES = ("ext4", "ext3", "ext2", "swap", "efi", "vfat")
+# Not file systems: members of an array / volume group, made by storage.py.
+CONTAINER_TYPES = ("raid", "lvmpv")
 
 
 @dataclass(frozen=True)
@@ -35,6 +41,11 @@ class PartRequest:
     fstype: str
     label: str | None = None
     lineno: int = 0
+    disk: str = ""  # part --ondisk (a name such as vdb), "" for the first target disk
+
+    @property
+    def is_container(self) -> bool:
+        return self.fstype in CONTAINER_TYPES
 
 
 @dataclass(frozen=True)
@@ -44,19 +55,40 @@ class PlannedPart:
     number: int  # partition number (logical ones from 5 on msdos)
 
 
-def requests_from_ks(partitions: list[Any], *, uefi: bool) -> list[PartRequest]:
+def recommended_swap_mb(meminfo: str) -> int:
+    """RHEL 6's recommended swap for the machine's RAM (the installation guide's table)."""
+    kib = next((int(line.split()[1]) for line in meminfo.splitlines()
+                if line.startswith("MemTotal:")), 2 * 1024 * 1024)
+    ram = max(1, kib // 1024)
+    if ram <= 2048:
+        return 2 * ram
+    if ram <= 8192:
+        return ram
+    if ram <= 65536:
+        return ram // 2
+    return 4096
+
+
+def _fstype_of(data: Any) -> str:
+    mount = data.mountpoint
+    if mount.startswith("raid."):
+        return "raid"
+    if mount.startswith("pv."):
+        return "lvmpv"
+    return (data.fstype or ("swap" if mount == "swap" else "ext4")).lower()
+
+
+def requests_from_ks(partitions: list[Any], *, uefi: bool, meminfo: str = "") -> list[PartRequest]:
     """PartRequests from pykickstart's partition data, checked like anaconda would."""
     result: list[PartRequest] = []
     seen: set[str] = set()
     for data in partitions:
         mount = data.mountpoint
-        fstype = (data.fstype or ("swap" if mount == "swap" else "ext4")).lower()
+        fstype = _fstype_of(data)
         where = f"part {mount} (line {data.lineno})"
-        if mount.startswith("raid.") or mount.startswith("pv.") or mount == "biosboot":
-            raise InstallFailed(
-                "kickstart", f"{where}: RAID/LVM/biosboot partitions are not supported"
-            )
-        if fstype not in FSTYPES:
+        if mount == "biosboot":
+            raise InstallFailed("kickstart", f"{where}: biosboot partitions are not supported")
+        if fstype not in FSTYPES + CONTAINER_TYPES:
             raise InstallFailed("kickstart", f"{where}: file system {fstype} is not supported")
         if fstype == "efi" and not uefi:
             raise InstallFailed(
@@ -65,24 +97,35 @@ def requests_from_ks(partitions: list[Any], *, uefi: bool) -> list[PartRequest]:
         if mount != "swap" and mount in seen:
             raise InstallFailed("kickstart", f"{where}: mount point given twice")
         seen.add(mount)
-        if not data.size and not data.grow:
+        size = int(data.size or 0)
+        if getattr(data, "recommended", False):
+            if fstype != "swap":
+                raise InstallFailed("kickstart", f"{where}: --recommended is for swap only")
+            size = recommended_swap_mb(meminfo or _read_meminfo())
+        if not size and not data.grow:
             raise InstallFailed("kickstart", f"{where}: needs --size or --grow")
         result.append(PartRequest(
             mountpoint=mount,
-            size_mb=int(data.size or 1),
+            size_mb=size or 1,
             grow=bool(data.grow),
             max_mb=int(data.maxSizeMB) if data.maxSizeMB else None,
             fstype=fstype,
             label=data.label or None,
             lineno=int(data.lineno or 0),
+            disk=(getattr(data, "disk", "") or "").removeprefix("/dev/"),
         ))
-    if not any(r.mountpoint == "/" for r in result):
-        raise InstallFailed("kickstart", "the kickstart defines no / partition")
     if uefi and not any(r.fstype == "efi" for r in result):
         raise InstallFailed(
             "kickstart", "UEFI machine but no 'part /boot/efi --fstype=efi' in the kickstart"
         )
     return result
+
+
+def _read_meminfo() -> str:
+    try:
+        return Path("/proc/meminfo").read_text()
+    except OSError:
+        return ""
 
 
 def _order_key(request: PartRequest) -> tuple[int, str]:
@@ -142,7 +185,8 @@ def sfdisk_script(parts: list[PlannedPart], *, gpt: bool, boot_mount: str) -> st
     lines = ["label: gpt" if gpt else "label: dos", "unit: sectors", ""]
     logical = (not gpt) and len(parts) > 4
     for index, part in enumerate(parts):
-        kind = {"swap": "swap", "efi": "efi"}.get(part.request.fstype, "linux")
+        kind = {"swap": "swap", "efi": "efi", "raid": "raid", "lvmpv": "lvmpv"}.get(
+            part.request.fstype, "linux")
         ptype = GPT_TYPES[kind] if gpt else MBR_TYPES[kind]
         if logical and index == 3:
             lines.append("type=5")  # extended partition over the rest of the disk
@@ -189,8 +233,14 @@ def make_filesystem(device: str, request: PartRequest) -> None:
              *(["-L", request.label] if request.label else []), device], klass="disk")
 
 
+def device_key(part: PlannedPart) -> str:
+    """The key of ``apply``'s result: the mount point, raid.NN/pv.NN, or swapN."""
+    request = part.request
+    return request.mountpoint if request.fstype != "swap" else f"swap{part.number}"
+
+
 def apply(parts: list[PlannedPart], *, disk: str, gpt: bool) -> dict[str, str]:
-    """Write the label and partitions, make the file systems; return mountpoint → device."""
+    """Write the label and partitions, make the file systems; return device_key → device."""
     boot_mount = "/boot" if any(p.request.mountpoint == "/boot" for p in parts) else "/"
     run(["/sbin/wipefs", "-a", "-q", disk], klass="disk")
     run(["/sbin/sfdisk", "-q", "--wipe", "always", disk],
@@ -203,7 +253,7 @@ def apply(parts: list[PlannedPart], *, disk: str, gpt: bool) -> dict[str, str]:
             if time.monotonic() > deadline:
                 raise InstallFailed("disk", f"{device} did not appear after partitioning {disk}")
             time.sleep(0.1)
-        make_filesystem(device, part.request)
-        devices[part.request.mountpoint if part.request.fstype != "swap" else
-                f"swap{part.number}"] = device
+        if not part.request.is_container:
+            make_filesystem(device, part.request)
+        devices[device_key(part)] = device
     return devices

@@ -17,21 +17,26 @@ from pykickstart.version import RHEL6, makeVersion
 
 from .errors import InstallFailed
 
-# Commands the sample installer carries out (poweroff/halt/shutdown share reboot's object).
+# Commands the sample installer carries out (poweroff/halt/shutdown share reboot's object;
+# logging only sets the level of messages it does not keep anyway).
 SUPPORTED_COMMANDS = frozenset({
     "install", "text", "cmdline", "lang", "keyboard", "timezone", "network", "rootpw", "user",
     "authconfig", "auth", "firewall", "selinux", "firstboot", "services", "skipx", "zerombr",
-    "clearpart", "part", "partition", "bootloader", "repo", "reboot", "poweroff", "halt",
-    "shutdown",
+    "clearpart", "ignoredisk", "part", "partition", "raid", "volgroup", "logvol", "bootloader",
+    "repo", "logging", "reboot", "poweroff", "halt", "shutdown",
 })
 
 # Options of supported commands that the sample installer cannot honour: refused loudly.
+_REUSE = ("--useexisting", "--noformat", "--encrypted", "--passphrase")
 _UNSUPPORTED_OPTIONS = {
     "bootloader": ("--password", "--md5pass", "--encrypted", "--upgrade"),
-    "part": ("--onpart", "--usepart", "--onbiosdisk", "--encrypted", "--passphrase",
-             "--recommended", "--start", "--end", "--noformat", "--useexisting"),
+    "part": ("--onpart", "--usepart", "--onbiosdisk", "--start", "--end", *_REUSE),
+    "raid": _REUSE,
+    "volgroup": ("--useexisting", "--noformat", "--reserved-space", "--reserved-percent"),
+    "logvol": (*_REUSE, "--thinpool", "--thin", "--cache-size", "--cache-pvs"),
     "clearpart": ("--none",),
     "repo": ("--mirrorlist", "--proxy"),
+    "logging": ("--host", "--port"),  # no remote syslog from the sample installer
 }
 _UNSUPPORTED_OPTIONS["partition"] = _UNSUPPORTED_OPTIONS["part"]
 

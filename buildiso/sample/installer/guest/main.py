@@ -8,13 +8,22 @@ from pathlib import Path
 from typing import Any
 
 from pykickstart.constants import (
-    CLEARPART_TYPE_ALL,
-    CLEARPART_TYPE_LINUX,
     KS_REBOOT,
     KS_SHUTDOWN,
 )
 
-from . import bootloader, disk, kickstart, media, mounts, packages, scripts, sysconfig
+from . import (
+    bootloader,
+    disk,
+    disks,
+    kickstart,
+    media,
+    mounts,
+    packages,
+    scripts,
+    storage,
+    sysconfig,
+)
 from .cmdline import boot_args, parse_ks
 from .errors import InstallFailed
 from .protocol import Reporter
@@ -41,10 +50,11 @@ class Installer:
         self.handler: Any = None
         self.mounts = mounts.Mounts(SYSIMAGE)
         self.uefi = Path("/sys/firmware/efi").is_dir()
-        self.target = ""  # the disk installed to, e.g. /dev/vda
+        self.targets: list[str] = []  # the disks installed to, e.g. /dev/vda (first: boot)
         self.chosen: list[packages.Chosen] = []
         self.ks_text = ""
-        self.planned: list[disk.PlannedPart] = []
+        self.planned: dict[str, list[disk.PlannedPart]] = {}  # per disk
+        self.layout = storage.Layout()
 
     def read_kickstart(self, media_info: media.Media) -> None:
         self.rep.stage("kickstart", "start")
@@ -73,47 +83,33 @@ class Installer:
         self.chosen = packages.resolve(
             self.ks_text, media_tree=media.SOURCE, repos=list(h.repo.repoList)
         )
-        self.target = self.target_disk(media_info)
+        self.targets = disks.target_disks(h, media_info)
         requests = disk.requests_from_ks(list(h.partition.partitions), uefi=self.uefi)
-        self.planned = disk.plan(requests, disk_mib=disk.disk_size_mib(self.target),
-                                 gpt=self.uefi, disk=self.target)
+        self.layout = storage.layout_from_ks(h, requests)
+        if "/" not in {r.mountpoint for r in requests} | self.layout.mounts():
+            raise InstallFailed("kickstart", "the kickstart defines no / (part, raid or logvol)")
+        self.planned = disks.plan_all(requests, self.targets, gpt=self.uefi)
+        for group in self.layout.groups:  # does each volume group hold its volumes?
+            disks.check_group_fits(group, self.layout, self.planned)
 
-    def target_disk(self, media_info: media.Media) -> str:
-        h = self.handler
-        exclude = {media.whole_disk(media_info.device)} if media_info.device else set()
-        # part --ondisk / clearpart --drives name the disk; the sample installs to one disk.
-        ondisk = sorted({p.disk.removeprefix("/dev/") for p in h.partition.partitions if p.disk})
-        if len(ondisk) > 1:
-            raise InstallFailed("kickstart", "part --ondisk names several disks "
-                                f"({', '.join(ondisk)}): the sample installer uses one disk")
-        wanted = ondisk or [d.removeprefix("/dev/") for d in h.clearpart.drives or []]
-        disks = [f"/dev/{d}" for d in wanted] if wanted else media.candidate_disks(exclude)
-        if wanted and not Path(disks[0]).exists():
-            raise InstallFailed("disk", f"disk {wanted[0]} named by the kickstart does not exist")
-        if not disks:
-            raise InstallFailed("disk", "no disk to install to (the install media excluded)")
-        target = disks[0]
-        # The sample installer always empties the disk: only a kickstart that asks for that
-        # (clearpart --all, or --linux on a disk without partitions) is carried out.
-        name = Path(target).name
-        has_parts = any(p.name.startswith(name) for p in Path(f"/sys/block/{name}").iterdir())
-        if h.clearpart.type != CLEARPART_TYPE_ALL and not (
-            h.clearpart.type == CLEARPART_TYPE_LINUX and not has_parts
-        ):
-            raise InstallFailed("kickstart", f"the kickstart does not clear {target} "
-                                "(clearpart --all): the sample installer only installs to an "
-                                "emptied disk")
-        return target
+    @property
+    def target(self) -> str:
+        """The boot disk: the first of the kickstart's (driveorder) or of the machine's."""
+        return self.targets[0]
 
     def partition(self) -> list[tuple[disk.PartRequest, str]]:
         self.rep.stage("partitioning", "start")
-        self.rep.say(f"Partitioning {self.target}")
-        devices = disk.apply(self.planned, disk=self.target, gpt=self.uefi)
-        by_request = []
-        for part in self.planned:
-            key = (part.request.mountpoint if part.request.fstype != "swap"
-                   else f"swap{part.number}")
-            by_request.append((part.request, devices[key]))
+        by_request: list[tuple[disk.PartRequest, str]] = []
+        devices: dict[str, str] = {}
+        for target, planned in self.planned.items():
+            self.rep.say(f"Partitioning {target}")
+            made = disk.apply(planned, disk=target, gpt=self.uefi)
+            devices.update(made)
+            by_request += [(p.request, made[disk.device_key(p)]) for p in planned
+                           if not p.request.is_container]
+        if self.layout.arrays or self.layout.groups:
+            self.rep.say("Creating RAID arrays and LVM volume groups")
+            by_request += storage.create(self.layout, devices)
         self.mounts.mount_filesystems(by_request)
         self.mounts.bind_kernel_filesystems()
         self.rep.stage("partitioning", "ok")
@@ -131,6 +127,8 @@ class Installer:
         self.rep.say("Writing the system configuration")
         entries = [(req, mounts.blkid_uuid(dev)) for req, dev in parts]
         sysconfig.write(SYSIMAGE, "etc/fstab", mounts.fstab(entries))
+        if self.layout.arrays:
+            storage.write_mdadm_conf(SYSIMAGE)
         # Hash plain-text passwords once, so neither the system nor anaconda-ks.cfg
         # (regenerated from the parsed kickstart, as anaconda does) holds them in clear.
         sysconfig.crypt_passwords(self.handler)
@@ -149,15 +147,23 @@ class Installer:
             self.rep.say("Installing boot loader")
             title = bootloader.product_title(media.SOURCE, installed)
             timeout = h.bootloader.timeout if h.bootloader.timeout is not None else 5
-            esp = next((p.number for p in self.planned if p.request.fstype == "efi"), None)
+            esp_disk, esp = next(((d, p.number) for d, planned in self.planned.items()
+                                  for p in planned if p.request.fstype == "efi"),
+                                 (self.target, None))
+            # BIOS: boot code on every disk (with RAID 1 each disk boots on its own).
+            boot_disks = list(self.planned) if not self.uefi else [esp_disk]
             warning = bootloader.install(
-                root=SYSIMAGE, disk=self.target, uefi=self.uefi,
+                root=SYSIMAGE, disk=boot_disks[0], extra_disks=boot_disks[1:], uefi=self.uefi,
                 separate_boot=any(r.mountpoint == "/boot" for r, _ in parts),
                 root_uuid=root_uuid, title=title, append=h.bootloader.appendLine or "",
                 timeout=int(timeout), esp_number=esp)
             if warning:
                 self.rep.say(f"Warning: {warning}")
         self.rep.stage("bootloader", "ok")
+
+    def finish_storage(self) -> None:
+        if self.layout.arrays or self.layout.groups:
+            storage.stop_all()
 
     def run_post(self) -> None:
         self.rep.stage("post", "start")
@@ -194,6 +200,7 @@ def main() -> int:
     action = final_action(installer.handler)
     if status == "ok":
         installer.mounts.unmount_all()
+        installer.finish_storage()
         reporter.stage("reboot", "start")
         reporter.ok()
         reporter.say({"reboot": "Rebooting", "poweroff": "Powering off",
