@@ -1,0 +1,118 @@
+"""Following a file another process writes, the final read, the flusher."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from buildiso.master import imagestream
+
+
+class _Collect:
+    def __init__(self) -> None:
+        self.data = bytearray()
+        self.calls = 0
+
+    def update(self, data: bytes | memoryview, /) -> None:
+        self.data += data
+        self.calls += 1
+
+
+def _slow_writer(path: Path, pieces: list[bytes], done: threading.Event) -> threading.Thread:
+    def write() -> None:
+        with path.open("wb") as f:
+            for piece in pieces:
+                f.write(piece)
+                f.flush()
+                time.sleep(0.03)
+        done.set()
+
+    thread = threading.Thread(target=write)
+    thread.start()
+    return thread
+
+
+def test_follow_reads_every_byte_in_order_while_the_file_grows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(imagestream, "CHUNK", 1000)  # several reads per piece, odd sizes
+    pieces = [os.urandom(n) for n in (1, 4096, 2500, 0, 777, 10_000)]
+    path = tmp_path / "growing"
+    done = threading.Event()
+    writer = _slow_writer(path, pieces, done)
+    seen = _Collect()
+    progress: list[int] = []
+    try:
+        got = imagestream.follow(
+            path, finished=done.is_set, consumer=seen, progress=lambda d, t: progress.append(d)
+        )
+    finally:
+        writer.join()
+    assert bytes(seen.data) == b"".join(pieces)
+    assert got == len(seen.data)
+    assert seen.calls > len(pieces)  # really read in CHUNK-sized pieces as it grew
+    assert progress == sorted(progress) and progress[-1] == got
+
+
+def test_follow_a_file_never_written(tmp_path: Path) -> None:
+    seen = _Collect()
+    assert imagestream.follow(tmp_path / "none", finished=lambda: True, consumer=seen) == 0
+    assert seen.data == b""
+
+
+def test_follow_passes_on_a_consumer_error(tmp_path: Path) -> None:
+    path = tmp_path / "f"
+    path.write_bytes(b"x" * 10)
+
+    class Refuse:
+        def update(self, data: bytes | memoryview, /) -> None:
+            raise ValueError("no")
+
+    with pytest.raises(ValueError, match="no"):
+        imagestream.follow(path, finished=lambda: True, consumer=Refuse())
+
+
+@pytest.mark.parametrize("size", [0, 1, imagestream.FINAL_CHUNK, 2 * imagestream.FINAL_CHUNK + 5])
+def test_final_digests_one_read_for_all(tmp_path: Path, size: int) -> None:
+    data = os.urandom(size)
+    path = tmp_path / "image"
+    path.write_bytes(data)
+    md5 = hashlib.md5(usedforsecurity=False)
+    seen = _Collect()
+    digest = imagestream.final_digests(path, extra=[md5, seen])
+    assert digest == hashlib.sha256(data).hexdigest()
+    assert md5.hexdigest() == hashlib.md5(data, usedforsecurity=False).hexdigest()
+    assert bytes(seen.data) == data
+
+
+def test_flusher_syncs_while_the_file_grows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced: list[int] = []
+    real = os.fdatasync
+
+    def spy(fd: int) -> None:
+        synced.append(os.fstat(fd).st_size)
+        real(fd)
+
+    monkeypatch.setattr(imagestream.os, "fdatasync", spy)
+    path = tmp_path / "growing"
+    flusher = imagestream.Flusher(path, every=4096)
+    try:
+        with path.open("wb") as f:
+            for _ in range(5):
+                f.write(b"y" * 5000)
+                f.flush()
+                deadline = time.monotonic() + 10
+                size = f.tell()
+                while not any(s >= size for s in synced) and time.monotonic() < deadline:
+                    time.sleep(0.01)
+    finally:
+        flusher.close()
+    assert len(synced) >= 5 and synced == sorted(synced)
+    assert synced[-1] == 25_000
