@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -116,3 +118,24 @@ def test_flusher_syncs_while_the_file_grows(
         flusher.close()
     assert len(synced) >= 5 and synced == sorted(synced)
     assert synced[-1] == 25_000
+
+
+def test_final_read_keeps_resident_memory_flat(tmp_path: Path) -> None:
+    """Mapped pages are dropped from our resident set once hashed: hashing a file bigger
+    than the bound must not raise the peak RSS by the file's size."""
+    path = tmp_path / "image"
+    with path.open("wb") as f:
+        for _ in range(192):
+            f.write(os.urandom(1 << 20))
+    script = (
+        "import resource, sys; from pathlib import Path; "
+        "from buildiso.master.imagestream import final_digests; "
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss; "
+        "final_digests(Path(sys.argv[1])); "
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script, str(path)], capture_output=True, text=True, check=True
+    )
+    grown_mib = int(proc.stdout) / 1024
+    assert grown_mib < 64, f"peak RSS grew by {grown_mib:.0f} MiB hashing a 192 MiB file"
