@@ -332,9 +332,14 @@ def main() -> int:
 
     def ratio(a: str, b: str, goal: str) -> None:
         if a in runs and b in runs:
-            per_round = [x["seconds"] / y["seconds"] for x, y in zip(runs[a], runs[b], strict=True)]
+            pairs = list(zip(runs[a], runs[b], strict=True))
+            per_round = [x["seconds"] / y["seconds"] for x, y in pairs]
+            cpu = statistics.median(x["cpu"] / y["cpu"] for x, y in pairs)
             spread = ", ".join(f"{v:.2f}" for v in per_round)
-            print(f"  {a} / {b:<6} {statistics.median(per_round):.2f}x  (rounds: {spread}; {goal})")
+            print(
+                f"  {a + ' / ' + b:<28} wall {statistics.median(per_round):.2f}x"
+                f"  CPU {cpu:.2f}x  (wall per round: {spread}; {goal})"
+            )
 
     print("ratios (median of the per-round ratios):")
     ratio("build", "peer", "goal <= 0.6")
