@@ -126,9 +126,12 @@ class Flusher:
             if fd is not None:
                 os.close(fd)
 
-    def close(self) -> None:
+    def close(self, *, wait: bool = True) -> None:
+        """Stop; with ``wait=False`` (on an error or Ctrl-C) do not wait for an fdatasync
+        in progress, which on a slow disk can take seconds: the thread ends after it."""
         self._stop.set()
-        self._thread.join()
+        if wait:
+            self._thread.join()
 
 
 def final_digests(

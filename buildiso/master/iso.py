@@ -203,8 +203,10 @@ def master_iso(
                     expected_size=lambda: stream.image_size,
                     progress=progress,
                 )
-            finally:
-                flusher.close()
+            except BaseException:
+                flusher.close(wait=False)
+                raise
+            flusher.close()
             rc = xorriso.wait()
             detail = xorriso.stderr_tail()
         if rc != 0 and _DISK_FULL.search(detail):
