@@ -15,8 +15,9 @@ straight from the page cache through ``mmap`` (no copy into Python), at SHA-NI s
 (a re-check of the implanted MD5, say) ride on the same read, each in its own thread:
 hashlib releases the GIL on big buffers, so with 2 cores two hashes cost the slower one.
 
-Meanwhile the written part of the image is pushed to disk (``Flusher``): durability is
-paid for while xorriso and the hashes still run, not in one long fsync at the end.
+The fsync of the image runs in another thread during that read (iso.py): the disk and the
+SHA-256 overlap. (Pushing the written part to disk while xorriso still writes — periodic
+fdatasync — was tried and measured slower: 11.4 s vs 9.2 s median on a 1 GB tree, ext4.)
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from __future__ import annotations
 import hashlib
 import mmap
 import os
-import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -34,7 +34,6 @@ from typing import Protocol
 CHUNK = 4 << 20  # bytes per read while following; bounds our memory use
 FINAL_CHUNK = 16 << 20  # bytes per hash update in the final read (a view, not a copy)
 POLL = 0.02  # seconds between looks at the growing file
-FLUSH_EVERY = 256 << 20  # push the written part to disk after this many new bytes
 
 Progress = Callable[[int, int | None], None]
 
@@ -90,48 +89,6 @@ def follow(
     finally:
         if fd is not None:
             os.close(fd)
-
-
-class Flusher:
-    """A thread pushing a growing file's written part to disk (``fdatasync``) every
-    FLUSH_EVERY bytes while it is written, so the final ``fsync`` has little left to do.
-
-    Only a helper for speed: ``close()`` does not sync; the caller's fsync is what counts.
-    """
-
-    def __init__(self, path: Path, *, every: int = FLUSH_EVERY) -> None:
-        self._path = path
-        self._every = every
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="flusher", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        fd: int | None = None
-        flushed = 0
-        try:
-            while not self._stop.wait(POLL * 5):
-                if fd is None:
-                    try:
-                        fd = os.open(self._path, os.O_RDONLY)
-                    except FileNotFoundError:
-                        continue
-                size = os.fstat(fd).st_size
-                if size - flushed >= self._every:
-                    os.fdatasync(fd)
-                    flushed = size
-        except OSError:
-            pass  # a full disk and the like are reported by the writer and the final fsync
-        finally:
-            if fd is not None:
-                os.close(fd)
-
-    def close(self, *, wait: bool = True) -> None:
-        """Stop; with ``wait=False`` (on an error or Ctrl-C) do not wait for an fdatasync
-        in progress, which on a slow disk can take seconds: the thread ends after it."""
-        self._stop.set()
-        if wait:
-            self._thread.join()
 
 
 def final_digests(

@@ -194,19 +194,13 @@ def master_iso(
     hashed = 0
     try:
         with run.spawn(argv, env=_env(plan)) as xorriso:
-            flusher = imagestream.Flusher(dest)
-            try:
-                hashed = imagestream.follow(
-                    dest,
-                    finished=lambda: xorriso.poll() is not None,
-                    consumer=guarded,
-                    expected_size=lambda: stream.image_size,
-                    progress=progress,
-                )
-            except BaseException:
-                flusher.close(wait=False)
-                raise
-            flusher.close()
+            hashed = imagestream.follow(
+                dest,
+                finished=lambda: xorriso.poll() is not None,
+                consumer=guarded,
+                expected_size=lambda: stream.image_size,
+                progress=progress,
+            )
             rc = xorriso.wait()
             detail = xorriso.stderr_tail()
         if rc != 0 and _DISK_FULL.search(detail):

@@ -1,4 +1,4 @@
-"""Following a file another process writes, the final read, the flusher."""
+"""Following a file another process writes; the final read."""
 
 from __future__ import annotations
 
@@ -90,34 +90,6 @@ def test_final_digests_one_read_for_all(tmp_path: Path, size: int) -> None:
     assert digest == hashlib.sha256(data).hexdigest()
     assert md5.hexdigest() == hashlib.md5(data, usedforsecurity=False).hexdigest()
     assert bytes(seen.data) == data
-
-
-def test_flusher_syncs_while_the_file_grows(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    synced: list[int] = []
-    real = os.fdatasync
-
-    def spy(fd: int) -> None:
-        synced.append(os.fstat(fd).st_size)
-        real(fd)
-
-    monkeypatch.setattr(imagestream.os, "fdatasync", spy)
-    path = tmp_path / "growing"
-    flusher = imagestream.Flusher(path, every=4096)
-    try:
-        with path.open("wb") as f:
-            for _ in range(5):
-                f.write(b"y" * 5000)
-                f.flush()
-                deadline = time.monotonic() + 10
-                size = f.tell()
-                while not any(s >= size for s in synced) and time.monotonic() < deadline:
-                    time.sleep(0.01)
-    finally:
-        flusher.close()
-    assert len(synced) >= 5 and synced == sorted(synced)
-    assert synced[-1] == 25_000
 
 
 def test_final_read_keeps_resident_memory_flat(tmp_path: Path) -> None:
