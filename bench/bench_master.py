@@ -8,9 +8,12 @@ from memory and only the writing and hashing differ):
 
   copy      tar of the same bytes into one file (the floor: what writing costs)
   xorriso   ``xorriso -as mkisofs`` (same layout as buildiso) + ``implantisomd5``
-  buildiso  buildiso.master.iso.master_iso (xorriso streaming, MD5 implanted while writing)
+  buildiso  buildiso.master.iso.master_iso (xorriso streaming, MD5 implanted while writing,
+            then the SHA-256 of the final image: what a build runs)
 
-and, for the SHA256SUM both pipelines also need: ``sha256sum`` vs buildiso.master.iso.sha256_file.
+and, for the SHA256SUM both pipelines also need: ``sha256sum`` vs the final read alone
+(buildiso.master.imagestream.final_digests, already inside master_iso's figure).
+bench/bench_build.py compares the whole ``buildiso build`` command with the peer pipeline.
 Each run is a child process; its peak memory is the child's own ru_maxrss plus that of the
 programs it ran. Finally the "unchanged rebuild": ``build_sample_iso`` twice on the sample
 base, the second one timed (it must find the inputs unchanged and skip the mastering).
@@ -168,7 +171,9 @@ def run_one(kind: str, tree: Path, out: Path) -> dict[str, float]:
     elif kind == "sha256sum":
         subprocess.run(["sha256sum", str(out)], check=True, capture_output=True)
     elif kind == "buildiso-sha256":
-        iso.sha256_file(out)
+        from buildiso.master.imagestream import final_digests
+
+        final_digests(out)
     else:
         raise SystemExit(f"unknown run {kind}")
     seconds = time.monotonic() - started
@@ -266,20 +271,15 @@ def main() -> int:
     )
     print(
         line(
-            "buildiso sha256_file",
+            "buildiso final read (SHA-256; in master_iso)",
             results["buildiso-sha256"]["seconds"],
             results["buildiso-sha256"]["self_kib"],
         )
     )
-    with_sums = (ours + results["buildiso-sha256"]["seconds"]) / (
-        base + results["sha256sum"]["seconds"]
-    )
+    with_sums = ours / (base + results["sha256sum"]["seconds"])  # ours includes its SHA-256
     print("ratios:")
-    print(
-        f"  buildiso / (xorriso + implantisomd5)           {ours / base:.2f}x"
-        "  (target <= 1.0, aim 0.8)"
-    )
-    print(f"  same, both including the SHA256SUM pass        {with_sums:.2f}x")
+    print(f"  buildiso (with SHA-256) / (xorriso + implantisomd5) {ours / base:.2f}x")
+    print(f"  same, the peer also running sha256sum            {with_sums:.2f}x")
     print(
         f"  buildiso / plain copy                          {ours / results['copy']['seconds']:.2f}x"
     )

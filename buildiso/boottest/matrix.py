@@ -112,7 +112,7 @@ def run_boot_test(
 
     results: dict[Cell, CellResult] = {}
     pool = ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="cell")
-    futures: dict[Future[CellResult], Cell] = {pool.submit(one, c): c for c in cells}
+    futures: dict[Future[CellResult], Cell] = {pool.submit(one, c): c for c in longest_first(cells)}
     try:
         pending = set(futures)
         while pending:
@@ -129,6 +129,18 @@ def run_boot_test(
         raise
     pool.shutdown(wait=True)
     return [results[c] for c in cells]
+
+
+# Measured cell lengths (TCG, 2 cores): UEFI-USB ~100 s, UEFI-DVD ~60 s, BIOS cells ~35 s.
+# The pool starts cells in submission order, so the longest goes first and the short
+# ones fill in after it instead of delaying it (matrix wall ~ the longest cell).
+_EXPECTED_ORDER = {Firmware.UEFI: 0, Firmware.BIOS: 1}, {Media.USB: 0, Media.DVD: 1}
+
+
+def longest_first(cells: Sequence[Cell]) -> list[Cell]:
+    """``cells`` in the order to start them: the longest expected first."""
+    by_firmware, by_media = _EXPECTED_ORDER
+    return sorted(cells, key=lambda c: (by_firmware.get(c.firmware, 2), by_media.get(c.media, 2)))
 
 
 def _fmt_seconds(value: object) -> str:

@@ -6,8 +6,9 @@ mapped over it, replacing files of the same path.
 
 xorriso writes the temporary output file; we follow it as it grows and compute the
 implanted MD5 (buildiso.master.isomd5) from the page cache meanwhile, so the image is never read
-back for it (implantisomd5 would re-read it all). Only the SHA-256 for SHA256SUM needs a
-read afterwards, and that comes from the page cache.
+back for it (implantisomd5 would re-read it all). The SHA-256 for SHA256SUM covers the
+implanted bytes, so it needs one read of the final image, from the page cache through mmap,
+overlapping the fsync (buildiso.master.imagestream says why it cannot be the same pass).
 
 Layout: ISO 9660 level 3 (files over 4 GiB) + Rock Ridge + Joliet; El Torito BIOS entry
 (isolinux.bin, boot-info-table, 4 sectors loaded, catalog isolinux/boot.cat) and EFI entry
@@ -23,13 +24,15 @@ import hashlib
 import logging
 import os
 import re
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from buildiso import run
 from buildiso.errors import BuildError, InputError
+from buildiso.master import imagestream
 from buildiso.master.isomd5 import Implant, IsoMd5Stream, read_implant, volume_size, write_implant
 
 log = logging.getLogger("buildiso.master.iso")
@@ -39,8 +42,6 @@ JOLIET_LABEL = 16  # Joliet volume identifier (xorriso truncates; blkid reads th
 # Debian's isohybrid MBR (package isolinux); used when the base tree brings none.
 DEBIAN_ISOHDPFX = Path("/usr/lib/ISOLINUX/isohdpfx.bin")
 _LABEL_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
-_CHUNK = 4 << 20  # bytes hashed per read: bounds our memory use
-_POLL = 0.02  # seconds between looks at the growing file
 
 
 def check_volume_label(label: str, *, source: str = "profile") -> None:
@@ -88,8 +89,11 @@ class MasterPlan:
 
 @dataclass(frozen=True)
 class MasterResult:
+    """The image as written: its size, the implanted MD5, the SHA-256 of its final bytes."""
+
     size: int
     implant: Implant
+    sha256: str
     seconds: float
 
 
@@ -168,52 +172,35 @@ def master_iso(
     *,
     dest: Path,
     progress: Callable[[int, int | None], None] | None = None,
+    verifiers: Sequence[imagestream.Consumer] = (),
 ) -> MasterResult:
-    """Write the image to ``dest`` (must be a new path) with the MD5 implanted.
+    """Write the image to ``dest`` (must be a new path) with the MD5 implanted; return its
+    size, implant and the SHA-256 of the final bytes.
 
     xorriso writes ``dest`` itself, front to back with plain write() calls (libburn's
     stdio output; "no_emul_toc" keeps the image at LBA 0, byte-identical to what it
-    streams to a pipe). We follow the growing file and hash what is already written,
-    from the page cache, while xorriso writes the rest: no pipe copies, no second pass.
-    ``dest`` is left for the caller to remove on failure (build.py's work folder);
-    a full disk raises BuildError naming the folder.
+    streams to a pipe). We follow the growing file and take the MD5 from the page cache
+    while xorriso writes the rest (buildiso.master.imagestream), implant it, then read the
+    final image once for its SHA-256 (and feed ``verifiers`` the same bytes) while the
+    fsync runs. ``dest`` is left for the caller to remove on failure (the scratch
+    folder); a full disk raises BuildError naming the folder.
     """
     argv = xorriso_argv(plan, outdev=dest)
     if dest.exists():  # xorriso would take an existing image as media to append to
         dest.unlink()
     started = time.monotonic()
     stream = IsoMd5Stream()
+    guarded = _Guarded(stream)
     hashed = 0
-    fd: int | None = None
-    hash_error: BuildError | None = None  # reported only if xorriso itself succeeded
     try:
         with run.spawn(argv, env=_env(plan)) as xorriso:
-            while hash_error is None:
-                finished = xorriso.poll() is not None  # before the size check: then final
-                if fd is None:
-                    try:
-                        fd = os.open(dest, os.O_RDONLY)
-                    except FileNotFoundError:
-                        if finished:
-                            break
-                        time.sleep(_POLL)
-                        continue
-                size = os.fstat(fd).st_size
-                while hashed < size:
-                    block = os.pread(fd, min(_CHUNK, size - hashed), hashed)
-                    if not block:
-                        break
-                    try:
-                        stream.update(block)
-                    except BuildError as exc:
-                        hash_error = exc
-                        break
-                    hashed += len(block)
-                    if progress is not None:
-                        progress(hashed, stream.image_size)
-                if finished:
-                    break
-                time.sleep(_POLL)
+            hashed = imagestream.follow(
+                dest,
+                finished=lambda: xorriso.poll() is not None,
+                consumer=guarded,
+                expected_size=lambda: stream.image_size,
+                progress=progress,
+            )
             rc = xorriso.wait()
             detail = xorriso.stderr_tail()
         if rc != 0 and _DISK_FULL.search(detail):
@@ -226,19 +213,14 @@ def master_iso(
             raise BuildError(
                 f"xorriso failed (exit code {rc})" + (f":\n{detail}" if detail else "")
             )
-        if hash_error is not None:
-            raise hash_error
+        if guarded.error is not None:
+            raise guarded.error
         implant = stream.finish()
         if stream.image_size != hashed:
             raise BuildError(
                 f"xorriso wrote {hashed} bytes but the volume descriptor says {stream.image_size}"
             )
-        out_fd = os.open(dest, os.O_WRONLY)
-        try:
-            write_implant(out_fd, implant)
-            os.fsync(out_fd)
-        finally:
-            os.close(out_fd)
+        sha256 = _implant_and_hash(dest, implant, verifiers=verifiers)
     except OSError as exc:
         if exc.errno == errno.ENOSPC:
             raise BuildError(
@@ -246,10 +228,54 @@ def master_iso(
                 hint="free space there or pass --out to a folder with room",
             ) from exc
         raise
+    return MasterResult(
+        size=hashed, implant=implant, sha256=sha256, seconds=time.monotonic() - started
+    )
+
+
+class _Guarded:
+    """Feeds IsoMd5Stream until it refuses the bytes (not an ISO, too small), then keeps
+    the error for after xorriso's own verdict, which says more when xorriso failed."""
+
+    def __init__(self, stream: IsoMd5Stream) -> None:
+        self.stream = stream
+        self.error: BuildError | None = None
+
+    def update(self, data: bytes | memoryview, /) -> None:
+        if self.error is None:
+            try:
+                self.stream.update(data)
+            except BuildError as exc:
+                self.error = exc
+
+
+def _implant_and_hash(
+    dest: Path, implant: Implant, *, verifiers: Sequence[imagestream.Consumer]
+) -> str:
+    """Implant, then fsync (one thread, waiting on the disk) while the final bytes are
+    read for the SHA-256 (this thread, from the page cache): both overlap."""
+    out_fd = os.open(dest, os.O_WRONLY)
+    try:
+        write_implant(out_fd, implant)
+        synced: list[BaseException] = []
+
+        def sync() -> None:
+            try:
+                os.fsync(out_fd)
+            except OSError as exc:
+                synced.append(exc)
+
+        syncer = threading.Thread(target=sync, name="fsync")
+        syncer.start()
+        try:
+            sha256 = imagestream.final_digests(dest, extra=verifiers)
+        finally:
+            syncer.join()
+        if synced:
+            raise synced[0]
     finally:
-        if fd is not None:
-            os.close(fd)
-    return MasterResult(size=hashed, implant=implant, seconds=time.monotonic() - started)
+        os.close(out_fd)
+    return sha256
 
 
 def sha256_file(

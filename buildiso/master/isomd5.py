@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -156,15 +154,14 @@ class IsoMd5Stream:
 
 class ImplantVerifier:
     """Re-derives an image's implanted MD5 from its bytes, fed in order with ``update``
-    (e.g. by the SHA-256 pass, which reads the finished image anyway): ``verify`` raises
-    BuildError unless the finished file carries exactly ``expected``.
+    (by the final read that takes the SHA-256, buildiso.master.imagestream): ``verify``
+    raises BuildError unless the finished file carries exactly ``expected``.
 
     The MD5 implanted while xorriso wrote assumes it writes front to back, once; this
     checks the bytes that actually landed in the file.
     """
 
-    def __init__(self, expected: Implant) -> None:
-        self.expected = expected
+    def __init__(self) -> None:
         self._stream = IsoMd5Stream()
         self._appdata = bytearray()
         self._offset = 0
@@ -177,41 +174,16 @@ class ImplantVerifier:
         self._offset = end
         self._stream.update(data)
 
-    def verify(self, *, image: Path) -> None:
+    def verify(self, *, image: Path, expected: Implant) -> None:
         found = self._stream.finish()
-        if bytes(self._appdata) != self.expected.appdata:
+        if bytes(self._appdata) != expected.appdata:
             raise BuildError(f"{image.name}: the implanted MD5 text is not the one written")
-        if (found.md5, found.fragment_sums) != (self.expected.md5, self.expected.fragment_sums):
+        if (found.md5, found.fragment_sums) != (expected.md5, expected.fragment_sums):
             raise BuildError(
                 f"{image.name}: the finished image does not match its implanted MD5 "
-                f"(implanted {self.expected.md5}, its bytes give {found.md5})",
+                f"(implanted {expected.md5}, its bytes give {found.md5})",
                 hint="the image changed after it was written: build again",
             )
-
-
-def sha256_verifying_implant(
-    path: Path,
-    *,
-    implant: Implant,
-    chunk: int = 4 << 20,
-    progress: Callable[[int, int | None], None] | None = None,
-) -> str:
-    """sha256 of ``path`` and, in the same read, ``ImplantVerifier`` (in a second thread:
-    hashlib releases the GIL, so the MD5 costs no extra wall time on two cores)."""
-    digest = hashlib.sha256()
-    verifier = ImplantVerifier(implant)
-    total = path.stat().st_size
-    done = 0
-    with path.open("rb") as f, ThreadPoolExecutor(max_workers=1) as pool:
-        while block := f.read(chunk):
-            md5_part = pool.submit(verifier.update, block)
-            digest.update(block)
-            md5_part.result()
-            done += len(block)
-            if progress is not None:
-                progress(done, total)
-    verifier.verify(image=path)
-    return digest.hexdigest()
 
 
 def write_implant(fd: int, implant: Implant) -> None:

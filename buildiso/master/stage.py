@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from buildiso.log import step
 from buildiso.master import iso, isomd5
 from buildiso.master.basetree import BaseTree
+from buildiso.master.imagestream import Consumer
 from buildiso.master.staging import Staged, stage_overlay
 from buildiso.render.profile import Profile
 
@@ -19,6 +20,9 @@ log = logging.getLogger("buildiso.master")
 
 @dataclass(frozen=True)
 class Mastered:
+    """The written image: its implanted MD5 and the SHA-256 of its final bytes (the one
+    SHA256SUM carries), both taken while mastering (master_iso)."""
+
     image: Path  # in the scratch folder, published by buildiso.publish
     size: int
     implanted_md5: str
@@ -35,9 +39,11 @@ def master_media(
     rendered: Mapping[str, str],
     epoch: int,
     content_seed: bytes,
+    verifiers: Sequence[Consumer] = (),
 ) -> Mastered:
     """Stage what the ISO changes next to ``cs-repo/`` in ``overlay``, then write the image
-    (base grafted from where it is) into ``scratch``. ``content_seed`` fixes the GPT GUID."""
+    (base grafted from where it is) into ``scratch``. ``content_seed`` fixes the GPT GUID.
+    ``verifiers`` are fed the final image's bytes in the same read as its SHA-256."""
     with step("staging kickstart, menus, efiboot.img, .treeinfo, .discinfo, media.repo"):
         staged = stage_overlay(
             overlay=overlay, scratch=scratch, base=base, profile=profile,
@@ -52,18 +58,20 @@ def master_media(
         source_date_epoch=epoch,
     )
     image = scratch / profile.iso_name
-    with step(f"mastering {profile.iso_name} (xorriso; MD5 implanted while writing)"):
-        mastered = iso.master_iso(plan, dest=image, progress=progress_logger("writing"))
-    with step("SHA-256"):
-        # the same read also re-checks the MD5 implanted while xorriso wrote (#13)
-        sha256 = isomd5.sha256_verifying_implant(
-            image, implant=mastered.implant, progress=progress_logger("hashing")
-        )
+    # The MD5 implanted while xorriso wrote assumes it wrote front to back, once: the final
+    # read (the SHA-256's) re-derives it from the bytes that actually landed.
+    landed = isomd5.ImplantVerifier()
+    with step(f"mastering {profile.iso_name} (xorriso; MD5 while writing, then SHA-256)"):
+        written = iso.master_iso(
+            plan, dest=image, progress=progress_logger("writing"),
+            verifiers=[landed, *verifiers],
+        )  # fmt: skip
+    landed.verify(image=image, expected=written.implant)
     return Mastered(
         image=image,
-        size=mastered.size,
-        implanted_md5=mastered.implant.md5,
-        sha256=sha256,
+        size=written.size,
+        implanted_md5=written.implant.md5,
+        sha256=written.sha256,
         staged=staged,
     )
 

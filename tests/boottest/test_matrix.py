@@ -173,6 +173,28 @@ def test_matrix_runs_all_cells_in_parallel(
         assert (tmp_path / "art" / r.cell.name / "result.json").exists()
 
 
+def test_longest_cells_start_first(
+    tmp_path: Path, profile: Profile, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """UEFI-USB (the longest cell) starts at once; results still come in cell order."""
+    monkeypatch.setattr(boottest, "read_menu", _fake_read_menu)
+    script = _quick(install_script(report=good_report(profile)))
+    factory = FakeFactory(time.monotonic, {c.name: script for c in ALL_CELLS})
+    results = boottest.run_boot_test(
+        iso=tmp_path / "x.iso",
+        profile=profile,
+        cells=ALL_CELLS,
+        jobs=1,
+        accel=Accel.TCG,
+        artifacts=tmp_path / "art",
+        guest_factory=factory,
+        timeouts=SHORT,
+    )
+    started = [f"{s.firmware.value}-{s.media.value}" for s in factory.specs]
+    assert started == ["uefi-usb", "uefi-dvd", "bios-usb", "bios-dvd"]
+    assert [r.cell.name for r in results] == [c.name for c in ALL_CELLS]
+
+
 def test_command_exit_status_table_and_junit(
     tmp_path: Path, profile: Profile, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -12,7 +12,7 @@ from mini_media import make_tree, plain_xorriso_iso
 
 from buildiso import publish
 from buildiso.errors import BuildError
-from buildiso.master import iso, isomd5
+from buildiso.master import imagestream, iso, isomd5
 from buildiso.sample.base import SampleBase
 
 
@@ -67,33 +67,41 @@ def _implanted_iso(tmp: Path) -> tuple[Path, isomd5.Implant]:
 @pytest.mark.integration
 def test_sha256_pass_checks_the_implanted_md5(tmp_path: Path) -> None:
     image, implant = _implanted_iso(tmp_path)
-    sha = isomd5.sha256_verifying_implant(image, implant=implant, chunk=5000)  # odd chunks
+    verifier = isomd5.ImplantVerifier()
+    sha = imagestream.final_digests(image, extra=[verifier])
     assert sha == iso.sha256_file(image)
-    data = bytearray(image.read_bytes())
-    data[data.index(bytes(range(256)) * 16) + 100] ^= 0xFF
-    image.write_bytes(bytes(data))
+    verifier.verify(image=image, expected=implant)
+    odd = isomd5.ImplantVerifier()  # blocks that do not line up with the implant field
+    data = image.read_bytes()
+    for start in range(0, len(data), 5000):
+        odd.update(data[start : start + 5000])
+    odd.verify(image=image, expected=implant)
+    damaged = bytearray(data)
+    damaged[damaged.index(bytes(range(256)) * 16) + 100] ^= 0xFF
+    image.write_bytes(bytes(damaged))
+    again = isomd5.ImplantVerifier()
+    imagestream.final_digests(image, extra=[again])
     with pytest.raises(BuildError, match="does not match its implanted MD5"):
-        isomd5.sha256_verifying_implant(image, implant=implant)
+        again.verify(image=image, expected=implant)
 
 
 @pytest.mark.integration
 def test_build_refuses_an_image_changed_after_xorriso_wrote_it(
     sample_base: SampleBase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_master = iso.master_iso
+    real_final_digests = imagestream.final_digests
 
-    def master_then_damage(plan: iso.MasterPlan, **kwargs: object) -> iso.MasterResult:
-        result = real_master(plan, **kwargs)  # type: ignore[arg-type]
-        dest = kwargs["dest"]
-        assert isinstance(dest, Path)
-        with dest.open("r+b") as f:  # as if a write landed out of order or a sector rotted
+    def damage_then_read(dest: Path, **kwargs: object) -> str:
+        # After xorriso and the MD5 follower, before the final read: as if a write landed
+        # out of order or a sector rotted.
+        with dest.open("r+b") as f:
             f.seek(dest.stat().st_size // 2)
             byte = f.read(1)
             f.seek(-1, os.SEEK_CUR)
             f.write(bytes([byte[0] ^ 0xFF]))
-        return result
+        return real_final_digests(dest, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(iso, "master_iso", master_then_damage)
+    monkeypatch.setattr(imagestream, "final_digests", damage_then_read)
     out = tmp_path / "out"
     with pytest.raises(BuildError, match="does not match its implanted MD5"):
         build_into(sample_base, out)

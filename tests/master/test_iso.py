@@ -12,6 +12,7 @@ from mini_media import EPOCH, make_base_iso, make_tree, small_tmpfs
 
 from buildiso.errors import BuildError, InputError
 from buildiso.master import iso
+from buildiso.master.isomd5 import IsoMd5Stream
 
 pytestmark = pytest.mark.integration
 
@@ -84,6 +85,10 @@ def test_independent_tools_agree(media: dict[str, Path], tmp_path: Path, base_ki
     assert iso.hybrid_problems(out) == []
 
     assert subprocess.run(["checkisomd5", str(out)], capture_output=True).returncode == 0
+    # The SHA-256 taken while mastering covers the final bytes, implant included.
+    sha256sum = subprocess.run(["sha256sum", str(out)], capture_output=True, text=True, check=True)
+    assert sha256sum.stdout.split()[0] == result.sha256
+    assert iso.implanted_md5(out) == (result.implant.md5, "pass")
     blkid = subprocess.run(
         ["blkid", "-o", "value", "-s", "LABEL", str(out)], capture_output=True, text=True
     )
@@ -171,17 +176,21 @@ def test_interrupt_stops_xorriso(
         raise KeyboardInterrupt
 
     monkeypatch.setattr(iso.IsoMd5Stream, "update", interrupted)
-    before = _xorriso_pids()
     with pytest.raises(KeyboardInterrupt):
         iso.master_iso(_plan(media["tree"], media["overlay"]), dest=tmp_path / "x.iso")
-    assert _xorriso_pids() <= before  # no xorriso left running
+    assert _xorriso_pids(writing_to=tmp_path) == set()  # no xorriso left running
 
 
-def _xorriso_pids() -> set[str]:
+def _xorriso_pids(*, writing_to: Path) -> set[str]:
+    """xorriso processes writing into ``writing_to`` (other jobs on the machine may run
+    their own xorriso meanwhile: those do not count)."""
     pids = set()
     for comm in Path("/proc").glob("[0-9]*/comm"):
         try:
-            if comm.read_text().strip() == "xorriso":
+            if comm.read_text().strip() != "xorriso":
+                continue
+            cmdline = (comm.parent / "cmdline").read_bytes().split(b"\0")
+            if any(arg.startswith(bytes(writing_to)) for arg in cmdline):
                 pids.add(comm.parent.name)
         except OSError:
             continue  # the process ended meanwhile
@@ -241,3 +250,16 @@ def test_sha256_file_reports_progress(tmp_path: Path) -> None:
     digest = iso.sha256_file(path, chunk=512 * 1024, progress=lambda d, t: seen.append((d, t)))
     assert digest == hashlib.sha256(data).hexdigest()
     assert seen == [(512 * 1024, len(data)), (1024 * 1024, len(data)), (len(data), len(data))]
+
+
+def test_verifiers_see_the_final_bytes(media: dict[str, Path], tmp_path: Path) -> None:
+    """A verifier rides on the SHA-256 read: an MD5 stream fed the final image (implant
+    field included; IsoMd5Stream blanks it) finds the MD5 that was implanted."""
+    out = tmp_path / "out.iso"
+    recheck = IsoMd5Stream()
+    plain = hashlib.md5(usedforsecurity=False)
+    result = iso.master_iso(
+        _plan(media["tree"], media["overlay"]), dest=out, verifiers=[recheck, plain]
+    )
+    assert recheck.finish().md5 == result.implant.md5
+    assert plain.hexdigest() == hashlib.md5(out.read_bytes(), usedforsecurity=False).hexdigest()
