@@ -18,6 +18,10 @@ APT_PACKAGES=(
   efibootmgr
   # boot tests
   qemu-system-x86 qemu-utils ovmf
+  # the HTML boot-test report is checked in a real browser (buildiso report)
+  chromium
+  # the CI templates' test runs the GitLab pipeline locally (gitlab-ci-local, from npm)
+  git
 )
 
 missing=()
@@ -29,6 +33,20 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -q
   apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# gitlab-ci-local (npm) runs ci/gitlab-ci.yml in the test suite. Node from Debian unless a
+# node with npm is already there (e.g. NodeSource's nodejs, which conflicts with Debian's npm).
+if ! command -v npm >/dev/null; then
+  echo "setup: installing Debian packages: nodejs npm"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends nodejs npm
+fi
+GITLAB_CI_LOCAL_VERSION=4.75.1
+if [ "$(gitlab-ci-local --version 2>/dev/null)" != "$GITLAB_CI_LOCAL_VERSION" ]; then
+  echo "setup: installing gitlab-ci-local $GITLAB_CI_LOCAL_VERSION (npm)"
+  npm install -g --no-audit --no-fund "gitlab-ci-local@$GITLAB_CI_LOCAL_VERSION" >/dev/null
 fi
 
 if [ ! -x .venv/bin/python ]; then

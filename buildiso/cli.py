@@ -265,6 +265,21 @@ def diff(old: Path, new: Path) -> None:
     help="After the install, let the menu's 60 s timeout pick 'Boot from local drive' "
     "instead of pressing Enter on it.",
 )
+@click.option(
+    "--shard",
+    "shard_text",
+    default=None,
+    metavar="K/N",
+    help="With --matrix: run only shard K of N (a deterministic split balanced by expected "
+    "time; CI: --shard $CI_NODE_INDEX/$CI_NODE_TOTAL).",
+)
+@click.option(
+    "--cells",
+    "cell_list",
+    default="",
+    metavar="NAME,…",
+    help="With --matrix: only these cells (comma-separated names, e.g. bios-dvd,uefi-dvd).",
+)
 @profile_option
 @variant_option
 def boot_test(
@@ -277,6 +292,8 @@ def boot_test(
     artifacts: Path,
     junit: Path | None,
     wait_local_timeout: bool,
+    shard_text: str | None,
+    cell_list: str,
     profile_path: Path,
     variant: str,
 ) -> None:
@@ -285,8 +302,10 @@ def boot_test(
     \b
     Example:
       buildiso boot-test out/EMAIL_490_190.iso --matrix --junit out/boot-test.xml
+      buildiso boot-test out/EMAIL_490_190.iso --matrix --shard 2/3 --artifacts out/shard2
     """
     from buildiso.boottest import matrix as boottest_mod
+    from buildiso.boottest.shard import parse_shard
 
     boottest_mod.boot_test_command(
         iso=iso,
@@ -300,6 +319,8 @@ def boot_test(
         wait_local_timeout=wait_local_timeout,
         profile_path=profile_path,
         variant=Variant(variant),
+        shard=None if shard_text is None else parse_shard(shard_text),
+        cell_names=[n.strip() for n in cell_list.split(",") if n.strip()],
     )
 
 

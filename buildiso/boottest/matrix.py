@@ -34,6 +34,7 @@ from buildiso.boottest.bootcell import (
 from buildiso.boottest.celldriver import CellConfig
 from buildiso.boottest.isomenu import BootMenu, NotAnIso, read_menu
 from buildiso.boottest.postreport import check_report
+from buildiso.boottest.shard import Shard, pick
 from buildiso.config import Accel, Firmware, Media, Variant
 from buildiso.errors import BuildError, InputError
 from buildiso.log import step
@@ -223,6 +224,10 @@ def write_junit(results: Sequence[CellResult], path: Path, *, profile: Profile) 
     tmp.replace(path)
 
 
+def _cell_name(cell: Cell) -> str:
+    return cell.name
+
+
 def boot_test_command(
     *,
     iso: Path,
@@ -240,13 +245,27 @@ def boot_test_command(
     accel_chooser: Callable[[Accel], AccelChoice] = choose_accel,
     guest_factory: GuestFactory | None = None,
     timeouts: Mapping[str, float] | None = None,
+    shard: Shard | None = None,
+    cell_names: Sequence[str] = (),
 ) -> None:
-    """Boot-test ``iso``; print the table; BuildError unless every cell passed."""
+    """Boot-test ``iso``; print the table; BuildError unless every cell passed.
+
+    ``cell_names`` reduces the matrix, ``shard`` runs only its share (shard.py); the
+    artifacts folder then holds this shard's cells, summary.json and junit.xml.
+    """
+    if (shard is not None or cell_names) and not matrix:
+        raise InputError(
+            "--shard and --cells select from the matrix", hint="add --matrix to the command"
+        )
     require_tools("qemu-system-x86_64", "qemu-img")
     if not iso.is_file():
         raise InputError(f"{iso}: not a file", hint="pass the ISO built by buildiso build")
     profile = load_profile(profile_path, variant)
-    cells = ALL_CELLS if matrix else (Cell(firmware, media),)
+    all_cells = ALL_CELLS if matrix else (Cell(firmware, media),)
+    matrix_cells = pick(all_cells, names=cell_names, shard=None, name=_cell_name)
+    cells = pick(matrix_cells, names=(), shard=shard, name=_cell_name)
+    if shard is not None:
+        step(f"shard {shard}: {', '.join(c.name for c in cells) or 'no cells'}")
     choice = accel_chooser(accel)
     step(f"accelerator: {choice.accel.value} ({choice.reason})")
     started = time.monotonic()
@@ -274,9 +293,16 @@ def boot_test_command(
         "accel_reason": choice.reason,
         "jobs": jobs,
         "wall_seconds": round(wall, 1),
+        "shard": str(shard) if shard else None,
+        "matrix_cells": [c.name for c in matrix_cells],
         "cells": [r.to_json() for r in results],
     }
-    (artifacts / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    artifacts.mkdir(parents=True, exist_ok=True)
+    tmp = artifacts / "summary.json.tmp"
+    tmp.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(artifacts / "summary.json")
+    # Always beside the summary, so `buildiso report` finds every shard's JUnit.
+    write_junit(results, artifacts / "junit.xml", profile=profile)
     if junit is not None:
         write_junit(results, junit, profile=profile)
     failed = [r for r in results if not r.passed]
