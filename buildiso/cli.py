@@ -280,6 +280,15 @@ def diff(old: Path, new: Path) -> None:
     metavar="NAME,…",
     help="With --matrix: only these cells (comma-separated names, e.g. bios-dvd,uefi-dvd).",
 )
+@click.option(
+    "--frame-every",
+    "frame_every_s",
+    type=click.FloatRange(0, 3600),
+    default=10.0,
+    show_default=True,
+    help="Filmstrip: a scaled screenshot at each stage change and every this many seconds "
+    "within a stage (0: stage changes only).",
+)
 @profile_option
 @variant_option
 def boot_test(
@@ -294,6 +303,7 @@ def boot_test(
     wait_local_timeout: bool,
     shard_text: str | None,
     cell_list: str,
+    frame_every_s: float,
     profile_path: Path,
     variant: str,
 ) -> None:
@@ -321,6 +331,7 @@ def boot_test(
         variant=Variant(variant),
         shard=None if shard_text is None else parse_shard(shard_text),
         cell_names=[n.strip() for n in cell_list.split(",") if n.strip()],
+        frame_every_s=frame_every_s,
     )
 
 

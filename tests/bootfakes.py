@@ -120,6 +120,7 @@ class FakeGuest:
     events: list[str] = field(default_factory=list)
     alive: bool = True
     screenshots: list[Path] = field(default_factory=list)
+    frames: list[tuple[Path, int]] = field(default_factory=list)  # scaled: (path, max_width)
 
     def __post_init__(self) -> None:
         self.artifacts.mkdir(parents=True, exist_ok=True)
@@ -169,8 +170,14 @@ class FakeGuest:
         self.keys.append(list(keys))
         self.triggers[f"key{len(self.keys)}"] = self.clock()
 
-    def screendump(self, path: Path) -> Screenshot:
+    def screendump(self, path: Path, *, max_width: int | None = None) -> Screenshot:
+        if not self.alive:
+            raise OSError("QMP: the guest is gone")
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(encode_png(2, 1, bytes([0, 0, 0, 255, 255, 255])))
+        if max_width is not None:
+            self.frames.append((path, max_width))
+            return Screenshot(path=path, width=min(640, max_width), height=240, colours=2)
         self.screenshots.append(path)
         return Screenshot(path=path, width=640, height=480, colours=2)
 

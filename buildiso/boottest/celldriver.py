@@ -44,6 +44,7 @@ from buildiso.boottest.cellfailure import (
     Cancelled,
     CellFailed,
 )
+from buildiso.boottest.filmstrip import DEFAULT_INTERVAL_S, FOLDER, FRAME_WIDTH, Filmstrip
 from buildiso.boottest.isomenu import BootMenu, menu_on_screen, menu_problems, menu_texts
 from buildiso.boottest.postreport import CheckResult, check_report
 from buildiso.boottest.qemu import FIRMWARE_LOG
@@ -71,7 +72,7 @@ class Guest(Protocol):
 
     def send_keys(self, keys: list[str]) -> None: ...
 
-    def screendump(self, path: Path) -> Screenshot: ...
+    def screendump(self, path: Path, *, max_width: int | None = None) -> Screenshot: ...
 
     def stderr_tail(self, lines: int = 5) -> str: ...
 
@@ -86,6 +87,7 @@ class CellConfig:
     timeouts: Mapping[str, float] = field(default_factory=lambda: dict(bootproto.DEFAULT_TIMEOUTS))
     wait_local_timeout: bool = False
     memory_mb: int = 2048
+    frame_every_s: float = DEFAULT_INTERVAL_S  # filmstrip: a frame this often within a stage
 
 
 class CellDriver:
@@ -115,6 +117,12 @@ class CellDriver:
         self.resets_before_install = 0
         self.install_console_offset = 0
         self._scanned: dict[str, int] = {}
+        self.film = Filmstrip(
+            config.artifacts / FOLDER,
+            grab=lambda path: guest.screendump(path, max_width=FRAME_WIDTH),
+            started=clock(),
+            interval_s=config.frame_every_s,
+        )
 
     # -- reading -------------------------------------------------------------------------
 
@@ -154,6 +162,7 @@ class CellDriver:
         """Poll until ``done()``; a stage over its limit raises ``on_timeout(stage, secs)``."""
         while True:
             self.poll()
+            self.film.tick(self.stages.waiting_for(), self.clock())
             if done():
                 return
             if self.cancelled():
@@ -182,6 +191,19 @@ class CellDriver:
     # -- the flow ------------------------------------------------------------------------
 
     def run(self) -> None:
+        """The whole flow; the filmstrip's last frame shows where it ended."""
+        try:
+            self.flow()
+        except Cancelled:
+            raise
+        except BaseException:
+            last = self.stages.records[-1] if self.stages.records else None
+            where = last.name if last and last.status != "ok" else self.stages.waiting_for()
+            self.film.capture(where, self.clock(), reason="failed")
+            raise
+        self.film.capture("firstboot", self.clock(), reason="end")
+
+    def flow(self) -> None:
         menu = self.config.menu
         self.stages.enter("firmware", self.clock())
         self.boot_to_menu()

@@ -32,6 +32,7 @@ from buildiso.boottest.bootcell import (
     run_cell,
 )
 from buildiso.boottest.celldriver import CellConfig
+from buildiso.boottest.filmstrip import DEFAULT_INTERVAL_S
 from buildiso.boottest.isomenu import BootMenu, NotAnIso, read_menu
 from buildiso.boottest.postreport import check_report
 from buildiso.boottest.shard import Shard, pick
@@ -57,6 +58,7 @@ def run_boot_test(
     wait_local_timeout: bool = False,
     timeouts: Mapping[str, float] | None = None,
     guest_factory: GuestFactory | None = None,
+    frame_every_s: float = DEFAULT_INTERVAL_S,
 ) -> list[CellResult]:
     """Run ``cells`` (``accel`` already resolved to kvm/tcg); results in cell order."""
     artifacts.mkdir(parents=True, exist_ok=True)
@@ -98,6 +100,7 @@ def run_boot_test(
             artifacts=cell_dir,
             timeouts=dict(timeouts or bootproto.DEFAULT_TIMEOUTS),
             wait_local_timeout=wait_local_timeout,
+            frame_every_s=frame_every_s,
         )
         step(f"{cell.name}: booting {iso.name} ({accel.value})")
         result = run_cell(cell, config, guest_factory=factory, cancelled=cancel.is_set)
@@ -247,6 +250,7 @@ def boot_test_command(
     timeouts: Mapping[str, float] | None = None,
     shard: Shard | None = None,
     cell_names: Sequence[str] = (),
+    frame_every_s: float = DEFAULT_INTERVAL_S,
 ) -> None:
     """Boot-test ``iso``; print the table; BuildError unless every cell passed.
 
@@ -279,6 +283,7 @@ def boot_test_command(
         wait_local_timeout=wait_local_timeout,
         guest_factory=guest_factory,
         timeouts=timeouts,
+        frame_every_s=frame_every_s,
     )
     wall = time.monotonic() - started
     stream = out or sys.stdout
