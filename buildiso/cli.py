@@ -335,6 +335,38 @@ def boot_test(
     )
 
 
+@cli.command()
+@click.argument("results", nargs=-1, required=True, type=_EXISTING)
+@click.option("--out", "out_dir", type=_PATH, required=True, help="Report folder (replaced).")
+@click.option(
+    "--manifest",
+    type=_EXISTING,
+    default=None,
+    help="The build's *.manifest.json: summarised in the report.",
+)
+@click.option(
+    "--previous",
+    type=_EXISTING,
+    default=None,
+    help="The last nightly's manifest: the report shows `buildiso diff` against it.",
+)
+def report(
+    results: tuple[Path, ...], out_dir: Path, manifest: Path | None, previous: Path | None
+) -> None:
+    """Merge boot-test shard results into one JUnit file and a static HTML report.
+
+    \b
+    Example:
+      buildiso report out/shard1 out/shard2 --out out/report \\
+          --manifest out/EMAIL_490_190.manifest.json --previous last/EMAIL_490_190.manifest.json
+    """
+    from buildiso.report import command as report_mod
+
+    report_mod.report_command(
+        results=list(results), out=out_dir, manifest=manifest, previous=previous
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the exit code (0 ok, 1 failed build, 2 bad input)."""
     args = list(sys.argv[1:] if argv is None else argv)

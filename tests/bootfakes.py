@@ -254,3 +254,61 @@ def run_scripted_cell(
     )
     result = run_cell(CELL, config, guest_factory=factory, clock=clock, sleep=clock.sleep)
     return result, factory
+
+
+def quick(script: Script, factor: float = 20) -> Script:
+    """``script`` played ``factor`` times faster (for tests that run in real time)."""
+    return [(trigger, delay / factor, channel, text) for trigger, delay, channel, text in script]
+
+
+def run_shard(
+    tmp_path: Path,
+    *,
+    artifacts: Path,
+    scripts: dict[str, Script],
+    **kw: Any,
+) -> Exception | None:
+    """``boot_test_command --matrix`` against scripted guests (real time, real writers).
+
+    Extra keywords go to boot_test_command (``shard``, ``cell_names``, ...). Returns the
+    BuildError of failed cells (results are written all the same), or None.
+    """
+    import io
+    import time
+
+    import pytest
+
+    from buildiso import paths
+    from buildiso.boottest import matrix
+    from buildiso.boottest.accel import AccelChoice
+    from buildiso.boottest.bootproto import ALL_STAGES
+    from buildiso.config import Variant
+    from buildiso.errors import BuildError
+
+    iso = tmp_path / "EMAIL_490_190.iso"
+    if not iso.exists():
+        iso.write_bytes(b"\0")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(matrix, "read_menu", lambda iso, firmware: MENU)
+        try:
+            matrix.boot_test_command(
+                iso=iso,
+                firmware=Firmware.BIOS,
+                media=Media.DVD,
+                matrix=True,
+                jobs=2,
+                accel=Accel.TCG,
+                artifacts=artifacts,
+                junit=None,
+                wait_local_timeout=False,
+                profile_path=paths.DEFAULT_PROFILE,
+                variant=Variant.TEST,
+                out=io.StringIO(),
+                accel_chooser=lambda a: AccelChoice(Accel.TCG, "asked for tcg"),
+                timeouts=dict.fromkeys(ALL_STAGES, 10.0),
+                guest_factory=FakeFactory(time.monotonic, scripts),
+                **kw,
+            )
+        except BuildError as exc:
+            return exc
+    return None

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import io
 import itertools
 import json
 import random
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from bootfakes import FakeFactory, good_report, install_script
-from test_matrix import _command_kwargs, _fake_read_menu, _quick
+from bootfakes import good_report, install_script, quick, run_shard
 
-from buildiso.boottest import matrix as boottest
 from buildiso.boottest import shard
 from buildiso.boottest.bootcell import ALL_CELLS
 from buildiso.cli import main
@@ -151,29 +147,23 @@ def test_cli_bad_shard_is_one_line_exit_2(
 
 
 def test_two_shards_run_each_cell_once_with_their_own_results(
-    tmp_path: Path, profile: Profile, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, profile: Profile
 ) -> None:
-    monkeypatch.setattr(boottest, "read_menu", _fake_read_menu)
-    iso = tmp_path / "x.iso"
-    iso.write_bytes(b"\0")
-    script = _quick(install_script(report=good_report(profile)))
+    script = quick(install_script(report=good_report(profile)))
+    scripts = {c.name: script for c in ALL_CELLS}
     ran: list[str] = []
     for k in (1, 2):
-        factory = FakeFactory(time.monotonic, {c.name: script for c in ALL_CELLS})
-        boottest.boot_test_command(
-            **_command_kwargs(
-                tmp_path, iso=iso, matrix=True, jobs=2, artifacts=tmp_path / f"s{k}",
-                out=io.StringIO(),
-            ),
-            guest_factory=factory,
-            shard=shard.Shard(k, 2),
+        art = tmp_path / f"s{k}"
+        failed = run_shard(
+            tmp_path, artifacts=art, scripts=scripts, shard=shard.Shard(k, 2),
             cell_names=["bios-dvd", "uefi-dvd", "uefi-usb"],
         )  # fmt: skip
-        ran += [f"{s.firmware.value}-{s.media.value}" for s in factory.specs]
-        summary = json.loads((tmp_path / f"s{k}" / "summary.json").read_text())
+        assert failed is None
+        summary = json.loads((art / "summary.json").read_text())
         assert summary["shard"] == f"{k}/2"
         assert summary["matrix_cells"] == ["bios-dvd", "uefi-dvd", "uefi-usb"]
-        assert (tmp_path / f"s{k}" / "junit.xml").is_file()
+        assert (art / "junit.xml").is_file()
+        ran += [cell["cell"] for cell in summary["cells"]]
         for cell in summary["cells"]:
-            assert (tmp_path / f"s{k}" / cell["cell"] / "result.json").is_file()
+            assert (art / cell["cell"] / "result.json").is_file()
     assert sorted(ran) == ["bios-dvd", "uefi-dvd", "uefi-usb"]
