@@ -88,6 +88,7 @@ class CellConfig:
     wait_local_timeout: bool = False
     memory_mb: int = 2048
     frame_every_s: float = DEFAULT_INTERVAL_S  # filmstrip: a frame this often within a stage
+    on_stage: Callable[[str], None] | None = None  # live progress: told the stage every poll
 
 
 class CellDriver:
@@ -163,6 +164,8 @@ class CellDriver:
         while True:
             self.poll()
             self.film.tick(self.stages.waiting_for(), self.clock())
+            if self.config.on_stage is not None:
+                self.config.on_stage(self.stages.waiting_for())
             if done():
                 return
             if self.cancelled():

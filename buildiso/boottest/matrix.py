@@ -17,6 +17,7 @@ import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import nullcontext
 from functools import partial
 from pathlib import Path
 from typing import TextIO
@@ -35,6 +36,7 @@ from buildiso.boottest.celldriver import CellConfig
 from buildiso.boottest.filmstrip import DEFAULT_INTERVAL_S
 from buildiso.boottest.isomenu import BootMenu, NotAnIso, read_menu
 from buildiso.boottest.postreport import check_report
+from buildiso.boottest.progress import Progress
 from buildiso.boottest.shard import Shard, pick
 from buildiso.config import Accel, Firmware, Media, Variant
 from buildiso.errors import BuildError, InputError
@@ -59,6 +61,7 @@ def run_boot_test(
     timeouts: Mapping[str, float] | None = None,
     guest_factory: GuestFactory | None = None,
     frame_every_s: float = DEFAULT_INTERVAL_S,
+    progress: Progress | None = None,
 ) -> list[CellResult]:
     """Run ``cells`` (``accel`` already resolved to kvm/tcg); results in cell order."""
     artifacts.mkdir(parents=True, exist_ok=True)
@@ -101,11 +104,19 @@ def run_boot_test(
             timeouts=dict(timeouts or bootproto.DEFAULT_TIMEOUTS),
             wait_local_timeout=wait_local_timeout,
             frame_every_s=frame_every_s,
+            on_stage=partial(progress.stage, cell.name) if progress else None,
         )
         step(f"{cell.name}: booting {iso.name} ({accel.value})")
         result = run_cell(cell, config, guest_factory=factory, cancelled=cancel.is_set)
         verdict = "passed" if result.passed else f"FAILED [{result.failure_class}] {result.message}"
         log.info("%s: %s in %.0f s", cell.name, verdict, result.seconds)
+        if progress is not None:
+            progress.done(
+                cell.name,
+                passed=result.passed,
+                seconds=result.seconds,
+                failure=result.failure_class,
+            )
         if result.passed:
             (cell_dir / "disk.qcow2").unlink(missing_ok=True)  # keep disks of failures only
         return result
@@ -227,6 +238,15 @@ def write_junit(results: Sequence[CellResult], path: Path, *, profile: Profile) 
     tmp.replace(path)
 
 
+def _is_tty(stream: TextIO | None) -> bool:
+    # A terminal gets the redrawn block; CI logs and files get plain lines.
+    target = stream or sys.stderr
+    try:
+        return target.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
 def _cell_name(cell: Cell) -> str:
     return cell.name
 
@@ -251,6 +271,7 @@ def boot_test_command(
     shard: Shard | None = None,
     cell_names: Sequence[str] = (),
     frame_every_s: float = DEFAULT_INTERVAL_S,
+    progress_stream: TextIO | None = None,
 ) -> None:
     """Boot-test ``iso``; print the table; BuildError unless every cell passed.
 
@@ -273,18 +294,30 @@ def boot_test_command(
     choice = accel_chooser(accel)
     step(f"accelerator: {choice.accel.value} ({choice.reason})")
     started = time.monotonic()
-    results = run_boot_test(
-        iso=iso,
-        profile=profile,
-        cells=cells,
-        jobs=jobs,
-        accel=choice.accel,
-        artifacts=artifacts,
-        wait_local_timeout=wait_local_timeout,
-        guest_factory=guest_factory,
-        timeouts=timeouts,
-        frame_every_s=frame_every_s,
+    tree = logging.getLogger("buildiso")
+    progress = (
+        Progress(
+            [c.name for c in cells],
+            stream=progress_stream or sys.stderr,
+            tty=_is_tty(progress_stream),
+        )
+        if tree.isEnabledFor(logging.INFO)  # not with --quiet
+        else None
     )
+    with progress.shown(tree) if progress else nullcontext():
+        results = run_boot_test(
+            iso=iso,
+            profile=profile,
+            cells=cells,
+            jobs=jobs,
+            accel=choice.accel,
+            artifacts=artifacts,
+            wait_local_timeout=wait_local_timeout,
+            guest_factory=guest_factory,
+            timeouts=timeouts,
+            frame_every_s=frame_every_s,
+            progress=progress,
+        )
     wall = time.monotonic() - started
     stream = out or sys.stdout
     stream.write(format_table(results) + "\n")
