@@ -75,21 +75,22 @@ def test_two_shards_then_one_report(built_iso: Path, tmp_path: Path) -> None:
 
     chromium = shutil.which("chromium")
     assert chromium, "chromium is not installed: run ./setup.sh"
-    base = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"]
-    dom = subprocess.run([*base, "--dump-dom", (out / "index.html").as_uri()],
-                         capture_output=True, text=True, timeout=180, check=True).stdout  # fmt: skip
+
+    def browse(*args: str) -> str:
+        base = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"]
+        done = subprocess.run([*base, *args], capture_output=True, text=True, timeout=180)
+        assert done.returncode == 0, done.stderr[-2000:]
+        return done.stdout
+
+    dom = browse("--dump-dom", (out / "index.html").as_uri())
     assert sorted(re.findall(r'<tr class="passed" id="cell-([^"]+)"', dom)) == CELLS
     assert "ISO: identical (same sha256)" in dom
     keep = paths.DEFAULT_OUT / "report-vm"
     shutil.rmtree(keep, ignore_errors=True)
     shutil.copytree(out, keep)
-    for name in CELLS:
-        page = subprocess.run([*base, "--dump-dom", (out / "cells" / name / "index.html").as_uri()],
-                              capture_output=True, text=True, timeout=180, check=True).stdout  # fmt: skip
-        shown = re.findall(r'<img src="filmstrip/([^"]+)"', page)
-        assert shown and len(shown) == len(read_index(out.parent / ("shard1" if name in ran[:1]
-                                                                    else "shard2") / name))  # fmt: skip
-        subprocess.run([*base, f"--screenshot={keep / (name + '.png')}", "--window-size=1400,1800",
-                        (out / "cells" / name / "index.html").as_uri()],
-                       capture_output=True, timeout=180, check=True)  # fmt: skip
+    for k, name in enumerate(ran, start=1):
+        page_url = (out / "cells" / name / "index.html").as_uri()
+        shown = re.findall(r'<img src="filmstrip/([^"]+)"', browse("--dump-dom", page_url))
+        assert shown == [f["file"] for f in read_index(tmp_path / f"shard{k}" / name)]
+        browse(f"--screenshot={keep / (name + '.png')}", "--window-size=1400,1800", page_url)
     print(f"report kept in {keep}")
