@@ -211,6 +211,8 @@ class CellDriver:
         self.stages.enter("firmware", self.clock())
         self.boot_to_menu()
         self.menu_screenshot = self.guest.screendump(self.config.artifacts / "menu.png")
+        # The stage-change frame shows the menu half drawn; this one shows it complete.
+        self.film.capture("menu", self.clock(), reason="menu drawn")
         self.check_menu()
         prof = self.config.profile.menu
         # Resets are counted from here: the installer may print its result and reboot
@@ -433,6 +435,7 @@ class CellDriver:
             return  # the firmware booted the disk itself
         self.sleep(MENU_SETTLE_S)
         self.guest.screendump(self.config.artifacts / "local-menu.png")
+        self.film.capture("local-boot", self.clock(), reason="menu drawn")
         if not self.config.wait_local_timeout:
             self.guest.send_keys(menu.keys_to(local) + ["ret"])
             return

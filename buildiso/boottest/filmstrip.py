@@ -2,7 +2,8 @@
 
 A frame is taken whenever the cell enters another stage (firmware, menu, kernel, each
 install stage, reboot, local-boot, firstboot), every ``interval_s`` while a stage runs
-long, and once at the end (``end`` or ``failed``). Frames are PNGs shrunk to about
+long, when a boot menu is completely drawn (``menu drawn``), and once at the end (``end``
+or ``failed``). Frames are PNGs shrunk to about
 ``FRAME_WIDTH`` pixels, in ``<cell>/filmstrip/``, listed in ``filmstrip/index.json``::
 
     {"frames": [{"file": "0003-kernel.png", "stage": "kernel", "t": 12.4,
@@ -40,7 +41,7 @@ class Frame:
     file: str  # relative to the filmstrip folder
     stage: str
     t: float
-    reason: str  # stage, periodic, end, failed
+    reason: str  # stage, periodic, menu drawn, end, failed
     width: int
     height: int
 

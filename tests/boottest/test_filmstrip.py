@@ -79,6 +79,8 @@ def test_a_cell_run_leaves_a_filmstrip_of_every_stage(tmp_path: Path, profile: P
         "bootloader", "post", "reboot", "local-boot", "firstboot",
     ]  # fmt: skip
     assert frames[-1]["reason"] == "end"
+    drawn = [f["stage"] for f in frames if f["reason"] == "menu drawn"]
+    assert drawn == ["menu", "local-boot"]  # the ISO's menu, complete, both times
     times = [f["t"] for f in frames]
     assert times == sorted(times)
     guest = factory.started[0]

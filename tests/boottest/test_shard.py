@@ -167,3 +167,12 @@ def test_two_shards_run_each_cell_once_with_their_own_results(
         for cell in summary["cells"]:
             assert (art / cell["cell"] / "result.json").is_file()
     assert sorted(ran) == ["bios-dvd", "uefi-dvd", "uefi-usb"]
+
+
+def test_an_empty_shard_writes_empty_results_and_passes(tmp_path: Path, profile: Profile) -> None:
+    art = tmp_path / "s3"
+    assert run_shard(tmp_path, artifacts=art, scripts={}, shard=shard.Shard(3, 3),
+                     cell_names=["bios-dvd", "uefi-dvd"]) is None  # fmt: skip
+    summary = json.loads((art / "summary.json").read_text())
+    assert summary["cells"] == [] and summary["matrix_cells"] == ["bios-dvd", "uefi-dvd"]
+    assert (art / "junit.xml").is_file()
