@@ -1,17 +1,20 @@
 """The GitLab nightly pipeline (ci/gitlab-ci.yml), run for real with gitlab-ci-local.
 
-A copy of this checkout becomes a git project under out/gitlab-ci-local/ (its
+A copy of this checkout becomes a git project in a short folder under /tmp (its
 .gitlab-ci-local/ cache survives between runs, so the sample base is built once per
-machine); gitlab-ci-local runs every job with the shell executor in its own folder
-(--shell-isolation): build → two boot-test shards of a 2-cell matrix → report, diffed
-against this session's own build manifest. Figures: ``pytest -s``.
+machine; short, because gpg-agent's socket path inside the build job's sample base must
+stay under the 108-byte limit of a Unix socket); gitlab-ci-local runs every job with the
+shell executor in its own folder (--shell-isolation): build → two boot-test shards of a
+2-cell matrix → report, diffed against this session's own build manifest. Figures: ``pytest -s``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import subprocess
+import tempfile
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -22,7 +25,10 @@ from buildiso import paths
 
 pytestmark = pytest.mark.vm
 
-WORK = paths.DEFAULT_OUT / "gitlab-ci-local"
+# One folder per checkout (helpers' worktrees run side by side).
+WORK = Path(tempfile.gettempdir()) / (
+    "bglci-" + hashlib.sha256(str(paths.PROJECT_ROOT).encode()).hexdigest()[:8]
+)
 CELLS = ["bios-dvd", "uefi-dvd"]
 KEEP = {".gitlab-ci-local", ".git"}
 
@@ -56,11 +62,13 @@ def _copy_checkout(project: Path) -> None:
 def test_gitlab_pipeline_runs_locally(built_iso: Path) -> None:
     tool = shutil.which("gitlab-ci-local")
     assert tool, "gitlab-ci-local is not installed: run ./setup.sh"
-    project = WORK / "project"
+    project = WORK
     _copy_checkout(project)
-    previous = WORK / "previous.manifest.json"
+    logs = paths.DEFAULT_OUT / "gitlab-ci-local"
+    logs.mkdir(parents=True, exist_ok=True)
+    previous = logs / "previous.manifest.json"
     shutil.copyfile(built_iso.with_name(built_iso.stem + ".manifest.json"), previous)
-    log = WORK / "pipeline.log"
+    log = logs / "pipeline.log"
     started = time.monotonic()
     with log.open("w") as out:
         proc = subprocess.run(
