@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Set up everything buildiso needs on Debian 12, as root: Debian packages + .venv.
 # Idempotent: a second run installs nothing new.
+#   --runtime   only what building and boot-testing need (CI jobs of ci/): no browser,
+#               no node/gitlab-ci-local, no test extras
 set -euo pipefail
 cd "$(dirname "$(readlink -f "$0")")"
+RUNTIME_ONLY=0
+if [ "${1:-}" = "--runtime" ]; then RUNTIME_ONLY=1; fi
 
 APT_PACKAGES=(
   python3 python3-venv python3-pip
@@ -23,6 +27,14 @@ APT_PACKAGES=(
   # boot tests
   qemu-system-x86 qemu-utils ovmf
 )
+if [ "$RUNTIME_ONLY" = 0 ]; then
+  APT_PACKAGES+=(
+    # the HTML boot-test report is checked in a real browser (buildiso report)
+    chromium
+    # the CI templates' test runs the GitLab pipeline locally (gitlab-ci-local, from npm)
+    git rsync
+  )
+fi
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -35,10 +47,29 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
+# gitlab-ci-local (npm) runs ci/gitlab-ci.yml in the test suite. Node from Debian unless a
+# node with npm is already there (e.g. NodeSource's nodejs, which conflicts with Debian's npm).
+# 4.65.1: the newest release that still runs on Debian 12's Node 18.
+if [ "$RUNTIME_ONLY" = 0 ] && ! command -v npm >/dev/null; then
+  echo "setup: installing Debian packages: nodejs npm"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends nodejs npm
+fi
+GITLAB_CI_LOCAL_VERSION=4.65.1
+if [ "$RUNTIME_ONLY" = 0 ] && [ "$(gitlab-ci-local --version 2>/dev/null)" != "$GITLAB_CI_LOCAL_VERSION" ]; then
+  echo "setup: installing gitlab-ci-local $GITLAB_CI_LOCAL_VERSION (npm)"
+  npm install -g --no-audit --no-fund "gitlab-ci-local@$GITLAB_CI_LOCAL_VERSION" >/dev/null
+fi
+
 if [ ! -x .venv/bin/python ]; then
   echo "setup: creating .venv"
   python3 -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
-.venv/bin/python -m pip install -q -e '.[test]'
+if [ "$RUNTIME_ONLY" = 1 ]; then
+  .venv/bin/python -m pip install -q -e .
+else
+  .venv/bin/python -m pip install -q -e '.[test]'
+fi
 echo "setup: ready (.venv/bin/buildiso)"

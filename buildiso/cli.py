@@ -267,6 +267,30 @@ def diff(old: Path, new: Path) -> None:
     help="After the install, let the menu's 60 s timeout pick 'Boot from local drive' "
     "instead of pressing Enter on it.",
 )
+@click.option(
+    "--shard",
+    "shard_text",
+    default=None,
+    metavar="K/N",
+    help="With --matrix: run only shard K of N (a deterministic split balanced by expected "
+    "time; CI: --shard $CI_NODE_INDEX/$CI_NODE_TOTAL).",
+)
+@click.option(
+    "--cells",
+    "cell_list",
+    default="",
+    metavar="NAME,…",
+    help="With --matrix: only these cells (comma-separated names, e.g. bios-dvd,uefi-dvd).",
+)
+@click.option(
+    "--frame-every",
+    "frame_every_s",
+    type=click.FloatRange(0, 3600),
+    default=10.0,
+    show_default=True,
+    help="Filmstrip: a scaled screenshot at each stage change and every this many seconds "
+    "within a stage (0: stage changes only).",
+)
 @profile_option
 @variant_option
 def boot_test(
@@ -279,6 +303,9 @@ def boot_test(
     artifacts: Path,
     junit: Path | None,
     wait_local_timeout: bool,
+    shard_text: str | None,
+    cell_list: str,
+    frame_every_s: float,
     profile_path: Path,
     variant: str,
 ) -> None:
@@ -287,8 +314,10 @@ def boot_test(
     \b
     Example:
       buildiso boot-test out/EMAIL_490_190.iso --matrix --junit out/boot-test.xml
+      buildiso boot-test out/EMAIL_490_190.iso --matrix --shard 2/3 --artifacts out/shard2
     """
     from buildiso.boottest import matrix as boottest_mod
+    from buildiso.boottest.shard import parse_shard
 
     boottest_mod.boot_test_command(
         iso=iso,
@@ -302,6 +331,41 @@ def boot_test(
         wait_local_timeout=wait_local_timeout,
         profile_path=profile_path,
         variant=Variant(variant),
+        shard=None if shard_text is None else parse_shard(shard_text),
+        cell_names=[n.strip() for n in cell_list.split(",") if n.strip()],
+        frame_every_s=frame_every_s,
+    )
+
+
+@cli.command()
+@click.argument("results", nargs=-1, required=True, type=_EXISTING)
+@click.option("--out", "out_dir", type=_PATH, required=True, help="Report folder (replaced).")
+@click.option(
+    "--manifest",
+    type=_EXISTING,
+    default=None,
+    help="The build's *.manifest.json: summarised in the report.",
+)
+@click.option(
+    "--previous",
+    type=_EXISTING,
+    default=None,
+    help="The last nightly's manifest: the report shows `buildiso diff` against it.",
+)
+def report(
+    results: tuple[Path, ...], out_dir: Path, manifest: Path | None, previous: Path | None
+) -> None:
+    """Merge boot-test shard results into one JUnit file and a static HTML report.
+
+    \b
+    Example:
+      buildiso report out/shard1 out/shard2 --out out/report \\
+          --manifest out/EMAIL_490_190.manifest.json --previous last/EMAIL_490_190.manifest.json
+    """
+    from buildiso.report import command as report_mod
+
+    report_mod.report_command(
+        results=list(results), out=out_dir, manifest=manifest, previous=previous
     )
 
 

@@ -124,6 +124,7 @@ class FakeGuest:
     events: list[str] = field(default_factory=list)
     alive: bool = True
     screenshots: list[Path] = field(default_factory=list)
+    frames: list[tuple[Path, int]] = field(default_factory=list)  # scaled: (path, max_width)
 
     def __post_init__(self) -> None:
         self.artifacts.mkdir(parents=True, exist_ok=True)
@@ -173,8 +174,14 @@ class FakeGuest:
         self.keys.append(list(keys))
         self.triggers[f"key{len(self.keys)}"] = self.clock()
 
-    def screendump(self, path: Path) -> Screenshot:
+    def screendump(self, path: Path, *, max_width: int | None = None) -> Screenshot:
+        if not self.alive:
+            raise OSError("QMP: the guest is gone")
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(encode_png(2, 1, bytes([0, 0, 0, 255, 255, 255])))
+        if max_width is not None:
+            self.frames.append((path, max_width))
+            return Screenshot(path=path, width=min(640, max_width), height=240, colours=2)
         self.screenshots.append(path)
         return Screenshot(path=path, width=640, height=480, colours=2)
 
@@ -251,3 +258,61 @@ def run_scripted_cell(
     )
     result = run_cell(CELL, config, guest_factory=factory, clock=clock, sleep=clock.sleep)
     return result, factory
+
+
+def quick(script: Script, factor: float = 20) -> Script:
+    """``script`` played ``factor`` times faster (for tests that run in real time)."""
+    return [(trigger, delay / factor, channel, text) for trigger, delay, channel, text in script]
+
+
+def run_shard(
+    tmp_path: Path,
+    *,
+    artifacts: Path,
+    scripts: dict[str, Script],
+    **kw: Any,
+) -> Exception | None:
+    """``boot_test_command --matrix`` against scripted guests (real time, real writers).
+
+    Extra keywords go to boot_test_command (``shard``, ``cell_names``, ...). Returns the
+    BuildError of failed cells (results are written all the same), or None.
+    """
+    import io
+    import time
+
+    import pytest
+
+    from buildiso import paths
+    from buildiso.boottest import matrix
+    from buildiso.boottest.accel import AccelChoice
+    from buildiso.boottest.bootproto import ALL_STAGES
+    from buildiso.config import Variant
+    from buildiso.errors import BuildError
+
+    iso = tmp_path / "EMAIL_490_190.iso"
+    if not iso.exists():
+        iso.write_bytes(b"\0")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(matrix, "read_menu", lambda iso, firmware: MENU)
+        try:
+            matrix.boot_test_command(
+                iso=iso,
+                firmware=Firmware.BIOS,
+                media=Media.DVD,
+                matrix=True,
+                jobs=2,
+                accel=Accel.TCG,
+                artifacts=artifacts,
+                junit=None,
+                wait_local_timeout=False,
+                profile_path=paths.DEFAULT_PROFILE,
+                variant=Variant.TEST,
+                out=io.StringIO(),
+                accel_chooser=lambda a: AccelChoice(Accel.TCG, "asked for tcg"),
+                timeouts=dict.fromkeys(ALL_STAGES, 10.0),
+                guest_factory=FakeFactory(time.monotonic, scripts),
+                **kw,
+            )
+        except BuildError as exc:
+            return exc
+    return None

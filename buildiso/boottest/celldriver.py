@@ -44,6 +44,7 @@ from buildiso.boottest.cellfailure import (
     Cancelled,
     CellFailed,
 )
+from buildiso.boottest.filmstrip import DEFAULT_INTERVAL_S, FOLDER, FRAME_WIDTH, Filmstrip
 from buildiso.boottest.isomenu import BootMenu, menu_on_screen, menu_problems, menu_texts
 from buildiso.boottest.postreport import INSTALLED_PACKAGES, CheckResult, check_report
 from buildiso.boottest.qemu import FIRMWARE_LOG
@@ -71,7 +72,7 @@ class Guest(Protocol):
 
     def send_keys(self, keys: list[str]) -> None: ...
 
-    def screendump(self, path: Path) -> Screenshot: ...
+    def screendump(self, path: Path, *, max_width: int | None = None) -> Screenshot: ...
 
     def stderr_tail(self, lines: int = 5) -> str: ...
 
@@ -87,6 +88,8 @@ class CellConfig:
     wait_local_timeout: bool = False
     memory_mb: int = 2048
     install_set: frozenset[str] | None = None  # the manifest's (N-V-R.A); None: no manifest
+    frame_every_s: float = DEFAULT_INTERVAL_S  # filmstrip: a frame this often within a stage
+    on_stage: Callable[[str], None] | None = None  # live progress: told the stage every poll
 
 
 class CellDriver:
@@ -116,6 +119,12 @@ class CellDriver:
         self.resets_before_install = 0
         self.install_console_offset = 0
         self._scanned: dict[str, int] = {}
+        self.film = Filmstrip(
+            config.artifacts / FOLDER,
+            grab=lambda path: guest.screendump(path, max_width=FRAME_WIDTH),
+            started=clock(),
+            interval_s=config.frame_every_s,
+        )
 
     # -- reading -------------------------------------------------------------------------
 
@@ -155,6 +164,9 @@ class CellDriver:
         """Poll until ``done()``; a stage over its limit raises ``on_timeout(stage, secs)``."""
         while True:
             self.poll()
+            self.film.tick(self.stages.waiting_for(), self.clock())
+            if self.config.on_stage is not None:
+                self.config.on_stage(self.stages.waiting_for())
             if done():
                 return
             if self.cancelled():
@@ -183,10 +195,25 @@ class CellDriver:
     # -- the flow ------------------------------------------------------------------------
 
     def run(self) -> None:
+        """The whole flow; the filmstrip's last frame shows where it ended."""
+        try:
+            self.flow()
+        except Cancelled:
+            raise
+        except BaseException:
+            last = self.stages.records[-1] if self.stages.records else None
+            where = last.name if last and last.status != "ok" else self.stages.waiting_for()
+            self.film.capture(where, self.clock(), reason="failed")
+            raise
+        self.film.capture("firstboot", self.clock(), reason="end")
+
+    def flow(self) -> None:
         menu = self.config.menu
         self.stages.enter("firmware", self.clock())
         self.boot_to_menu()
         self.menu_screenshot = self.guest.screendump(self.config.artifacts / "menu.png")
+        # The stage-change frame shows the menu half drawn; this one shows it complete.
+        self.film.capture("menu", self.clock(), reason="menu drawn")
         self.check_menu()
         prof = self.config.profile.menu
         # Resets are counted from here: the installer may print its result and reboot
@@ -412,6 +439,7 @@ class CellDriver:
             return  # the firmware booted the disk itself
         self.sleep(MENU_SETTLE_S)
         self.guest.screendump(self.config.artifacts / "local-menu.png")
+        self.film.capture("local-boot", self.clock(), reason="menu drawn")
         if not self.config.wait_local_timeout:
             self.guest.send_keys(menu.keys_to(local) + ["ret"])
             return

@@ -17,6 +17,7 @@ import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import nullcontext
 from functools import partial
 from pathlib import Path
 from typing import TextIO
@@ -32,8 +33,11 @@ from buildiso.boottest.bootcell import (
     run_cell,
 )
 from buildiso.boottest.celldriver import CellConfig
+from buildiso.boottest.filmstrip import DEFAULT_INTERVAL_S
 from buildiso.boottest.isomenu import BootMenu, NotAnIso, read_menu
 from buildiso.boottest.postreport import check_report, install_set_beside
+from buildiso.boottest.progress import Progress
+from buildiso.boottest.shard import Shard, pick
 from buildiso.config import Accel, Firmware, Media, Variant
 from buildiso.errors import BuildError, InputError
 from buildiso.log import step
@@ -57,6 +61,8 @@ def run_boot_test(
     wait_local_timeout: bool = False,
     timeouts: Mapping[str, float] | None = None,
     guest_factory: GuestFactory | None = None,
+    frame_every_s: float = DEFAULT_INTERVAL_S,
+    progress: Progress | None = None,
 ) -> list[CellResult]:
     """Run ``cells`` (``accel`` already resolved to kvm/tcg); results in cell order."""
     artifacts.mkdir(parents=True, exist_ok=True)
@@ -100,11 +106,20 @@ def run_boot_test(
             timeouts=dict(timeouts or bootproto.DEFAULT_TIMEOUTS),
             wait_local_timeout=wait_local_timeout,
             install_set=install_set,
+            frame_every_s=frame_every_s,
+            on_stage=partial(progress.stage, cell.name) if progress else None,
         )
         step(f"{cell.name}: booting {iso.name} ({accel.value})")
         result = run_cell(cell, config, guest_factory=factory, cancelled=cancel.is_set)
         verdict = "passed" if result.passed else f"FAILED [{result.failure_class}] {result.message}"
         log.info("%s: %s in %.0f s", cell.name, verdict, result.seconds)
+        if progress is not None:
+            progress.done(
+                cell.name,
+                passed=result.passed,
+                seconds=result.seconds,
+                failure=result.failure_class,
+            )
         if result.passed:
             for disk in cell_dir.glob("disk*.qcow2"):  # keep disks of failures only
                 disk.unlink()
@@ -239,6 +254,19 @@ def write_junit(results: Sequence[CellResult], path: Path, *, profile: Profile) 
     tmp.replace(path)
 
 
+def _is_tty(stream: TextIO | None) -> bool:
+    # A terminal gets the redrawn block; CI logs and files get plain lines.
+    target = stream or sys.stderr
+    try:
+        return target.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _cell_name(cell: Cell) -> str:
+    return cell.name
+
+
 def boot_test_command(
     *,
     iso: Path,
@@ -256,27 +284,56 @@ def boot_test_command(
     accel_chooser: Callable[[Accel], AccelChoice] = choose_accel,
     guest_factory: GuestFactory | None = None,
     timeouts: Mapping[str, float] | None = None,
+    shard: Shard | None = None,
+    cell_names: Sequence[str] = (),
+    frame_every_s: float = DEFAULT_INTERVAL_S,
+    progress_stream: TextIO | None = None,
 ) -> None:
-    """Boot-test ``iso``; print the table; BuildError unless every cell passed."""
+    """Boot-test ``iso``; print the table; BuildError unless every cell passed.
+
+    ``cell_names`` reduces the matrix, ``shard`` runs only its share (shard.py); the
+    artifacts folder then holds this shard's cells, summary.json and junit.xml.
+    """
+    if (shard is not None or cell_names) and not matrix:
+        raise InputError(
+            "--shard and --cells select from the matrix", hint="add --matrix to the command"
+        )
     require_tools("qemu-system-x86_64", "qemu-img")
     if not iso.is_file():
         raise InputError(f"{iso}: not a file", hint="pass the ISO built by buildiso build")
     profile = load_profile(profile_path, variant)
-    cells = ALL_CELLS if matrix else (Cell(firmware, media),)
+    all_cells = ALL_CELLS if matrix else (Cell(firmware, media),)
+    matrix_cells = pick(all_cells, names=cell_names, shard=None, name=_cell_name)
+    cells = pick(matrix_cells, names=(), shard=shard, name=_cell_name)
+    if shard is not None:
+        step(f"shard {shard}: {', '.join(c.name for c in cells) or 'no cells'}")
     choice = accel_chooser(accel)
     step(f"accelerator: {choice.accel.value} ({choice.reason})")
     started = time.monotonic()
-    results = run_boot_test(
-        iso=iso,
-        profile=profile,
-        cells=cells,
-        jobs=jobs,
-        accel=choice.accel,
-        artifacts=artifacts,
-        wait_local_timeout=wait_local_timeout,
-        guest_factory=guest_factory,
-        timeouts=timeouts,
+    tree = logging.getLogger("buildiso")
+    progress = (
+        Progress(
+            [c.name for c in cells],
+            stream=progress_stream or sys.stderr,
+            tty=_is_tty(progress_stream),
+        )
+        if tree.isEnabledFor(logging.INFO)  # not with --quiet
+        else None
     )
+    with progress.shown(tree) if progress else nullcontext():
+        results = run_boot_test(
+            iso=iso,
+            profile=profile,
+            cells=cells,
+            jobs=jobs,
+            accel=choice.accel,
+            artifacts=artifacts,
+            wait_local_timeout=wait_local_timeout,
+            guest_factory=guest_factory,
+            timeouts=timeouts,
+            frame_every_s=frame_every_s,
+            progress=progress,
+        )
     wall = time.monotonic() - started
     stream = out or sys.stdout
     stream.write(format_table(results) + "\n")
@@ -290,9 +347,16 @@ def boot_test_command(
         "accel_reason": choice.reason,
         "jobs": jobs,
         "wall_seconds": round(wall, 1),
+        "shard": str(shard) if shard else None,
+        "matrix_cells": [c.name for c in matrix_cells],
         "cells": [r.to_json() for r in results],
     }
-    (artifacts / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    artifacts.mkdir(parents=True, exist_ok=True)
+    tmp = artifacts / "summary.json.tmp"
+    tmp.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(artifacts / "summary.json")
+    # Always beside the summary, so `buildiso report` finds every shard's JUnit.
+    write_junit(results, artifacts / "junit.xml", profile=profile)
     if junit is not None:
         write_junit(results, junit, profile=profile)
     failed = [r for r in results if not r.passed]

@@ -74,3 +74,23 @@ def colour_count(rgb: bytes) -> int:
     """Distinct colours in ~4096 sampled pixels: 1 means a blank screen."""
     step = max(3, (len(rgb) // 3 // 4096) * 3)  # ~4096 sampled pixels
     return len({rgb[i : i + 3] for i in range(0, len(rgb) - 2, step)})
+
+
+def downscale(width: int, height: int, rgb: bytes, *, max_width: int) -> tuple[int, int, bytes]:
+    """Shrink by the smallest whole factor that fits ``max_width`` (nearest pixel).
+
+    Whole factors keep it to byte slicing (fast enough for a frame every few seconds) and
+    keep text cells of the 640x480/800x600/1280x800 boot screens evenly sampled.
+    """
+    factor = max(1, -(-width // max(1, max_width)))
+    if factor == 1:
+        return width, height, rgb
+    out_w, out_h = width // factor, height // factor
+    stride, step = width * 3, factor * 3
+    out = bytearray(out_w * out_h * 3)
+    for y in range(out_h):
+        row = rgb[y * factor * stride : y * factor * stride + out_w * step]
+        base = y * out_w * 3
+        for channel in range(3):
+            out[base + channel : base + out_w * 3 : 3] = row[channel::step]
+    return out_w, out_h, bytes(out)

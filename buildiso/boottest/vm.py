@@ -28,7 +28,13 @@ from typing import Any
 
 from buildiso import run
 from buildiso.boottest.qemu import OVMF_CODE, OVMF_VARS, QEMU, VmFiles, VmSpec, build_command
-from buildiso.boottest.screendump import Screenshot, colour_count, encode_png, read_ppm
+from buildiso.boottest.screendump import (
+    Screenshot,
+    colour_count,
+    downscale,
+    encode_png,
+    read_ppm,
+)
 from buildiso.boottest.seriallog import SerialLog
 from buildiso.config import Firmware
 from buildiso.errors import BuildError, InputError
@@ -282,13 +288,16 @@ class Vm:
             self.qmp("send-key", keys=codes)
             time.sleep(gap)
 
-    def screendump(self, path: Path) -> Screenshot:
-        """Save the screen as PNG at ``path``; returns its size and colour count."""
+    def screendump(self, path: Path, *, max_width: int | None = None) -> Screenshot:
+        """Save the screen as PNG at ``path`` (shrunk to ``max_width``); size, colour count."""
         assert self._private is not None
-        ppm = self._private / "screen.ppm"
+        # One file per thread: the filmstrip and a failure screenshot may overlap.
+        ppm = self._private / f"screen-{threading.get_ident()}.ppm"
         self.qmp("screendump", filename=str(ppm))
         width, height, rgb = read_ppm(ppm.read_bytes())
         ppm.unlink()
+        if max_width is not None:
+            width, height, rgb = downscale(width, height, rgb, max_width=max_width)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_bytes(encode_png(width, height, rgb))

@@ -1,0 +1,110 @@
+"""A cell's filmstrip: small screenshots through the run, so a failed cell shows where it stopped.
+
+A frame is taken whenever the cell enters another stage (firmware, menu, kernel, each
+install stage, reboot, local-boot, firstboot), every ``interval_s`` while a stage runs
+long, when a boot menu is completely drawn (``menu drawn``), and once at the end (``end``
+or ``failed``). Frames are PNGs shrunk to about
+``FRAME_WIDTH`` pixels, in ``<cell>/filmstrip/``, listed in ``filmstrip/index.json``::
+
+    {"frames": [{"file": "0003-kernel.png", "stage": "kernel", "t": 12.4,
+                 "reason": "stage", "width": 320, "height": 240}, ...]}
+
+``t`` is seconds since the cell started. The index is rewritten after every frame, so a
+cell killed midway still has a readable filmstrip. Screenshots are evidence, never the
+verdict: a frame that cannot be taken (the guest just stopped) is skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from buildiso.boottest.screendump import Screenshot
+
+log = logging.getLogger(__name__)
+
+FOLDER = "filmstrip"
+INDEX = "index.json"
+FRAME_WIDTH = 400
+DEFAULT_INTERVAL_S = 10.0
+
+Grab = Callable[[Path], Screenshot]
+
+
+@dataclass(frozen=True)
+class Frame:
+    file: str  # relative to the filmstrip folder
+    stage: str
+    t: float
+    reason: str  # stage, periodic, menu drawn, end, failed
+    width: int
+    height: int
+
+
+class Filmstrip:
+    """Takes the frames of one cell attempt; ``grab(path)`` saves one scaled screenshot."""
+
+    def __init__(
+        self, folder: Path, *, grab: Grab, started: float, interval_s: float = DEFAULT_INTERVAL_S
+    ) -> None:
+        self.folder = folder
+        self.grab = grab
+        self.started = started
+        self.interval_s = interval_s
+        self.frames: list[Frame] = []
+        self._stage: str | None = None
+        self._last_at = started
+
+    def tick(self, stage: str, now: float) -> None:
+        """Called every poll round: a frame on a stage change or after ``interval_s``."""
+        if stage != self._stage:
+            self._stage = stage
+            self.capture(stage, now, reason="stage")
+        elif self.interval_s > 0 and now - self._last_at >= self.interval_s:
+            self.capture(stage, now, reason="periodic")
+
+    def capture(self, stage: str, now: float, *, reason: str) -> Frame | None:
+        self._last_at = now
+        name = f"{len(self.frames):04d}-{_safe(stage)}.png"
+        try:
+            shot = self.grab(self.folder / name)
+        except Exception as exc:  # noqa: BLE001 - a missing frame must not fail the cell
+            log.debug("filmstrip frame %s: %s", name, exc)
+            return None
+        frame = Frame(
+            file=name,
+            stage=stage,
+            t=round(now - self.started, 1),
+            reason=reason,
+            width=shot.width,
+            height=shot.height,
+        )
+        self.frames.append(frame)
+        self._write_index()
+        return frame
+
+    def _write_index(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        data = {"frames": [asdict(f) for f in self.frames]}
+        tmp = self.folder / (INDEX + ".tmp")
+        tmp.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+        tmp.replace(self.folder / INDEX)
+
+
+def _safe(stage: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", stage)[:40] or "stage"
+
+
+def read_index(cell_dir: Path) -> list[dict[str, Any]]:
+    """The frames recorded for the cell in ``cell_dir`` (empty when it has none)."""
+    try:
+        data = json.loads((cell_dir / FOLDER / INDEX).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return []
+    frames = data.get("frames") if isinstance(data, dict) else None
+    return [f for f in frames or [] if isinstance(f, dict) and isinstance(f.get("file"), str)]

@@ -1,0 +1,250 @@
+"""The report's pages: ``index.html`` (the matrix, shards, build) and one page per cell.
+
+Each cell page shows its result, failure class and reason, stage times, its filmstrip, its
+screenshots, post-install checks and serial logs (searchable text). Files a page shows are
+copied next to it, so the report folder stands alone (CI pages, an artifact, a laptop).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from buildiso.boottest.filmstrip import FOLDER
+from buildiso.boottest.qemu import CONSOLE_LOG, FIRMWARE_LOG, PROTOCOL_LOG
+from buildiso.report.htmlbits import (
+    FILTER_SCRIPT,
+    bar,
+    definition_list,
+    esc,
+    legend,
+    log_block,
+    page,
+    seconds_text,
+    stage_cell,
+    stage_order,
+)
+from buildiso.report.results import CellRecord, Results
+
+CSS = "report.css"
+SCREENSHOTS = ("menu.png", "local-menu.png", "failure.png")
+RESULT_TEXT = {"passed": "pass", "failed": "FAIL", "missing": "NOT RUN"}
+
+
+@dataclass(frozen=True)
+class BuildInfo:
+    summary: list[tuple[str, object]]  # manifest summary rows (empty: no manifest given)
+    manifest_name: str
+    previous_name: str | None
+    diff: list[str]  # `buildiso diff` lines (empty: no changes, or no previous)
+
+
+def cell_href(record: CellRecord) -> str:
+    return f"cells/{record.name}/index.html"
+
+
+def index_page(results: Results, build: BuildInfo) -> str:
+    counts = results.counts
+    total = len(results.cells)
+    ok = counts["passed"] == total and total > 0
+    verdict = f"{counts['passed']} of {total} cells passed"
+    if counts["failed"]:
+        verdict += f", {counts['failed']} failed"
+    if counts["missing"]:
+        verdict += f", {counts['missing']} not run"
+    order = stage_order(c.stages for c in results.cells)
+    longest = max((c.seconds for c in results.cells), default=0.0)
+    head = "".join(f'<th class="num">{esc(s)}</th>' for s in order)
+    rows = []
+    for cell in results.cells:
+        stages = "".join(stage_cell(cell.stages.get(s)) for s in order)
+        name = (
+            f'<a href="{esc(cell_href(cell))}">{esc(cell.name)}</a>'
+            if cell.status != "missing"
+            else esc(cell.name)
+        )
+        result = RESULT_TEXT[cell.status]
+        if cell.failure_class and cell.status != "passed":
+            result += f" <span class='class'>{esc(cell.failure_class)}</span>"
+        rows.append(
+            f'<tr class="{cell.status}" id="cell-{esc(cell.name)}">'
+            f'<th scope="row">{name}</th><td class="result">{result}</td>'
+            f"<td>{esc(cell.shard or '–')}</td>{stages}"
+            f'<td class="num total">{esc(seconds_text(cell.seconds))}</td>'
+            f'<td class="barcell">{bar(cell.stages, order, total=cell.seconds, longest=longest)}'
+            "</td></tr>"
+        )
+        if cell.status != "passed":
+            rows.append(
+                f'<tr class="reason {cell.status}"><td></td>'
+                f'<td colspan="{len(order) + 4}">{esc(cell.message)}</td></tr>'
+            )
+    matrix = (
+        '<div class="scroll"><table class="matrix"><thead><tr><th>cell</th><th>result</th>'
+        f'<th>shard</th>{head}<th class="num">total s</th><th>time line</th></tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table></div>{legend(order)}"
+    )
+    shard_rows = "".join(
+        f"<tr><td>{esc(s.shard)}</td><td>{esc(', '.join(s.cell_names) or '–')}</td>"
+        f"<td>{esc(s.accel)}</td><td>{esc(s.accel_reason)}</td>"
+        f'<td class="num">{esc(seconds_text(s.wall_seconds))}</td></tr>'
+        for s in results.shards
+    )
+    shards = (
+        "<table><thead><tr><th>shard</th><th>cells</th><th>accel</th><th>why</th>"
+        f'<th class="num">wall s</th></tr></thead><tbody>{shard_rows}</tbody></table>'
+    )
+    body = [
+        "<header><h1>Boot test report</h1>",
+        f'<p class="verdict {"ok" if ok else "bad"}">{esc(verdict)}</p>',
+        '<p class="files"><a href="junit.xml">junit.xml</a> (all shards merged)</p></header>',
+        f'<section id="matrix"><h2>Matrix</h2>{matrix}</section>',
+        f'<section id="shards"><h2>Shards</h2>{shards}</section>',
+        f'<section id="build"><h2>Build</h2>{build_section(build)}</section>',
+    ]
+    return page(title=f"Boot test: {verdict}", body="\n".join(body), css=CSS)
+
+
+def build_section(build: BuildInfo) -> str:
+    if not build.summary:
+        return '<p class="note">no build manifest given (buildiso report --manifest)</p>'
+    parts = [f"<h3>{esc(build.manifest_name)}</h3>", definition_list(build.summary)]
+    if build.previous_name is None:
+        parts.append('<p class="note">no previous manifest given (--previous): no diff</p>')
+    else:
+        parts.append(f"<h3>Changes since {esc(build.previous_name)}</h3>")
+        text = "\n".join(build.diff) or "no changes in inputs, install set or rendered files"
+        parts.append(f'<pre class="diff">{esc(text)}</pre>')
+    return "\n".join(parts)
+
+
+def write_cell_page(record: CellRecord, dest: Path) -> None:
+    """``dest/index.html`` for one cell, with the files it shows copied into ``dest``."""
+    dest.mkdir(parents=True, exist_ok=True)
+    src = record.folder
+    body = [
+        '<p class="nav"><a href="../../index.html">← all cells</a></p>',
+        f"<header><h1>{esc(record.name)}</h1>",
+        f'<p class="verdict {"ok" if record.status == "passed" else "bad"}">'
+        f"{esc(RESULT_TEXT[record.status])}"
+        + (f" — {esc(record.failure_class)}" if record.failure_class else "")
+        + "</p>",
+        f'<p class="message">{esc(record.message)}</p>',
+        definition_list(
+            [("shard", record.shard), ("accel", record.accel), ("total seconds", record.seconds)]
+        ),
+        "</header>",
+        _stages_section(record),
+        _filmstrip_section(record, dest),
+        _screenshots_section(src, dest),
+        _checks_section(record),
+        _logs_section(src, dest),
+    ]
+    html_text = page(title=f"{record.name}: {RESULT_TEXT[record.status]}", body="\n".join(body),
+                     css="../../" + CSS)  # fmt: skip
+    (dest / "index.html").write_text(html_text, encoding="utf-8")
+
+
+def _stages_section(record: CellRecord) -> str:
+    order = stage_order([record.stages])
+    if not order:
+        return '<section id="stages"><h2>Stages</h2><p class="note">no stage started</p></section>'
+    rows = "".join(
+        f"<tr><td>{esc(s)}</td>{stage_cell(record.stages.get(s))}"
+        f"<td>{esc(record.stages[s].get('status', ''))}</td>"
+        f'<td class="num">{esc(seconds_text(record.stages[s].get("guest_seconds")))}</td></tr>'
+        for s in order
+    )
+    return (
+        '<section id="stages"><h2>Stages</h2>'
+        f"{bar(record.stages, order, total=record.seconds, longest=record.seconds)}"
+        '<table><thead><tr><th>stage</th><th class="num">host s</th><th>status</th>'
+        f'<th class="num">guest s</th></tr></thead><tbody>{rows}</tbody></table></section>'
+    )
+
+
+def _filmstrip_section(record: CellRecord, dest: Path) -> str:
+    if not record.frames or record.folder is None:
+        return (
+            '<section id="filmstrip"><h2>Filmstrip</h2>'
+            '<p class="note">no frames were recorded</p></section>'
+        )
+    (dest / FOLDER).mkdir(exist_ok=True)
+    figures = []
+    for frame in record.frames:
+        name = Path(str(frame["file"])).name  # the index is input too: no paths
+        source = record.folder / FOLDER / name
+        if not source.is_file():
+            continue
+        shutil.copyfile(source, dest / FOLDER / name)
+        caption = f"{frame.get('stage', '?')} · {seconds_text(frame.get('t'))} s"
+        reason = str(frame.get("reason", ""))
+        figures.append(
+            f'<figure class="frame {esc(reason)}"><a href="{FOLDER}/{esc(name)}">'
+            f'<img src="{FOLDER}/{esc(name)}" alt="{esc(caption)}" loading="lazy" '
+            f'width="{esc(frame.get("width", ""))}" height="{esc(frame.get("height", ""))}">'
+            f"</a><figcaption>{esc(caption)}"
+            + (f" <em>{esc(reason)}</em>" if reason not in ("stage", "") else "")
+            + "</figcaption></figure>"
+        )
+    return _section("filmstrip", "Filmstrip", f'<div class="strip">{"".join(figures)}</div>')
+
+
+def _screenshots_section(src: Path | None, dest: Path) -> str:
+    shots = []
+    for name in SCREENSHOTS:
+        if src is not None and (src / name).is_file():
+            shutil.copyfile(src / name, dest / name)
+            shots.append(
+                f'<figure><a href="{name}"><img src="{name}" alt="{name}" class="shot"></a>'
+                f"<figcaption>{name}</figcaption></figure>"
+            )
+    if not shots:
+        return ""
+    return _section("screens", "Screenshots", f'<div class="strip">{"".join(shots)}</div>')
+
+
+def _checks_section(record: CellRecord) -> str:
+    if not record.checks:
+        return ""
+    rows = "".join(
+        f'<tr class="{"passed" if c.get("ok") else "failed"}"><td>{esc(c.get("name", ""))}</td>'
+        f'<td>{"ok" if c.get("ok") else "FAIL"}</td><td>{esc(c.get("message", ""))}</td></tr>'
+        for c in record.checks
+    )
+    return (
+        '<section id="checks"><h2>Post-install checks</h2><table><thead><tr><th>check</th>'
+        f"<th>result</th><th>detail</th></tr></thead><tbody>{rows}</tbody></table></section>"
+    )
+
+
+def _logs_section(src: Path | None, dest: Path) -> str:
+    logs: Sequence[tuple[str, str, str]] = (
+        (CONSOLE_LOG, "Console (ttyS0)", "C"),
+        (PROTOCOL_LOG, "Installer protocol (ttyS1)", "P"),
+        (FIRMWARE_LOG, "Firmware debug log", "F"),
+    )
+    parts = []
+    for name, title, anchor in logs:
+        if src is None or not (src / name).is_file():
+            continue
+        raw = (src / name).read_text(encoding="utf-8", errors="replace")
+        # Served as text/plain, never as HTML: the raw log keeps its escape sequences.
+        shutil.copyfile(src / name, dest / (name + ".txt"))
+        parts.append(
+            f'<h3 id="{anchor}">{esc(title)} <a class="raw" href="{esc(name)}.txt">raw</a></h3>'
+            + log_block(raw, log_id=anchor)
+        )
+    if not parts:
+        return ""
+    bar_html = (
+        '<p id="filterbar" hidden><label>Filter log lines <input type="search" id="filter">'
+        '</label> <span id="filtercount"></span></p>'
+    )
+    return _section("logs", "Serial logs", bar_html + "".join(parts) + FILTER_SCRIPT)
+
+
+def _section(anchor: str, title: str, body: str) -> str:
+    return f'<section id="{anchor}"><h2>{esc(title)}</h2>{body}</section>'

@@ -1,0 +1,227 @@
+"""buildiso report: shard results (written by the real boot-test writers against scripted
+guests) merged into one JUnit file and a static HTML report, read back by Chromium."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import shutil
+import subprocess
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from bootfakes import Script, good_report, install_script, quick, run_shard
+
+from buildiso.boottest.bootcell import ALL_CELLS
+from buildiso.boottest.screendump import png_size
+from buildiso.boottest.shard import Shard
+from buildiso.cli import main
+from buildiso.errors import InputError
+from buildiso.manifest import write_manifest
+from buildiso.render.profile import Profile
+from buildiso.report.command import report_command
+
+# A guest prints what it likes: markup in the serial log must stay text in the report.
+HOSTILE = "<script>document.title='pwned'</script></pre><b id=\"injected\">bold</b> & done"
+
+
+def _broken(profile: Profile) -> Script:
+    good = install_script(report=good_report(profile))
+    broken = [
+        item
+        for item in good
+        if "INSTALL-RESULT" not in item[3] and "name=post status=ok" not in item[3]
+    ]
+    broken.append(("key1", 13.0, "console", HOSTILE + "\r\n"))
+    broken.append(
+        ("key1", 14.0, "protocol",
+         'INSTALL-RESULT status=failed class=post reason="%post <exited> with 1"\n')
+    )  # fmt: skip
+    return broken
+
+
+@pytest.fixture(scope="module")
+def shards(tmp_path_factory: pytest.TempPathFactory, profile: Profile) -> list[Path]:
+    """Two shards of the four-cell matrix; uefi-dvd fails in %post with a hostile log."""
+    tmp = tmp_path_factory.mktemp("shards")
+    good = quick(install_script(report=good_report(profile)))
+    scripts = {c.name: good for c in ALL_CELLS}
+    scripts["uefi-dvd"] = quick(_broken(profile))
+    folders = []
+    for k in (1, 2):
+        folder = tmp / f"shard{k}"
+        run_shard(tmp, artifacts=folder, scripts=scripts, shard=Shard(k, 2), frame_every_s=0.2)
+        folders.append(folder)
+    return folders
+
+
+def _manifest(tmp_path: Path, name: str, cs_email: str, sha: str) -> Path:
+    path = tmp_path / name
+    write_manifest(
+        path,
+        {
+            "schema": 1,
+            "buildiso_version": "0.1.0",
+            "product": {"name": "Secure Email Gateway", "version": "4.9.0", "build": 190},
+            "iso": {"name": "EMAIL_490_190.iso", "volume_label": "EMAIL_490_190",
+                    "size": 67108864, "sha256": sha, "implanted_md5": "0" * 32},
+            "inputs": {
+                "base": {"label": "RHEL-6.10 Server.x86_64", "sha256": "b" * 64},
+                "gateway_packages": [
+                    {"nevra": f"cs-email-{cs_email}.x86_64", "name": "cs-email",
+                     "arch": "x86_64", "evr": cs_email, "sha256": sha}
+                ],
+                "signing": {"key_id": "5522142c", "allow_unsigned": False},
+                "profile": {"variant": "test"},
+                "source_date_epoch": 1700000000,
+            },
+            "install_set": [],
+            "rendered": {},
+            "staged": {},
+            "tools": {},
+        },
+    )  # fmt: skip
+    return path
+
+
+def test_merged_junit_has_every_cell_once(shards: list[Path], tmp_path: Path) -> None:
+    results = report_command(results=shards, out=tmp_path / "r", manifest=None, previous=None)
+    assert [c.name for c in results.cells] == [c.name for c in ALL_CELLS]
+    assert results.counts == {"passed": 3, "failed": 1, "missing": 0}
+    suite = ET.parse(tmp_path / "r" / "junit.xml").getroot().find("testsuite")
+    assert suite is not None
+    cases = suite.findall("testcase")
+    main_cases = [c for c in cases if c.get("name") == "install-and-first-boot"]
+    assert sorted(c.get("classname", "") for c in main_cases) == sorted(
+        f"boot-test.{c.name}" for c in ALL_CELLS
+    )
+    shard_cases = sum(
+        len(ET.parse(s / "junit.xml").getroot().findall(".//testcase")) for s in shards
+    )
+    assert len(cases) == shard_cases == int(suite.get("tests", "0"))
+    failed = [c.get("classname") for c in main_cases if c.find("failure") is not None]
+    assert failed == ["boot-test.uefi-dvd"]
+    assert int(suite.get("failures", "0")) == 1
+
+
+def test_a_missing_shard_shows_its_cells_as_not_run(shards: list[Path], tmp_path: Path) -> None:
+    results = report_command(results=shards[:1], out=tmp_path / "r", manifest=None, previous=None)
+    missing = [c.name for c in results.cells if c.status == "missing"]
+    ran = json.loads((shards[1] / "summary.json").read_text())["cells"]
+    assert sorted(missing) == sorted(c["cell"] for c in ran)
+    root = ET.parse(tmp_path / "r" / "junit.xml").getroot()
+    not_run = [f for f in root.iter("failure") if f.get("type") == "not-run"]
+    assert len(not_run) == len(missing)
+    assert "NOT RUN" in (tmp_path / "r" / "index.html").read_text()
+
+
+def test_bad_inputs_are_one_line_errors(
+    shards: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(InputError, match="is in two results"):
+        report_command(results=[shards[0], shards[0]], out=tmp_path / "r", manifest=None,
+                       previous=None)  # fmt: skip
+    (tmp_path / "empty").mkdir()
+    assert main(["report", str(tmp_path / "empty"), "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no summary.json here" in err[0]
+    other = tmp_path / "precious"
+    other.mkdir()
+    (other / "keep.txt").write_text("mine")
+    with pytest.raises(InputError, match="not empty and not a buildiso report"):
+        report_command(results=shards, out=other, manifest=None, previous=None)
+    assert (other / "keep.txt").read_text() == "mine"
+    evil = tmp_path / "evil"
+    shutil.copytree(shards[0], evil)
+    summary = json.loads((evil / "summary.json").read_text())
+    summary["cells"][0]["cell"] = "../../etc"
+    (evil / "summary.json").write_text(json.dumps(summary))
+    with pytest.raises(InputError, match="bad cell name"):
+        report_command(results=[evil], out=tmp_path / "r", manifest=None, previous=None)
+    assert not (tmp_path / "r").exists()  # nothing half-written
+
+
+def test_report_pages_escape_the_serial_log_and_show_the_diff(
+    shards: list[Path], tmp_path: Path
+) -> None:
+    old = _manifest(tmp_path, "old.manifest.json", "4.9.0-189", "1" * 64)
+    new = _manifest(tmp_path, "new.manifest.json", "4.9.0-190", "2" * 64)
+    out = tmp_path / "report"
+    report_command(results=shards, out=out, manifest=new, previous=old)
+    index = (out / "index.html").read_text()
+    assert "upgraded:   cs-email.x86_64  4.9.0-189 -&gt; 4.9.0-190" in index
+    assert "5522142c" in index and "3 of 4 cells passed, 1 failed" in index
+    page = (out / "cells" / "uefi-dvd" / "index.html").read_text()
+    assert HOSTILE not in page and "<b id=" not in page
+    assert html.escape(HOSTILE) in page
+    assert "%post &lt;exited&gt; with 1" in page
+    # the filmstrip: every frame the run recorded, copied and shown
+    ran_in = next(s for s in shards if (s / "uefi-dvd").is_dir())
+    frames = json.loads((ran_in / "uefi-dvd" / "filmstrip" / "index.json").read_text())["frames"]
+    assert frames
+    for frame in frames:
+        assert f'src="filmstrip/{frame["file"]}"' in page
+        assert (out / "cells" / "uefi-dvd" / "filmstrip" / frame["file"]).is_file()
+    # rerun replaces the old report in place
+    report_command(results=shards, out=out, manifest=new, previous=None)
+    assert "no previous manifest given" in (out / "index.html").read_text()
+
+
+def _chromium(*args: str) -> subprocess.CompletedProcess[str]:
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.fail("chromium is not installed: run ./setup.sh")
+    return subprocess.run(
+        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+         "--no-first-run", "--disable-extensions", *args],
+        capture_output=True, text=True, timeout=180, check=False,
+    )  # fmt: skip
+
+
+def _visible_text(dom: str) -> str:
+    text = re.sub(r"<script.*?</script>", " ", dom, flags=re.S)
+    return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", text)))
+
+
+@pytest.mark.integration
+def test_chromium_renders_the_report(shards: list[Path], tmp_path: Path) -> None:
+    """A real browser opens the report from disk: the matrix, a cell page, nothing injected."""
+    new = _manifest(tmp_path, "new.manifest.json", "4.9.0-190", "2" * 64)
+    out = tmp_path / "report"
+    report_command(results=shards, out=out, manifest=new, previous=None)
+    started = time.monotonic()
+    index_url = (out / "index.html").as_uri()
+    shot = tmp_path / "index.png"
+    proc = _chromium(f"--screenshot={shot}", "--window-size=1400,900", index_url)
+    assert shot.is_file(), proc.stderr[-2000:]
+    assert png_size(shot) == (1400, 900)
+    dom = _chromium("--dump-dom", index_url)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    text = _visible_text(dom.stdout)
+    rows = re.findall(r'<tr class="(passed|failed|missing)" id="cell-([^"]+)"', dom.stdout)
+    assert sorted(rows) == sorted(
+        [("passed", c.name) for c in ALL_CELLS if c.name != "uefi-dvd"] + [("failed", "uefi-dvd")]
+    )
+    assert "3 of 4 cells passed, 1 failed" in text
+    assert "FAIL post" in text and "Secure Email Gateway 4.9.0 build 190" in text
+    cell_url = (out / "cells" / "uefi-dvd" / "index.html").as_uri()
+    cell = _chromium("--dump-dom", cell_url)
+    assert cell.returncode == 0, cell.stderr[-2000:]
+    assert "<title>uefi-dvd: FAIL</title>" in cell.stdout  # the guest's script did not run
+    assert '<b id="injected"' not in cell.stdout  # no element made from the log
+    assert HOSTILE in _visible_text(cell.stdout)
+    # the filter box is shown because scripts ran; the log lines are there as text
+    assert re.search(r'<p id="filterbar">', cell.stdout)
+    assert len(re.findall(r'<span class="l" id="C\d+">', cell.stdout)) > 10
+    assert len(re.findall(r'<figure class="frame', cell.stdout)) >= 5
+    cell_shot = tmp_path / "cell.png"
+    _chromium(f"--screenshot={cell_shot}", "--window-size=1400,1600", cell_url)
+    assert png_size(cell_shot) == (1400, 1600)
+    keep = Path(__file__).resolve().parents[2] / "out" / "report-test"
+    keep.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(shot, keep / "index.png")
+    shutil.copyfile(cell_shot, keep / "cell.png")
+    print(f"\nchromium: 4 page loads in {time.monotonic() - started:.1f} s; shots in {keep}")

