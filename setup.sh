@@ -16,6 +16,8 @@ APT_PACKAGES=(
   busybox-static e2fsprogs kmod cpio squashfs-tools zstd xz-utils dpkg
   # sample installer stage 2: UEFI boot entry like anaconda's
   efibootmgr
+  # the sample OS's yum: Debian's dnf 4 (buildiso/sample/yum.py)
+  dnf python3-dnf python3-libdnf python3-hawkey python3-rpm python3-gpg python3-libcomps
   # boot tests
   qemu-system-x86 qemu-utils ovmf
 )

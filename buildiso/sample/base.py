@@ -83,6 +83,19 @@ HOST_PACKAGES = (
     "util-linux",
     "fdisk",
     "grub-pc-bin",
+    # the sample's python and yum (dnf 4): sample/yum.py
+    "python3.11-minimal",
+    "libpython3.11-stdlib",
+    "python3-dnf",
+    "python3-libdnf",
+    "python3-hawkey",
+    "python3-rpm",
+    "python3-gpg",
+    "python3-libcomps",
+    "libdnf2",
+    "libsolv1",
+    "librepo0",
+    "gpg",
 )
 
 
@@ -196,8 +209,10 @@ def _build(*, stage: Path, kernel: KernelTree, key: signing.SigningKey, epoch: i
     initrd = build_initrd(kernel=kernel, dest=work / "initrd.img")
 
     step("building the sample OS packages (rpmbuild)")
+    vendor_key = signing.export_public_key(key, work / signing.PUBLIC_KEY_NAME)
     inputs = rpmbuild.SpecInputs(
-        kernel_root=kernel.root, kernel_version=kernel.version, initrd=initrd
+        kernel_root=kernel.root, kernel_version=kernel.version, initrd=initrd,
+        vendor_key=vendor_key,
     )
     rpm_work = work / "rpmbuild"
     base_rpms = rpmbuild.build_specs(
