@@ -14,7 +14,15 @@ from pathlib import Path
 import click
 
 from buildiso import __version__, paths
-from buildiso.config import Accel, EfiFlavour, Firmware, IsolinuxFlavour, Media, Variant
+from buildiso.config import (
+    Accel,
+    EfiFlavour,
+    Firmware,
+    IsolinuxFlavour,
+    Media,
+    Scenario,
+    Variant,
+)
 from buildiso.errors import BuildisoError, ValidationFailed
 from buildiso.log import setup_logging
 
@@ -265,6 +273,21 @@ def diff(old: Path, new: Path) -> None:
     help="After the install, let the menu's 60 s timeout pick 'Boot from local drive' "
     "instead of pressing Enter on it.",
 )
+@click.option(
+    "--scenario",
+    type=_choice(Scenario),
+    default=Scenario.INSTALL.value,
+    show_default=True,
+    help="install: fresh install from the ISO; appendix-a: the guide's Appendix A on a "
+    "Minimal RHEL 6.10 server; upgrade: an older release's gateway updated from the ISO.",
+)
+@click.option(
+    "--server-base",
+    type=_EXISTING,
+    default=None,
+    help="appendix-a: the RHEL 6.10 DVD the Minimal server is installed from "
+    "(default: the sample base ISO).",
+)
 @profile_option
 @variant_option
 def boot_test(
@@ -277,6 +300,8 @@ def boot_test(
     artifacts: Path,
     junit: Path | None,
     wait_local_timeout: bool,
+    scenario: str,
+    server_base: Path | None,
     profile_path: Path,
     variant: str,
 ) -> None:
@@ -285,6 +310,7 @@ def boot_test(
     \b
     Example:
       buildiso boot-test out/EMAIL_490_190.iso --matrix --junit out/boot-test.xml
+      buildiso boot-test out/EMAIL_490_190.iso --scenario appendix-a
     """
     from buildiso.boottest import matrix as boottest_mod
 
@@ -300,6 +326,8 @@ def boot_test(
         wait_local_timeout=wait_local_timeout,
         profile_path=profile_path,
         variant=Variant(variant),
+        scenario=Scenario(scenario),
+        server_base=server_base,
     )
 
 

@@ -86,6 +86,7 @@ class CellConfig:
     timeouts: Mapping[str, float] = field(default_factory=lambda: dict(bootproto.DEFAULT_TIMEOUTS))
     wait_local_timeout: bool = False
     memory_mb: int = 2048
+    media_image: Path | None = None  # what is attached instead of the ISO (usb-files stick)
 
 
 class CellDriver:

@@ -34,7 +34,7 @@ from buildiso.boottest.bootcell import (
 from buildiso.boottest.celldriver import CellConfig
 from buildiso.boottest.isomenu import BootMenu, NotAnIso, read_menu
 from buildiso.boottest.postreport import check_report
-from buildiso.config import Accel, Firmware, Media, Variant
+from buildiso.config import Accel, Firmware, Media, Scenario, Variant
 from buildiso.errors import BuildError, InputError
 from buildiso.log import step
 from buildiso.render.profile import Profile, load_profile
@@ -69,6 +69,13 @@ def run_boot_test(
             # The ISO lacks this firmware's menu: a product defect, reported by the cell.
             menus[fw] = exc
     factory = guest_factory or partial(qemu_guest, disk_mb=profile.min_disk_mb)
+    stick: Path | None = None
+    if any(c.media is Media.USB_FILES for c in cells):
+        from buildiso.boottest.usbfiles import make_usb_files_image
+
+        stick = artifacts / "usb-files.img"
+        label = make_usb_files_image(iso=iso, dest=stick)
+        step(f"usb-files: {stick.name}, FAT32 labelled {label} (Rufus ISO Image mode)")
     cancel = threading.Event()
 
     def one(cell: Cell) -> CellResult:
@@ -97,6 +104,7 @@ def run_boot_test(
             artifacts=cell_dir,
             timeouts=dict(timeouts or bootproto.DEFAULT_TIMEOUTS),
             wait_local_timeout=wait_local_timeout,
+            media_image=stick if cell.media is Media.USB_FILES else None,
         )
         step(f"{cell.name}: booting {iso.name} ({accel.value})")
         result = run_cell(cell, config, guest_factory=factory, cancelled=cancel.is_set)
@@ -134,6 +142,8 @@ def _fmt_seconds(value: object) -> str:
 def format_table(results: Sequence[CellResult]) -> str:
     """One row per cell: result, failure class, seconds per stage ("!" where it failed), total."""
     stages = [s for s in TABLE_STAGES if any(s in r.stages for r in results)]
+    # a scenario's own stages (boottest/scenarios.py: server-boot, step-1 ...), in order
+    stages += list(dict.fromkeys(s for r in results for s in r.stages if s not in TABLE_STAGES))
     header = ["cell", "result", *stages, "total"]
     rows = []
     for r in results:
@@ -187,7 +197,9 @@ def write_junit(results: Sequence[CellResult], path: Path, *, profile: Profile) 
             + [f"stage {k}: {v.get('seconds')} s ({v.get('status')})" for k, v in r.stages.items()]
         )
         by_name = {c.name: c for c in r.checks}
-        for name in check_names:
+        # a scenario reports its own checks; the fresh install's are the report's
+        own = r.checks and not any(c.name in check_names for c in r.checks)
+        for name in list(by_name) if own else check_names:
             counts["tests"] += 1
             check_case = ET.SubElement(
                 suite,
@@ -223,6 +235,48 @@ def write_junit(results: Sequence[CellResult], path: Path, *, profile: Profile) 
     tmp.replace(path)
 
 
+def _scenario_results(
+    *,
+    scenario: Scenario,
+    iso: Path,
+    profile: Profile,
+    cells: list[Cell],
+    accel: Accel,
+    artifacts: Path,
+    server_base: Path | None,
+    timeouts: Mapping[str, float] | None,
+) -> list[CellResult]:
+    """The guide's other uses of the ISO (boottest/scenarios.py)."""
+    from buildiso.boottest import scenarios
+
+    if server_base is None:
+        from buildiso import paths
+        from buildiso.sample.base import build_sample_base
+
+        server_base = build_sample_base(paths.DEFAULT_SAMPLE_BASE).iso
+
+    def cell_config(cell: Cell, art: Path) -> CellConfig:
+        return CellConfig(
+            iso=iso,
+            profile=profile,
+            menu=read_menu(iso, cell.firmware),
+            accel=accel,
+            artifacts=art,
+            timeouts=dict(timeouts or bootproto.DEFAULT_TIMEOUTS),
+        )
+
+    artifacts.mkdir(parents=True, exist_ok=True)
+    return scenarios.run_scenario(
+        scenario=scenario,
+        iso=iso,
+        rhel_iso=server_base,
+        cell_config=cell_config,
+        cells=cells,
+        artifacts=artifacts,
+        disk_mb=profile.min_disk_mb,
+    )
+
+
 def boot_test_command(
     *,
     iso: Path,
@@ -240,6 +294,8 @@ def boot_test_command(
     accel_chooser: Callable[[Accel], AccelChoice] = choose_accel,
     guest_factory: GuestFactory | None = None,
     timeouts: Mapping[str, float] | None = None,
+    scenario: Scenario = Scenario.INSTALL,
+    server_base: Path | None = None,
 ) -> None:
     """Boot-test ``iso``; print the table; BuildError unless every cell passed."""
     require_tools("qemu-system-x86_64", "qemu-img")
@@ -250,17 +306,29 @@ def boot_test_command(
     choice = accel_chooser(accel)
     step(f"accelerator: {choice.accel.value} ({choice.reason})")
     started = time.monotonic()
-    results = run_boot_test(
-        iso=iso,
-        profile=profile,
-        cells=cells,
-        jobs=jobs,
-        accel=choice.accel,
-        artifacts=artifacts,
-        wait_local_timeout=wait_local_timeout,
-        guest_factory=guest_factory,
-        timeouts=timeouts,
-    )
+    if scenario is not Scenario.INSTALL:
+        results = _scenario_results(
+            scenario=scenario,
+            iso=iso,
+            profile=profile,
+            cells=list(cells),
+            accel=choice.accel,
+            artifacts=artifacts,
+            server_base=server_base,
+            timeouts=timeouts,
+        )
+    else:
+        results = run_boot_test(
+            iso=iso,
+            profile=profile,
+            cells=cells,
+            jobs=jobs,
+            accel=choice.accel,
+            artifacts=artifacts,
+            wait_local_timeout=wait_local_timeout,
+            guest_factory=guest_factory,
+            timeouts=timeouts,
+        )
     wall = time.monotonic() - started
     stream = out or sys.stdout
     stream.write(format_table(results) + "\n")
