@@ -27,7 +27,7 @@ from buildiso import paths
 from buildiso.errors import BuildError, InputError
 from buildiso.log import log, step
 from buildiso.run import output, require_tools
-from buildiso.sample import closure, iso, rpmbuild, signing, tree
+from buildiso.sample import closure, iso, previous, rpmbuild, signing, tree
 from buildiso.sample.kernel import KernelTree, fetch_kernel
 from buildiso.sourcedate import epoch_from_env
 
@@ -239,6 +239,17 @@ def _build(*, stage: Path, kernel: KernelTree, key: signing.SigningKey, epoch: i
     signing.sign_rpms(gateway_rpms, key=key, epoch=epoch)
     signing.export_public_key(key, gateway_dir / signing.PUBLIC_KEY_NAME)
     (gateway_dir / KEYID_NAME).write_text(key.key_id + "\n")
+
+    step("building the previous gateway release (4.8.0-150, for the offline upgrade)")
+    previous.build_previous(
+        inputs=inputs,
+        workdir=rpm_work,
+        dest=stage / previous.DIR_NAME,
+        current=gateway_rpms,
+        base_without_conflicting=without_conflicting,
+        key=key,
+        epoch=epoch,
+    )
 
     step("building the installer's stage 2 (install.img)")
     stage2 = build_stage2(kernel=kernel, dest=work / "install.img")

@@ -117,3 +117,45 @@ def test_gpgcheck_refuses_an_unsigned_package(root: Path, tmp_path: Path) -> Non
     assert proc.returncode != 0
     assert "cs-email-extra" in proc.stderr and "not signed" in proc.stderr
     assert "cs-email-extra" not in _installed(root)
+
+
+def _media_repo(root: Path, rpms: Path) -> None:
+    """The media mounted at /media/os: its cs-repo/ holds ``rpms`` (createrepo_c)."""
+    repo = root / "media/os/cs-repo"
+    shutil.rmtree(repo)
+    (repo / "Packages").mkdir(parents=True)
+    for rpm in rpms.glob("*.rpm"):
+        shutil.copy(rpm, repo / "Packages")
+    subprocess.run(["createrepo_c", "-q", "--compatibility", str(repo)], check=True)
+
+
+def test_offline_upgrade_from_the_previous_release_keeps_config_and_data(
+    root: Path, sample_base: SampleBase
+) -> None:
+    previous = sample_base.gateway_rpms.with_name("gateway-rpms-480")
+    _media_repo(root, previous)
+    _ok(root, f"rpm -ivh /media/os/cs-repo/Packages/{REPO_CONF}")
+    _ok(root, "yum remove -y postfix rsyslog samba-common")
+    _ok(root, "yum install -y cs-email --enablerepo=cs-*")
+    assert {"cs-email-legacy", "cs-email-core"} <= _installed(root)
+    assert "cs-email-syslog" not in _installed(root)
+    conf = root / "etc/cs-email/cs-email.conf"
+    conf.write_text(conf.read_text() + "site_relay = relay.example.invalid\n")  # the admin's
+    edited = conf.read_text()
+    data = root / "var/lib/cs-email/data"
+    (data / "queue.db").write_text("3 messages\n")
+    policy = (data / "policy.db").read_text()
+
+    _media_repo(root, sample_base.gateway_rpms)  # the new release's media
+    _ok(root, "yum update -y --enablerepo=cs-*")
+    nvr = _guest(root, "rpm -qa --qf '%{NAME} %{VERSION}-%{RELEASE}\\n' 'cs-email*'").stdout
+    versions = dict(line.split() for line in nvr.splitlines())
+    assert versions.pop("cs-email-repo-conf") == "3.6.3-1"
+    assert versions == {n: "4.9.0-190" for n in
+                        ("cs-email", "cs-email-core", "cs-email-web", "cs-email-syslog")}
+    assert conf.read_text() == edited  # %config(noreplace): the admin's file stays
+    assert "tls_minimum" in conf.with_name("cs-email.conf.rpmnew").read_text()
+    assert (data / "queue.db").read_text() == "3 messages\n"
+    assert (data / "policy.db").read_text() == policy == "policy created by 4.8.0-150\n"
+    assert (root / "etc/cs-email/version").read_text() == "4.9.0-190\n"
+    assert not (root / "opt/cs-email/legacy").exists()  # obsoleted package removed
