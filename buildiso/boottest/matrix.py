@@ -235,48 +235,6 @@ def write_junit(results: Sequence[CellResult], path: Path, *, profile: Profile) 
     tmp.replace(path)
 
 
-def _scenario_results(
-    *,
-    scenario: Scenario,
-    iso: Path,
-    profile: Profile,
-    cells: list[Cell],
-    accel: Accel,
-    artifacts: Path,
-    server_base: Path | None,
-    timeouts: Mapping[str, float] | None,
-) -> list[CellResult]:
-    """The guide's other uses of the ISO (boottest/scenarios.py)."""
-    from buildiso.boottest import scenarios
-
-    if server_base is None:
-        from buildiso import paths
-        from buildiso.sample.base import build_sample_base
-
-        server_base = build_sample_base(paths.DEFAULT_SAMPLE_BASE).iso
-
-    def cell_config(cell: Cell, art: Path) -> CellConfig:
-        return CellConfig(
-            iso=iso,
-            profile=profile,
-            menu=read_menu(iso, cell.firmware),
-            accel=accel,
-            artifacts=art,
-            timeouts=dict(timeouts or bootproto.DEFAULT_TIMEOUTS),
-        )
-
-    artifacts.mkdir(parents=True, exist_ok=True)
-    return scenarios.run_scenario(
-        scenario=scenario,
-        iso=iso,
-        rhel_iso=server_base,
-        cell_config=cell_config,
-        cells=cells,
-        artifacts=artifacts,
-        disk_mb=profile.min_disk_mb,
-    )
-
-
 def boot_test_command(
     *,
     iso: Path,
@@ -307,7 +265,9 @@ def boot_test_command(
     step(f"accelerator: {choice.accel.value} ({choice.reason})")
     started = time.monotonic()
     if scenario is not Scenario.INSTALL:
-        results = _scenario_results(
+        from buildiso.boottest.scenarios import scenario_results
+
+        results = scenario_results(
             scenario=scenario,
             iso=iso,
             profile=profile,

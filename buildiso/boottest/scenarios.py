@@ -31,11 +31,12 @@ from buildiso.boottest.bootcell import Cell, CellResult
 from buildiso.boottest.celldriver import CellConfig, CellDriver
 from buildiso.boottest.cellfailure import CellFailed
 from buildiso.boottest.console import CommandResult, SerialShell
+from buildiso.boottest.isomenu import read_menu
 from buildiso.boottest.postreport import CheckResult
 from buildiso.boottest.qemu import VmSpec
 from buildiso.boottest.server import ServerMedia, install_server, prepare
 from buildiso.boottest.vm import QemuStartError, Vm
-from buildiso.config import Firmware, Media, Scenario
+from buildiso.config import Accel, Firmware, Media, Scenario
 from buildiso.errors import InputError
 from buildiso.log import step
 from buildiso.render.profile import Profile
@@ -300,3 +301,44 @@ def run_scenario(
         log.info("%s %s: %s in %.0f s", cell.name, scenario.value, verdict, result.seconds)
         results.append(result)
     return results
+
+
+def scenario_results(
+    *,
+    scenario: Scenario,
+    iso: Path,
+    profile: Profile,
+    cells: list[Cell],
+    accel: Accel,
+    artifacts: Path,
+    server_base: Path | None,
+    timeouts: Mapping[str, float] | None,
+) -> list[CellResult]:
+    """``boot-test --scenario`` (not install): the server base, one CellConfig per cell."""
+    if server_base is None:
+        # the default RHEL 6.10 DVD, as buildiso build's default base: the sample's
+        from buildiso import paths
+        from buildiso.sample.base import build_sample_base
+
+        server_base = build_sample_base(paths.DEFAULT_SAMPLE_BASE).iso
+
+    def cell_config(cell: Cell, art: Path) -> CellConfig:
+        return CellConfig(
+            iso=iso,
+            profile=profile,
+            menu=read_menu(iso, cell.firmware),
+            accel=accel,
+            artifacts=art,
+            timeouts=dict(timeouts or bootproto.DEFAULT_TIMEOUTS),
+        )
+
+    artifacts.mkdir(parents=True, exist_ok=True)
+    return run_scenario(
+        scenario=scenario,
+        iso=iso,
+        rhel_iso=server_base,
+        cell_config=cell_config,
+        cells=cells,
+        artifacts=artifacts,
+        disk_mb=profile.min_disk_mb,
+    )
