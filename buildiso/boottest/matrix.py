@@ -261,6 +261,10 @@ def boot_test_command(
         raise InputError(f"{iso}: not a file", hint="pass the ISO built by buildiso build")
     profile = load_profile(profile_path, variant)
     cells = ALL_CELLS if matrix else (Cell(firmware, media),)
+    if scenario is not Scenario.INSTALL:
+        from buildiso.boottest.scenarios import refuse_unsupported
+
+        refuse_unsupported(scenario, list(cells))  # before the KVM probe boots anything
     choice = accel_chooser(accel)
     step(f"accelerator: {choice.accel.value} ({choice.reason})")
     started = time.monotonic()

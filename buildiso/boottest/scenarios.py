@@ -258,18 +258,8 @@ def _write(path: Path, data: object) -> None:
     tmp.replace(path)
 
 
-def run_scenario(
-    *,
-    scenario: Scenario,
-    iso: Path,
-    rhel_iso: Path,
-    cell_config: Callable[[Cell, Path], CellConfig],
-    cells: list[Cell],
-    artifacts: Path,
-    disk_mb: int,
-    skip_steps: frozenset[str] = frozenset(),
-) -> list[CellResult]:
-    """Run ``scenario`` (not ``install``: that is matrix.run_boot_test) on ``cells``."""
+def refuse_unsupported(scenario: Scenario, cells: list[Cell]) -> None:
+    """InputError for what this module cannot run (checked before anything boots)."""
     if scenario is not Scenario.APPENDIX_A:
         raise InputError(
             f"--scenario {scenario.value} is not implemented yet",
@@ -282,6 +272,21 @@ def run_scenario(
             hint="drop --matrix/--firmware/--media: the server is a BIOS machine booting its "
             "disk with the ISO in its DVD drive",
         )
+
+
+def run_scenario(
+    *,
+    scenario: Scenario,
+    iso: Path,
+    rhel_iso: Path,
+    cell_config: Callable[[Cell, Path], CellConfig],
+    cells: list[Cell],
+    artifacts: Path,
+    disk_mb: int,
+    skip_steps: frozenset[str] = frozenset(),
+) -> list[CellResult]:
+    """Run ``scenario`` (not ``install``: that is matrix.run_boot_test) on ``cells``."""
+    refuse_unsupported(scenario, cells)
     results = []
     for cell in cells:
         art = artifacts / f"{cell.name}-{scenario.value}"

@@ -15,6 +15,7 @@ from buildiso.boottest.matrix import format_table, write_junit
 from buildiso.boottest.postreport import CheckResult
 from buildiso.boottest.scenarios import APPENDIX_A_STEPS, _reason, run_scenario
 from buildiso.boottest.server import KICKSTART_TEMPLATE
+from buildiso.cli import main
 from buildiso.config import Firmware, Media, Scenario
 from buildiso.errors import InputError
 from buildiso.render.password import hash_password
@@ -101,3 +102,23 @@ def test_table_and_junit_show_a_scenarios_own_stages_and_checks(
     write_junit([result], junit, profile=profile)
     names = [c.get("name") for c in ET.parse(junit).getroot().iter("testcase")]
     assert names == ["install-and-first-boot", "gateway-version"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--scenario", "upgrade"], "--scenario upgrade is not implemented yet"),
+        (["--scenario", "appendix-a", "--matrix"], "runs on bios-dvd only"),
+    ],
+)
+def test_cli_refuses_in_one_line_before_booting(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    iso = tmp_path / "x.iso"
+    iso.write_bytes(b"not booted")
+    code = main(["boot-test", str(iso), "--accel", "tcg", "--artifacts", str(tmp_path / "a"),
+                 *args])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert message in err and "Traceback" not in err
+    assert not (tmp_path / "a").exists()
