@@ -24,6 +24,8 @@ APT_PACKAGES=(
   efibootmgr
   # sample installer: LVM and software RAID (stage 2 and the installed system's initramfs)
   lvm2 mdadm
+  # the sample OS's yum: Debian's dnf 4 (buildiso/sample/yum.py)
+  dnf python3-dnf python3-libdnf python3-hawkey python3-rpm python3-gpg python3-libcomps
   # boot tests
   qemu-system-x86 qemu-utils ovmf
 )

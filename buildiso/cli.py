@@ -15,7 +15,15 @@ from pathlib import Path
 import click
 
 from buildiso import __version__, paths
-from buildiso.config import Accel, EfiFlavour, Firmware, IsolinuxFlavour, Media, Variant
+from buildiso.config import (
+    Accel,
+    EfiFlavour,
+    Firmware,
+    IsolinuxFlavour,
+    Media,
+    Scenario,
+    Variant,
+)
 from buildiso.errors import BuildisoError, ValidationFailed
 from buildiso.log import setup_logging
 
@@ -291,6 +299,21 @@ def diff(old: Path, new: Path) -> None:
     help="Filmstrip: a scaled screenshot at each stage change and every this many seconds "
     "within a stage (0: stage changes only).",
 )
+@click.option(
+    "--scenario",
+    type=_choice(Scenario),
+    default=Scenario.INSTALL.value,
+    show_default=True,
+    help="install: fresh install from the ISO; appendix-a: the guide's Appendix A on a "
+    "Minimal RHEL 6.10 server; upgrade: an older release's gateway updated from the ISO.",
+)
+@click.option(
+    "--server-base",
+    type=_EXISTING,
+    default=None,
+    help="appendix-a: the RHEL 6.10 DVD the Minimal server is installed from "
+    "(default: the sample base ISO).",
+)
 @profile_option
 @variant_option
 def boot_test(
@@ -306,6 +329,8 @@ def boot_test(
     shard_text: str | None,
     cell_list: str,
     frame_every_s: float,
+    scenario: str,
+    server_base: Path | None,
     profile_path: Path,
     variant: str,
 ) -> None:
@@ -315,6 +340,7 @@ def boot_test(
     Example:
       buildiso boot-test out/EMAIL_490_190.iso --matrix --junit out/boot-test.xml
       buildiso boot-test out/EMAIL_490_190.iso --matrix --shard 2/3 --artifacts out/shard2
+      buildiso boot-test out/EMAIL_490_190.iso --scenario appendix-a
     """
     from buildiso.boottest import matrix as boottest_mod
     from buildiso.boottest.shard import parse_shard
@@ -334,6 +360,8 @@ def boot_test(
         shard=None if shard_text is None else parse_shard(shard_text),
         cell_names=[n.strip() for n in cell_list.split(",") if n.strip()],
         frame_every_s=frame_every_s,
+        scenario=Scenario(scenario),
+        server_base=server_base,
     )
 
 

@@ -17,7 +17,16 @@ class Firmware(enum.StrEnum):
 
 class Media(enum.StrEnum):
     DVD = "dvd"
-    USB = "usb"
+    USB = "usb"  # the ISO's bytes on a stick, as dd-style writers make it
+    USB_FILES = "usb-files"  # the ISO's files on a FAT32 stick, as Rufus' ISO Image mode makes it
+
+
+class Scenario(enum.StrEnum):
+    """What a boot test proves: the fresh install, the guide's Appendix A, the offline upgrade."""
+
+    INSTALL = "install"
+    APPENDIX_A = "appendix-a"
+    UPGRADE = "upgrade"
 
 
 class IsolinuxFlavour(enum.StrEnum):

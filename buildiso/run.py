@@ -56,6 +56,7 @@ TOOL_PACKAGES: dict[str, str] = {
     "qemu-system-x86_64": "qemu-system-x86",
     "qemu-img": "qemu-utils",
     "isohybrid": "syslinux-utils",
+    "syslinux": "syslinux",
     "sgdisk": "gdisk",
     "isoinfo": "genisoimage",
     "blkid": "util-linux",

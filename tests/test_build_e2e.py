@@ -28,7 +28,7 @@ from buildiso.sample.base import SampleBase
 pytestmark = pytest.mark.integration
 
 ISO_NAME = "EMAIL_490_190.iso"
-LABEL = "EMAIL_490_190"
+LABEL = "EMAIL490190"
 REPO_CONF = "cs-repo/Packages/cs-email-repo-conf-3.6.3-1.x86_64.rpm"
 
 
@@ -253,7 +253,7 @@ def _label_too_long(sample: SampleBase, tmp: Path) -> list[str]:
     text = paths.DEFAULT_PROFILE.read_text()
     profile = tmp / "profile.toml"
     profile.write_text(
-        text.replace('volume_label = "EMAIL_490_190"', 'volume_label = "' + "A" * 33 + '"')
+        text.replace('volume_label = "EMAIL490190"', 'volume_label = "' + "A" * 33 + '"')
     )
     assert profile.read_text() != text
     return [*_sample_args(sample), "--profile", str(profile)]

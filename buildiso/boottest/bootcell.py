@@ -40,7 +40,8 @@ class Cell:
         return f"{self.firmware.value}-{self.media.value}"
 
 
-ALL_CELLS = tuple(Cell(f, m) for f in Firmware for m in Media)
+# --matrix: the ISO itself as DVD and USB stick; the Rufus-style stick (usb-files) on demand.
+ALL_CELLS = tuple(Cell(f, m) for f in Firmware for m in (Media.DVD, Media.USB))
 
 GuestFactory = Callable[[VmSpec, Path], AbstractContextManager[Guest]]
 
@@ -122,7 +123,7 @@ def _attempt(
     spec = VmSpec(
         firmware=cell.firmware,
         media=cell.media,
-        iso=config.iso,
+        iso=config.media_image or config.iso,
         disk=art / "disk.qcow2",
         accel=config.accel,
         memory_mb=config.memory_mb,

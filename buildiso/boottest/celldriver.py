@@ -90,6 +90,7 @@ class CellConfig:
     install_set: frozenset[str] | None = None  # the manifest's (N-V-R.A); None: no manifest
     frame_every_s: float = DEFAULT_INTERVAL_S  # filmstrip: a frame this often within a stage
     on_stage: Callable[[str], None] | None = None  # live progress: told the stage every poll
+    media_image: Path | None = None  # what is attached instead of the ISO (usb-files stick)
 
 
 class CellDriver:

@@ -38,7 +38,7 @@ from buildiso.boottest.isomenu import BootMenu, NotAnIso, read_menu
 from buildiso.boottest.postreport import check_report, install_set_beside
 from buildiso.boottest.progress import Progress
 from buildiso.boottest.shard import Shard, pick
-from buildiso.config import Accel, Firmware, Media, Variant
+from buildiso.config import Accel, Firmware, Media, Scenario, Variant
 from buildiso.errors import BuildError, InputError
 from buildiso.log import step
 from buildiso.render import layout
@@ -77,6 +77,13 @@ def run_boot_test(
             menus[fw] = exc
     factory = guest_factory or partial(qemu_guest, disk_mb=layout.disk_mb(profile))
     install_set = install_set_beside(iso)  # every cell: rpm -qa must be exactly this
+    stick: Path | None = None
+    if any(c.media is Media.USB_FILES for c in cells):
+        from buildiso.boottest.usbfiles import make_usb_files_image
+
+        stick = artifacts / "usb-files.img"
+        label = make_usb_files_image(iso=iso, dest=stick)
+        step(f"usb-files: {stick.name}, FAT32 labelled {label} (Rufus ISO Image mode)")
     cancel = threading.Event()
 
     def one(cell: Cell) -> CellResult:
@@ -108,6 +115,7 @@ def run_boot_test(
             install_set=install_set,
             frame_every_s=frame_every_s,
             on_stage=partial(progress.stage, cell.name) if progress else None,
+            media_image=stick if cell.media is Media.USB_FILES else None,
         )
         step(f"{cell.name}: booting {iso.name} ({accel.value})")
         result = run_cell(cell, config, guest_factory=factory, cancelled=cancel.is_set)
@@ -165,6 +173,8 @@ def _fmt_seconds(value: object) -> str:
 def format_table(results: Sequence[CellResult]) -> str:
     """One row per cell: result, failure class, seconds per stage ("!" where it failed), total."""
     stages = [s for s in TABLE_STAGES if any(s in r.stages for r in results)]
+    # a scenario's own stages (boottest/scenarios.py: server-boot, step-1 ...), in order
+    stages += list(dict.fromkeys(s for r in results for s in r.stages if s not in TABLE_STAGES))
     header = ["cell", "result", *stages, "total"]
     rows = []
     for r in results:
@@ -218,7 +228,9 @@ def write_junit(results: Sequence[CellResult], path: Path, *, profile: Profile) 
             + [f"stage {k}: {v.get('seconds')} s ({v.get('status')})" for k, v in r.stages.items()]
         )
         by_name = {c.name: c for c in r.checks}
-        for name in check_names:
+        # a scenario reports its own checks; the fresh install's are the report's
+        own = r.checks and not any(c.name in check_names for c in r.checks)
+        for name in list(by_name) if own else check_names:
             counts["tests"] += 1
             check_case = ET.SubElement(
                 suite,
@@ -288,6 +300,8 @@ def boot_test_command(
     cell_names: Sequence[str] = (),
     frame_every_s: float = DEFAULT_INTERVAL_S,
     progress_stream: TextIO | None = None,
+    scenario: Scenario = Scenario.INSTALL,
+    server_base: Path | None = None,
 ) -> None:
     """Boot-test ``iso``; print the table; BuildError unless every cell passed.
 
@@ -307,6 +321,10 @@ def boot_test_command(
     cells = pick(matrix_cells, names=(), shard=shard, name=_cell_name)
     if shard is not None:
         step(f"shard {shard}: {', '.join(c.name for c in cells) or 'no cells'}")
+    if scenario is not Scenario.INSTALL:
+        from buildiso.boottest.scenarios import refuse_unsupported
+
+        refuse_unsupported(scenario, list(cells))  # before the KVM probe boots anything
     choice = accel_chooser(accel)
     step(f"accelerator: {choice.accel.value} ({choice.reason})")
     started = time.monotonic()
@@ -320,20 +338,34 @@ def boot_test_command(
         if tree.isEnabledFor(logging.INFO)  # not with --quiet
         else None
     )
-    with progress.shown(tree) if progress else nullcontext():
-        results = run_boot_test(
+    if scenario is not Scenario.INSTALL:
+        from buildiso.boottest.scenarios import scenario_results
+
+        results = scenario_results(
+            scenario=scenario,
             iso=iso,
             profile=profile,
-            cells=cells,
-            jobs=jobs,
+            cells=list(cells),
             accel=choice.accel,
             artifacts=artifacts,
-            wait_local_timeout=wait_local_timeout,
-            guest_factory=guest_factory,
+            server_base=server_base,
             timeouts=timeouts,
-            frame_every_s=frame_every_s,
-            progress=progress,
         )
+    else:
+        with progress.shown(tree) if progress else nullcontext():
+            results = run_boot_test(
+                iso=iso,
+                profile=profile,
+                cells=cells,
+                jobs=jobs,
+                accel=choice.accel,
+                artifacts=artifacts,
+                wait_local_timeout=wait_local_timeout,
+                guest_factory=guest_factory,
+                timeouts=timeouts,
+                frame_every_s=frame_every_s,
+                progress=progress,
+            )
     wall = time.monotonic() - started
     stream = out or sys.stdout
     stream.write(format_table(results) + "\n")

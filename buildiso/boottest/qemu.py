@@ -51,6 +51,15 @@ class VmSpec:
     # More target disks (a raid1 layout's second disk), on the same bus, not bootable by
     # the firmware's order: the boot loader on each of them must find its own way.
     extra_disks: tuple[Path, ...] = ()
+    # Scenarios other than the fresh install (boottest/scenarios.py): the media attached
+    # without a boot index (the installed disk boots), further CD-ROMs, a kernel booted
+    # directly (as PXE would), and ttyS0 writable through a socket (a shell on it).
+    boot_media: bool = True
+    extra_cdroms: tuple[Path, ...] = ()
+    kernel: Path | None = None
+    initrd: Path | None = None
+    append: str = ""
+    console_input: bool = False
 
     def __post_init__(self) -> None:
         if self.accel is Accel.AUTO:
@@ -69,6 +78,10 @@ class VmFiles:
     @property
     def qmp_socket(self) -> Path:
         return self.private / "qmp.sock"
+
+    @property
+    def console_socket(self) -> Path:
+        return self.private / "console.sock"
 
     @property
     def efi_vars(self) -> Path:
@@ -123,7 +136,13 @@ def build_command(spec: VmSpec, files: VmFiles, *, qemu: str = QEMU) -> list[str
             "-drive",
             _opts(if_="pflash", format="raw", unit="1", file=files.efi_vars),
         ]
-    # The ISO is attached unmodified and read-only: a CD-ROM, or the same bytes as a stick.
+    if spec.kernel is not None:
+        cmd += ["-kernel", str(spec.kernel), "-append", spec.append]
+        if spec.initrd is not None:
+            cmd += ["-initrd", str(spec.initrd)]
+    # The ISO is attached unmodified and read-only: a CD-ROM, or the same bytes as a stick
+    # (usb-files: ``iso`` is the FAT stick image boottest/usbfiles.py made from the ISO).
+    boot = ",bootindex=0" if spec.boot_media else ""
     if spec.media is Media.DVD:
         cmd += [
             "-drive",
@@ -131,7 +150,7 @@ def build_command(spec: VmSpec, files: VmFiles, *, qemu: str = QEMU) -> list[str
                 if_="none", id="media", media="cdrom", format="raw", readonly="on", file=spec.iso
             ),
             "-device",
-            "ide-cd,drive=media,bus=ide.0,bootindex=0",
+            f"ide-cd,drive=media,bus=ide.0{boot}",
         ]
     else:
         cmd += [
@@ -140,7 +159,16 @@ def build_command(spec: VmSpec, files: VmFiles, *, qemu: str = QEMU) -> list[str
             "-device",
             "qemu-xhci,id=xhci",
             "-device",
-            "usb-storage,bus=xhci.0,drive=stick,removable=on,bootindex=0",
+            f"usb-storage,bus=xhci.0,drive=stick,removable=on{boot}",
+        ]
+    for index, extra in enumerate(spec.extra_cdroms, start=1):
+        cmd += [
+            "-drive",
+            _opts(
+                if_="none", id=f"cd{index}", media="cdrom", format="raw", readonly="on", file=extra
+            ),
+            "-device",
+            f"ide-cd,drive=cd{index},bus=ide.{index + 1}",
         ]
     if spec.disk is not None:
         # cache=unsafe: a throwaway test disk; fsync to the host buys nothing here.
@@ -159,9 +187,23 @@ def build_command(spec: VmSpec, files: VmFiles, *, qemu: str = QEMU) -> list[str
             cmd += ["-device", f"virtio-blk-pci,drive={drive}"]
         else:
             cmd += ["-device", f"ide-hd,drive={drive},bus=ide.{index}"]
+    if spec.console_input:
+        # The console log is QEMU's own copy of the output (logfile); input goes in through
+        # the socket (boottest/console.py).
+        console = _opts(
+            "socket",
+            id="ttyS0",
+            path=files.console_socket,
+            server="on",
+            wait="off",
+            logfile=files.console,
+            logappend="on",
+        )
+    else:
+        console = _opts("file", id="ttyS0", path=files.console)
     cmd += [
         "-chardev",
-        _opts("file", id="ttyS0", path=files.console),
+        console,
         "-serial",
         "chardev:ttyS0",
         "-chardev",

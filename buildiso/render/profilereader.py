@@ -36,10 +36,12 @@ from buildiso.render.profilemodel import (
 # --- value patterns (anchored with fullmatch) -------------------------------------------
 _TEXT = r"[A-Za-z0-9][A-Za-z0-9 ()._,/+-]{0,69}"
 _TEXT_DESC = "1-70 characters of letters, digits, spaces and ( ) . _ , / + - (no quotes, %, $, \\)"
-_LABEL = r"[A-Z0-9_]{1,16}"
+_LABEL = r"[A-Z0-9_]{1,11}"
 _LABEL_DESC = (
-    "1-16 of A-Z 0-9 _ (ISO 9660 d-characters; 16 so the Joliet volume ID matches; "
-    "no spaces or colons: GRUB 2 and RHEL 6's loader mangle them)"
+    "1-11 of A-Z 0-9 _ (ISO 9660 d-characters; at most 11 because a FAT volume label holds "
+    "11: a USB stick made in Rufus' ISO Image mode (installation guide, Appendix C) carries "
+    "the label cut to 11 and the install entries, which find the media by label, would not "
+    "find it; no spaces or colons: GRUB 2 and RHEL 6's loader mangle them)"
 )
 _PKG = r"[A-Za-z0-9][A-Za-z0-9._+-]{0,99}"
 _GROUP = r"[a-z0-9][a-z0-9-]{0,63}"

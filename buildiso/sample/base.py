@@ -29,7 +29,7 @@ from buildiso.errors import BuildError, InputError
 from buildiso.log import log, step
 from buildiso.master.basetree import open_base
 from buildiso.run import output, require_tools
-from buildiso.sample import closure, iso, rpmbuild, signing, tree
+from buildiso.sample import closure, iso, previous, rpmbuild, signing, tree
 from buildiso.sample.installer.stage2 import BUILDISO_MODULES, BUILDISO_SOURCE
 from buildiso.sample.kernel import KernelTree, fetch_kernel
 from buildiso.sourcedate import epoch_from_env
@@ -86,6 +86,19 @@ HOST_PACKAGES = (
     "util-linux",
     "fdisk",
     "grub-pc-bin",
+    # the sample's python and yum (dnf 4): sample/yum.py
+    "python3.11-minimal",
+    "libpython3.11-stdlib",
+    "python3-dnf",
+    "python3-libdnf",
+    "python3-hawkey",
+    "python3-rpm",
+    "python3-gpg",
+    "python3-libcomps",
+    "libdnf2",
+    "libsolv1",
+    "librepo0",
+    "gpg",
 )
 
 
@@ -218,8 +231,10 @@ def _build(*, stage: Path, kernel: KernelTree, key: signing.SigningKey, epoch: i
     initrd = build_initrd(kernel=kernel, dest=work / "initrd.img")
 
     step("building the sample OS packages (rpmbuild)")
+    vendor_key = signing.export_public_key(key, work / signing.PUBLIC_KEY_NAME)
     inputs = rpmbuild.SpecInputs(
-        kernel_root=kernel.root, kernel_version=kernel.version, initrd=initrd
+        kernel_root=kernel.root, kernel_version=kernel.version, initrd=initrd,
+        vendor_key=vendor_key,
     )
     rpm_work = work / "rpmbuild"
     base_rpms = rpmbuild.build_specs(
@@ -246,6 +261,17 @@ def _build(*, stage: Path, kernel: KernelTree, key: signing.SigningKey, epoch: i
     signing.sign_rpms(gateway_rpms, key=key, epoch=epoch)
     signing.export_public_key(key, gateway_dir / signing.PUBLIC_KEY_NAME)
     (gateway_dir / KEYID_NAME).write_text(key.key_id + "\n")
+
+    step("building the previous gateway release (4.8.0-150, for the offline upgrade)")
+    previous.build_previous(
+        inputs=inputs,
+        workdir=rpm_work,
+        dest=stage / previous.DIR_NAME,
+        current=gateway_rpms,
+        base_without_conflicting=without_conflicting,
+        key=key,
+        epoch=epoch,
+    )
 
     step("building the installer's stage 2 (install.img)")
     stage2 = build_stage2(kernel=kernel, dest=work / "install.img")

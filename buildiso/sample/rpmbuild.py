@@ -51,6 +51,7 @@ class SpecInputs:
     kernel_version: str  # Debian's uname -r, e.g. 6.1.0-50-amd64
     initrd: Path  # the sample initramfs (installer stage 1 and installed systems)
     sources: Path = SOURCES_DIR
+    vendor_key: Path | None = None  # the gateway's public key (cs-email-repo-conf ships it)
 
 
 def spec_files(spec_dir: Path) -> list[Path]:
@@ -74,8 +75,11 @@ def _defines(inputs: SpecInputs, topdir: Path, rpm_dir: Path) -> list[str]:
             "buildiso_initrd": str(inputs.initrd),
             "buildiso_sources": str(inputs.sources),
             "buildiso_bincopy": f"{sys.executable} -m buildiso.sample.bincopy",
+            "buildiso_yumtree": f"{sys.executable} -m buildiso.sample.yum",
         }
     )
+    if inputs.vendor_key is not None:
+        defines["buildiso_vendor_key"] = str(inputs.vendor_key)
     args: list[str] = []
     for name, value in defines.items():
         args += ["--define", f"{name} {value}"]

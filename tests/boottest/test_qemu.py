@@ -100,3 +100,38 @@ def test_spec_rejects_unresolved_accel_and_bad_bus(tmp_path: Path) -> None:
         _spec(Firmware.BIOS, Media.DVD, tmp_path, accel=Accel.AUTO)
     with pytest.raises(ValueError, match="disk_bus"):
         _spec(Firmware.BIOS, Media.DVD, tmp_path, disk_bus="scsi")
+
+
+def test_scenario_options_direct_kernel_extra_cd_console_socket(tmp_path: Path) -> None:
+    spec = _spec(
+        Firmware.BIOS,
+        Media.DVD,
+        tmp_path,
+        boot_media=False,
+        extra_cdroms=(tmp_path / "ks.iso",),
+        kernel=tmp_path / "vmlinuz",
+        initrd=tmp_path / "initrd.img",
+        append="ks=cdrom:/ks.cfg repo=cdrom",
+        console_input=True,
+    )
+    files = _files(tmp_path)
+    cmd = build_command(spec, files)
+    assert _option_values(cmd, "-kernel") == [str(tmp_path / "vmlinuz")]
+    assert _option_values(cmd, "-initrd") == [str(tmp_path / "initrd.img")]
+    assert _option_values(cmd, "-append") == ["ks=cdrom:/ks.cfg repo=cdrom"]
+    devices = _option_values(cmd, "-device")
+    assert "ide-cd,drive=media,bus=ide.0" in devices  # no boot index: the disk boots
+    assert "ide-cd,drive=cd1,bus=ide.2" in devices
+    assert any(f"file={tmp_path / 'ks.iso'}" in d for d in _option_values(cmd, "-drive"))
+    console = _option_values(cmd, "-chardev")[0]
+    assert console.startswith("socket,id=ttyS0,")
+    assert f"path={files.console_socket}" in console
+    assert f"logfile={files.console}" in console and "server=on" in console
+
+
+def test_default_spec_keeps_the_media_first_and_a_file_console(tmp_path: Path) -> None:
+    cmd = build_command(_spec(Firmware.BIOS, Media.USB, tmp_path), _files(tmp_path))
+    assert "-kernel" not in cmd
+    assert any(d.endswith("bootindex=0") and "usb-storage" in d
+               for d in _option_values(cmd, "-device"))
+    assert _option_values(cmd, "-chardev")[0].startswith("file,id=ttyS0,")

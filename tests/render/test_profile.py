@@ -76,7 +76,7 @@ def test_shipped_profile_test_variant() -> None:
         190,
     )
     assert profile.iso_name == "EMAIL_490_190.iso"
-    assert profile.volume_label == "EMAIL_490_190"
+    assert profile.volume_label == "EMAIL490190"
     assert profile.menu.title == "Welcome to Clearswift Email Solutions"
     assert profile.menu.install_label == "Install Secure Email Gateway"
     assert profile.menu.local_label == "Boot from local drive"
@@ -110,7 +110,7 @@ def test_firewall_ports_from_appendix_e() -> None:
 
 def test_boot_arguments_contract() -> None:
     profile = load_profile(PROFILE, Variant.TEST)
-    assert profile.install_args == "ks=hd:LABEL=EMAIL_490_190:/ks.cfg repo=hd:LABEL=EMAIL_490_190:/"
+    assert profile.install_args == "ks=hd:LABEL=EMAIL490190:/ks.cfg repo=hd:LABEL=EMAIL490190:/"
     assert profile.serial_install_args.endswith(" console=tty0 console=ttyS0,115200")
 
 
@@ -290,3 +290,15 @@ def test_unsafe_values_guards_profiles_built_in_code() -> None:
     problems = unsafe_values(evil)
     assert len(problems) == 1 and problems[0].startswith("menu.title:")
     assert re.search(r"\\n%pre", problems[0])
+
+
+def test_a_label_fat_would_cut_is_refused_with_the_reason(tmp_path: Path) -> None:
+    data = _shipped()
+    data["product"]["volume_label"] = "EMAIL_490_190"  # 13: Rufus' FAT stick says EMAIL_490_1
+    with pytest.raises(InputError) as info:
+        load_profile(_write(tmp_path, data), Variant.TEST)
+    message = str(info.value)
+    assert "product.volume_label" in message
+    assert "FAT volume label holds 11" in message and "Rufus" in message
+    data["product"]["volume_label"] = "EMAIL490190"
+    assert load_profile(_write(tmp_path, data), Variant.TEST).volume_label == "EMAIL490190"

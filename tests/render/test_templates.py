@@ -104,7 +104,7 @@ def test_render_media_files_paths() -> None:
 
 
 # --- menus ---------------------------------------------------------------------------
-ARGS = "ks=hd:LABEL=EMAIL_490_190:/ks.cfg repo=hd:LABEL=EMAIL_490_190:/"
+ARGS = "ks=hd:LABEL=EMAIL490190:/ks.cfg repo=hd:LABEL=EMAIL490190:/"
 SERIAL = "console=tty0 console=ttyS0,115200"
 
 
@@ -158,7 +158,7 @@ def test_syslinux4_base_with_its_own_chain_c32_chain_loads() -> None:
 
 def test_grub2_contract() -> None:
     text = render_efi_menu(_profile(), flavour=EfiFlavour.GRUB2)
-    assert "search --no-floppy --set=root --label EMAIL_490_190" in text
+    assert "search --no-floppy --set=root --label EMAIL490190" in text
     assert "serial --unit=0 --speed=115200" in text
     assert "terminal_input console serial" in text and "terminal_output console serial" in text
     assert 'set default="local"' in text and "set timeout=60" in text

@@ -56,7 +56,8 @@ def test_rpm_qa_runs_inside_the_installed_system(installed: Path) -> None:
 
 
 def test_scriptlets_left_their_evidence(installed: Path) -> None:
-    evidence = sorted(p.name for p in (installed / "var/lib/cs-email").iterdir())
+    evidence = sorted(p.name for p in (installed / "var/lib/cs-email").glob("installed-*"))
+    assert (installed / "var/lib/cs-email/data/policy.db").is_file()  # cs-email-core's data
     assert evidence == [
         "installed-cs-email",
         "installed-cs-email-core",
