@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from buildiso.boottest.bootproto import last_lines
-from buildiso.boottest.celldriver import CellConfig, CellDriver, Guest
+from buildiso.boottest.celldriver import CellConfig, CellDriver
 from buildiso.boottest.cellfailure import CellFailed
+from buildiso.boottest.guest import Guest
 from buildiso.boottest.postreport import CheckResult
 from buildiso.boottest.qemu import VmSpec
 from buildiso.boottest.vm import QemuStartError

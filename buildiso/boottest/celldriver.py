@@ -23,7 +23,6 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
 
 from buildiso.boottest import bootproto
 from buildiso.boottest.bootproto import (
@@ -45,11 +44,11 @@ from buildiso.boottest.cellfailure import (
     CellFailed,
 )
 from buildiso.boottest.filmstrip import DEFAULT_INTERVAL_S, FOLDER, FRAME_WIDTH, Filmstrip
+from buildiso.boottest.guest import Guest
 from buildiso.boottest.isomenu import BootMenu, menu_on_screen, menu_problems, menu_texts
 from buildiso.boottest.postreport import INSTALLED_PACKAGES, CheckResult, check_report
 from buildiso.boottest.qemu import FIRMWARE_LOG
 from buildiso.boottest.screendump import Screenshot
-from buildiso.boottest.seriallog import SerialLog
 from buildiso.config import Accel
 from buildiso.render.profile import Profile
 
@@ -57,24 +56,6 @@ from buildiso.render.profile import Profile
 # after the text, and GRUB needs a moment before it reads the keyboard.
 MENU_SETTLE_S = 1.0
 POLL_S = 0.2
-
-
-class Guest(Protocol):
-    """What a cell needs from a running VM (vm.Vm provides it; tests fake it)."""
-
-    console: SerialLog
-    protocol: SerialLog
-
-    @property
-    def running(self) -> bool: ...
-
-    def event_names(self) -> list[str]: ...
-
-    def send_keys(self, keys: list[str]) -> None: ...
-
-    def screendump(self, path: Path, *, max_width: int | None = None) -> Screenshot: ...
-
-    def stderr_tail(self, lines: int = 5) -> str: ...
 
 
 @dataclass(frozen=True)

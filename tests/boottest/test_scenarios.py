@@ -45,7 +45,7 @@ def test_the_reason_of_a_failed_step_names_the_conflict() -> None:
 
 def test_the_minimal_server_kickstart_is_valid_rhel6(tmp_path: Path) -> None:
     ks = tmp_path / "ks.cfg"
-    root_hash = hash_password("Bt-Only-For-Tests-9x", product="t")
+    root_hash = hash_password("Bt-Only-For-Tests-9x", salt="t")
     ks.write_text(KICKSTART_TEMPLATE.read_text().format(root_hash=root_hash))
     proc = subprocess.run(
         [str(Path(sys.executable).with_name("ksvalidator")), "-v", "RHEL6", str(ks)],
