@@ -99,7 +99,7 @@ def test_full_matrix_on_the_shipped_iso(
     for cell in ALL_CELLS:
         result = cells[cell.name]
         assert result["passed"] and all(check["ok"] for check in result["checks"])
-        assert len(result["checks"]) == 11
+        assert len(result["checks"]) == 12  # the profile's 10 + installed-packages + storage-layout
         png = tmp_path / "art" / cell.name / "menu.png"
         assert png_size(png) == MENU_SIZES[cell.firmware], cell.name
         assert result["menu_screenshot"]["colours"] > 1  # not a blank screen
@@ -121,7 +121,7 @@ def test_full_matrix_on_the_shipped_iso(
             assert result["stages"][stage]["status"] == "ok", (cell.name, stage)
     root = ET.parse(junit).getroot()
     assert not [c for c in root.iter("testcase") if c.find("failure") is not None]
-    assert len(list(root.iter("testcase"))) == 4 * 12
+    assert len(list(root.iter("testcase"))) == 4 * 13
     # no QEMU survives
     assert not vm._LIVE
 
