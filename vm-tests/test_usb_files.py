@@ -42,6 +42,6 @@ def test_rufus_iso_mode_stick_installs_on_bios_and_uefi(
     print(f"\n{boottest.format_table(results)}\nwall {time.monotonic() - started:.0f} s")
     for result in results:
         assert result.passed, f"{result.cell.name}: [{result.failure_class}] {result.message}"
-        assert all(c.ok for c in result.checks) and len(result.checks) == 10
+        assert all(c.ok for c in result.checks) and len(result.checks) == 12
         assert result.stages["firstboot"]["status"] == "ok"
     assert (tmp_path / "usb-files.img").stat().st_size > built_iso.stat().st_size
