@@ -44,7 +44,14 @@ sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(CODE))
 
 from bench_master import _BLOCK as FILLER  # noqa: E402
-from bench_master import EPOCH, FULL_BYTES, FULL_FILES, _tree_bytes, _warm  # noqa: E402
+from bench_master import (  # noqa: E402
+    EPOCH,
+    FULL_BYTES,
+    FULL_FILES,
+    _tree_bytes,
+    _warm,
+    peer_master,
+)
 
 from buildiso import paths  # noqa: E402
 from buildiso.master import iso  # noqa: E402
@@ -101,41 +108,7 @@ def run_one(kind: str, tree: Path, out: Path) -> None:
         subprocess.run(["sync", str(out / "copy.tar")], check=True)
     elif kind == "peer":
         image = out / "peer.iso"
-        subprocess.run(
-            [
-                "xorriso",
-                "-as",
-                "mkisofs",
-                "-o",
-                str(image),
-                "-R",
-                "-J",
-                "-iso-level",
-                "3",
-                "-V",
-                LABEL,
-                "-b",
-                "isolinux/isolinux.bin",
-                "-c",
-                "isolinux/boot.cat",
-                "-no-emul-boot",
-                "-boot-load-size",
-                "4",
-                "-boot-info-table",
-                "-eltorito-alt-boot",
-                "-e",
-                "images/efiboot.img",
-                "-no-emul-boot",
-                "-isohybrid-mbr",
-                str(iso.DEBIAN_ISOHDPFX),
-                "-isohybrid-gpt-basdat",
-                "-quiet",
-                str(tree),
-            ],  # fmt: skip
-            check=True,
-            env=env,
-        )
-        subprocess.run(["implantisomd5", "--force", str(image)], check=True, capture_output=True)
+        peer_master(tree, image, env=env)
         sums = subprocess.run(["sha256sum", str(image)], check=True, capture_output=True)
         (out / "SHA256SUM").write_bytes(sums.stdout)
     elif kind == "build":

@@ -107,6 +107,22 @@ def _warm(tree: Path) -> None:
                     pass
 
 
+def peer_master(tree: Path, image: Path, *, env: dict[str, str]) -> None:
+    """The pipeline a release engineer scripts: xorriso -as mkisofs with the RHEL DVD's boot
+    options + isohybrid MBR/GPT, then implantisomd5 (the peer every benchmark compares to)."""
+    subprocess.run(
+        ["xorriso", "-as", "mkisofs", "-o", str(image), "-R", "-J", "-iso-level", "3",
+         "-V", LABEL, "-b", "isolinux/isolinux.bin", "-c", "isolinux/boot.cat",
+         "-no-emul-boot", "-boot-load-size", "4", "-boot-info-table", "-eltorito-alt-boot",
+         "-e", "images/efiboot.img", "-no-emul-boot",
+         "-isohybrid-mbr", str(iso.DEBIAN_ISOHDPFX), "-isohybrid-gpt-basdat", "-quiet",
+         str(tree)],
+        check=True,
+        env=env,
+    )  # fmt: skip
+    subprocess.run(["implantisomd5", "--force", str(image)], check=True, capture_output=True)
+
+
 # --- one measured run, in a child process -------------------------------------------------
 
 
@@ -116,41 +132,7 @@ def run_one(kind: str, tree: Path, out: Path) -> dict[str, float]:
     if kind == "copy":
         subprocess.run(["tar", "-cf", str(out), "-C", str(tree), "."], check=True)
     elif kind == "xorriso":
-        subprocess.run(
-            [
-                "xorriso",
-                "-as",
-                "mkisofs",
-                "-o",
-                str(out),
-                "-R",
-                "-J",
-                "-iso-level",
-                "3",
-                "-V",
-                LABEL,
-                "-b",
-                "isolinux/isolinux.bin",
-                "-c",
-                "isolinux/boot.cat",
-                "-no-emul-boot",
-                "-boot-load-size",
-                "4",
-                "-boot-info-table",
-                "-eltorito-alt-boot",
-                "-e",
-                "images/efiboot.img",
-                "-no-emul-boot",
-                "-isohybrid-mbr",
-                str(iso.DEBIAN_ISOHDPFX),
-                "-isohybrid-gpt-basdat",
-                "-quiet",
-                str(tree),
-            ],  # fmt: skip
-            check=True,
-            env=env,
-        )
-        subprocess.run(["implantisomd5", "--force", str(out)], check=True, capture_output=True)
+        peer_master(tree, out, env=env)
     elif kind == "buildiso":
         overlay = out.with_suffix(".overlay")
         shutil.rmtree(overlay, ignore_errors=True)
