@@ -227,61 +227,66 @@ def _build(*, stage: Path, kernel: KernelTree, key: signing.SigningKey, epoch: i
     """Build everything into ``stage`` (a fresh folder)."""
     build_initrd, build_stage2 = _installer()
     work = stage / ".work"
-    step("building the installer's stage 1 (initrd)")
-    initrd = build_initrd(kernel=kernel, dest=work / "initrd.img")
+    with step("building the installer's stage 1 (initrd)"):
+        initrd = build_initrd(kernel=kernel, dest=work / "initrd.img")
 
-    step("building the sample OS packages (rpmbuild)")
-    vendor_key = signing.export_public_key(key, work / signing.PUBLIC_KEY_NAME)
-    inputs = rpmbuild.SpecInputs(
-        kernel_root=kernel.root, kernel_version=kernel.version, initrd=initrd,
-        vendor_key=vendor_key,
-    )
-    rpm_work = work / "rpmbuild"
-    base_rpms = rpmbuild.build_specs(
-        rpmbuild.SPECS_DIR, inputs=inputs, workdir=rpm_work, rpm_dir=work / "base-rpms", epoch=epoch
-    )
-    step("building the sample gateway packages (rpmbuild)")
-    gateway_dir = stage / "gateway-rpms"
-    gateway_rpms = rpmbuild.build_specs(
-        rpmbuild.GATEWAY_SPECS_DIR,
-        inputs=inputs,
-        workdir=rpm_work,
-        rpm_dir=gateway_dir,
-        epoch=epoch,
-    )
+    with step("building the sample OS packages (rpmbuild)"):
+        vendor_key = signing.export_public_key(key, work / signing.PUBLIC_KEY_NAME)
+        inputs = rpmbuild.SpecInputs(
+            kernel_root=kernel.root, kernel_version=kernel.version, initrd=initrd,
+            vendor_key=vendor_key,
+        )
+        rpm_work = work / "rpmbuild"
+        base_rpms = rpmbuild.build_specs(
+            rpmbuild.SPECS_DIR, inputs=inputs, workdir=rpm_work, rpm_dir=work / "base-rpms",
+            epoch=epoch,
+        )  # fmt: skip
 
-    step("checking dependencies and conflicts of the package set")
-    closure.require_installable(base_rpms, what="the sample base package set")
-    without_conflicting = [r for r in base_rpms if _rpm_name(r) not in CONFLICTING]
-    closure.require_installable(
-        without_conflicting + gateway_rpms, what="the sample base + gateway package set"
-    )
+    with step("building the sample gateway packages (rpmbuild)"):
+        gateway_dir = stage / "gateway-rpms"
+        gateway_rpms = rpmbuild.build_specs(
+            rpmbuild.GATEWAY_SPECS_DIR,
+            inputs=inputs,
+            workdir=rpm_work,
+            rpm_dir=gateway_dir,
+            epoch=epoch,
+        )
 
-    step(f"signing {len(gateway_rpms)} gateway packages (key ID {key.key_id})")
-    signing.sign_rpms(gateway_rpms, key=key, epoch=epoch)
-    signing.export_public_key(key, gateway_dir / signing.PUBLIC_KEY_NAME)
-    (gateway_dir / KEYID_NAME).write_text(key.key_id + "\n")
+    with step("checking dependencies and conflicts of the package set"):
+        closure.require_installable(base_rpms, what="the sample base package set")
+        without_conflicting = [r for r in base_rpms if _rpm_name(r) not in CONFLICTING]
+        closure.require_installable(
+            without_conflicting + gateway_rpms, what="the sample base + gateway package set"
+        )
 
-    step("building the previous gateway release (4.8.0-150, for the offline upgrade)")
-    previous.build_previous(
-        inputs=inputs,
-        workdir=rpm_work,
-        dest=stage / previous.DIR_NAME,
-        current=gateway_rpms,
-        base_without_conflicting=without_conflicting,
-        key=key,
-        epoch=epoch,
-    )
+    with step(f"signing {len(gateway_rpms)} gateway packages (key ID {key.key_id})"):
+        signing.sign_rpms(gateway_rpms, key=key, epoch=epoch)
+        signing.export_public_key(key, gateway_dir / signing.PUBLIC_KEY_NAME)
+        (gateway_dir / KEYID_NAME).write_text(key.key_id + "\n")
 
-    step("building the installer's stage 2 (install.img)")
-    stage2 = build_stage2(kernel=kernel, dest=work / "install.img")
+    with step("building the previous gateway release (4.8.0-150, for the offline upgrade)"):
+        previous.build_previous(
+            inputs=inputs,
+            workdir=rpm_work,
+            dest=stage / previous.DIR_NAME,
+            current=gateway_rpms,
+            base_without_conflicting=without_conflicting,
+            key=key,
+            epoch=epoch,
+        )
 
-    step("assembling the DVD tree (Packages, repodata, isolinux, images, EFI)")
-    parts = tree.TreeParts(packages=base_rpms, vmlinuz=kernel.vmlinuz, initrd=initrd, stage2=stage2)
-    tree.assemble_tree(dest=stage / "tree", parts=parts, epoch=epoch)
+    with step("building the installer's stage 2 (install.img)"):
+        stage2 = build_stage2(kernel=kernel, dest=work / "install.img")
 
-    step(f"mastering {ISO_NAME}")
-    iso.make_iso(tree=stage / "tree", iso=stage / ISO_NAME, epoch=epoch)
+    with step("assembling the DVD tree (Packages, repodata, isolinux, images, EFI)"):
+        parts = tree.TreeParts(
+            packages=base_rpms, vmlinuz=kernel.vmlinuz, initrd=initrd, stage2=stage2
+        )
+        tree.assemble_tree(dest=stage / "tree", parts=parts, epoch=epoch)
+
+    with step(f"mastering {ISO_NAME}"):
+        iso.make_iso(tree=stage / "tree", iso=stage / ISO_NAME, epoch=epoch)
+
     shutil.rmtree(work)
 
 
