@@ -256,6 +256,11 @@ def write_junit(results: Sequence[CellResult], path: Path, *, profile: Profile) 
         suite.set(key, str(value))
     suite.set("errors", "0")
     suite.set("time", f"{total:.2f}")
+    write_suite(suite, path)
+
+
+def write_suite(suite: ET.Element, path: Path) -> None:
+    """One <testsuite> as a JUnit file, written to a temporary name and renamed."""
     root = ET.Element("testsuites")
     root.append(suite)
     tree = ET.ElementTree(root)

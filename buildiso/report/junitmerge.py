@@ -5,6 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from buildiso.boottest.matrix import write_suite
 from buildiso.errors import InputError
 from buildiso.report.results import JUNIT, Results
 
@@ -65,11 +66,4 @@ def merge_junit(results: Results, path: Path) -> None:
     suite.set("errors", str(sum(1 for c in cases if c.find("error") is not None)))
     suite.set("skipped", str(sum(1 for c in cases if c.find("skipped") is not None)))
     suite.set("time", f"{sum(_seconds(c.get('time')) for c in cases):.2f}")
-    root = ET.Element("testsuites")
-    root.append(suite)
-    tree = ET.ElementTree(root)
-    ET.indent(tree)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tree.write(tmp, encoding="utf-8", xml_declaration=True)
-    tmp.replace(path)
+    write_suite(suite, path)
