@@ -50,13 +50,13 @@ from bench_master import (  # noqa: E402
     FULL_FILES,
     _tree_bytes,
     _warm,
+    buildiso_master,
     peer_master,
 )
 
 from buildiso import paths  # noqa: E402
 from buildiso.master import iso  # noqa: E402
 
-LABEL = "EMAIL_490_190"
 KINDS = ("copy", "peer", "build", "master")
 
 
@@ -136,20 +136,7 @@ def run_one(kind: str, tree: Path, out: Path) -> None:
             env={**os.environ, "PYTHONPATH": str(CODE)},
         )
     elif kind == "master":
-        overlay = out / "overlay"
-        overlay.mkdir()
-        (overlay / "ks.cfg").write_text("# kickstart\n")
-        for path in (overlay / "ks.cfg", overlay):
-            os.utime(path, (EPOCH, EPOCH))
-        plan = iso.MasterPlan(
-            base=tree,
-            overlay=overlay,
-            volume_label=LABEL,
-            hybrid_mbr=iso.DEBIAN_ISOHDPFX,
-            gpt_disk_guid=iso.gpt_guid_from(b"bench"),
-            source_date_epoch=EPOCH,
-        )
-        result = iso.master_iso(plan, dest=out / "master.iso")
+        result = buildiso_master(tree, out / "overlay", out / "master.iso")
         if not hasattr(result, "sha256"):  # code before #15: SHA-256 in a second pass
             iso.sha256_file(out / "master.iso")
     else:

@@ -123,6 +123,23 @@ def peer_master(tree: Path, image: Path, *, env: dict[str, str]) -> None:
     subprocess.run(["implantisomd5", "--force", str(image)], check=True, capture_output=True)
 
 
+def buildiso_master(tree: Path, overlay: Path, image: Path) -> iso.MasterResult:
+    """buildiso's mastering of ``tree`` with a one-file overlay (``overlay``, created here)."""
+    overlay.mkdir()
+    (overlay / "ks.cfg").write_text("# kickstart\n")
+    for path in (overlay / "ks.cfg", overlay):
+        os.utime(path, (EPOCH, EPOCH))
+    plan = iso.MasterPlan(
+        base=tree,
+        overlay=overlay,
+        volume_label=LABEL,
+        hybrid_mbr=iso.DEBIAN_ISOHDPFX,
+        gpt_disk_guid=iso.gpt_guid_from(b"bench"),
+        source_date_epoch=EPOCH,
+    )
+    return iso.master_iso(plan, dest=image)
+
+
 # --- one measured run, in a child process -------------------------------------------------
 
 
@@ -136,19 +153,7 @@ def run_one(kind: str, tree: Path, out: Path) -> dict[str, float]:
     elif kind == "buildiso":
         overlay = out.with_suffix(".overlay")
         shutil.rmtree(overlay, ignore_errors=True)
-        overlay.mkdir()
-        (overlay / "ks.cfg").write_text("# kickstart\n")
-        for path in (overlay / "ks.cfg", overlay):
-            os.utime(path, (EPOCH, EPOCH))
-        plan = iso.MasterPlan(
-            base=tree,
-            overlay=overlay,
-            volume_label=LABEL,
-            hybrid_mbr=iso.DEBIAN_ISOHDPFX,
-            gpt_disk_guid=iso.gpt_guid_from(b"bench"),
-            source_date_epoch=EPOCH,
-        )
-        iso.master_iso(plan, dest=out)
+        buildiso_master(tree, overlay, out)
         shutil.rmtree(overlay)
     elif kind == "sha256sum":
         subprocess.run(["sha256sum", str(out)], check=True, capture_output=True)
