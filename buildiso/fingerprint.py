@@ -30,6 +30,7 @@ from typing import Any
 
 from buildiso import __version__, paths, run
 from buildiso.errors import ToolMissing
+from buildiso.master.iso import sha256_file
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 # Code and data whose change must rebuild the ISO (read at call time: tests point it elsewhere).
@@ -47,16 +48,7 @@ BUILD_TOOLS = (
 _VERSION_ARGS = {"xorriso": "-version", "mcopy": "--version", "checkisomd5": "--help"}
 # Python libraries whose code writes or reads the media's bytes.
 PYTHON_LIBRARIES = ("jinja2", "pycdlib", "solv")
-_CHUNK = 4 << 20
 _SKIPPED_PARTS = {"__pycache__"}
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while block := f.read(_CHUNK):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def tree_digest(root: Path, rels: Iterable[str]) -> str:
