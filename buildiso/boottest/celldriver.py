@@ -42,6 +42,7 @@ from buildiso.boottest.cellfailure import (
     PANIC,
     Cancelled,
     CellFailed,
+    boot_loader_error,
 )
 from buildiso.boottest.filmstrip import DEFAULT_INTERVAL_S, FOLDER, FRAME_WIDTH, Filmstrip
 from buildiso.boottest.guest import Guest
@@ -281,6 +282,14 @@ class CellDriver:
         self._scanned[pattern.pattern] = len(text)
         return pattern.search(text, start)
 
+    def check_boot_loader(self, since: int, *, kernel: str) -> None:
+        """GRUB printed an error on the way to ``kernel``: a flaw people see (and a pause)."""
+        error = boot_loader_error(self.guest.console.text, since)
+        if error:
+            raise CellFailed(
+                "boot-loader-error", f"the boot loader said {strip_ansi(error)!r} before {kernel}"
+            )
+
     def follow_install(self) -> None:
         since = self.install_console_offset
 
@@ -297,6 +306,7 @@ class CellDriver:
                         "kernel-not-loaded",
                         f"the boot loader could not start the installer: {loader.group(0)}",
                     )
+            self.check_boot_loader(0, kernel="the installer's kernel")  # the whole boot so far
             return self.install_result is not None
 
         self.wait(finished, self.timeout_in_stage)
@@ -353,6 +363,7 @@ class CellDriver:
                     f"the installed kernel panicked: {panic.group(0)}",
                 )
             self.check_firmware_gave_up(console_mark, firmware_mark)
+            self.check_boot_loader(console_mark, kernel="the installed system's kernel")
             return self.firstboot_result is not None
 
         def did_not_boot(stage: str, seconds: float) -> CellFailed:

@@ -33,6 +33,19 @@ LOADER_ERROR = re.compile(
     r"|error: file [^\r\n]* not found[^\r\n]*|error: you need to load the kernel first"
 )
 
+# GRUB 2 reports any failing command as "error: <message>" (then goes on, or waits on "Press
+# any key to continue..."). Looked for only between a boot's start and its kernel's first
+# line, where nothing else writes to the console.
+GRUB_ERROR = re.compile(r"error: [^\r\n]*")
+KERNEL_BANNER = "Linux version "
+
+
+def boot_loader_error(console: str, start: int) -> str | None:
+    """The first GRUB error after ``start`` and before the next kernel's first line."""
+    end = console.find(KERNEL_BANNER, start)
+    found = GRUB_ERROR.search(console, start, len(console) if end < 0 else end)
+    return found.group(0).strip() if found else None
+
 
 class CellFailed(Exception):
     def __init__(self, failure_class: str, message: str) -> None:

@@ -20,8 +20,15 @@ from buildiso.errors import BuildError
 from buildiso.master import iso
 from buildiso.master.basetree import BaseTree
 from buildiso.master.efiboot import edit_efiboot
+from buildiso.render.grubbackground import solid_png
 from buildiso.render.profile import Profile
-from buildiso.render.templates import CHAIN_C32, GRUB2_FONT_PATH, GRUB2_THEME_PATH
+from buildiso.render.templates import (
+    CHAIN_C32,
+    GRUB2_BACKGROUND_PATH,
+    GRUB2_DESKTOP_COLOUR,
+    GRUB2_FONT_PATH,
+    GRUB2_THEME_PATH,
+)
 
 EFIBOOT = "images/efiboot.img"
 # A base tree may carry the isohybrid MBR of its own syslinux (it must match isolinux.bin).
@@ -121,6 +128,8 @@ def stage_overlay(
     _write(overlay, "media.repo", media_repo(profile, base))
     if GRUB2_THEME_PATH in rendered:
         _copy_tool_file(GRUB_ASCII_FONT, overlay / GRUB2_FONT_PATH, package="grub-common")
+        background = overlay / GRUB2_BACKGROUND_PATH
+        background.write_bytes(solid_png(GRUB2_DESKTOP_COLOUR))
     if base.isolinux_flavour is IsolinuxFlavour.SYSLINUX6 and not base.exists(CHAIN_C32):
         _copy_tool_file(DEBIAN_CHAIN_C32, overlay / CHAIN_C32, package="syslinux-common")
     _stamp_tree(overlay, epoch)

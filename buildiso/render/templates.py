@@ -40,6 +40,8 @@ EFI_MENU_PATHS = {
 # GRUB 2's graphical menu: the theme (with the menu title) and its font (staging copies the font).
 GRUB2_THEME_PATH = "EFI/BOOT/theme.txt"
 GRUB2_FONT_PATH = "EFI/BOOT/fonts/ascii.pf2"
+GRUB2_BACKGROUND_PATH = "EFI/BOOT/background.png"  # staging writes it (grubbackground.py)
+GRUB2_DESKTOP_COLOUR = "#000000"
 _EFI_TEMPLATES = {
     EfiFlavour.GRUB_LEGACY: "efi/BOOTX64.conf.j2",
     EfiFlavour.GRUB2: "efi/grub.cfg.j2",
@@ -190,7 +192,12 @@ def render_media_files(
 def render_grub2_theme(profile: Profile) -> str:
     """GRUB 2's gfxmenu theme: its title-text puts the menu title on screen."""
     check_renderable(profile, password_hash=profile.admin_password_hash)
-    return _render("efi/theme.txt.j2", profile=profile)
+    return _render(
+        "efi/theme.txt.j2",
+        profile=profile,
+        desktop_colour=GRUB2_DESKTOP_COLOUR,
+        desktop_image=Path(GRUB2_BACKGROUND_PATH).name,  # relative to the theme's folder
+    )
 
 
 def write_files_atomically(files: dict[str, str], *, out_dir: Path) -> list[Path]:

@@ -48,6 +48,7 @@ GRUB_MODULES = (
     "gfxterm",
     "gfxmenu",  # the product's graphical menu (a theme with the title), as RHEL 7+ media
     "font",
+    "png",  # the theme's background picture
     "reboot",
     "halt",
     "chain",

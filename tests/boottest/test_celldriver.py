@@ -295,3 +295,42 @@ def test_installed_packages_that_differ_fail_with_class_packages(
         "vim-minimal-7.4.629-5.el6.x86_64; in the install set but not installed: "
         "bash-4.1.2-48.el6.x86_64"
     )
+
+
+GRUB_THEME_ERROR = "error: null src bitmap in grub_video_bitmap_create_scaled."
+
+
+def test_boot_loader_error_on_the_way_to_the_installer(tmp_path: Path, profile: Profile) -> None:
+    # GRUB 2.06's gfxmenu without a desktop-image: an error and a 10 s pause, then the
+    # kernel starts anyway. The install would pass; the cell must not.
+    script = install_script(report=good_report(profile))
+    script.insert(
+        1,
+        (
+            "key1",
+            0.5,
+            "console",
+            f"\r\n{GRUB_THEME_ERROR}\r\n\r\nPress any key"
+            " to continue...\r\nLinux version 6.1.0\r\n",
+        ),
+    )
+    result, _ = run_scripted_cell(tmp_path, profile, script)
+    assert result.failure_class == "boot-loader-error"
+    assert GRUB_THEME_ERROR in result.message and "installer's kernel" in result.message
+
+
+def test_boot_loader_error_before_the_installed_kernel(tmp_path: Path, profile: Profile) -> None:
+    script = install_script(report=good_report(profile))
+    script.append(("key2", 1.0, "console", "error: no such device: /grub/grub.conf.\r\n"))
+    result, _ = run_scripted_cell(tmp_path, profile, script)
+    assert result.failure_class == "boot-loader-error"
+    assert "no such device" in result.message and "installed system" in result.message
+
+
+def test_kernel_messages_are_not_boot_loader_errors(tmp_path: Path, profile: Profile) -> None:
+    # After "Linux version", "error: " belongs to the kernel or the installer, not to GRUB.
+    script = install_script(report=good_report(profile))
+    script.insert(1, ("key1", 0.5, "console", "Linux version 6.1.0\r\nata1: error: { ABRT }\r\n"))
+    script.append(("key2", 3.0, "console", "EXT4-fs error: (device vda2) x\r\n"))
+    result, _ = run_scripted_cell(tmp_path, profile, script)
+    assert result.passed, result.message

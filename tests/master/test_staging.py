@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,9 @@ from buildiso.config import Variant
 from buildiso.master import efiboot, iso, staging
 from buildiso.master.basetree import open_base
 from buildiso.paths import DEFAULT_PROFILE
+from buildiso.render.grubbackground import solid_png
 from buildiso.render.profile import load_profile
+from buildiso.render.templates import render_grub2_theme
 
 pytestmark = pytest.mark.integration
 
@@ -118,6 +121,20 @@ def test_grub2_theme_gets_its_font(tmp_path: Path) -> None:
     assert font.read_bytes() == staging.GRUB_ASCII_FONT.read_bytes()
     assert b"Unifont Regular 16" in font.read_bytes()[:64]  # the theme's font name
     assert "EFI/BOOT/fonts/ascii.pf2" in staged.files
+
+
+def test_grub2_theme_gets_its_background_picture(tmp_path: Path) -> None:
+    tree = _base(tmp_path)
+    work = tmp_path / "work"
+    assert "EFI/BOOT/background.png" not in _stage(tree, work / "a").files  # no theme
+    theme = render_grub2_theme(load_profile(DEFAULT_PROFILE, Variant.TEST))
+    staged = _stage(tree, work / "b", extra={"EFI/BOOT/theme.txt": theme})
+    named = re.search(r'^desktop-image: "([^"]+)"$', theme, re.M)
+    assert named is not None
+    picture = staged.overlay / "EFI" / "BOOT" / named.group(1)  # relative to the theme
+    assert picture.read_bytes() == solid_png("#000000")
+    assert picture.stat().st_mtime == EPOCH
+    assert "EFI/BOOT/background.png" in staged.files
 
 
 def test_syslinux4_media_get_no_chain_c32(tmp_path: Path) -> None:

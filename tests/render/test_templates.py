@@ -181,6 +181,7 @@ def test_grub2_contract() -> None:
     gfx = text[text.index("if loadfont ") : text.index("\nmenuentry ")]
     assert "if loadfont /EFI/BOOT/fonts/ascii.pf2; then" in gfx and "if insmod gfxmenu; then" in gfx
     assert "set theme=/EFI/BOOT/theme.txt" in gfx and "terminal_output gfxterm serial" in gfx
+    assert "if insmod png; then" in gfx  # the theme's background picture is a PNG
 
 
 def test_grub2_theme_shows_the_title() -> None:
@@ -189,6 +190,8 @@ def test_grub2_theme_shows_the_title() -> None:
     fonts = set(re.findall(r'font = "([^"]+)"|font: "([^"]+)"', theme))
     assert {a or b for a, b in fonts} == {"Unifont Regular 16"}  # the name inside ascii.pf2
     assert "+ boot_menu {" in theme and 'id = "__timeout__"' in theme
+    # desktop-color alone trips GRUB 2.06's "null src bitmap" error when an entry starts
+    assert 'desktop-image: "background.png"' in theme
 
 
 def test_grub_legacy_contract() -> None:

@@ -96,3 +96,15 @@ def test_grub_configs_pass_grub_script_check(tmp_path: Path) -> None:
         proc = subprocess.run(["grub-script-check", str(path)], capture_output=True, text=True,
                               check=False)
         assert proc.returncode == 0, (path, proc.stdout + proc.stderr)
+
+
+def test_grub_embedded_config_suits_the_rescue_parser() -> None:
+    # GRUB runs a grub-mkimage -c config before normal mode, in its rescue parser: "#" and
+    # "if" are unknown commands there, and each one printed an error at every boot.
+    root = Path(__file__).resolve().parents[2]
+    text = (root / "buildiso/sample/sources/grub/embedded.cfg").read_text()
+    words = [line.split()[0] for line in text.splitlines() if line.strip()]
+    assert words and set(words) <= {"search", "set", "configfile", "echo", "sleep"}, words
+    spec = (root / "buildiso/sample/specs/grub.spec").read_text()
+    modules = spec.split("%global common_modules", 1)[1].splitlines()[0].split()
+    assert {"search", "configfile", "echo", "sleep"} <= set(modules)  # built into the images
