@@ -12,13 +12,12 @@ import json
 import logging
 import shutil
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from buildiso import fingerprint as fingerprint_mod
-from buildiso import paths, run
+from buildiso import paths
 from buildiso.compose.depsolve import SOLVER
 from buildiso.compose.repo import RepoPackage
 from buildiso.compose.rhel6compat import check_rhel6_compat
@@ -280,21 +279,13 @@ def cached_file_sha256(path: Path, *, verify: Callable[[Path], None] | None = No
     return digest
 
 
-def tool_versions() -> dict[str, str]:
-    def first_line(cmd: list[str]) -> str:
-        proc = run.run(cmd, check=False)
-        text = (proc.stdout or proc.stderr or "").strip()
-        return text.splitlines()[0] if text else "unknown"
+# The build tools the manifest names (their version lines; the fingerprint has them all).
+MANIFEST_TOOLS = ("xorriso", "createrepo_c", "mtools", "rpm")
 
-    commands = {
-        "xorriso": ["xorriso", "-version"],
-        "createrepo_c": ["createrepo_c", "--version"],
-        "mtools": ["mtools", "--version"],
-        "rpm": ["rpm", "--version"],
-    }
-    # Every build asks: four program starts in parallel cost the slowest one (#15).
-    with ThreadPoolExecutor(max_workers=len(commands)) as pool:
-        return dict(zip(commands, pool.map(first_line, commands.values()), strict=True))
+
+def tool_versions(identities: Mapping[str, Mapping[str, str]]) -> dict[str, str]:
+    """The manifest's ``tools``: version lines taken from the fingerprint's probes."""
+    return {name: identities.get(name, {}).get("version", "absent") for name in MANIFEST_TOOLS}
 
 
 def _package_entry(nevra: str, name: str, arch: str, evr: str, **extra: str) -> dict[str, str]:
@@ -395,11 +386,11 @@ def identify(
         rel: {"sha256": sha256_bytes(text.encode()), "text": text}
         for rel, text in sorted(rendered.items())
     }
-    tools = tool_versions()
     base = checked.base
     environment = fingerprint_mod.environment(
         base_tree=base.source if base.kind == "dir" else None, base_files=base.iter_files()
     )
+    tools = tool_versions(environment["tools"])  # one probe per tool per build
     return BuildIdentity(
         inputs=inputs,
         rendered=entries,

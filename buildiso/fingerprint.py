@@ -25,6 +25,7 @@ import importlib.metadata
 import json
 import sys
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -95,22 +96,24 @@ def read_files() -> dict[str, str]:
     }
 
 
+def tool_identity(tool: str) -> dict[str, str]:
+    """One build tool's version line and the sha256 of its executable."""
+    try:
+        found = run.tool_path(tool)
+    except ToolMissing:
+        return {"path": "absent"}
+    proc = run.run([found, _VERSION_ARGS.get(tool, "--version")], check=False)
+    text = (proc.stdout or proc.stderr or "").strip()
+    return {
+        "version": text.splitlines()[0] if text else "unknown",
+        "sha256": sha256_file(Path(found).resolve()),
+    }
+
+
 def tool_identities() -> dict[str, dict[str, str]]:
-    """Each build tool's version line and the sha256 of its executable."""
-    tools: dict[str, dict[str, str]] = {}
-    for tool in BUILD_TOOLS:
-        try:
-            found = run.tool_path(tool)
-        except ToolMissing:
-            tools[tool] = {"path": "absent"}
-            continue
-        proc = run.run([found, _VERSION_ARGS.get(tool, "--version")], check=False)
-        text = (proc.stdout or proc.stderr or "").strip()
-        tools[tool] = {
-            "version": text.splitlines()[0] if text else "unknown",
-            "sha256": sha256_file(Path(found).resolve()),
-        }
-    return tools
+    """Every build tool's identity; probed in parallel (every build asks, #15)."""
+    with ThreadPoolExecutor(max_workers=len(BUILD_TOOLS)) as pool:
+        return dict(zip(BUILD_TOOLS, pool.map(tool_identity, BUILD_TOOLS), strict=True))
 
 
 def python_identity() -> dict[str, str]:

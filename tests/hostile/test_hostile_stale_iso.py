@@ -6,6 +6,7 @@ once more with nothing changed → kept.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Callable
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 from hostile.hostile_build import build_into
 
-from buildiso import fingerprint, paths
+from buildiso import buildinputs, fingerprint, paths
 from buildiso.compose import stage as compose_stage
 from buildiso.compose.repo import GATEWAY_REPO_DIR
 from buildiso.master import iso, staging
@@ -181,6 +182,30 @@ def test_every_program_a_build_runs_is_in_the_fingerprint(
     assert not build_into(sample_base, tmp_path / "out").skipped
     assert {"xorriso", "createrepo_c", "rpmkeys"} <= started
     assert started <= set(fingerprint.BUILD_TOOLS), started - set(fingerprint.BUILD_TOOLS)
+
+
+def test_each_tool_is_asked_its_version_once_per_build(
+    sample_base: SampleBase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The manifest's tool versions come from the fingerprint's probes, not a second round."""
+    from buildiso import run
+
+    probes: list[str] = []
+    real_argv = run._argv
+
+    def recording(cmd: list[str]) -> list[str]:
+        argv = real_argv(cmd)
+        if any(arg in ("--version", "-version") for arg in argv[1:]):
+            probes.append(Path(argv[0]).name)
+        return argv
+
+    monkeypatch.setattr(run, "_argv", recording)
+    result = build_into(sample_base, tmp_path / "out")
+    assert not result.skipped
+    assert probes and len(probes) == len(set(probes)), sorted(probes)
+    manifest = json.loads(result.manifest.read_text())
+    assert manifest["tools"]["xorriso"].startswith("xorriso ")  # the real version line
+    assert set(manifest["tools"]) == set(buildinputs.MANIFEST_TOOLS)
 
 
 def test_diff_names_a_comps_only_change(
