@@ -104,6 +104,26 @@ def test_sourcedate_is_the_only_reader_of_source_date_epoch() -> None:
     )
 
 
+def test_temporary_folders_in_tmp_come_from_tmpdirs() -> None:
+    """A folder in /tmp must be tmpdirs.private_dir's (locked, so a killed run's is swept).
+
+    Temporary folders next to a destination (``dir=``, renamed into place) are fine.
+    """
+    offenders = []
+    for path in _product_modules():
+        if path.name == "tmpdirs.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in ("mkdtemp", "TemporaryDirectory")
+                and not any(k.arg == "dir" for k in node.keywords)
+            ):
+                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert offenders == [], "use tmpdirs.private_dir for: " + ", ".join(offenders)
+
+
 def test_modules_are_small_enough_to_read_in_one_sitting() -> None:
     sizes = {str(p.relative_to(ROOT)): len(p.read_text().splitlines()) for p in _product_modules()}
     over = {name: n for name, n in sizes.items() if n > MAX_MODULE_LINES}

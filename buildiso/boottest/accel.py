@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from buildiso import run
 from buildiso.boottest.qemu import OVMF_CODE, OVMF_VARS, QEMU
 from buildiso.config import Accel
 from buildiso.errors import BuildError
+from buildiso.tmpdirs import private_dir
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ def probe_kvm(
     """
     if not os.access(kvm_device, os.R_OK | os.W_OK):
         return False, f"{kvm_device} is not available"
-    with tempfile.TemporaryDirectory(prefix="buildiso-kvm-") as tmp:
+    with private_dir("kvm") as tmp:
         serial = Path(tmp) / "serial.log"
         stderr = Path(tmp) / "stderr.log"
         cmd = [

@@ -12,12 +12,12 @@ from __future__ import annotations
 import io
 import re
 import shlex
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from buildiso.config import Firmware
 from buildiso.errors import InputError
+from buildiso.tmpdirs import private_dir
 
 ISOLINUX_CFG = ("isolinux/isolinux.cfg",)
 EFI_CFGS = ("EFI/BOOT/grub.cfg", "EFI/BOOT/BOOTX64.conf", "EFI/BOOT/bootx64.conf")
@@ -213,7 +213,7 @@ def _read_iso_file(iso: Path, candidates: tuple[str, ...]) -> tuple[str, str] | 
     if EFIBOOT_IMG in data and any(c in EFI_CFGS for c in candidates):
         from buildiso.master import efiboot
 
-        with tempfile.TemporaryDirectory(prefix="buildiso-menu-") as tmp:
+        with private_dir("menu") as tmp:
             image = Path(tmp) / "efiboot.img"
             image.write_bytes(data[EFIBOOT_IMG])
             for rel in candidates:

@@ -16,7 +16,6 @@ import os
 import shlex
 import shutil
 import subprocess
-import tempfile
 import threading
 import time
 from collections.abc import Sequence
@@ -39,6 +38,7 @@ from buildiso.boottest.seriallog import SerialLog
 from buildiso.config import Firmware
 from buildiso.errors import BuildError, InputError
 from buildiso.run import tool_path
+from buildiso.tmpdirs import private_dir
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +140,7 @@ class Vm:
     started_at: float = field(default=0.0, init=False)
     _qmp: _QmpThread | None = field(default=None, init=False)
     _private: Path | None = field(default=None, init=False)
+    _private_stack: ExitStack | None = field(default=None, init=False)
     _stop_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
     _child: ExitStack | None = field(default=None, init=False)
 
@@ -170,7 +171,8 @@ class Vm:
     def start(self) -> None:
         self.artifacts.mkdir(parents=True, exist_ok=True)
         # The QMP socket path must stay under 108 bytes: a private dir in /tmp, not artifacts.
-        self._private = Path(tempfile.mkdtemp(prefix="buildiso-vm-"))
+        self._private_stack = ExitStack()
+        self._private = self._private_stack.enter_context(private_dir("vm"))
         self.files = VmFiles(artifacts=self.artifacts, private=self._private)
         for path in (
             self.files.console,
@@ -248,8 +250,9 @@ class Vm:
             if self._qmp is not None:
                 self._qmp.close()
                 self._qmp = None
-            if self._private is not None:
-                shutil.rmtree(self._private, ignore_errors=True)
+            if self._private_stack is not None:
+                self._private_stack.close()  # removes the folder, drops its lock
+                self._private_stack = None
                 self._private = None
             with _LIVE_LOCK:
                 _LIVE.discard(self)

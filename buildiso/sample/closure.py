@@ -7,12 +7,11 @@ checks every Conflicts, exactly as the installer's rpm will; we only collect its
 from __future__ import annotations
 
 import re
-import shutil
-import tempfile
 from pathlib import Path
 
 from buildiso.errors import BuildError
 from buildiso.run import run
+from buildiso.tmpdirs import private_dir
 
 # "\tX is needed by Y", "\tX conflicts with Y", "\tfile /f from install of A conflicts with
 # file from package B": the indented lines under rpm's "error: ..." headings.
@@ -21,8 +20,7 @@ _PROBLEM = re.compile(r"^\s+(.+ (?:is needed by|conflicts with) .+)$")
 
 def install_problems(rpms: list[Path]) -> list[str]:
     """rpm's dependency and conflict problems for installing ``rpms`` together; [] if none."""
-    root = Path(tempfile.mkdtemp(prefix="buildiso-closure-"))
-    try:
+    with private_dir("closure") as root:
         proc = run(
             [
                 "rpm",
@@ -38,8 +36,6 @@ def install_problems(rpms: list[Path]) -> list[str]:
             ],
             check=False,
         )
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
     problems = [m.group(1) for line in proc.stderr.splitlines() if (m := _PROBLEM.match(line))]
     if proc.returncode != 0 and not problems:
         raise BuildError(
