@@ -287,10 +287,12 @@ def sha256_file(
     digest = hashlib.sha256()
     total = path.stat().st_size if progress is not None else None
     done = 0
-    with path.open("rb") as f:
-        while block := f.read(chunk):
-            digest.update(block)
-            done += len(block)
+    buffer = bytearray(min(chunk, max(path.stat().st_size, 1)))  # one buffer, reused
+    view = memoryview(buffer)
+    with path.open("rb", buffering=0) as f:
+        while size := f.readinto(buffer):
+            digest.update(view[:size])
+            done += size
             if progress is not None:
                 progress(done, total)
     return digest.hexdigest()
