@@ -201,13 +201,14 @@ def run_upgrade(
     art.mkdir(parents=True, exist_ok=True)
     started = clock()
     transcript: list[dict[str, object]] = []
-    checks: list[CheckResult] = []
     failure: CellFailed | None = None
     driver: CellDriver | None = None
+    session: _Session | None = None
     try:
         with guest_factory(art) as guest:
             driver = CellDriver(config.cell, guest, clock=clock, sleep=sleep, cancelled=_never)
             stages = driver.stages
+            session = _Session(config, guest, stages, clock, transcript, shell_factory)
             try:
                 driver.run()  # the previous release's fresh install, checked as a cell is
                 stages.enter("media-change", clock())
@@ -218,8 +219,7 @@ def run_upgrade(
                         "infrastructure", f"could not insert {config.new_iso.name}: {exc}"
                     ) from exc
                 stages.finish("media-change", clock())
-                session = _Session(config, guest, stages, clock, transcript, shell_factory)
-                checks = session.run(release=release, key_id=key_id)
+                session.run(release=release, key_id=key_id)
                 _screenshot(guest, art / "upgraded.png")
             except CellFailed as exc:
                 failure = exc
@@ -227,6 +227,7 @@ def run_upgrade(
                 _screenshot(guest, art / "failure.png")
     except QemuStartError as exc:
         failure = CellFailed("infrastructure", str(exc))
+    checks = session.checks if session else []
     result = CellResult(
         cell=Cell(Firmware.BIOS, Media.DVD),
         passed=failure is None,
@@ -263,8 +264,9 @@ class _Session:
     clock: Callable[[], float]
     transcript: list[dict[str, object]]
     shell_factory: Callable[[UpgradeGuest], SerialShell]
+    checks: list[CheckResult] = field(default_factory=list)  # once judged, passed or not
 
-    def run(self, *, release: ReleaseRepo, key_id: str | None) -> list[CheckResult]:
+    def run(self, *, release: ReleaseRepo, key_id: str | None) -> None:
         self.limits = {**self.stages.timeouts, **self.config.timeouts}
         self.shell = self.shell_factory(self.guest)
         try:
@@ -289,17 +291,16 @@ class _Session:
             extra = {k: self.typed("checks", c, "") for k, c in AFTER_ONLY.items()}
         finally:
             self.shell.close()
-        checks = upgrade_checks(
+        self.checks = upgrade_checks(
             before=before, after=after, extra=extra, release=release, edited=EDITED_SETTING,
             key_id=key_id,
         )  # fmt: skip
-        bad = [c for c in checks if not c.ok]
+        bad = [c for c in self.checks if not c.ok]
         if bad:
             raise CellFailed(
                 "post-install-check", "; ".join(f"{c.name}: {c.message}" for c in bad)
             )
         self.stages.finish("checks", self.clock())
-        return checks
 
     def typed(self, stage: str, command: str, klass: str) -> str:
         """Type ``command``; a non-zero status fails the cell with ``klass`` (if given)."""

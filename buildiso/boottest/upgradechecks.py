@@ -9,6 +9,7 @@ commands printed before the update (the fresh install was checked just before th
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ from buildiso.errors import InputError
 from buildiso.run import run
 
 METAPACKAGE = "cs-email"
+_PORT = re.compile(r"-p (tcp|udp)\b.*?--dport (\d+)")
 FORBIDDEN = ("postfix", "rsyslog", "samba-common")
 
 
@@ -45,8 +47,14 @@ class Inventory:
         pairs = (line.split(" ", 1) for line in self.rpms.splitlines() if line.startswith("cs-"))
         return {name: vr.strip() for name, vr in pairs}
 
-    def lines(self, prefix: str) -> list[str]:
-        return sorted(ln.strip() for ln in self.status.splitlines() if ln.startswith(prefix))
+    def services(self) -> list[str]:
+        return sorted(ln.split(":", 1)[1].strip() for ln in self.status.splitlines()
+                      if ln.startswith("service:"))  # fmt: skip
+
+    def open_ports(self) -> list[str]:
+        """``PORT/PROTO`` of each ACCEPT rule of the console's firewall lines."""
+        rules = (ln for ln in self.status.splitlines() if ln.startswith("firewall:"))
+        return sorted({f"{m[1]}/{m[0]}" for ln in rules for m in _PORT.findall(ln)})
 
 
 def read_release(iso: Path, *, work: Path) -> ReleaseRepo:
@@ -164,15 +172,24 @@ def upgrade_checks(
     keys = extra.get("keys", "").split()
     ok = key_id in keys if key_id else bool(keys)
     checks.append(_check("vendor-key-imported", ok, f"rpm keys {keys}, signer {key_id}"))
-    for name, prefix in (("firewall-unchanged", "firewall:"), ("services-unchanged", "service:")):
-        was, now = before.lines(prefix), after.lines(prefix)
-        checks.append(
-            _check(
-                name,
-                was == now and (bool(was) or prefix == "service:"),
-                f"{len(now)} {prefix[:-1]} line(s) as after the fresh install"
-                if was == now
-                else f"before {was}; after {now}",
-            )
+    was, now = before.open_ports(), after.open_ports()
+    checks.append(
+        _check(
+            "firewall-unchanged",
+            bool(was) and was == now,
+            f"open as after the fresh install: {', '.join(now)}"
+            if was == now
+            else f"before {was}; after {now}",
         )
+    )
+    was, now = before.services(), after.services()
+    checks.append(
+        _check(
+            "services-unchanged",
+            was == now,
+            f"started at boot as after the fresh install: {now}"
+            if was == now
+            else f"before {was}; after {now}",
+        )
+    )
     return checks

@@ -101,8 +101,13 @@ class FakeGateway:
             return "0c1d  /var/lib/cs-email/data/policy.db", 0
         if command == INVENTORY_COMMANDS["status"]:
             version = self.rpms["cs-email"]
-            return (f"version: {version}\nfirewall: -A INPUT -p tcp --dport 25 -j ACCEPT\n"
-                    "service: sample-firstboot-report"), 0  # fmt: skip
+            return (f"version: {version}\n"
+                    "firewall: -A INPUT -m state --state NEW -m tcp -p tcp --dport 25 -j ACCEPT\n"
+                    "firewall: -A INPUT -m state --state NEW -m udp -p udp --dport 53 -j ACCEPT\n"
+                    + ("" if self.update_keeps != "firewall" else
+                       "firewall: -A INPUT -m state --state NEW -m tcp -p tcp --dport 8080 "
+                       "-j ACCEPT\n" if version.startswith("4.9") else "")
+                    + "service: sample-firstboot-report"), 0  # fmt: skip
         if command == AFTER_ONLY["forbidden"]:
             return ("package postfix is not installed\npackage rsyslog is not installed\n"
                     "package samba-common is not installed"), 3  # fmt: skip
@@ -241,7 +246,18 @@ def test_an_obsoleted_package_left_behind_fails_the_check(
     result, _ = _run(tmp_path, old_profile, update_keeps="legacy")
     assert result.failure_class == "post-install-check"  # type: ignore[attr-defined]
     bad = [c.name for c in result.checks if not c.ok]  # type: ignore[attr-defined]
-    assert bad == ["obsoleted-removed"] or "obsoleted-removed" in result.message  # type: ignore[attr-defined]
+    assert bad == ["obsoleted-removed"]
+    assert "still there: ['cs-email-legacy']" in result.message  # type: ignore[attr-defined]
+
+
+def test_a_port_opened_by_the_update_fails_the_firewall_check(
+    tmp_path: Path, old_profile: Profile
+) -> None:
+    result, _ = _run(tmp_path, old_profile, update_keeps="firewall")
+    assert result.failure_class == "post-install-check"  # type: ignore[attr-defined]
+    bad = {c.name: c.message for c in result.checks if not c.ok}  # type: ignore[attr-defined]
+    assert list(bad) == ["firewall-unchanged"]
+    assert "8080/tcp" in bad["firewall-unchanged"]
 
 
 def test_the_expected_versions_come_from_the_new_isos_cs_repo(tmp_path: Path) -> None:
