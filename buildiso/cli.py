@@ -314,27 +314,13 @@ def diff(old: Path, new: Path) -> None:
     help="appendix-a: the RHEL 6.10 DVD the Minimal server is installed from "
     "(default: the sample base ISO).",
 )
-@click.option(
-    "--from",
-    "from_iso",
-    type=_PATH,
-    default=None,
-    help="upgrade (required): the previous release's ISO the gateway is installed from first.",
-)
-@click.option(
-    "--from-profile",
-    type=_EXISTING,
-    default=None,
-    help="upgrade: the profile --from was built from (default: the one in profiles/ "
-    "whose iso_name is --from's file name).",
-)
-@click.option(
-    "--password-file",
-    type=_EXISTING,
-    default=None,
-    help="upgrade: the cs-admin password --from was built with (or "
-    "BUILDISO_CS_ADMIN_PASSWORD), to log in on its console.",
-)
+# --scenario upgrade (boottest/upgrade.py)
+@click.option("--from", "from_iso", type=_PATH, help="upgrade (required): the previous "
+              "release's ISO the gateway is installed from first.")  # fmt: skip
+@click.option("--from-profile", type=_EXISTING, help="upgrade: the profile --from was built "
+              "from (default: the one in profiles/ whose iso_name is its file name).")  # fmt: skip
+@click.option("--password-file", type=_EXISTING, help="upgrade: the cs-admin password --from "
+              "was built with (or BUILDISO_CS_ADMIN_PASSWORD), to log in.")  # fmt: skip
 @profile_option
 @variant_option
 def boot_test(

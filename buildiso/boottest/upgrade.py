@@ -170,7 +170,10 @@ def admin_password(*, iso: Path, user: str, password_file: Path | None, work: Pa
     )
     ks.unlink()
     if found is None:
-        raise InputError(f"{iso}: its ks.cfg creates no user {user} with a SHA-512 password")
+        raise InputError(
+            f"{iso}: its ks.cfg creates no user {user} with a SHA-512 password",
+            hint="--from takes an ISO made by buildiso build",
+        )
     if sha512_crypt(password, found.group(2)) != found.group(1):
         raise InputError(
             f"the {user} password from {source} is not the one {iso.name} was built with",
