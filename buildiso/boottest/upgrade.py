@@ -99,7 +99,8 @@ class UpgradeConfig:
     new_iso: Path
     old_iso: Path
     old_profile: Profile
-    admin_password: str  # what OLD.iso was built with; only typed, never written
+    # what OLD.iso was built with: only typed, never written (nor shown by repr)
+    admin_password: str = field(repr=False)
     cell: CellConfig  # for the previous release's install (its profile, its menu)
     timeouts: Mapping[str, float] = field(default_factory=lambda: dict(UPGRADE_TIMEOUTS))
 

@@ -182,6 +182,7 @@ def _run(tmp_path: Path, old_profile: Profile, **gateway: object) -> tuple[objec
                         timeouts={**TIMEOUTS, **UPGRADE_TIMEOUTS}),  # fmt: skip
         timeouts={**UPGRADE_TIMEOUTS, "login": 10, "apply-updates": 10, "checks": 10},
     )
+    assert OLD_PASSWORD not in repr(config)  # e.g. in a traceback with locals
     result = run_upgrade(config, release=RELEASE, key_id=KEY, guest_factory=factory,
                          shell_factory=shell_for, clock=clock, sleep=clock.sleep)  # fmt: skip
     assert inserted == [config.new_iso]  # the new disc went into the running machine
