@@ -26,6 +26,8 @@ APT_PACKAGES=(
   lvm2 mdadm
   # the sample OS's yum: Debian's dnf 4 (buildiso/sample/yum.py)
   dnf python3-dnf python3-libdnf python3-hawkey python3-rpm python3-gpg python3-libcomps
+  # the sample OS's sudo and PAM login (util-linux-ng), which the gateway's Server Console uses
+  sudo login
   # boot tests
   qemu-system-x86 qemu-utils ovmf
 )

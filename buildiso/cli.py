@@ -314,6 +314,13 @@ def diff(old: Path, new: Path) -> None:
     help="appendix-a: the RHEL 6.10 DVD the Minimal server is installed from "
     "(default: the sample base ISO).",
 )
+# --scenario upgrade (boottest/upgrade.py)
+@click.option("--from", "from_iso", type=_PATH, help="upgrade (required): the previous "
+              "release's ISO the gateway is installed from first.")  # fmt: skip
+@click.option("--from-profile", type=_EXISTING, help="upgrade: the profile --from was built "
+              "from (default: the one in profiles/ whose iso_name is its file name).")  # fmt: skip
+@click.option("--password-file", type=_EXISTING, help="upgrade: the cs-admin password --from "
+              "was built with (or BUILDISO_CS_ADMIN_PASSWORD), to log in.")  # fmt: skip
 @profile_option
 @variant_option
 def boot_test(
@@ -331,6 +338,9 @@ def boot_test(
     frame_every_s: float,
     scenario: str,
     server_base: Path | None,
+    from_iso: Path | None,
+    from_profile: Path | None,
+    password_file: Path | None,
     profile_path: Path,
     variant: str,
 ) -> None:
@@ -341,6 +351,8 @@ def boot_test(
       buildiso boot-test out/EMAIL_490_190.iso --matrix --junit out/boot-test.xml
       buildiso boot-test out/EMAIL_490_190.iso --matrix --shard 2/3 --artifacts out/shard2
       buildiso boot-test out/EMAIL_490_190.iso --scenario appendix-a
+      buildiso boot-test out/EMAIL_490_190.iso --scenario upgrade \\
+          --from out/EMAIL_480_150.iso --password-file cs-admin-480.txt
     """
     from buildiso.boottest import matrix as boottest_mod
     from buildiso.boottest.shard import parse_shard
@@ -362,6 +374,9 @@ def boot_test(
         frame_every_s=frame_every_s,
         scenario=Scenario(scenario),
         server_base=server_base,
+        from_iso=from_iso,
+        from_profile=from_profile,
+        password_file=password_file,
     )
 
 

@@ -24,6 +24,13 @@ from buildiso.boottest.seriallog import SerialLog
 
 LOGIN_PROMPT = re.compile(r"login: ?")
 PASSWORD_PROMPT = re.compile(r"Password: ?")
+# PAM's forced change of an expired password (chage -d 0): RHEL 6's pam_unix asks
+# "(current) UNIX password:", newer ones "Current password:"; then the new one twice.
+CURRENT_PROMPT = re.compile(r"(?:\(current\) UNIX password|Current password): ?$")
+NEW_PROMPT = re.compile(r"New (?:UNIX )?password: ?$")
+RETYPE_PROMPT = re.compile(r"Retype new (?:UNIX )?password: ?$")
+LOGIN_REFUSED = re.compile(r"Login incorrect|Authentication token manipulation error|"
+                           r"BAD PASSWORD[^\n]*|Password unchanged|password change failed")
 # The sample's (and RHEL's) root prompt: [root@host dir]#
 SHELL_PROMPT = re.compile(r"\][#$] ?$")
 RC_LINE = re.compile(r"^BUILDISO-RC=(\d+)\r?$", re.MULTILINE)
@@ -123,6 +130,51 @@ class SerialShell:
         mark = self.mark()
         self.type_line(password)  # not echoed by the guest: never in the log
         self.wait_for(SHELL_PROMPT, since=mark, timeout=60, what="login")
+
+    def login_changing_expired(
+        self, *, user: str, password: str, new_password: str, since: int, timeout: float
+    ) -> bool:
+        """Log in; if the system says the password expired, change it to ``new_password``
+        as the person at the console would. True if it was changed. No password is echoed."""
+        self.wait_for(LOGIN_PROMPT, since=since, timeout=timeout, what="login")
+        mark = self.mark()
+        self.type_line(user)
+        self.wait_for(PASSWORD_PROMPT, since=mark, timeout=30, what="login")
+        mark = self.mark()
+        self.type_line(password)
+        answer = re.compile(
+            "|".join(p.pattern for p in (SHELL_PROMPT, CURRENT_PROMPT, NEW_PROMPT, LOGIN_REFUSED))
+        )
+        found = self.wait_for(answer, since=mark, timeout=60, what="login")
+        self._refused(found.group(0), user)
+        if SHELL_PROMPT.search(found.group(0)):
+            return False
+        if CURRENT_PROMPT.search(found.group(0)):
+            mark = self.mark()
+            self.type_line(password)
+            self._refused(self.wait_for(
+                re.compile(f"{NEW_PROMPT.pattern}|{LOGIN_REFUSED.pattern}"),
+                since=mark, timeout=30, what="login",
+            ).group(0), user)
+        mark = self.mark()
+        self.type_line(new_password)
+        self._refused(self.wait_for(
+            re.compile(f"{RETYPE_PROMPT.pattern}|{LOGIN_REFUSED.pattern}"),
+            since=mark, timeout=30, what="login",
+        ).group(0), user)
+        mark = self.mark()
+        self.type_line(new_password)
+        done = self.wait_for(
+            re.compile(f"{SHELL_PROMPT.pattern}|{LOGIN_REFUSED.pattern}"),
+            since=mark, timeout=60, what="login",
+        )
+        self._refused(done.group(0), user)
+        return True
+
+    @staticmethod
+    def _refused(answer: str, user: str) -> None:
+        if LOGIN_REFUSED.fullmatch(answer):
+            raise CellFailed("login", f"{user} could not log in on the serial console: {answer}")
 
     def run(self, command: str, *, timeout: float, stage: str) -> CommandResult:
         """Type ``command``; wait for the prompt; ask for its exit status."""

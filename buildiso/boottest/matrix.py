@@ -307,6 +307,9 @@ def boot_test_command(
     progress_stream: TextIO | None = None,
     scenario: Scenario = Scenario.INSTALL,
     server_base: Path | None = None,
+    from_iso: Path | None = None,
+    from_profile: Path | None = None,
+    password_file: Path | None = None,
 ) -> None:
     """Boot-test ``iso``; print the table; BuildError unless every cell passed.
 
@@ -326,6 +329,9 @@ def boot_test_command(
     cells = pick(matrix_cells, names=(), shard=shard, name=_cell_name)
     if shard is not None:
         step(f"shard {shard}: {', '.join(c.name for c in cells) or 'no cells'}")
+    from buildiso.boottest.upgrade import check_upgrade_args
+
+    check_upgrade_args(scenario_is_upgrade=scenario is Scenario.UPGRADE, from_iso=from_iso)
     if scenario is not Scenario.INSTALL:
         from buildiso.boottest.scenarios import refuse_unsupported
 
@@ -343,7 +349,21 @@ def boot_test_command(
         if tree.isEnabledFor(logging.INFO)  # not with --quiet
         else None
     )
-    if scenario is not Scenario.INSTALL:
+    if scenario is Scenario.UPGRADE:
+        from buildiso.boottest.upgrade import upgrade_results
+
+        assert from_iso is not None  # check_upgrade_args
+        results = upgrade_results(
+            new_iso=iso,
+            old_iso=from_iso,
+            old_profile_path=from_profile,
+            variant=variant,
+            password_file=password_file,
+            accel=choice.accel,
+            artifacts=artifacts,
+            timeouts=timeouts,
+        )
+    elif scenario is not Scenario.INSTALL:
         from buildiso.boottest.scenarios import scenario_results
 
         results = scenario_results(

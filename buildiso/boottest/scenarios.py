@@ -80,7 +80,7 @@ class ScenarioConfig:
     timeouts: Mapping[str, float] = field(default_factory=lambda: dict(SCENARIO_TIMEOUTS))
 
 
-def _reason(result: CommandResult) -> str:
+def reason(result: CommandResult) -> str:
     found = _REASON.findall(result.output)
     tail = [ln for ln in result.output.splitlines() if ln.strip()][-2:]
     return "; ".join(dict.fromkeys(s.strip() for s in (found or tail)))[:400]
@@ -214,7 +214,7 @@ def run_appendix_a(
                     )
                     if done.status != 0:
                         raise CellFailed(
-                            klass, f"{stage} `{command}` exited {done.status}: {_reason(done)}"
+                            klass, f"{stage} `{command}` exited {done.status}: {reason(done)}"
                         )
                 stages.enter("checks", clock())
                 checks = appendix_a_checks(
@@ -244,15 +244,15 @@ def run_appendix_a(
         accel=config.cell.accel.value,
         seconds=clock() - started,
     )
-    _write(art / "transcript.json", transcript)
-    _write(art / "timings.json", result.stages)
-    _write(art / "result.json", result.to_json())
+    write_json(art / "transcript.json", transcript)
+    write_json(art / "timings.json", result.stages)
+    write_json(art / "result.json", result.to_json())
     if result.passed:
         disk.unlink(missing_ok=True)
     return result
 
 
-def _write(path: Path, data: object) -> None:
+def write_json(path: Path, data: object) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     tmp.replace(path)
@@ -260,17 +260,21 @@ def _write(path: Path, data: object) -> None:
 
 def refuse_unsupported(scenario: Scenario, cells: list[Cell]) -> None:
     """InputError for what this module cannot run (checked before anything boots)."""
-    if scenario is not Scenario.APPENDIX_A:
+    if scenario not in (Scenario.APPENDIX_A, Scenario.UPGRADE):
         raise InputError(
             f"--scenario {scenario.value} is not implemented yet",
-            hint="use --scenario install or appendix-a",
+            hint="use --scenario install, appendix-a or upgrade",
         )
     unsupported = [c.name for c in cells if c != Cell(Firmware.BIOS, Media.DVD)]
     if unsupported:
+        machine = (
+            "the server is a BIOS machine booting its disk with the ISO in its DVD drive"
+            if scenario is Scenario.APPENDIX_A
+            else "the gateway is a BIOS machine that takes the new ISO in its DVD drive"
+        )
         raise InputError(
-            f"--scenario appendix-a runs on bios-dvd only, not {', '.join(unsupported)}",
-            hint="drop --matrix/--firmware/--media: the server is a BIOS machine booting its "
-            "disk with the ISO in its DVD drive",
+            f"--scenario {scenario.value} runs on bios-dvd only, not {', '.join(unsupported)}",
+            hint=f"drop --matrix/--firmware/--media: {machine}",
         )
 
 
@@ -287,6 +291,10 @@ def run_scenario(
 ) -> list[CellResult]:
     """Run ``scenario`` (not ``install``: that is matrix.run_boot_test) on ``cells``."""
     refuse_unsupported(scenario, cells)
+    if scenario is not Scenario.APPENDIX_A:
+        raise InputError(
+            f"--scenario {scenario.value} is not run here", hint="upgrade.upgrade_results runs it"
+        )
     results = []
     for cell in cells:
         art = artifacts / f"{cell.name}-{scenario.value}"

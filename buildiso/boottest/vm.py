@@ -284,6 +284,10 @@ class Vm:
 
     # -- driving the guest ---------------------------------------------------------------
 
+    def change_media(self, iso: Path) -> None:
+        """Put another disc into the DVD drive (the running guest sees a media change)."""
+        self.qmp("blockdev-change-medium", device="media", filename=str(iso), format="raw")
+
     def send_keys(self, keys: Sequence[str], *, gap: float = 0.3) -> None:
         """Press each key in turn (QEMU qcodes: 'down', 'up', 'ret', 'esc', 'ctrl-alt-delete')."""
         for key in keys:

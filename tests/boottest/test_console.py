@@ -94,3 +94,116 @@ def test_a_guest_that_never_prompts_times_out_in_its_stage(tmp_path: Path) -> No
     finally:
         shell.close()
     assert caught.value.failure_class == "timeout-in-stage-login"
+
+
+class ExpiringGuest:
+    """ttyS0 of a system whose admin password expired (chage -d 0): login, then PAM's
+    forced change, with RHEL 6's or newer prompts; typed passwords are never echoed."""
+
+    def __init__(
+        self, tmp: Path, *, prompts: tuple[str, str, str] | None, verdict: str = ""
+    ) -> None:
+        self.path = tmp / "console.sock"
+        self.log = tmp / "console.log"
+        self.log.write_text("FIRSTBOOT-RESULT status=ok\r\n\r\ngateway login: ")
+        self.prompts = list(prompts or ())
+        self.expired = prompts is not None
+        self.verdict = verdict  # what the system says after the retyped password
+        self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.server.bind(str(self.path))
+        self.server.listen(1)
+        self.typed: list[str] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _write(self, text: str) -> None:
+        with self.log.open("a") as fh:
+            fh.write(text)
+
+    def _serve(self) -> None:
+        conn, _ = self.server.accept()
+        buffer = b""
+        while True:
+            data = conn.recv(1)
+            if not data:
+                return
+            buffer += data
+            if not buffer.endswith(b"\r"):
+                continue
+            line = buffer[:-1].decode()
+            buffer = b""
+            self.typed.append(line)
+            if len(self.typed) == 1:
+                self._write(f"{line}\r\nPassword: ")
+            elif len(self.typed) == 2 and self.expired:
+                self._write("\r\nYou are required to change your password immediately "
+                            "(administrator enforced)\r\n" + self.prompts.pop(0))
+            elif self.prompts:
+                self._write("\r\n" + self.prompts.pop(0))
+            elif line == "echo BUILDISO-RC=$?":
+                self._write(f"{line}\r\nBUILDISO-RC=0\r\n[cs-admin@gateway ~]$ ")
+            elif self.verdict:
+                self._write(f"\r\n{self.verdict}\r\n\r\ngateway login: ")
+            elif len(self.typed) <= 5:
+                self._write("\r\n[cs-admin@gateway ~]$ ")
+            else:
+                self._write(f"{line}\r\nok\r\n[cs-admin@gateway ~]$ ")
+
+
+RHEL6_PROMPTS = ("Changing password for cs-admin.\r\n(current) UNIX password: ",
+                 "New password: ", "Retype new password: ")
+NEWER_PROMPTS = ("Current password: ", "New password: ", "Retype new password: ")
+
+
+@pytest.mark.parametrize("prompts", [RHEL6_PROMPTS, NEWER_PROMPTS], ids=["rhel6", "pam-1.5"])
+def test_an_expired_password_is_changed_at_login_and_no_password_is_logged(
+    tmp_path: Path, prompts: tuple[str, str, str]
+) -> None:
+    guest = ExpiringGuest(tmp_path, prompts=prompts)
+    shell = SerialShell(socket_path=guest.path, console=SerialLog(guest.log), running=lambda: True)
+    try:
+        changed = shell.login_changing_expired(
+            user="cs-admin", password="Old-Secret-71q", new_password="New-Secret-82w",
+            since=0, timeout=10,
+        )
+        result = shell.run("rpm -q cs-email", timeout=10, stage="checks")
+    finally:
+        shell.close()
+    assert changed is True
+    assert guest.typed[:5] == ["cs-admin", "Old-Secret-71q", "Old-Secret-71q",
+                               "New-Secret-82w", "New-Secret-82w"]
+    assert result.status == 0 and result.output == "ok"
+    log = guest.log.read_text()
+    assert "Old-Secret" not in log and "New-Secret" not in log
+
+
+def test_a_password_that_has_not_expired_logs_straight_in(tmp_path: Path) -> None:
+    guest = ExpiringGuest(tmp_path, prompts=None)
+    shell = SerialShell(socket_path=guest.path, console=SerialLog(guest.log), running=lambda: True)
+    try:
+        changed = shell.login_changing_expired(
+            user="cs-admin", password="Old-Secret-71q", new_password="unused", since=0, timeout=10
+        )
+    finally:
+        shell.close()
+    assert changed is False
+    assert guest.typed == ["cs-admin", "Old-Secret-71q"]
+
+
+@pytest.mark.parametrize("verdict", ["Login incorrect",
+                                     "passwd: Authentication token manipulation error"])
+def test_a_refused_login_or_change_fails_with_class_login_and_the_systems_words(
+    tmp_path: Path, verdict: str
+) -> None:
+    guest = ExpiringGuest(tmp_path, prompts=NEWER_PROMPTS, verdict=verdict)
+    shell = SerialShell(socket_path=guest.path, console=SerialLog(guest.log), running=lambda: True)
+    try:
+        with pytest.raises(CellFailed) as caught:
+            shell.login_changing_expired(
+                user="cs-admin", password="Old-Secret-71q", new_password="New-Secret-82w",
+                since=0, timeout=10,
+            )
+    finally:
+        shell.close()
+    assert caught.value.failure_class == "login"
+    assert verdict.split(": ")[-1] in caught.value.message
+    assert "Secret" not in caught.value.message

@@ -13,7 +13,7 @@ from buildiso.boottest.bootcell import Cell, CellResult
 from buildiso.boottest.console import CommandResult
 from buildiso.boottest.matrix import format_table, write_junit
 from buildiso.boottest.postreport import CheckResult
-from buildiso.boottest.scenarios import APPENDIX_A_STEPS, _reason, run_scenario
+from buildiso.boottest.scenarios import APPENDIX_A_STEPS, reason, run_scenario
 from buildiso.boottest.server import KICKSTART_TEMPLATE
 from buildiso.cli import main
 from buildiso.config import Firmware, Media, Scenario
@@ -37,9 +37,9 @@ def test_the_reason_of_a_failed_step_names_the_conflict() -> None:
         "Error: \n Problem: package cs-email-4.9.0-190.x86_64 conflicts with postfix provided "
         "by postfix-2:2.6.6-8.el6.x86_64\n  - conflicting requests\n"
     )
-    reason = _reason(CommandResult(command="yum", output=out, status=1, seconds=1))
-    assert reason == "conflicts with postfix provided by postfix-2:2.6.6-8.el6.x86_64"
-    tail = _reason(CommandResult(command="x", output="a\nb\nlast words\n", status=1, seconds=1))
+    found = reason(CommandResult(command="yum", output=out, status=1, seconds=1))
+    assert found == "conflicts with postfix provided by postfix-2:2.6.6-8.el6.x86_64"
+    tail = reason(CommandResult(command="x", output="a\nb\nlast words\n", status=1, seconds=1))
     assert tail == "b; last words"
 
 
@@ -60,8 +60,9 @@ def test_the_minimal_server_kickstart_is_valid_rhel6(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("scenario", "cells", "message"),
     [
-        (Scenario.UPGRADE, [Cell(Firmware.BIOS, Media.DVD)], "not implemented"),
+        (Scenario.UPGRADE, [Cell(Firmware.BIOS, Media.DVD)], "upgrade.upgrade_results"),
         (Scenario.APPENDIX_A, [Cell(Firmware.UEFI, Media.DVD)], "bios-dvd only"),
+        (Scenario.UPGRADE, [Cell(Firmware.BIOS, Media.USB)], "upgrade runs on bios-dvd only"),
     ],
 )
 def test_unsupported_runs_are_refused_before_anything_boots(
@@ -107,8 +108,15 @@ def test_table_and_junit_show_a_scenarios_own_stages_and_checks(
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--scenario", "upgrade"], "--scenario upgrade is not implemented yet"),
         (["--scenario", "appendix-a", "--matrix"], "runs on bios-dvd only"),
+        (["--scenario", "upgrade"], "--scenario upgrade needs --from OLD.iso"),
+        (["--scenario", "upgrade", "--from", "{tmp}/missing.iso"],
+         "missing.iso: --from is not a file"),
+        (["--from", "{tmp}/x.iso"], "--from is only for --scenario upgrade"),
+        (["--scenario", "appendix-a", "--from", "{tmp}/x.iso"],
+         "--from is only for --scenario upgrade"),
+        (["--scenario", "upgrade", "--from", "{tmp}/x.iso", "--firmware", "uefi"],
+         "--scenario upgrade runs on bios-dvd only, not uefi-dvd"),
     ],
 )
 def test_cli_refuses_in_one_line_before_booting(
@@ -117,7 +125,7 @@ def test_cli_refuses_in_one_line_before_booting(
     iso = tmp_path / "x.iso"
     iso.write_bytes(b"not booted")
     code = main(["boot-test", str(iso), "--accel", "tcg", "--artifacts", str(tmp_path / "a"),
-                 *args])
+                 *(a.format(tmp=tmp_path) for a in args)])
     err = capsys.readouterr().err
     assert code == 2
     assert message in err and "Traceback" not in err

@@ -99,3 +99,21 @@ def test_kernel_modules_match_the_running_kernel_layout(installed: Path) -> None
     debian = [v for v in versions if not v.startswith("2.6.32")]
     assert len(debian) == 1
     assert (modules / debian[0] / "modules.dep").read_text().count(".ko") > 10
+
+
+def test_the_gateways_console_command_is_allowed_to_its_admin_through_sudo(
+    installed: Path,
+) -> None:
+    # RHEL 6's pieces the Server Console relies on: bash (useradd's default shell), PAM
+    # login (util-linux-ng: enforces password expiry) and sudo with /etc/sudoers.d
+    if "cs-admin:" not in (installed / "etc/passwd").read_text():  # another test made it
+        _chroot(installed, "/usr/sbin/useradd", "-m", "-s", "/bin/bash", "cs-admin")
+    assert _chroot(installed, "/bin/bash", "-c", "echo $BASH_VERSION").strip()
+    allowed = _chroot(installed, "/usr/bin/sudo", "-l", "-U", "cs-admin")
+    assert "(root) NOPASSWD: /usr/sbin/cs-console" in allowed
+    installed.chmod(0o755)  # the chroot's / (a private tmp folder): cs-admin must enter it
+    status = _chroot(installed, "/usr/bin/sudo", "-u", "cs-admin", "/usr/bin/sudo", "-n",
+                     "/usr/sbin/cs-console", "status")  # fmt: skip
+    assert "version: 4.9.0-190" in status
+    ldd = subprocess.run(["ldd", str(installed / "bin/login")], capture_output=True, text=True)
+    assert "libpam.so.0" in ldd.stdout

@@ -1,0 +1,121 @@
+"""``buildiso boot-test NEW.iso --scenario upgrade --from OLD.iso`` for real: the offline upgrade.
+
+OLD is the previous release (profiles/email-480.toml → EMAIL_480_150.iso, built here with a
+cs-admin password made for this run), NEW the 4.9.0 ISO (``built_iso``). The gateway is
+installed from OLD as a fresh-install cell does it; NEW goes into its DVD drive; cs-admin
+logs in on the serial console (changing the expired password), edits a setting and runs
+the Server Console's Apply Updates (offline); rpm, yum and the console report the result.
+
+Measured figures (wall time, per-stage seconds) are printed: ``pytest -s``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import string
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from buildiso import paths
+from buildiso.boottest.bootproto import strip_ansi
+from buildiso.boottest.console import echoed
+from buildiso.boottest.upgrade import (
+    ADMIN_EDIT,
+    APPLY_UPDATES,
+    EDITED_SETTING,
+    INVENTORY_COMMANDS,
+)
+from buildiso.cli import main
+from buildiso.render.password import policy_failures
+from buildiso.sample.base import SampleBase
+
+pytestmark = pytest.mark.vm
+
+
+def _password() -> str:
+    alphabet = string.ascii_letters + string.digits
+    while True:
+        candidate = "Vm-" + "".join(secrets.choice(alphabet) for _ in range(16)) + "8r"
+        if not policy_failures(candidate):
+            return candidate
+
+
+def test_the_previous_release_is_updated_offline_from_the_new_iso(
+    built_iso: Path, sample_base: SampleBase, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    password = _password()
+    password_file = tmp_path / "cs-admin-480.txt"
+    password_file.write_text(password + "\n")
+    rpms = sample_base.gateway_rpms.with_name("gateway-rpms-480")
+    old_dir = tmp_path / "old"
+    assert main([
+        "build", "--profile", str(paths.PROFILES_DIR / "email-480.toml"),
+        "--base", str(sample_base.tree), "--gateway-rpms", str(rpms),
+        "--gpg-key", str(rpms / "RPM-GPG-KEY-buildiso-sample"), "--key-id", sample_base.key_id,
+        "--password-file", str(password_file), "--out", str(old_dir),
+    ]) == 0  # fmt: skip
+    old_iso = old_dir / "EMAIL_480_150.iso"
+    art = tmp_path / "artifacts"
+    junit = tmp_path / "junit.xml"
+    capsys.readouterr()
+    code = main([
+        "boot-test", str(built_iso), "--scenario", "upgrade", "--from", str(old_iso),
+        "--password-file", str(password_file), "--artifacts", str(art), "--junit", str(junit),
+    ])  # fmt: skip
+    out = capsys.readouterr()
+    print("\n" + out.out)
+    cell = art / "bios-dvd-upgrade"
+    result = json.loads((cell / "result.json").read_text())
+    assert code == 0, f"[{result['failure_class']}] {result['message']}\n{out.err[-2000:]}"
+    assert result["passed"]
+
+    checks = {c["name"]: c for c in result["checks"]}
+    assert set(checks) == {
+        "gateway-version", "obsoleted-removed", "added-installed", "config-kept", "data-kept",
+        "forbidden-absent", "cs-repos-disabled", "vendor-key-imported", "firewall-unchanged",
+        "services-unchanged",
+    }  # fmt: skip
+    assert all(c["ok"] for c in checks.values()), checks
+    # what the guest reported, as the checks saw it
+    assert "cs-email 4.9.0-190 (want 4.9.0-190, was 4.8.0-150)" in checks["gateway-version"][
+        "message"
+    ]
+    assert "['cs-email-legacy']" in checks["obsoleted-removed"]["message"]
+    assert "['cs-email-syslog']" in checks["added-installed"]["message"]
+    assert " = ".join(EDITED_SETTING) in checks["config-kept"]["message"]
+    assert sample_base.key_id[-8:] in checks["vendor-key-imported"]["message"]
+
+    transcript = json.loads((cell / "transcript.json").read_text())
+    by_command = {t["command"]: t for t in transcript}
+    update = by_command[APPLY_UPDATES[1]]
+    assert update["status"] == 0 and "Complete!" in update["output"]
+    assert "cs-email-legacy" in update["output"]  # dnf names what it obsoleted
+    before = [t for t in transcript if t["command"] == INVENTORY_COMMANDS["rpms"]]
+    assert "cs-email-legacy 4.8.0-150" in before[0]["output"]
+    assert "cs-email-syslog 4.9.0-190" in before[1]["output"]
+    assert "policy created by" not in "".join(t["output"] for t in transcript)  # checksums only
+
+    # the console log: the login with the forced change, then each command as typed
+    console = strip_ansi((cell / "console.log").read_text(errors="replace"))
+    assert "You are required to change your password immediately" in console
+    at = console.index("Retype new password")
+    for command in (ADMIN_EDIT[1], APPLY_UPDATES[1]):
+        found = re.compile(r"\$ " + echoed(command)).search(console, at)
+        assert found, f"{command!r} not on the console after offset {at}"
+        at = found.end()
+    assert "Complete!" in console[at:]
+    # no password in any artifact (the fresh one is random and never leaves memory)
+    for path in [*cell.rglob("*"), junit, art / "summary.json"]:
+        if path.is_file():
+            assert password.encode() not in path.read_bytes(), path
+    stages = result["stages"]
+    for stage in ("packages", "firstboot", "media-change", "login", "admin-edit",
+                  "apply-updates", "checks"):  # fmt: skip
+        assert stages[stage]["status"] == "ok", stage
+    names = [c.get("name") for c in ET.parse(junit).getroot().iter("testcase")]
+    assert names[0] == "install-and-first-boot" and "obsoleted-removed" in names
+    print({s: v["seconds"] for s, v in stages.items()}, f"total {result['seconds']:.0f} s")
