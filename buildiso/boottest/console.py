@@ -29,8 +29,10 @@ PASSWORD_PROMPT = re.compile(r"Password: ?")
 CURRENT_PROMPT = re.compile(r"(?:\(current\) UNIX password|Current password): ?$")
 NEW_PROMPT = re.compile(r"New (?:UNIX )?password: ?$")
 RETYPE_PROMPT = re.compile(r"Retype new (?:UNIX )?password: ?$")
-LOGIN_REFUSED = re.compile(r"Login incorrect|Authentication token manipulation error|"
-                           r"BAD PASSWORD[^\n]*|Password unchanged|password change failed")
+LOGIN_REFUSED = re.compile(
+    r"Login incorrect|Authentication token manipulation error|"
+    r"BAD PASSWORD[^\n]*|Password unchanged|password change failed"
+)
 # The sample's (and RHEL's) root prompt: [root@host dir]#
 SHELL_PROMPT = re.compile(r"\][#$] ?$")
 RC_LINE = re.compile(r"^BUILDISO-RC=(\d+)\r?$", re.MULTILINE)
@@ -121,54 +123,40 @@ class SerialShell:
         self.console.poll()
         return len(self.console.text)
 
+    def _type_then(self, text: str, expect: re.Pattern[str], *, timeout: float) -> str:
+        """Type one line (a password is not echoed: never in the log), then wait for
+        ``expect``; what matched."""
+        mark = self.mark()
+        self.type_line(text)
+        return self.wait_for(expect, since=mark, timeout=timeout, what="login").group(0)
+
     def login(self, *, user: str, password: str, since: int, timeout: float) -> None:
         """At the getty prompt (waited for from ``since``): user, password, then a prompt."""
         self.wait_for(LOGIN_PROMPT, since=since, timeout=timeout, what="login")
-        mark = self.mark()
-        self.type_line(user)
-        self.wait_for(PASSWORD_PROMPT, since=mark, timeout=30, what="login")
-        mark = self.mark()
-        self.type_line(password)  # not echoed by the guest: never in the log
-        self.wait_for(SHELL_PROMPT, since=mark, timeout=60, what="login")
+        self._type_then(user, PASSWORD_PROMPT, timeout=30)
+        self._type_then(password, SHELL_PROMPT, timeout=60)
 
     def login_changing_expired(
         self, *, user: str, password: str, new_password: str, since: int, timeout: float
     ) -> bool:
         """Log in; if the system says the password expired, change it to ``new_password``
         as the person at the console would. True if it was changed. No password is echoed."""
+
+        def answer(text: str, *prompts: re.Pattern[str], timeout: float) -> str:
+            either = re.compile("|".join(p.pattern for p in (*prompts, LOGIN_REFUSED)))
+            found = self._type_then(text, either, timeout=timeout)
+            self._refused(found, user)
+            return found
+
         self.wait_for(LOGIN_PROMPT, since=since, timeout=timeout, what="login")
-        mark = self.mark()
-        self.type_line(user)
-        self.wait_for(PASSWORD_PROMPT, since=mark, timeout=30, what="login")
-        mark = self.mark()
-        self.type_line(password)
-        answer = re.compile(
-            "|".join(p.pattern for p in (SHELL_PROMPT, CURRENT_PROMPT, NEW_PROMPT, LOGIN_REFUSED))
-        )
-        found = self.wait_for(answer, since=mark, timeout=60, what="login")
-        self._refused(found.group(0), user)
-        if SHELL_PROMPT.search(found.group(0)):
+        self._type_then(user, PASSWORD_PROMPT, timeout=30)
+        found = answer(password, SHELL_PROMPT, CURRENT_PROMPT, NEW_PROMPT, timeout=60)
+        if SHELL_PROMPT.search(found):
             return False
-        if CURRENT_PROMPT.search(found.group(0)):
-            mark = self.mark()
-            self.type_line(password)
-            self._refused(self.wait_for(
-                re.compile(f"{NEW_PROMPT.pattern}|{LOGIN_REFUSED.pattern}"),
-                since=mark, timeout=30, what="login",
-            ).group(0), user)
-        mark = self.mark()
-        self.type_line(new_password)
-        self._refused(self.wait_for(
-            re.compile(f"{RETYPE_PROMPT.pattern}|{LOGIN_REFUSED.pattern}"),
-            since=mark, timeout=30, what="login",
-        ).group(0), user)
-        mark = self.mark()
-        self.type_line(new_password)
-        done = self.wait_for(
-            re.compile(f"{SHELL_PROMPT.pattern}|{LOGIN_REFUSED.pattern}"),
-            since=mark, timeout=60, what="login",
-        )
-        self._refused(done.group(0), user)
+        if CURRENT_PROMPT.search(found):
+            answer(password, NEW_PROMPT, timeout=30)
+        answer(new_password, RETYPE_PROMPT, timeout=30)
+        answer(new_password, SHELL_PROMPT, timeout=60)
         return True
 
     @staticmethod

@@ -32,6 +32,7 @@ from buildiso.boottest.celldriver import CellConfig, CellDriver
 from buildiso.boottest.cellfailure import CellFailed
 from buildiso.boottest.console import CommandResult, SerialShell
 from buildiso.boottest.isomenu import read_menu
+from buildiso.boottest.mediachecks import FORBIDDEN_QUERY, check, media_install_checks
 from buildiso.boottest.postreport import CheckResult
 from buildiso.boottest.qemu import VmSpec
 from buildiso.boottest.server import ServerMedia, install_server, prepare
@@ -86,10 +87,6 @@ def reason(result: CommandResult) -> str:
     return "; ".join(dict.fromkeys(s.strip() for s in (found or tail)))[:400]
 
 
-def _check(name: str, ok: bool, message: str) -> CheckResult:
-    return CheckResult(name=name, ok=ok, message=message)
-
-
 def signing_key_id(iso: Path, work: Path) -> str | None:
     """The key ID (8 hex digits) that signed the ISO's cs-email-repo-conf: yum must import it."""
     rpm = work / REPO_CONF_RPM
@@ -115,32 +112,18 @@ def appendix_a_checks(
     product = {n: v for n, v in installed.items() if n != "cs-email-repo-conf"}
     wrong = {n: v for n, v in product.items() if v != want}
     checks = [
-        _check(
+        check(
             "gateway-version",
             installed.get("cs-email") == want and not wrong and len(product) > 1,
             f"cs-email and its packages at {want}: {sorted(installed.items())}",
         )
     ]
-    forbidden = ask("rpm -q postfix rsyslog samba-common")
-    present = [
-        n
-        for n in ("postfix", "rsyslog", "samba-common")
-        if f"{n}-" in forbidden and f"package {n} is not installed" not in forbidden
-    ]
-    checks.append(_check("forbidden-absent", not present, f"still installed: {present}"))
-    repos = ask("yum repolist --all")
-    cs = [ln.split() for ln in repos.splitlines() if ln.startswith("cs-")]
-    enabled = [r[0] for r in cs if r[-1] != "disabled"]
-    checks.append(
-        _check(
-            "cs-repos-disabled",
-            bool(cs) and not enabled,
-            f"cs-* repositories: {[r[0] for r in cs]}; enabled: {enabled}",
-        )
+    checks += media_install_checks(
+        forbidden=ask(FORBIDDEN_QUERY),
+        repos=ask("yum repolist --all"),
+        keys=ask("rpm -q gpg-pubkey --qf '%{VERSION}\\n'"),
+        key_id=key_id,
     )
-    keys = ask("rpm -q gpg-pubkey --qf '%{VERSION}\\n'").split()
-    ok = key_id in keys if key_id else bool(keys)
-    checks.append(_check("vendor-key-imported", ok, f"rpm keys {keys}, signer {key_id}"))
     return checks
 
 
@@ -244,9 +227,15 @@ def run_appendix_a(
         accel=config.cell.accel.value,
         seconds=clock() - started,
     )
-    write_json(art / "transcript.json", transcript)
-    write_json(art / "timings.json", result.stages)
-    write_json(art / "result.json", result.to_json())
+    return record_result(result, transcript=transcript, disk=disk)
+
+
+def record_result(result: CellResult, *, transcript: object, disk: Path) -> CellResult:
+    """A scenario cell's transcript.json, timings.json and result.json; a passed cell's
+    disk image is dropped (a failed one's is kept for the post-mortem)."""
+    write_json(result.artifacts / "transcript.json", transcript)
+    write_json(result.artifacts / "timings.json", result.stages)
+    write_json(result.artifacts / "result.json", result.to_json())
     if result.passed:
         disk.unlink(missing_ok=True)
     return result

@@ -45,9 +45,10 @@ from buildiso.boottest.cellfailure import CellFailed
 from buildiso.boottest.console import SerialShell
 from buildiso.boottest.guest import Guest
 from buildiso.boottest.isomenu import read_menu
+from buildiso.boottest.mediachecks import FORBIDDEN_QUERY
 from buildiso.boottest.postreport import CheckResult, install_set_beside
 from buildiso.boottest.qemu import VmSpec, create_disk
-from buildiso.boottest.scenarios import reason, signing_key_id, write_json
+from buildiso.boottest.scenarios import reason, record_result, signing_key_id
 from buildiso.boottest.upgradechecks import Inventory, ReleaseRepo, read_release, upgrade_checks
 from buildiso.boottest.vm import QemuStartError, Vm
 from buildiso.config import Accel, Firmware, Media, Variant
@@ -76,7 +77,7 @@ INVENTORY_COMMANDS = {
     "status": f"{CONSOLE} status",
 }
 AFTER_ONLY = {
-    "forbidden": "rpm -q postfix rsyslog samba-common",
+    "forbidden": FORBIDDEN_QUERY,
     "repos": "yum repolist --all",
     "keys": "rpm -q gpg-pubkey --qf '%{VERSION}\\n'",
 }
@@ -246,12 +247,7 @@ def run_upgrade(
         accel=config.cell.accel.value,
         seconds=clock() - started,
     )
-    write_json(art / "transcript.json", transcript)
-    write_json(art / "timings.json", result.stages)
-    write_json(art / "result.json", result.to_json())
-    if result.passed:
-        (art / "disk.qcow2").unlink(missing_ok=True)
-    return result
+    return record_result(result, transcript=transcript, disk=art / "disk.qcow2")
 
 
 def _never() -> bool:
@@ -301,9 +297,7 @@ class _Session:
         )  # fmt: skip
         bad = [c for c in self.checks if not c.ok]
         if bad:
-            raise CellFailed(
-                "post-install-check", "; ".join(f"{c.name}: {c.message}" for c in bad)
-            )
+            raise CellFailed("post-install-check", "; ".join(f"{c.name}: {c.message}" for c in bad))
         self.stages.finish("checks", self.clock())
 
     def typed(self, stage: str, command: str, klass: str) -> str:

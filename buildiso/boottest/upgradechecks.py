@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from buildiso.boottest.mediachecks import check, media_install_checks
 from buildiso.boottest.postreport import CheckResult
 from buildiso.compose.repo import DirReader, load_repo
 from buildiso.errors import InputError
@@ -21,7 +22,6 @@ from buildiso.run import run
 
 METAPACKAGE = "cs-email"
 _PORT = re.compile(r"-p (tcp|udp)\b.*?--dport (\d+)")
-FORBIDDEN = ("postfix", "rsyslog", "samba-common")
 
 
 @dataclass(frozen=True)
@@ -80,10 +80,6 @@ def read_release(iso: Path, *, work: Path) -> ReleaseRepo:
     )
 
 
-def _check(name: str, ok: bool, message: str) -> CheckResult:
-    return CheckResult(name=name, ok=ok, message=message)
-
-
 def upgrade_checks(
     *,
     before: Inventory,
@@ -99,7 +95,7 @@ def upgrade_checks(
     wrong = {n: v for n, v in new.items() if n in release.versions and v != release.versions[n]}
     want = release.versions[METAPACKAGE]
     checks = [
-        _check(
+        check(
             "gateway-version",
             new.get(METAPACKAGE) == want and not wrong,
             f"{METAPACKAGE} {new.get(METAPACKAGE)} (want {want}, was {old.get(METAPACKAGE)}); "
@@ -109,17 +105,16 @@ def upgrade_checks(
     obsoleted = sorted(n for n in release.obsoletes if n in old)
     left = [n for n in obsoleted if n in new]
     checks.append(
-        _check(
+        check(
             "obsoleted-removed",
             bool(obsoleted) and not left,
-            f"obsoleted by the new release and installed before: {obsoleted}; still there: "
-            f"{left}",
+            f"obsoleted by the new release and installed before: {obsoleted}; still there: {left}",
         )
     )
     added = sorted(n for n in release.requires if n in release.versions and n not in old)
     missing = [n for n in added if n not in new]
     checks.append(
-        _check(
+        check(
             "added-installed",
             bool(added) and not missing,
             f"required by the new {METAPACKAGE}, not in the old release: {added}; missing: "
@@ -134,7 +129,7 @@ def upgrade_checks(
         and before.setting.strip() == after.setting.strip() == line
     )
     checks.append(
-        _check(
+        check(
             "config-kept",
             config_ok,
             f"the admin's {line!r} and the file's checksum unchanged"
@@ -145,7 +140,7 @@ def upgrade_checks(
     )
     data_ok = bool(before.data.strip()) and before.data.strip() == after.data.strip()
     checks.append(
-        _check(
+        check(
             "data-kept",
             data_ok,
             f"{len(before.data.split()) // 2} data file(s) with unchanged checksums"
@@ -153,28 +148,15 @@ def upgrade_checks(
             else f"before: {before.data.strip()!r}; after: {after.data.strip()!r}",
         )
     )
-    forbidden = extra.get("forbidden", "")
-    present = [
-        n
-        for n in FORBIDDEN
-        if f"{n}-" in forbidden and f"package {n} is not installed" not in forbidden
-    ]
-    checks.append(_check("forbidden-absent", not present, f"still installed: {present}"))
-    cs = [ln.split() for ln in extra.get("repos", "").splitlines() if ln.startswith("cs-")]
-    enabled = [r[0] for r in cs if r[-1] != "disabled"]
-    checks.append(
-        _check(
-            "cs-repos-disabled",
-            bool(cs) and not enabled,
-            f"cs-* repositories: {[r[0] for r in cs]}; enabled: {enabled}",
-        )
+    checks += media_install_checks(
+        forbidden=extra.get("forbidden", ""),
+        repos=extra.get("repos", ""),
+        keys=extra.get("keys", ""),
+        key_id=key_id,
     )
-    keys = extra.get("keys", "").split()
-    ok = key_id in keys if key_id else bool(keys)
-    checks.append(_check("vendor-key-imported", ok, f"rpm keys {keys}, signer {key_id}"))
     was, now = before.open_ports(), after.open_ports()
     checks.append(
-        _check(
+        check(
             "firewall-unchanged",
             bool(was) and was == now,
             f"open as after the fresh install: {', '.join(now)}"
@@ -184,7 +166,7 @@ def upgrade_checks(
     )
     was, now = before.services(), after.services()
     checks.append(
-        _check(
+        check(
             "services-unchanged",
             was == now,
             f"started at boot as after the fresh install: {now}"

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import socket
-import threading
 from pathlib import Path
 
 import pytest
+from fakeserial import FakeSerial
 
 from buildiso.boottest.cellfailure import CellFailed
 from buildiso.boottest.console import SerialShell, _after_echo, _strip_echo
@@ -26,46 +25,23 @@ def test_a_wrapped_echo_still_matches_and_the_output_is_what_follows() -> None:
     assert not _after_echo(COMMAND).search(text[:-25])  # no prompt yet: still running
 
 
-class FakeGuest:
-    """A unix socket server standing in for QEMU's ttyS0: echoes typed lines into the log
-    and answers like a shell (login, one command, its exit status)."""
+class FakeGuest(FakeSerial):
+    """ttyS0 of a root login: echoes typed lines and answers like a shell (one command, its
+    exit status)."""
 
     def __init__(self, tmp: Path, *, status: int) -> None:
-        self.path = tmp / "console.sock"
-        self.log = tmp / "console.log"
-        self.log.write_text("localhost login: ")
+        (tmp / "console.log").write_text("localhost login: ")
         self.status = status
-        self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.server.bind(str(self.path))
-        self.server.listen(1)
-        self.typed: list[str] = []
-        threading.Thread(target=self._serve, daemon=True).start()
+        super().__init__(tmp / "console.sock", tmp / "console.log")
 
-    def _write(self, text: str) -> None:
-        with self.log.open("a") as fh:
-            fh.write(text)
-
-    def _serve(self) -> None:
-        conn, _ = self.server.accept()
-        buffer = b""
-        while True:
-            data = conn.recv(1)
-            if not data:
-                return
-            buffer += data
-            if not buffer.endswith(b"\r"):
-                continue
-            line = buffer[:-1].decode()
-            buffer = b""
-            self.typed.append(line)
-            if len(self.typed) == 1:
-                self._write(f"{line}\r\nPassword: ")
-            elif len(self.typed) == 2:
-                self._write("\r\n[root@localhost ~]# ")  # the password is not echoed
-            elif line == "echo BUILDISO-RC=$?":
-                self._write(f"{line}\r\nBUILDISO-RC={self.status}\r\n[root@localhost ~]# ")
-            else:
-                self._write(f"{line}\r\nsome output\r\n[root@localhost ~]# ")
+    def reply(self, line: str) -> str:
+        if len(self.typed) == 1:
+            return f"{line}\r\nPassword: "
+        if len(self.typed) == 2:
+            return "\r\n[root@localhost ~]# "  # the password is not echoed
+        if line == "echo BUILDISO-RC=$?":
+            return f"{line}\r\nBUILDISO-RC={self.status}\r\n[root@localhost ~]# "
+        return f"{line}\r\nsome output\r\n[root@localhost ~]# "
 
 
 @pytest.mark.parametrize("status", [0, 1])
@@ -96,57 +72,36 @@ def test_a_guest_that_never_prompts_times_out_in_its_stage(tmp_path: Path) -> No
     assert caught.value.failure_class == "timeout-in-stage-login"
 
 
-class ExpiringGuest:
+class ExpiringGuest(FakeSerial):
     """ttyS0 of a system whose admin password expired (chage -d 0): login, then PAM's
     forced change, with RHEL 6's or newer prompts; typed passwords are never echoed."""
 
     def __init__(
         self, tmp: Path, *, prompts: tuple[str, str, str] | None, verdict: str = ""
     ) -> None:
-        self.path = tmp / "console.sock"
-        self.log = tmp / "console.log"
-        self.log.write_text("FIRSTBOOT-RESULT status=ok\r\n\r\ngateway login: ")
+        (tmp / "console.log").write_text("FIRSTBOOT-RESULT status=ok\r\n\r\ngateway login: ")
         self.prompts = list(prompts or ())
         self.expired = prompts is not None
         self.verdict = verdict  # what the system says after the retyped password
-        self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.server.bind(str(self.path))
-        self.server.listen(1)
-        self.typed: list[str] = []
-        threading.Thread(target=self._serve, daemon=True).start()
+        super().__init__(tmp / "console.sock", tmp / "console.log")
 
-    def _write(self, text: str) -> None:
-        with self.log.open("a") as fh:
-            fh.write(text)
-
-    def _serve(self) -> None:
-        conn, _ = self.server.accept()
-        buffer = b""
-        while True:
-            data = conn.recv(1)
-            if not data:
-                return
-            buffer += data
-            if not buffer.endswith(b"\r"):
-                continue
-            line = buffer[:-1].decode()
-            buffer = b""
-            self.typed.append(line)
-            if len(self.typed) == 1:
-                self._write(f"{line}\r\nPassword: ")
-            elif len(self.typed) == 2 and self.expired:
-                self._write("\r\nYou are required to change your password immediately "
-                            "(administrator enforced)\r\n" + self.prompts.pop(0))
-            elif self.prompts:
-                self._write("\r\n" + self.prompts.pop(0))
-            elif line == "echo BUILDISO-RC=$?":
-                self._write(f"{line}\r\nBUILDISO-RC=0\r\n[cs-admin@gateway ~]$ ")
-            elif self.verdict:
-                self._write(f"\r\n{self.verdict}\r\n\r\ngateway login: ")
-            elif len(self.typed) <= 5:
-                self._write("\r\n[cs-admin@gateway ~]$ ")
-            else:
-                self._write(f"{line}\r\nok\r\n[cs-admin@gateway ~]$ ")
+    def reply(self, line: str) -> str:
+        if len(self.typed) == 1:
+            return f"{line}\r\nPassword: "
+        if len(self.typed) == 2 and self.expired:
+            return (
+                "\r\nYou are required to change your password immediately "
+                "(administrator enforced)\r\n" + self.prompts.pop(0)
+            )
+        if self.prompts:
+            return "\r\n" + self.prompts.pop(0)
+        if line == "echo BUILDISO-RC=$?":
+            return f"{line}\r\nBUILDISO-RC=0\r\n[cs-admin@gateway ~]$ "
+        if self.verdict:
+            return f"\r\n{self.verdict}\r\n\r\ngateway login: "
+        if len(self.typed) <= 5:
+            return "\r\n[cs-admin@gateway ~]$ "
+        return f"{line}\r\nok\r\n[cs-admin@gateway ~]$ "
 
 
 RHEL6_PROMPTS = ("Changing password for cs-admin.\r\n(current) UNIX password: ",

@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import contextlib
 import json
-import socket
 import subprocess
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from bootfakes import MENU, TIMEOUTS, FakeClock, FakeGuest, good_report, install_script, quick
 from dvd_factory import _pkg
+from fakeserial import FakeSerial
 from repo_factory import write_media
 
 from buildiso import paths
@@ -55,12 +54,11 @@ RELEASE = ReleaseRepo(
 )  # fmt: skip
 
 
-class FakeGateway:
+class FakeGateway(FakeSerial):
     """The installed 4.8 gateway's serial console after first boot."""
 
     def __init__(self, log: Path, socket_path: Path, *, update_fails: bool = False,
                  update_keeps: str = "") -> None:  # fmt: skip
-        self.log = log
         self.update_fails = update_fails
         self.update_keeps = update_keeps  # "legacy": yum left the obsoleted package
         self.rpms = {"cs-email": "4.8.0-150", "cs-email-core": "4.8.0-150",
@@ -68,15 +66,10 @@ class FakeGateway:
                      "cs-email-repo-conf": "3.6.3-1"}  # fmt: skip
         self.edited = False
         self.keys = ""
-        self.typed: list[str] = []
-        self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.server.bind(str(socket_path))
-        self.server.listen(1)
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _write(self, text: str) -> None:
-        with self.log.open("a") as fh:
-            fh.write(text)
+        self.prompts = iter(["Password: ", "Current password: ", "New password: ",
+                             "Retype new password: "])  # fmt: skip
+        self.last = 0
+        super().__init__(socket_path, log)
 
     def answer(self, command: str) -> tuple[str, int]:
         if command == ADMIN_EDIT[1]:
@@ -118,33 +111,20 @@ class FakeGateway:
             return self.keys, 0 if self.keys else 1
         return f"bash: {command.split()[0]}: command not found", 127
 
-    def _serve(self) -> None:
-        conn, _ = self.server.accept()
-        self._write("\r\n\r\nlocalhost login: ")  # the getty, after the first boot
-        prompts = iter(["Password: ", "Current password: ", "New password: ",
-                        "Retype new password: "])  # fmt: skip
-        buffer, last = b"", 0
-        while True:
-            data = conn.recv(1)
-            if not data:
-                return
-            buffer += data
-            if not buffer.endswith(b"\r"):
-                continue
-            line, buffer = buffer[:-1].decode(), b""
-            self.typed.append(line)
-            if len(self.typed) == 1:
-                self._write(f"{line}\r\n{next(prompts)}")
-            elif len(self.typed) <= 4:
-                self._write("\r\n" + next(prompts))
-            elif len(self.typed) == 5:
-                self._write("\r\n[cs-admin@gw ~]$ ")
-            elif line == "echo BUILDISO-RC=$?":
-                self._write(f"{line}\r\nBUILDISO-RC={last}\r\n[cs-admin@gw ~]$ ")
-            else:
-                out, last = self.answer(line)
-                self._write(f"{line}\r\n{out}\r\n" if out else f"{line}\r\n")
-                self._write("[cs-admin@gw ~]$ ")
+    def connected(self) -> None:
+        self.write("\r\n\r\nlocalhost login: ")  # the getty, after the first boot
+
+    def reply(self, line: str) -> str:
+        if len(self.typed) == 1:
+            return f"{line}\r\n{next(self.prompts)}"
+        if len(self.typed) <= 4:
+            return "\r\n" + next(self.prompts)
+        if len(self.typed) == 5:
+            return "\r\n[cs-admin@gw ~]$ "
+        if line == "echo BUILDISO-RC=$?":
+            return f"{line}\r\nBUILDISO-RC={self.last}\r\n[cs-admin@gw ~]$ "
+        out, self.last = self.answer(line)
+        return (f"{line}\r\n{out}\r\n" if out else f"{line}\r\n") + "[cs-admin@gw ~]$ "
 
 
 @pytest.fixture(scope="module")
