@@ -21,15 +21,12 @@ from pathlib import Path
 
 import pytest
 
-from buildiso.boottest import bootproto
 from buildiso.boottest.accel import choose_accel
 from buildiso.boottest.bootcell import Cell, CellResult
 from buildiso.boottest.bootproto import strip_ansi
-from buildiso.boottest.celldriver import CellConfig
 from buildiso.boottest.console import echoed
-from buildiso.boottest.isomenu import read_menu
 from buildiso.boottest.matrix import format_table
-from buildiso.boottest.scenarios import APPENDIX_A_STEPS, run_scenario
+from buildiso.boottest.scenarios import APPENDIX_A_STEPS, scenario_results
 from buildiso.config import Accel, Firmware, Media, Scenario
 from buildiso.render.profile import Profile
 from buildiso.sample.base import SampleBase
@@ -42,26 +39,15 @@ BIOS_DVD = Cell(Firmware.BIOS, Media.DVD)
 def _run(
     *, iso: Path, base: SampleBase, profile: Profile, artifacts: Path, skip: frozenset[str]
 ) -> CellResult:
-    accel = choose_accel(Accel.AUTO).accel
-
-    def cell_config(cell: Cell, art: Path) -> CellConfig:
-        return CellConfig(
-            iso=iso,
-            profile=profile,
-            menu=read_menu(iso, cell.firmware),
-            accel=accel,
-            artifacts=art,
-            timeouts=dict(bootproto.DEFAULT_TIMEOUTS),
-        )
-
-    (result,) = run_scenario(
+    (result,) = scenario_results(
         scenario=Scenario.APPENDIX_A,
         iso=iso,
-        rhel_iso=base.iso,
-        cell_config=cell_config,
+        profile=profile,
         cells=[BIOS_DVD],
+        accel=choose_accel(Accel.AUTO).accel,
         artifacts=artifacts,
-        disk_mb=profile.min_disk_mb,
+        server_base=base.iso,
+        timeouts=None,
         skip_steps=skip,
     )
     print("\n" + format_table([result]))

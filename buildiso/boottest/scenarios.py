@@ -315,8 +315,10 @@ def scenario_results(
     artifacts: Path,
     server_base: Path | None,
     timeouts: Mapping[str, float] | None,
+    skip_steps: frozenset[str] = frozenset(),
 ) -> list[CellResult]:
-    """``boot-test --scenario`` (not install): the server base, one CellConfig per cell."""
+    """``boot-test --scenario`` (not install): the server base, one CellConfig per cell.
+    ``skip_steps``: steps left out on purpose (the negative test)."""
     if server_base is None:
         # the default RHEL 6.10 DVD, as buildiso build's default base: the sample's
         from buildiso import paths
@@ -343,4 +345,5 @@ def scenario_results(
         cells=cells,
         artifacts=artifacts,
         disk_mb=profile.min_disk_mb,
+        skip_steps=skip_steps,
     )
