@@ -312,7 +312,19 @@ class _Session:
         return done.output
 
     def inventory(self, stage: str) -> Inventory:
-        return Inventory(**{k: self.typed(stage, c, "") for k, c in INVENTORY_COMMANDS.items()})
+        return Inventory(**{k: self.agreed(stage, c) for k, c in INVENTORY_COMMANDS.items()})
+
+    def agreed(self, stage: str, command: str, *, tries: int = 4) -> str:
+        """The output of ``command`` once two readings in a row agree. The serial console
+        drops or doubles a character now and then under load (seen: one firewall line of
+        twelve lost), and before/after are compared line by line."""
+        last = self.typed(stage, command, "")
+        for _ in range(tries - 1):
+            again = self.typed(stage, command, "")
+            if again == last:
+                break
+            last = again
+        return last
 
 
 def _screenshot(guest: UpgradeGuest, path: Path) -> None:
