@@ -94,9 +94,10 @@ def test_the_previous_release_is_updated_offline_from_the_new_iso(
     update = by_command[APPLY_UPDATES[1]]
     assert update["status"] == 0 and "Complete!" in update["output"]
     assert "cs-email-legacy" in update["output"]  # dnf names what it obsoleted
-    before = [t for t in transcript if t["command"] == INVENTORY_COMMANDS["rpms"]]
-    assert "cs-email-legacy 4.8.0-150" in before[0]["output"]
-    assert "cs-email-syslog 4.9.0-190" in before[1]["output"]
+    # each inventory command is read until two readings agree: first = before, last = after
+    readings = [t for t in transcript if t["command"] == INVENTORY_COMMANDS["rpms"]]
+    assert "cs-email-legacy 4.8.0-150" in readings[0]["output"]
+    assert "cs-email-syslog 4.9.0-190" in readings[-1]["output"]
     assert "policy created by" not in "".join(t["output"] for t in transcript)  # checksums only
 
     # the console log: the login with the forced change, then each command as typed
