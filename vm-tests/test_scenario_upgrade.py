@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import json
 import re
-import secrets
-import string
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -28,26 +26,18 @@ from buildiso.boottest.upgrade import (
     APPLY_UPDATES,
     EDITED_SETTING,
     INVENTORY_COMMANDS,
+    fresh_password,
 )
 from buildiso.cli import main
-from buildiso.render.password import policy_failures
 from buildiso.sample.base import SampleBase
 
 pytestmark = pytest.mark.vm
 
 
-def _password() -> str:
-    alphabet = string.ascii_letters + string.digits
-    while True:
-        candidate = "Vm-" + "".join(secrets.choice(alphabet) for _ in range(16)) + "8r"
-        if not policy_failures(candidate):
-            return candidate
-
-
 def test_the_previous_release_is_updated_offline_from_the_new_iso(
     built_iso: Path, sample_base: SampleBase, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    password = _password()
+    password = fresh_password()  # the same policy-compliant generator the scenario uses
     password_file = tmp_path / "cs-admin-480.txt"
     password_file.write_text(password + "\n")
     rpms = sample_base.gateway_rpms.with_name("gateway-rpms-480")
