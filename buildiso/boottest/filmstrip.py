@@ -11,7 +11,10 @@ or ``failed``). Frames are PNGs shrunk to about
 
 ``t`` is seconds since the cell started. The index is rewritten after every frame, so a
 cell killed midway still has a readable filmstrip. Screenshots are evidence, never the
-verdict: a frame that cannot be taken (the guest just stopped) is skipped.
+verdict: a frame that cannot be taken (the guest just stopped) is skipped. So is a screen
+smaller than ``MIN_SIDE`` pixels: the display is between two video modes (a CI run caught an
+8-pixel-wide screen while the guest kernel took over the console). A stage's first frame is
+tried again at the next poll when it was skipped, up to ``STAGE_TRIES`` times.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ FOLDER = "filmstrip"
 INDEX = "index.json"
 FRAME_WIDTH = 400
 DEFAULT_INTERVAL_S = 10.0
+MIN_SIDE = 32  # smaller is a video mode switch in progress, not a screen
+STAGE_TRIES = 3
 
 Grab = Callable[[Path], Screenshot]
 
@@ -58,13 +63,16 @@ class Filmstrip:
         self.interval_s = interval_s
         self.frames: list[Frame] = []
         self._stage: str | None = None
+        self._stage_tries = 0  # failed attempts at the current stage's first frame; -1: taken
         self._last_at = started
 
     def tick(self, stage: str, now: float) -> None:
         """Called every poll round: a frame on a stage change or after ``interval_s``."""
         if stage != self._stage:
-            self._stage = stage
-            self.capture(stage, now, reason="stage")
+            self._stage, self._stage_tries = stage, 0
+        if 0 <= self._stage_tries < STAGE_TRIES:
+            taken = self.capture(stage, now, reason="stage")
+            self._stage_tries = -1 if taken else self._stage_tries + 1
         elif self.interval_s > 0 and now - self._last_at >= self.interval_s:
             self.capture(stage, now, reason="periodic")
 
@@ -75,6 +83,10 @@ class Filmstrip:
             shot = self.grab(self.folder / name)
         except Exception as exc:  # noqa: BLE001 - a missing frame must not fail the cell
             log.debug("filmstrip frame %s: %s", name, exc)
+            return None
+        if min(shot.width, shot.height) < MIN_SIDE:
+            log.debug("filmstrip frame %s: %dx%d screen skipped", name, shot.width, shot.height)
+            shot.path.unlink(missing_ok=True)
             return None
         frame = Frame(
             file=name,

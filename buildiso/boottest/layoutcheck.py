@@ -6,6 +6,8 @@ software RAID array's state (from /sys/block/mdN/md). Per layout:
 - ``lvm``: / and /var on logical volumes (/dev/mapper/VG-LV or /dev/dm-N), /boot apart;
 - ``raid1``: / and /var on RAID arrays, and every array RAID 1 over two disks, clean:
   no member missing (degraded 0) and no resync running (sync_action idle).
+On UEFI machines the report has /boot/efi too: in every layout a plain partition, as the
+firmware reads the EFI system partition itself and knows no arrays or volumes.
 Sizes are checked by postreport's filesystem-size checks.
 """
 
@@ -27,6 +29,7 @@ def device_kind(device: str) -> str:
     return "partition"
 
 
+ESP = "/boot/efi"
 _WANTED = {DiskLayout.PLAIN: "partition", DiskLayout.LVM: "lvm", DiskLayout.RAID1: "md"}
 
 
@@ -51,6 +54,15 @@ def layout_problems(report: Mapping[str, Any], profile: Profile) -> tuple[list[s
             problems.append(
                 f"{part.mount} is on {device} (a {kind}), the {profile.disk_layout.value} "
                 f"layout puts it on a {want}"
+            )
+    esp = fs.get(ESP)
+    esp_device = esp.get("device") if isinstance(esp, dict) else None
+    if isinstance(esp_device, str) and esp_device:
+        found.append(f"{ESP} on {esp_device}")
+        if device_kind(esp_device) != "partition":
+            problems.append(
+                f"{ESP} is on {esp_device} (a {device_kind(esp_device)}): UEFI firmware reads "
+                "the EFI system partition itself and needs a plain partition"
             )
     arrays = report.get("arrays")
     arrays = arrays if isinstance(arrays, dict) else {}

@@ -1,7 +1,9 @@
 """comps: the package groups of a yum repository (RHEL 6 format).
 
 A group lists packages as mandatory, default, optional or conditional; a kickstart's
-``@group`` selects mandatory + default members (see depsolve.py).
+``@group`` selects mandatory + default members (see depsolve.py). A group marked
+``<default>true</default>`` is one the installer selects on its own: anaconda 13's
+``getDefaultGroups``, which ``%packages --default`` adds.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ class Group:
     default: tuple[str, ...]
     optional: tuple[str, ...]
     conditional: tuple[tuple[str, str], ...]  # (package, installed only if this is)
+    is_default: bool = False  # <default>true</default>: selected by %packages --default
 
 
 def load_comps(path: Path | bytes, *, source: str = "") -> dict[str, Group]:
@@ -62,6 +65,7 @@ def load_comps(path: Path | bytes, *, source: str = "") -> dict[str, Group]:
             default=tuple(members["default"]),
             optional=tuple(members["optional"]),
             conditional=tuple(conditional),
+            is_default=elem.findtext("default", "").strip().lower() == "true",
         )
     return groups
 

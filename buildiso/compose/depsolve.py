@@ -1,12 +1,13 @@
 """The install set: what a kickstart's %packages installs from the media, as yum would.
 
 The kickstart layer is ours, RHEL 6 semantics: ``@core`` always, ``@base`` unless
-``--nobase``; a group selects its mandatory and default members (``--optional`` adds
-optional ones, ``--nodefaults`` drops the defaults, conditional members come with the
-package they name); ``-name`` removes a package from the selection (a dependency can still
-pull it back, as with anaconda: reported); a name another package obsoletes installs the
-obsoleter, as yum does; ``--multilib`` asks for every compatible architecture of each
-name (yum's ``multilib_policy=all``), otherwise x86_64 wins over i686 (``best``).
+``--nobase``, ``--default`` adds the groups comps marks default; a group selects its
+mandatory and default members (``--optional`` adds optional ones, ``--nodefaults`` drops
+the defaults, conditional members come with the package they name); ``-name`` removes a
+package from the selection (a dependency can still pull it back, as with anaconda:
+reported); a name another package obsoletes installs the obsoleter, as yum does;
+``--multilib`` asks for every compatible architecture of each name (yum's
+``multilib_policy=all``), otherwise x86_64 wins over i686 (``best``).
 
 The solving is libsolv's (solver.py) over base + ``cs-repo`` in one pool (repo.py).
 Problems are collected, never raised one at a time, each with the chain that led to it,
@@ -333,7 +334,10 @@ def _selected_groups(
 ) -> tuple[list[tuple[Group, int, GroupLevel]], list[Missing]]:
     """The comps groups to install (with their %packages line and level) and those missing.
 
-    Like yum, ``@name`` matches a group's id or its name, ignoring case.
+    Like yum, ``@name`` matches a group's id or its name, ignoring case. ``--default`` adds
+    every group comps marks default at default level, as anaconda 13 does before it reads
+    the listed entries (its ``setGroupSelection``; groups limited to a language by
+    ``<langonly>`` are not added).
     """
     lookup: dict[str, Group] = {}
     for each in media.groups.values():
@@ -342,6 +346,8 @@ def _selected_groups(
         lookup[each.id.lower()] = each  # ids win over names
     excluded = {lookup[e.name.lower()].id for e in sel.excluded_groups if e.name.lower() in lookup}
     implicit = [("core", sel.line)] + ([] if sel.nobase else [("base", sel.line)])
+    if sel.default:
+        implicit += sorted((g.id, sel.line) for g in media.groups.values() if g.is_default)
     requests = [(gid, line, GroupLevel.DEFAULT) for gid, line in implicit]
     requests += [(g.id, g.line, g.level) for g in sel.groups]
     chosen: dict[str, tuple[Group, int, GroupLevel]] = {}

@@ -47,6 +47,7 @@ class PackageSelection:
     nobase: bool = False
     ignore_missing: bool = False
     multilib: bool = False  # --multilib: every compatible arch of each name (yum's "all")
+    default: bool = False  # --default: the comps groups marked default, besides what is listed
     line: int = 0  # where %packages starts (0: no %packages section)
 
 
@@ -121,5 +122,6 @@ def parse_packages(ks_text: str, *, filename: str = "ks.cfg") -> PackageSelectio
         nobase="--nobase" in options,
         ignore_missing="--ignoremissing" in options,
         multilib=any(o == "--multilib" or o.startswith("--multilib=") for o in options),
+        default="--default" in options,
         line=start + 1,
     )

@@ -414,4 +414,5 @@ def _merge(old: Group | None, new: Group) -> Group:
         default=union(old.default, new.default),
         optional=union(old.optional, new.optional),
         conditional=old.conditional + tuple(c for c in new.conditional if c not in old.conditional),
+        is_default=old.is_default or new.is_default,
     )

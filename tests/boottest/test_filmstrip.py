@@ -57,6 +57,34 @@ def test_a_frame_that_cannot_be_taken_is_skipped(tmp_path: Path) -> None:
     assert filmstrip.read_index(tmp_path / "nothing-here") == []
 
 
+def test_a_screen_between_video_modes_is_skipped_and_tried_again(tmp_path: Path) -> None:
+    sizes = iter([(640, 480), (8, 16), (8, 16), (720, 400), (1, 1), (1, 1), (1, 1), (800, 600)])
+    calls: list[Path] = []
+
+    def grab(path: Path) -> Screenshot:
+        calls.append(path)
+        width, height = next(sizes)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(encode_png(1, 1, b"\0\0\0"))
+        return Screenshot(path=path, width=width, height=height, colours=2)
+
+    film = filmstrip.Filmstrip(tmp_path / "filmstrip", grab=grab, started=0.0, interval_s=100)
+    for t, stage in enumerate(["menu", "kernel", "kernel", "kernel", "media", "media", "media"]):
+        film.tick(stage, float(t))
+    film.tick("media", 4.0)  # three tries spent: no more stage frames, only periodic ones
+    film.tick("media", 200.0)
+    kept = [(f.stage, f.reason, f.t, f.width) for f in film.frames]
+    assert kept == [
+        ("menu", "stage", 0.0, 640),
+        ("kernel", "stage", 3.0, 720),
+        ("media", "periodic", 200.0, 800),
+    ]
+    assert len(calls) == 8
+    assert sorted(p.name for p in (tmp_path / "filmstrip").glob("*.png")) == [
+        "0000-menu.png", "0001-kernel.png", "0002-media.png"
+    ]  # fmt: skip
+
+
 def test_downscale_picks_every_nth_pixel() -> None:
     # 4x2 image, pixel (x, y) = (x, y, 7)
     rgb = bytes(v for y in range(2) for x in range(4) for v in (x, y, 7))

@@ -69,3 +69,21 @@ def test_missing_device_is_a_problem(profile: Profile) -> None:
     report = good_report(profile)
     del report["filesystems"]["/var"]["device"]
     assert layout_problems(report, profile)[0] == ["no device reported for /var"]
+
+
+def test_efi_system_partition_must_be_a_plain_partition(profile: Profile) -> None:
+    raid1 = dataclasses.replace(profile, disk_layout=DiskLayout.RAID1)
+    arrays = {**_clean("md0"), **_clean("md1"), **_clean("md2")}
+    report = _report(raid1, {"/": "/dev/md1", "/var": "/dev/md2"}, arrays)
+    report["filesystems"]["/boot/efi"] = {"size_mb": 200, "device": "/dev/vda1"}
+    problems, found = layout_problems(report, raid1)
+    assert problems == [] and "/boot/efi on /dev/vda1" in found
+    report["filesystems"]["/boot/efi"]["device"] = "/dev/md3"
+    assert layout_problems(report, raid1)[0] == [
+        "/boot/efi is on /dev/md3 (a md): UEFI firmware reads the EFI system partition itself "
+        "and needs a plain partition"
+    ]
+    # BIOS machines report no /boot/efi: nothing to check
+    del report["filesystems"]["/boot/efi"]
+    problems, found = layout_problems(report, raid1)
+    assert problems == [] and "/boot/efi" not in found

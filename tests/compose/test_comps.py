@@ -54,6 +54,7 @@ def test_load_comps(tmp_path: Path) -> None:
     assert (core.mandatory, core.default, core.optional) == (("bash",), ("rsyslog",), ("tboot",))
     assert core.conditional == (("samba-winbind", "samba-common"),)
     assert groups["base"].mandatory == ("postfix",)  # type defaults to mandatory
+    assert (core.is_default, groups["base"].is_default) == (True, False)  # no <default>: false
     gateway = load_comps(GATEWAY_COMPS)["cs-email"]
     assert "cs-email" in gateway.mandatory
 

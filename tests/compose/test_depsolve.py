@@ -233,6 +233,24 @@ def test_conditional_group_members() -> None:
     assert closure.names == ("bash", "samba-common", "winbind")
 
 
+def test_default_adds_the_groups_comps_marks_default() -> None:
+    groups = [
+        group("core", mandatory=("bash",)),
+        Group("base", "Base", ("cronie",), ("postfix",), (), (), is_default=True),
+        Group("mail", "Mail", ("ssmtp",), (), (), (), is_default=True),
+        group("logs", mandatory=("rsyslog",)),
+    ]
+    plain = solve("%packages --nobase\nsamba-common\n%end\n", WORLD, groups)
+    assert plain.names == ("bash", "samba-common")
+    # anaconda 13: the default groups (base included, --nobase or not), then what is listed
+    closure = solve("%packages --nobase --default\nsamba-common\n-postfix\n%end\n", WORLD, groups)
+    assert closure.names == ("bash", "cronie", "samba-common", "ssmtp")
+    assert closure.why["ssmtp"] == ("@mail", "ssmtp")
+    assert solve("%packages --default\n-@mail\n%end\n", WORLD, groups).names == (
+        "bash", "cronie", "postfix"
+    )  # fmt: skip
+
+
 # --- validate --media against a real tree ---------------------------------------------------
 
 COMPS = """<comps>
