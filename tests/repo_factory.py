@@ -110,6 +110,8 @@ def comps_xml(groups: Iterable[Group]) -> str:
         body.append(
             f"<group><id>{escape(g.id)}</id><name>{escape(g.name)}</name>"
             f"<default>{str(g.is_default).lower()}</default><uservisible>true</uservisible>"
+            + (f"<langonly>{escape(g.langonly)}</langonly>" if g.langonly else "")
+            +
             f"<packagelist>{members}</packagelist></group>\n"
         )
     return f'<?xml version="1.0" encoding="UTF-8"?>\n<comps>\n{"".join(body)}</comps>\n'

@@ -3,7 +3,8 @@
 A group lists packages as mandatory, default, optional or conditional; a kickstart's
 ``@group`` selects mandatory + default members (see depsolve.py). A group marked
 ``<default>true</default>`` is one the installer selects on its own: anaconda 13's
-``getDefaultGroups``, which ``%packages --default`` adds.
+``getDefaultGroups``, which ``%packages --default`` adds, with the groups whose
+``<langonly>`` is one of the install language's forms.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class Group:
     optional: tuple[str, ...]
     conditional: tuple[tuple[str, str], ...]  # (package, installed only if this is)
     is_default: bool = False  # <default>true</default>: selected by %packages --default
+    langonly: str = ""  # <langonly>: --default selects it when the install language matches
 
 
 def load_comps(path: Path | bytes, *, source: str = "") -> dict[str, Group]:
@@ -66,6 +68,7 @@ def load_comps(path: Path | bytes, *, source: str = "") -> dict[str, Group]:
             optional=tuple(members["optional"]),
             conditional=tuple(conditional),
             is_default=elem.findtext("default", "").strip().lower() == "true",
+            langonly=elem.findtext("langonly", "").strip(),
         )
     return groups
 

@@ -24,7 +24,7 @@ from typing import Literal
 
 import solv
 
-from buildiso.compose.kspackages import GroupLevel, PackageSelection
+from buildiso.compose.kspackages import GroupLevel, PackageSelection, language_search_list
 from buildiso.compose.repo import Group, MediaRepos, RepoPackage, repo_package
 from buildiso.compose.solver import Outcome, Request, Trouble, solve
 
@@ -335,9 +335,9 @@ def _selected_groups(
     """The comps groups to install (with their %packages line and level) and those missing.
 
     Like yum, ``@name`` matches a group's id or its name, ignoring case. ``--default`` adds
-    every group comps marks default at default level, as anaconda 13 does before it reads
-    the listed entries (its ``setGroupSelection``; groups limited to a language by
-    ``<langonly>`` are not added).
+    every group comps marks default at default level, and those whose ``<langonly>`` is the
+    kickstart's ``lang`` (in any of its forms), as anaconda 13 does before it reads the
+    listed entries (its ``setGroupSelection``).
     """
     lookup: dict[str, Group] = {}
     for each in media.groups.values():
@@ -347,7 +347,10 @@ def _selected_groups(
     excluded = {lookup[e.name.lower()].id for e in sel.excluded_groups if e.name.lower() in lookup}
     implicit = [("core", sel.line)] + ([] if sel.nobase else [("base", sel.line)])
     if sel.default:
-        implicit += sorted((g.id, sel.line) for g in media.groups.values() if g.is_default)
+        langs = language_search_list(sel.lang)
+        implicit += sorted(
+            (g.id, sel.line) for g in media.groups.values() if g.is_default or g.langonly in langs
+        )
     requests = [(gid, line, GroupLevel.DEFAULT) for gid, line in implicit]
     requests += [(g.id, g.line, g.level) for g in sel.groups]
     chosen: dict[str, tuple[Group, int, GroupLevel]] = {}

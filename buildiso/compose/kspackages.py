@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from buildiso.errors import InputError
 
 
+DEFAULT_LANG = "en_US.UTF-8"  # anaconda 13's language when nothing sets one
+
+
 class GroupLevel(enum.StrEnum):
     """Which members of a comps group ``@group`` selects (RHEL 6: default = mandatory+default)."""
 
@@ -48,7 +51,38 @@ class PackageSelection:
     ignore_missing: bool = False
     multilib: bool = False  # --multilib: every compatible arch of each name (yum's "all")
     default: bool = False  # --default: the comps groups marked default, besides what is listed
+    lang: str = DEFAULT_LANG  # the kickstart's ``lang``: which <langonly> groups --default adds
     line: int = 0  # where %packages starts (0: no %packages section)
+
+
+def language_search_list(lang: str) -> tuple[str, ...]:
+    """The languages a ``lang`` value stands for, as anaconda 13 expands it for comps'
+    ``<langonly>``: ``de_DE.UTF-8@euro`` → de_DE.UTF-8@euro, de_DE, de@euro, de, C."""
+    langs = [lang]
+    if "." in lang:
+        langs.append(lang.split(".")[0])
+    if "_" in lang:
+        base = lang.split("_")[0]
+        if "@" in lang:
+            langs.append(f"{base}@{lang.split('@')[1]}")
+        langs.append(base)
+    else:
+        langs.append(lang[:2])
+    return (*langs, "C")
+
+
+def _install_language(lines: list[str]) -> str:
+    """The top-level ``lang`` command's language (outside %pre/%post/%packages sections)."""
+    in_section = False
+    for line in lines:
+        words = line.split("#", 1)[0].split()
+        if not words:
+            continue
+        if words[0].startswith("%"):
+            in_section = words[0] != "%end"
+        elif not in_section and words[0] == "lang" and len(words) > 1:
+            return words[1]
+    return DEFAULT_LANG
 
 
 def parse_packages(ks_text: str, *, filename: str = "ks.cfg") -> PackageSelection:
@@ -61,7 +95,7 @@ def parse_packages(ks_text: str, *, filename: str = "ks.cfg") -> PackageSelectio
         (i for i, line in enumerate(lines) if line.strip().split()[:1] == ["%packages"]), None
     )
     if start is None:
-        return PackageSelection()
+        return PackageSelection(lang=_install_language(lines))
     header = shlex.split(lines[start].strip(), comments=True)
     options = set(header[1:])
     unknown = options - {
@@ -123,5 +157,6 @@ def parse_packages(ks_text: str, *, filename: str = "ks.cfg") -> PackageSelectio
         ignore_missing="--ignoremissing" in options,
         multilib=any(o == "--multilib" or o.startswith("--multilib=") for o in options),
         default="--default" in options,
+        lang=_install_language(lines),
         line=start + 1,
     )

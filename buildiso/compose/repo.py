@@ -415,4 +415,5 @@ def _merge(old: Group | None, new: Group) -> Group:
         optional=union(old.optional, new.optional),
         conditional=old.conditional + tuple(c for c in new.conditional if c not in old.conditional),
         is_default=old.is_default or new.is_default,
+        langonly=old.langonly or new.langonly,
     )

@@ -251,6 +251,23 @@ def test_default_adds_the_groups_comps_marks_default() -> None:
     )  # fmt: skip
 
 
+
+def test_default_adds_the_groups_of_the_install_language() -> None:
+    groups = [
+        group("core", mandatory=("bash",)),
+        Group("german", "German", ("cronie",), (), (), (), langonly="de"),
+        Group("japanese", "Japanese", ("ssmtp",), (), (), (), langonly="ja"),
+    ]
+    ks = "lang {}\n%packages --nobase --default\n%end\n"
+    german = solve(ks.format("de_DE.UTF-8"), WORLD, groups)
+    assert german.why["cronie"] == ("@german", "cronie")
+    assert not [chain for chain in german.why.values() if chain[0] == "@japanese"]
+    assert solve(ks.format("ja_JP.UTF-8"), WORLD, groups).why["ssmtp"] == ("@japanese", "ssmtp")
+    assert solve(ks.format("en_US.UTF-8"), WORLD, groups).names == ("bash",)
+    # without --default, the language adds nothing
+    assert solve("lang de_DE.UTF-8\n%packages --nobase\n%end\n", WORLD, groups).names == ("bash",)
+
+
 # --- validate --media against a real tree ---------------------------------------------------
 
 COMPS = """<comps>

@@ -5,10 +5,12 @@ from __future__ import annotations
 import pytest
 
 from buildiso.compose.kspackages import (
+    DEFAULT_LANG,
     Entry,
     GroupEntry,
     GroupLevel,
     PackageSelection,
+    language_search_list,
     parse_packages,
 )
 from buildiso.errors import InputError
@@ -65,3 +67,19 @@ def test_errors_name_the_line(ks: str, message: str) -> None:
     with pytest.raises(InputError) as err:
         parse_packages(ks, filename="ks.cfg")
     assert err.value.message == message
+
+
+@pytest.mark.parametrize(
+    ("lang", "expanded"),
+    [("en_US.UTF-8", ("en_US.UTF-8", "en_US", "en", "C")),
+     ("de_DE.UTF-8@euro", ("de_DE.UTF-8@euro", "de_DE", "de@euro", "de", "C")),
+     ("ja", ("ja", "ja", "C"))],
+)  # fmt: skip
+def test_language_search_list(lang: str, expanded: tuple[str, ...]) -> None:
+    assert language_search_list(lang) == expanded
+
+
+def test_install_language_is_the_top_level_lang_command() -> None:
+    ks = "%pre\nlang fr_FR.UTF-8\n%end\nlang de_DE.UTF-8  # German\n%packages\n%end\n"
+    assert parse_packages(ks).lang == "de_DE.UTF-8"
+    assert parse_packages("%packages\n%end\n").lang == DEFAULT_LANG == "en_US.UTF-8"
