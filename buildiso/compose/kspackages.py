@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 from buildiso.errors import InputError
 
-
 DEFAULT_LANG = "en_US.UTF-8"  # anaconda 13's language when nothing sets one
 
 
