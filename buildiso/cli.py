@@ -314,6 +314,8 @@ def diff(old: Path, new: Path) -> None:
     help="appendix-a: the RHEL 6.10 DVD the Minimal server is installed from "
     "(default: the sample base ISO).",
 )
+@click.option("--timeout-scale", type=click.FloatRange(0.1, 100), default=1.0, show_default=True,
+              help="Multiply every stage's time limit (busy CI runner, slow host).")  # fmt: skip
 # --scenario upgrade (boottest/upgrade.py)
 @click.option("--from", "from_iso", type=_PATH, help="upgrade (required): the previous "
               "release's ISO the gateway is installed from first.")  # fmt: skip
@@ -336,6 +338,7 @@ def boot_test(
     shard_text: str | None,
     cell_list: str,
     frame_every_s: float,
+    timeout_scale: float,
     scenario: str,
     server_base: Path | None,
     from_iso: Path | None,
@@ -372,6 +375,7 @@ def boot_test(
         shard=None if shard_text is None else parse_shard(shard_text),
         cell_names=[n.strip() for n in cell_list.split(",") if n.strip()],
         frame_every_s=frame_every_s,
+        timeout_scale=timeout_scale,
         scenario=Scenario(scenario),
         server_base=server_base,
         from_iso=from_iso,

@@ -56,6 +56,15 @@ DEFAULT_TIMEOUTS: Mapping[str, float] = {
     "firstboot": 180,
 }
 
+
+def scaled(limits: Mapping[str, float], factor: float) -> dict[str, float]:
+    """Stage limits times ``factor`` (``boot-test --timeout-scale``: a slow or busy host).
+
+    The limits are set for TCG on an idle 2-core machine with room to spare; a runner that
+    shares its cores, or emulates a slower CPU, asks for more without editing them.
+    """
+    return {stage: limit * factor for stage, limit in limits.items()}
+
 # CSI sequences (ESC [ ... final byte); cursor moves become newlines so menu rows that
 # isolinux draws with absolute positioning stay apart.
 _CSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")

@@ -73,6 +73,7 @@ class CellConfig:
     frame_every_s: float = DEFAULT_INTERVAL_S  # filmstrip: a frame this often within a stage
     on_stage: Callable[[str], None] | None = None  # live progress: told the stage every poll
     media_image: Path | None = None  # what is attached instead of the ISO (usb-files stick)
+    timeout_scale: float = 1.0  # every stage limit times this (--timeout-scale)
 
 
 class CellDriver:
@@ -92,7 +93,7 @@ class CellDriver:
         self.clock = clock
         self.sleep = sleep
         self.cancelled = cancelled
-        self.stages = StageClock(timeouts=dict(config.timeouts))
+        self.stages = StageClock(timeouts=bootproto.scaled(config.timeouts, config.timeout_scale))
         self.lines = LineReader()
         self.protocol_lines: list[ProtocolLine] = []
         self.install_result: ProtocolLine | None = None

@@ -63,6 +63,7 @@ def run_boot_test(
     guest_factory: GuestFactory | None = None,
     frame_every_s: float = DEFAULT_INTERVAL_S,
     progress: Progress | None = None,
+    timeout_scale: float = 1.0,
 ) -> list[CellResult]:
     """Run ``cells`` (``accel`` already resolved to kvm/tcg); results in cell order."""
     artifacts.mkdir(parents=True, exist_ok=True)
@@ -116,6 +117,7 @@ def run_boot_test(
             frame_every_s=frame_every_s,
             on_stage=partial(progress.stage, cell.name) if progress else None,
             media_image=stick if cell.media is Media.USB_FILES else None,
+            timeout_scale=timeout_scale,
         )
         step(f"{cell.name}: booting {iso.name} ({accel.value})")
         result = run_cell(cell, config, guest_factory=factory, cancelled=cancel.is_set)
@@ -310,6 +312,7 @@ def boot_test_command(
     from_iso: Path | None = None,
     from_profile: Path | None = None,
     password_file: Path | None = None,
+    timeout_scale: float = 1.0,
 ) -> None:
     """Boot-test ``iso``; print the table; BuildError unless every cell passed.
 
@@ -362,6 +365,7 @@ def boot_test_command(
             accel=choice.accel,
             artifacts=artifacts,
             timeouts=timeouts,
+            timeout_scale=timeout_scale,
         )
     elif scenario is not Scenario.INSTALL:
         from buildiso.boottest.scenarios import scenario_results
@@ -375,6 +379,7 @@ def boot_test_command(
             artifacts=artifacts,
             server_base=server_base,
             timeouts=timeouts,
+            timeout_scale=timeout_scale,
         )
     else:
         with progress.shown(tree) if progress else nullcontext():
@@ -390,6 +395,7 @@ def boot_test_command(
                 timeouts=timeouts,
                 frame_every_s=frame_every_s,
                 progress=progress,
+                timeout_scale=timeout_scale,
             )
     wall = time.monotonic() - started
     stream = out or sys.stdout

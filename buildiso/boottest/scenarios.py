@@ -138,7 +138,10 @@ def run_appendix_a(
     art = config.cell.artifacts
     art.mkdir(parents=True, exist_ok=True)
     started = clock()
-    limits = {**bootproto.DEFAULT_TIMEOUTS, **config.cell.timeouts, **config.timeouts}
+    limits = bootproto.scaled(
+        {**bootproto.DEFAULT_TIMEOUTS, **config.cell.timeouts, **config.timeouts},
+        config.cell.timeout_scale,
+    )
     stages = bootproto.StageClock(timeouts=limits)
     checks: list[CheckResult] = []
     transcript: list[dict[str, object]] = []
@@ -316,6 +319,7 @@ def scenario_results(
     server_base: Path | None,
     timeouts: Mapping[str, float] | None,
     skip_steps: frozenset[str] = frozenset(),
+    timeout_scale: float = 1.0,
 ) -> list[CellResult]:
     """``boot-test --scenario`` (not install): the server base, one CellConfig per cell.
     ``skip_steps``: steps left out on purpose (the negative test)."""
@@ -334,6 +338,7 @@ def scenario_results(
             accel=accel,
             artifacts=art,
             timeouts=dict(timeouts or bootproto.DEFAULT_TIMEOUTS),
+            timeout_scale=timeout_scale,
         )
 
     artifacts.mkdir(parents=True, exist_ok=True)

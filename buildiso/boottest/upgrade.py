@@ -267,7 +267,9 @@ class _Session:
     checks: list[CheckResult] = field(default_factory=list)  # once judged, passed or not
 
     def run(self, *, release: ReleaseRepo, key_id: str | None) -> None:
-        self.limits = {**self.stages.timeouts, **self.config.timeouts}
+        # the stage clock's limits are scaled already (CellDriver), the upgrade's are not
+        own = bootproto.scaled(self.config.timeouts, self.config.cell.timeout_scale)
+        self.limits = {**self.stages.timeouts, **own}
         self.shell = self.shell_factory(self.guest)
         try:
             self.stages.enter("login", self.clock())
@@ -345,6 +347,7 @@ def upgrade_results(
     accel: Accel,
     artifacts: Path,
     timeouts: Mapping[str, float] | None,
+    timeout_scale: float = 1.0,
 ) -> list[CellResult]:
     """``boot-test --scenario upgrade``: the real machine (QEMU), one BIOS + DVD cell."""
 
@@ -370,6 +373,7 @@ def upgrade_results(
             artifacts=art,
             timeouts={**(timeouts or bootproto.DEFAULT_TIMEOUTS), **UPGRADE_TIMEOUTS},
             install_set=install_set_beside(old_iso),
+            timeout_scale=timeout_scale,
         ),
     )
 

@@ -159,3 +159,11 @@ def test_stage_clock_failed_stage_and_start_closes_previous() -> None:
     assert t["firmware"]["seconds"] == 1.5 and t["firmware"]["status"] == "ok"
     assert t["menu"]["seconds"] == 1.5
     assert t["post"]["status"] == "failed"
+
+
+def test_scaled_limits() -> None:
+    from buildiso.boottest.bootproto import DEFAULT_TIMEOUTS, scaled
+
+    doubled = scaled(DEFAULT_TIMEOUTS, 2)
+    assert doubled["firstboot"] == 2 * DEFAULT_TIMEOUTS["firstboot"]
+    assert doubled.keys() == DEFAULT_TIMEOUTS.keys() and scaled({}, 3) == {}

@@ -54,6 +54,14 @@ def test_stuck_in_packages_is_a_stage_timeout(tmp_path: Path, profile: Profile) 
     assert (tmp_path / CELL.name / "failure.png").exists()
 
 
+def test_timeout_scale_stretches_every_stage_limit(tmp_path: Path, profile: Profile) -> None:
+    script = _cut_after(install_script(report={}), "name=packages status=start")
+    result, _ = run_scripted_cell(tmp_path, profile, script, timeout_scale=2.5)
+    assert result.failure_class == "timeout-in-stage-packages"
+    assert "stuck in stage packages after 150 s" in result.message  # 60 s x 2.5
+    assert 150 < result.stages["packages"]["seconds"] < 152
+
+
 def test_silence_between_stages_names_the_next_stage(tmp_path: Path, profile: Profile) -> None:
     script = _cut_after(install_script(report={}), "name=kickstart status=ok")
     result, _ = run_scripted_cell(tmp_path, profile, script)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -267,3 +268,18 @@ def test_a_file_that_is_no_iso_is_bad_input(tmp_path: Path) -> None:
             guest_factory=FakeFactory(time.monotonic, {}),
         )
     assert err.value.exit_code == 2
+
+
+def test_timeout_scale_reaches_every_cell(tmp_path: Path, profile: Profile) -> None:
+    from bootfakes import quick, run_shard
+
+    full = quick(install_script(report=good_report(profile)))
+    stuck = full[: next(i for i, s in enumerate(full) if "name=packages status=start" in s[3]) + 1]
+    art = tmp_path / "art"
+    failed = run_shard(tmp_path, artifacts=art, scripts={"bios-dvd": stuck},
+                       cell_names=["bios-dvd"], timeout_scale=0.15)  # fmt: skip
+    assert isinstance(failed, BuildError)
+    result = json.loads((art / "bios-dvd" / "result.json").read_text())
+    assert result["failure_class"] == "timeout-in-stage-packages"
+    # run_shard's limit is 10 s a stage: scaled to 1.5 s
+    assert 1.5 < result["stages"]["packages"]["seconds"] < 5
