@@ -65,6 +65,7 @@ def scaled(limits: Mapping[str, float], factor: float) -> dict[str, float]:
     """
     return {stage: limit * factor for stage, limit in limits.items()}
 
+
 # CSI sequences (ESC [ ... final byte); cursor moves become newlines so menu rows that
 # isolinux draws with absolute positioning stay apart.
 _CSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
