@@ -236,14 +236,14 @@ def test_conditional_group_members() -> None:
 def test_default_adds_the_groups_comps_marks_default() -> None:
     groups = [
         group("core", mandatory=("bash",)),
-        Group("base", "Base", ("cronie",), ("postfix",), (), (), is_default=True),
+        group("base", mandatory=("cronie",), default=("postfix",)),
         Group("mail", "Mail", ("ssmtp",), (), (), (), is_default=True),
         group("logs", mandatory=("rsyslog",)),
     ]
-    plain = solve("%packages --nobase\nsamba-common\n%end\n", WORLD, groups)
-    assert plain.names == ("bash", "samba-common")
-    # anaconda 13: the default groups (base included, --nobase or not), then what is listed
-    closure = solve("%packages --nobase --default\nsamba-common\n-postfix\n%end\n", WORLD, groups)
+    plain = solve("%packages\nsamba-common\n%end\n", WORLD, groups)
+    assert plain.names == ("bash", "cronie", "postfix", "samba-common")
+    # anaconda 13: the default groups, then what is listed (pykickstart refuses --nobase here)
+    closure = solve("%packages --default\nsamba-common\n-postfix\n%end\n", WORLD, groups)
     assert closure.names == ("bash", "cronie", "samba-common", "ssmtp")
     assert closure.why["ssmtp"] == ("@mail", "ssmtp")
     assert solve("%packages --default\n-@mail\n%end\n", WORLD, groups).names == (
@@ -251,21 +251,21 @@ def test_default_adds_the_groups_comps_marks_default() -> None:
     )  # fmt: skip
 
 
-
 def test_default_adds_the_groups_of_the_install_language() -> None:
     groups = [
         group("core", mandatory=("bash",)),
+        group("base"),
         Group("german", "German", ("cronie",), (), (), (), langonly="de"),
         Group("japanese", "Japanese", ("ssmtp",), (), (), (), langonly="ja"),
     ]
-    ks = "lang {}\n%packages --nobase --default\n%end\n"
+    ks = "lang {}\n%packages --default\n%end\n"
     german = solve(ks.format("de_DE.UTF-8"), WORLD, groups)
     assert german.why["cronie"] == ("@german", "cronie")
     assert not [chain for chain in german.why.values() if chain[0] == "@japanese"]
     assert solve(ks.format("ja_JP.UTF-8"), WORLD, groups).why["ssmtp"] == ("@japanese", "ssmtp")
     assert solve(ks.format("en_US.UTF-8"), WORLD, groups).names == ("bash",)
     # without --default, the language adds nothing
-    assert solve("lang de_DE.UTF-8\n%packages --nobase\n%end\n", WORLD, groups).names == ("bash",)
+    assert solve("lang de_DE.UTF-8\n%packages\n%end\n", WORLD, groups).names == ("bash",)
 
 
 # --- validate --media against a real tree ---------------------------------------------------
