@@ -12,9 +12,10 @@ or ``failed``). Frames are PNGs shrunk to about
 ``t`` is seconds since the cell started. The index is rewritten after every frame, so a
 cell killed midway still has a readable filmstrip. Screenshots are evidence, never the
 verdict: a frame that cannot be taken (the guest just stopped) is skipped. So is a screen
-smaller than ``MIN_SIDE`` pixels: the display is between two video modes (a CI run caught an
-8-pixel-wide screen while the guest kernel took over the console). A stage's first frame is
-tried again at the next poll when it was skipped, up to ``STAGE_TRIES`` times.
+smaller than VGA's smallest mode, 320x200 (``MIN_SIZE``): the display is between two video
+modes (a CI run caught an 8-pixel-wide screen while the guest kernel took over the
+console). A stage's first frame is tried again at the next poll when it was skipped, up to
+``STAGE_TRIES`` times.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ FOLDER = "filmstrip"
 INDEX = "index.json"
 FRAME_WIDTH = 400
 DEFAULT_INTERVAL_S = 10.0
-MIN_SIDE = 32  # smaller is a video mode switch in progress, not a screen
+MIN_SIZE = (320, 200)  # VGA's smallest mode: anything smaller is a mode switch in progress
 STAGE_TRIES = 3
 
 Grab = Callable[[Path], Screenshot]
@@ -84,7 +85,7 @@ class Filmstrip:
         except Exception as exc:  # noqa: BLE001 - a missing frame must not fail the cell
             log.debug("filmstrip frame %s: %s", name, exc)
             return None
-        if min(shot.width, shot.height) < MIN_SIDE:
+        if shot.width < MIN_SIZE[0] or shot.height < MIN_SIZE[1]:
             log.debug("filmstrip frame %s: %dx%d screen skipped", name, shot.width, shot.height)
             shot.path.unlink(missing_ok=True)
             return None

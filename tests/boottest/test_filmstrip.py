@@ -58,7 +58,9 @@ def test_a_frame_that_cannot_be_taken_is_skipped(tmp_path: Path) -> None:
 
 
 def test_a_screen_between_video_modes_is_skipped_and_tried_again(tmp_path: Path) -> None:
-    sizes = iter([(640, 480), (8, 16), (8, 16), (720, 400), (1, 1), (1, 1), (1, 1), (800, 600)])
+    sizes = iter(
+        [(640, 480), (8, 16), (640, 16), (320, 200), (1, 1), (319, 480), (1, 1), (800, 600)]
+    )
     calls: list[Path] = []
 
     def grab(path: Path) -> Screenshot:
@@ -76,7 +78,7 @@ def test_a_screen_between_video_modes_is_skipped_and_tried_again(tmp_path: Path)
     kept = [(f.stage, f.reason, f.t, f.width) for f in film.frames]
     assert kept == [
         ("menu", "stage", 0.0, 640),
-        ("kernel", "stage", 3.0, 720),
+        ("kernel", "stage", 3.0, 320),
         ("media", "periodic", 200.0, 800),
     ]
     assert len(calls) == 8
