@@ -85,8 +85,9 @@ class Filmstrip:
         except Exception as exc:  # noqa: BLE001 - a missing frame must not fail the cell
             log.debug("filmstrip frame %s: %s", name, exc)
             return None
-        if shot.width < MIN_SIZE[0] or shot.height < MIN_SIZE[1]:
-            log.debug("filmstrip frame %s: %dx%d screen skipped", name, shot.width, shot.height)
+        width, height = shot.screen or (shot.width, shot.height)  # the guest's, not the frame's
+        if width < MIN_SIZE[0] or height < MIN_SIZE[1]:
+            log.debug("filmstrip frame %s: %dx%d screen skipped", name, width, height)
             shot.path.unlink(missing_ok=True)
             return None
         frame = Frame(

@@ -16,6 +16,7 @@ class Screenshot:
     width: int
     height: int
     colours: int  # distinct colours in a sample of pixels: 1 means a blank screen
+    screen: tuple[int, int] | None = None  # the guest's screen before shrinking (None: same)
 
 
 def read_ppm(data: bytes) -> tuple[int, int, bytes]:

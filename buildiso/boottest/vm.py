@@ -303,10 +303,13 @@ class Vm:
         self.qmp("screendump", filename=str(ppm))
         width, height, rgb = read_ppm(ppm.read_bytes())
         ppm.unlink()
+        screen = (width, height)
         if max_width is not None:
             width, height, rgb = downscale(width, height, rgb, max_width=max_width)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_bytes(encode_png(width, height, rgb))
         tmp.replace(path)
-        return Screenshot(path=path, width=width, height=height, colours=colour_count(rgb))
+        return Screenshot(
+            path=path, width=width, height=height, colours=colour_count(rgb), screen=screen
+        )

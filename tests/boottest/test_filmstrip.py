@@ -58,6 +58,7 @@ def test_a_frame_that_cannot_be_taken_is_skipped(tmp_path: Path) -> None:
 
 
 def test_a_screen_between_video_modes_is_skipped_and_tried_again(tmp_path: Path) -> None:
+    # the guest's screen sizes; frames are shrunk to half of them
     sizes = iter(
         [(640, 480), (8, 16), (640, 16), (320, 200), (1, 1), (319, 480), (1, 1), (800, 600)]
     )
@@ -68,7 +69,8 @@ def test_a_screen_between_video_modes_is_skipped_and_tried_again(tmp_path: Path)
         width, height = next(sizes)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(encode_png(1, 1, b"\0\0\0"))
-        return Screenshot(path=path, width=width, height=height, colours=2)
+        return Screenshot(path=path, width=width // 2, height=height // 2, colours=2,
+                          screen=(width, height))  # fmt: skip
 
     film = filmstrip.Filmstrip(tmp_path / "filmstrip", grab=grab, started=0.0, interval_s=100)
     for t, stage in enumerate(["menu", "kernel", "kernel", "kernel", "media", "media", "media"]):
@@ -77,9 +79,9 @@ def test_a_screen_between_video_modes_is_skipped_and_tried_again(tmp_path: Path)
     film.tick("media", 200.0)
     kept = [(f.stage, f.reason, f.t, f.width) for f in film.frames]
     assert kept == [
-        ("menu", "stage", 0.0, 640),
-        ("kernel", "stage", 3.0, 320),
-        ("media", "periodic", 200.0, 800),
+        ("menu", "stage", 0.0, 320),
+        ("kernel", "stage", 3.0, 160),  # a 320x200 screen is a screen, its frame 160 wide
+        ("media", "periodic", 200.0, 400),
     ]
     assert len(calls) == 8
     assert sorted(p.name for p in (tmp_path / "filmstrip").glob("*.png")) == [
