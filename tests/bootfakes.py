@@ -260,6 +260,12 @@ def run_scripted_cell(
     return result, factory
 
 
+def cut_after(script: Script, text: str) -> Script:
+    """``script`` up to and including the first event whose text contains ``text``."""
+    index = next(i for i, item in enumerate(script) if text in item[3])
+    return script[: index + 1]
+
+
 def quick(script: Script, factor: float = 20) -> Script:
     """``script`` played ``factor`` times faster (for tests that run in real time)."""
     return [(trigger, delay / factor, channel, text) for trigger, delay, channel, text in script]

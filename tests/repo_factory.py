@@ -107,12 +107,11 @@ def comps_xml(groups: Iterable[Group]) -> str:
         members = "".join(
             f'<packagereq type="{kind}"{extra}>{escape(n)}</packagereq>' for n, kind, extra in reqs
         )
+        langonly = f"<langonly>{escape(g.langonly)}</langonly>" if g.langonly else ""
         body.append(
             f"<group><id>{escape(g.id)}</id><name>{escape(g.name)}</name>"
             f"<default>{str(g.is_default).lower()}</default><uservisible>true</uservisible>"
-            + (f"<langonly>{escape(g.langonly)}</langonly>" if g.langonly else "")
-            +
-            f"<packagelist>{members}</packagelist></group>\n"
+            f"{langonly}<packagelist>{members}</packagelist></group>\n"
         )
     return f'<?xml version="1.0" encoding="UTF-8"?>\n<comps>\n{"".join(body)}</comps>\n'
 

@@ -59,9 +59,10 @@ def layout_problems(report: Mapping[str, Any], profile: Profile) -> tuple[list[s
     esp_device = esp.get("device") if isinstance(esp, dict) else None
     if isinstance(esp_device, str) and esp_device:
         found.append(f"{ESP} on {esp_device}")
-        if device_kind(esp_device) != "partition":
+        esp_kind = device_kind(esp_device)
+        if esp_kind != "partition":
             problems.append(
-                f"{ESP} is on {esp_device} (a {device_kind(esp_device)}): UEFI firmware reads "
+                f"{ESP} is on {esp_device} (a {esp_kind}): UEFI firmware reads "
                 "the EFI system partition itself and needs a plain partition"
             )
     arrays = report.get("arrays")

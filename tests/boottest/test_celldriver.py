@@ -12,6 +12,7 @@ from bootfakes import (
     MENU_SERIAL,
     Script,
     b64,
+    cut_after,
     good_report,
     install_script,
     run_scripted_cell,
@@ -37,13 +38,8 @@ def test_wait_local_timeout_presses_nothing(tmp_path: Path, profile: Profile) ->
     assert result.stages["local-boot"]["seconds"] + result.stages["firstboot"]["seconds"] > 55
 
 
-def _cut_after(script: Script, text: str) -> Script:
-    index = next(i for i, item in enumerate(script) if text in item[3])
-    return script[: index + 1]
-
-
 def test_stuck_in_packages_is_a_stage_timeout(tmp_path: Path, profile: Profile) -> None:
-    script = _cut_after(install_script(report={}), "name=packages status=start")
+    script = cut_after(install_script(report={}), "name=packages status=start")
     script.append(("key1", 12.0, "console", "installing packages (3/10): cs-email\r\n"))
     result, _ = run_scripted_cell(tmp_path, profile, script)
     assert not result.passed
@@ -55,7 +51,7 @@ def test_stuck_in_packages_is_a_stage_timeout(tmp_path: Path, profile: Profile) 
 
 
 def test_timeout_scale_stretches_every_stage_limit(tmp_path: Path, profile: Profile) -> None:
-    script = _cut_after(install_script(report={}), "name=packages status=start")
+    script = cut_after(install_script(report={}), "name=packages status=start")
     result, _ = run_scripted_cell(tmp_path, profile, script, timeout_scale=2.5)
     assert result.failure_class == "timeout-in-stage-packages"
     assert "stuck in stage packages after 150 s" in result.message  # 60 s x 2.5
@@ -63,7 +59,7 @@ def test_timeout_scale_stretches_every_stage_limit(tmp_path: Path, profile: Prof
 
 
 def test_silence_between_stages_names_the_next_stage(tmp_path: Path, profile: Profile) -> None:
-    script = _cut_after(install_script(report={}), "name=kickstart status=ok")
+    script = cut_after(install_script(report={}), "name=kickstart status=ok")
     result, _ = run_scripted_cell(tmp_path, profile, script)
     assert result.failure_class == "timeout-in-stage-partitioning"
 
@@ -81,7 +77,7 @@ def test_silence_between_stages_names_the_next_stage(tmp_path: Path, profile: Pr
 def test_installer_failures_keep_their_class(
     tmp_path: Path, profile: Profile, klass: str, expected: str
 ) -> None:
-    script = _cut_after(install_script(report={}), "name=media status=start")
+    script = cut_after(install_script(report={}), "name=media status=start")
     script += [
         ("key1", 4.0, "protocol", "BUILDISO-STAGE name=media status=failed t=4\n"),
         (
@@ -160,7 +156,7 @@ def test_installed_system_that_does_not_boot(tmp_path: Path, profile: Profile) -
 
 
 def test_nothing_after_reboot(tmp_path: Path, profile: Profile) -> None:
-    script = _cut_after(install_script(report={}), "RESET")
+    script = cut_after(install_script(report={}), "RESET")
     result, _ = run_scripted_cell(tmp_path, profile, script)
     assert result.failure_class == "installed-system-did-not-boot"
     assert "stage local-boot" in result.message
@@ -195,7 +191,7 @@ def test_firstboot_failure_and_garbage_report(tmp_path: Path, profile: Profile) 
 
 
 def test_kernel_panic_during_install(tmp_path: Path, profile: Profile) -> None:
-    script = _cut_after(install_script(report={}), "name=kernel status=start")
+    script = cut_after(install_script(report={}), "name=kernel status=start")
     script.append(
         ("key1", 2.0, "console", "Kernel panic - not syncing: VFS: Unable to mount root fs\r\n")
     )
@@ -205,7 +201,7 @@ def test_kernel_panic_during_install(tmp_path: Path, profile: Profile) -> None:
 
 
 def test_qemu_exits_during_install(tmp_path: Path, profile: Profile) -> None:
-    script = _cut_after(install_script(report={}), "name=packages status=start")
+    script = cut_after(install_script(report={}), "name=packages status=start")
     script.append(("key1", 12.0, "exit", ""))
     result, _ = run_scripted_cell(tmp_path, profile, script)
     assert result.failure_class == "guest-stopped-in-stage-packages"

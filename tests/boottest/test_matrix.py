@@ -271,10 +271,10 @@ def test_a_file_that_is_no_iso_is_bad_input(tmp_path: Path) -> None:
 
 
 def test_timeout_scale_reaches_every_cell(tmp_path: Path, profile: Profile) -> None:
-    from bootfakes import quick, run_shard
+    from bootfakes import cut_after, quick, run_shard
 
     full = quick(install_script(report=good_report(profile)))
-    stuck = full[: next(i for i, s in enumerate(full) if "name=packages status=start" in s[3]) + 1]
+    stuck = cut_after(full, "name=packages status=start")
     art = tmp_path / "art"
     failed = run_shard(tmp_path, artifacts=art, scripts={"bios-dvd": stuck},
                        cell_names=["bios-dvd"], timeout_scale=0.15)  # fmt: skip
