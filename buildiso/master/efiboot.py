@@ -176,10 +176,10 @@ def rebuild_efiboot(
     mtime: int,
 ) -> None:
     """A new FAT image at ``dest``, as large as needed: every file of ``source`` (its date
-    kept), then ``add`` (relpath -> a local file, e.g. the kernel) and ``files``
-    (relpath -> content, replacing a file of ``source``). Same volume serial and label as
-    ``source``; reproducible (mkfs.fat --invariant, dates from ``mtime``). ``dest``
-    appears only when every file landed intact."""
+    kept), then ``add`` (relpath -> a local file, e.g. the kernel; dated ``mtime`` here)
+    and ``files`` (relpath -> content, replacing a file of ``source``). Same volume serial
+    and label as ``source``; reproducible (mkfs.fat --invariant, dates from ``mtime``).
+    ``dest`` appears only when every file landed intact."""
     if not source.is_file():
         raise InputError(
             f"{source}: EFI boot image missing", hint="the base tree needs images/efiboot.img"
@@ -197,6 +197,7 @@ def rebuild_efiboot(
             run.run(["mcopy", "-n", "-m", "-i", source, _target(rel), local], env=env)
             wanted[rel] = local
         for rel, path in sorted(add.items()):
+            os.utime(path, (mtime, mtime))  # mcopy -m dates the entry as the file
             wanted[_relpath(rel)] = path
         for i, (rel, content) in enumerate(sorted(files.items())):
             local = tmp / "content" / str(i)

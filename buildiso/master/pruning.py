@@ -78,9 +78,9 @@ def verify_base_checksums(base: BaseTree) -> tuple[str, ...]:
     absent = base.verify_checksums(may_be_absent=LEFT_OUT)
     if absent:
         log.warning(
-            "base: %s listed in .treeinfo but not in the tree (pungi 2 masters RHEL 6 DVDs "
-            "without images/boot.iso); the product ISO leaves %s out anyway, going on "
-            "(manifest: base_pruning.listed_absent)",
+            "warning: base: %s listed in .treeinfo but not in the tree (pungi 2 masters "
+            "RHEL 6 DVDs without images/boot.iso); the product ISO leaves %s out anyway, "
+            "going on (manifest: base_pruning.listed_absent)",
             ", ".join(absent),
             "it" if len(absent) == 1 else "them",
         )

@@ -291,3 +291,28 @@ def test_removal_takes_paths_literally() -> None:
     at = argv.index("-rm")
     assert argv[at - 2 : at + 3] == ["-iso_rr_pattern", "off", "-rm", "/a/*.iso", "--"]
     assert "-rm" not in iso.xorriso_argv(_plan(Path("/b"), Path("/o")), outdev=Path("x"))
+
+
+def test_efi_image_over_32_mib(tmp_path: Path) -> None:
+    """A grub-legacy efiboot.img with the kernel and initrd can pass El Torito's 16-bit sector
+    count: xorriso records 0, which UEFI firmware (EDK2's ElTorito.c) reads as "up to the
+    end of the medium", and the hybrid MBR/GPT partition still covers the whole image."""
+    tree = make_tree(tmp_path / "tree")
+    big = tree / "images" / "efiboot.img"
+    big.unlink()
+    subprocess.run(["mkfs.fat", "-C", str(big), str(33 * 1024)], check=True, capture_output=True)
+    out = tmp_path / "out.iso"
+    iso.master_iso(_plan(tree, _overlay(tmp_path / "overlay")), dest=out)
+    uefi = next(
+        line.split() for line in iso.el_torito_report(out).splitlines()
+        if line.startswith("El Torito boot img :") and "UEFI" in line
+    )  # fmt: skip
+    assert uefi[-2] == "0"  # Ldsiz
+    area = iso.system_area_report(out)
+    efi_part = next(
+        line.split() for line in area.splitlines()
+        if line.startswith("MBR partition      :") and "0xef" in line
+    )  # fmt: skip
+    assert int(efi_part[-1]) * 512 == big.stat().st_size
+    assert iso.hybrid_problems(out) == []
+    assert subprocess.run(["checkisomd5", str(out)], capture_output=True).returncode == 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -235,3 +236,14 @@ def test_grub2_efiboot_only_gets_the_menu(tmp_path: Path) -> None:
     image = staged.overlay / "images" / "efiboot.img"
     assert efiboot.list_files(image) == ["EFI/BOOT/BOOTX64.EFI", "EFI/BOOT/grub.cfg"]
     assert image.stat().st_size == 2880 * 1024  # edited in place, not rebuilt
+
+
+def test_grub_legacy_efiboot_is_reproducible(tmp_path: Path) -> None:
+    """The kernel and initrd are extracted anew each build: their dates must not leak in."""
+    tree = _legacy_base(tmp_path)
+    images = []
+    for run in ("a", "b"):
+        staged = _stage(tree, tmp_path / run, extra=_legacy_menu())
+        images.append((staged.overlay / "images" / "efiboot.img").read_bytes())
+        time.sleep(2.1)  # FAT times have 2 s resolution
+    assert images[0] == images[1]
