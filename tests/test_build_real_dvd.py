@@ -245,8 +245,16 @@ def test_efiboot_holds_what_its_grub_legacy_menu_loads(
     listing = subprocess.run(["mdir", "-b", "-i", str(efiboot), "::/EFI/BOOT"],
                              capture_output=True, text=True, env=_MTOOLS).stdout  # fmt: skip
     assert {"::/EFI/BOOT/BOOTX64.efi", "::/EFI/BOOT/splash.xpm.gz"} <= set(listing.split())
-    # the El Torito EFI entry and the hybrid partition point at the grown image
+    # the El Torito EFI entry and the hybrid partition cover the grown image, whole
+    size = efiboot.stat().st_size
+    assert size > 16 * 2**20  # the sample's kernel + initrd
+    uefi = next(line.split() for line in iso.el_torito_report(image).splitlines()
+                if line.startswith("El Torito boot img :") and "UEFI" in line)  # fmt: skip
+    assert int(uefi[-2]) * 512 == size  # Ldsiz, in 512-byte sectors (under 32 MiB here)
     area = iso.system_area_report(image)
+    part = next(line.split() for line in area.splitlines()
+                if line.startswith("MBR partition      :") and "0xef" in line)  # fmt: skip
+    assert int(part[-1]) * 512 == size
     assert "/images/efiboot.img" in area and iso.hybrid_problems(image) == []
 
 
