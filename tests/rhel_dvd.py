@@ -87,6 +87,7 @@ _VESAMENU = Path("/usr/lib/syslinux/modules/bios/vesamenu.c32")
 class RhelDvd:
     iso: Path  # mastered as pungi 2 does: no boot.iso, TRANS.TBL everywhere, MD5 implanted
     tree: Path  # the ISO's files copied out, as a DVD copied to disk
+    compose: Path  # the tree pungi masters: boot.iso still in it, no TRANS.TBL yet
     addon_packages: dict[str, tuple[str, ...]]  # add-on folder -> package names
 
 
@@ -274,4 +275,4 @@ def make_rhel_dvd(sample: SampleBase, work: Path) -> RhelDvd:
     _run("xorriso", "-osirrox", "on", "-indev", iso, "-extract", "/", tree)
     for path in [tree, *tree.rglob("*")]:
         path.chmod(path.stat().st_mode | 0o200)  # a copied DVD is writable
-    return RhelDvd(iso=iso, tree=tree, addon_packages=addon_packages)
+    return RhelDvd(iso=iso, tree=tree, compose=src, addon_packages=addon_packages)

@@ -278,6 +278,22 @@ def test_tree_and_iso_bases_give_the_same_media(builds: dict[str, Built]) -> Non
         assert _read(tree, rel) == _read(from_iso, rel), rel
 
 
+def test_a_boot_iso_that_is_there_is_dropped_and_recorded(
+    dvd: RhelDvd, sample_base: SampleBase, tmp_path: Path
+) -> None:
+    """The tree before mastering (as a compose directory): boot.iso there and matching."""
+    assert (dvd.compose / "images" / "boot.iso").is_file()
+    out = tmp_path / "out"
+    proc = _buildiso("build", *sample_args(sample_base, base=dvd.compose), "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert WARNING not in proc.stderr
+    pruned = load_manifest(out / "EMAIL_490_190.manifest.json")["base_pruning"]
+    assert pruned == {"removed": ["images/boot.iso", "images/efidisk.img"], "listed_absent": []}
+    image = out / ISO_NAME
+    assert "images/boot.iso" not in _files(image)
+    assert "boot.iso" not in _read(image, ".treeinfo").decode()
+
+
 # --- hostile: a mismatch is still refused --------------------------------------------------
 
 
