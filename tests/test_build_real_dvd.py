@@ -278,6 +278,19 @@ def test_tree_and_iso_bases_give_the_same_media(builds: dict[str, Built]) -> Non
         assert _read(tree, rel) == _read(from_iso, rel), rel
 
 
+def test_rebuild_is_byte_identical(
+    builds: dict[str, Built], dvd: RhelDvd, sample_base: SampleBase, tmp_path: Path
+) -> None:
+    """Same inputs, another folder, seconds later: the same bytes (efiboot.img rebuilt with
+    the kernel and initrd extracted anew, files removed by xorriso)."""
+    out = tmp_path / "again"
+    proc = _buildiso("build", *sample_args(sample_base, base=dvd.tree), "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    first = builds["tree"]
+    assert (out / "SHA256SUM").read_text() == (first.out / "SHA256SUM").read_text()
+    assert (out / ISO_NAME).read_bytes() == first.iso.read_bytes()
+
+
 def test_a_boot_iso_that_is_there_is_dropped_and_recorded(
     dvd: RhelDvd, sample_base: SampleBase, tmp_path: Path
 ) -> None:
