@@ -137,6 +137,8 @@ def _manifest(
         "install_set_unresolved": unresolved_problems(composed.closure),
         "rendered": identity.rendered,
         "staged": mastered.staged.files,
+        # base files the ISO leaves out, and those its .treeinfo lists but it lacks
+        "base_pruning": mastered.staged.pruned.manifest_entry(),
         "tools": identity.tools,
     }
 

@@ -32,7 +32,7 @@ from buildiso.errors import BuildError, InputError
 from buildiso.fingerprint import fingerprint
 from buildiso.log import step
 from buildiso.manifest import write_manifest
-from buildiso.master import iso
+from buildiso.master import iso, pruning
 from buildiso.master.basetree import BaseTree
 from buildiso.master.staging import EFIBOOT
 from buildiso.render.profile import Profile
@@ -63,7 +63,9 @@ class CheckedInputs:
     password_hash: str
 
 
-REQUIRED_TOOLS = ("xorriso", "mcopy", "mmd", "mtype", "mdir", "createrepo_c", "rpmkeys", "rpm")
+REQUIRED_TOOLS = (
+    "xorriso", "mcopy", "mmd", "mtype", "mdir", "mkfs.fat", "createrepo_c", "rpmkeys", "rpm",
+)
 BIOS_LOADER = "isolinux/isolinux.bin"
 
 
@@ -80,7 +82,8 @@ def check_inputs(
     """Everything about the inputs that can be checked before anything is written: the
     base's checksums and boot files, every gateway RPM's header and signature."""
     rpm_files = gateway_rpm_files(gateway_rpms)
-    base.verify_checksums()
+    # a mismatch is refused; a listed file the product leaves out anyway may be absent
+    pruning.verify_base_checksums(base)
     for rel in (EFIBOOT, BIOS_LOADER):
         if not base.exists(rel):
             raise InputError(

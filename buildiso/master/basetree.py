@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import struct
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -170,12 +170,20 @@ class BaseTree:
         with self.open(rel) as src, dest.open("wb") as out:
             shutil.copyfileobj(src, out, _CHUNK)
 
-    def verify_checksums(self) -> None:
-        """Check every ``[checksums]`` entry; report every mismatch and missing file at once."""
+    def verify_checksums(self, *, may_be_absent: Collection[str] = ()) -> tuple[str, ...]:
+        """Check every ``[checksums]`` entry; report every mismatch and missing file at once.
+
+        A listed file in ``may_be_absent`` may be missing from the tree (pungi 2 lists
+        ``images/boot.iso`` and masters the DVD without it): those are returned, sorted.
+        One that is there must still match.
+        """
         problems = []
+        absent = []
         for rel, (algo, digest) in sorted(self.treeinfo.checksums.items()):
             if algo != "sha256":
                 problems.append(f"{rel}: unsupported checksum type {algo}")
+            elif not self.exists(rel) and rel in may_be_absent:
+                absent.append(rel)
             elif not self.exists(rel):
                 problems.append(f"{rel}: listed in .treeinfo but missing")
             elif self.sha256(rel) != digest:
@@ -185,6 +193,7 @@ class BaseTree:
                 f"{self.source}: checksum check failed: " + "; ".join(problems),
                 hint="the base was modified or damaged: copy it again from its source",
             )
+        return tuple(absent)
 
     def _need(self, rel: str) -> str:
         key = _norm(rel)

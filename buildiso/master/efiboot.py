@@ -4,6 +4,12 @@ UEFI firmware booting the ISO from a USB stick reads the EFI boot loader and its
 from this FAT image (the El Torito EFI entry / the GPT/MBR EFI partition), not from the
 ISO's ``EFI/BOOT/``; so the rendered EFI menu must be inside it too.
 
+RHEL 6's grub-legacy also reads the kernel and initrd from the device it was loaded from
+(docs/real-media.md): from a DVD that is the whole disc, from a ``dd``'d stick the EFI
+partition, i.e. this image. So for a grub-legacy base ``rebuild_efiboot`` makes a larger
+image holding the kernel and initrd at the paths its menu names, as RHEL's own efidisk.img
+does (anaconda's ``scripts/mk-images.efi``).
+
 Reproducible: mcopy leaves the FAT serial and the other files alone, and ``-m`` stamps
 the new directory entry with the source file's mtime, which we set to SOURCE_DATE_EPOCH
 (with TZ=UTC, since FAT stores local time); mmd takes its date from SOURCE_DATE_EPOCH,
@@ -12,6 +18,7 @@ which mtools 4.0.32 honours.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import tempfile
@@ -43,7 +50,13 @@ def read_file(image: Path, relpath: str) -> bytes | None:
 
 def list_files(image: Path) -> list[str]:
     """Every file path in the FAT image (sorted, relative, '/'-separated)."""
-    out = run.output(["mdir", "-i", image, "-/", "-b", "::/"], env=_MTOOLS_ENV)
+    proc = run.run(["mdir", "-i", image, "-/", "-b", "::/"], env=_MTOOLS_ENV, check=False)
+    if proc.returncode != 0:
+        # an empty file system: the recursive listing finds nothing to list and fails,
+        # the plain one of the root still works
+        run.run(["mdir", "-i", image, "-b", "::/"], env=_MTOOLS_ENV)
+        return []
+    out = proc.stdout
     files = []
     for line in out.splitlines():
         line = line.strip()
@@ -61,6 +74,36 @@ def fat_serial(image: Path) -> bytes:
     fat32 = int.from_bytes(boot[22:24], "little") == 0  # sectors-per-FAT16 is 0 on FAT32
     offset = 67 if fat32 else 39
     return boot[offset : offset + 4]
+
+
+def fat_label(image: Path) -> str | None:
+    """The volume label in the boot sector (None: unlabelled, "NO NAME")."""
+    with image.open("rb") as f:
+        boot = f.read(512)
+    fat32 = int.from_bytes(boot[22:24], "little") == 0
+    offset = 71 if fat32 else 43
+    label = boot[offset : offset + 11].decode("ascii", "replace").rstrip(" \x00")
+    return None if label in ("", "NO NAME") else label
+
+
+def boot_file_paths(config: str) -> list[str]:
+    """The files a grub-legacy menu's ``kernel`` and ``initrd`` lines load (relative to the
+    root device, first use order, each once). grub-legacy syntax: ``kernel [--OPTION...]
+    [(DEVICE)]/PATH ARGS``."""
+    found: list[str] = []
+    for line in config.splitlines():
+        words = line.split()
+        if not words or words[0] not in ("kernel", "initrd"):
+            continue
+        path = next((w for w in words[1:] if not w.startswith("--")), None)
+        if path is None:
+            continue
+        if path.startswith("("):
+            path = path.partition(")")[2]
+        rel = path.lstrip("/")
+        if rel and rel not in found:
+            found.append(rel)
+    return found
 
 
 def edit_efiboot(*, source: Path, dest: Path, files: Mapping[str, str | bytes], mtime: int) -> None:
@@ -112,3 +155,95 @@ def _make_dirs(image: Path, directory: PurePosixPath, existing: set[str], *, mti
 def _dir_exists(image: Path, name: str) -> bool:
     proc = run.run(["mdir", "-i", image, "-b", _target(name)], env=_MTOOLS_ENV, check=False)
     return proc.returncode == 0
+
+
+_MIB = 1024 * 1024
+
+
+def _image_kib(sizes: list[int]) -> int:
+    """Room for files of these sizes: each rounded to 4 KiB clusters, FATs and directories
+    in the 1 MiB of slack, rounded up to whole MiB (mkfs.fat -C takes KiB)."""
+    payload = sum(-(-size // 4096) * 4096 for size in sizes)
+    return (payload // _MIB + 2) * 1024
+
+
+def rebuild_efiboot(
+    *,
+    source: Path,
+    dest: Path,
+    files: Mapping[str, str | bytes],
+    add: Mapping[str, Path],
+    mtime: int,
+) -> None:
+    """A new FAT image at ``dest``, as large as needed: every file of ``source`` (its date
+    kept), then ``add`` (relpath -> a local file, e.g. the kernel; dated ``mtime`` here)
+    and ``files`` (relpath -> content, replacing a file of ``source``). Same volume serial
+    and label as ``source``; reproducible (mkfs.fat --invariant, dates from ``mtime``).
+    ``dest`` appears only when every file landed intact."""
+    if not source.is_file():
+        raise InputError(
+            f"{source}: EFI boot image missing", hint="the base tree needs images/efiboot.img"
+        )
+    serial = fat_serial(source)
+    label = fat_label(source)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    env = {**_MTOOLS_ENV, "SOURCE_DATE_EPOCH": str(mtime)}
+    with tempfile.TemporaryDirectory(prefix="efiboot-", dir=dest.parent) as tmp_name:
+        tmp = Path(tmp_name)
+        wanted: dict[str, Path] = {}
+        for rel in list_files(source):  # the base's files keep their FAT dates (-m)
+            local = tmp / "base" / rel
+            local.parent.mkdir(parents=True, exist_ok=True)
+            run.run(["mcopy", "-n", "-m", "-i", source, _target(rel), local], env=env)
+            wanted[rel] = local
+        for rel, path in sorted(add.items()):
+            os.utime(path, (mtime, mtime))  # mcopy -m dates the entry as the file
+            wanted[_relpath(rel)] = path
+        for i, (rel, content) in enumerate(sorted(files.items())):
+            local = tmp / "content" / str(i)
+            local.parent.mkdir(parents=True, exist_ok=True)
+            local.write_bytes(content.encode() if isinstance(content, str) else content)
+            os.utime(local, (mtime, mtime))
+            wanted[_relpath(rel)] = local
+        image = tmp / "efiboot.img"
+        kib = _image_kib([p.stat().st_size for p in wanted.values()])
+        mkfs: list[str | Path] = ["mkfs.fat", "--invariant", "-i", serial[::-1].hex()]
+        mkfs += ["-C", image, str(kib)]
+        if label is not None:
+            mkfs[1:1] = ["-n", label]
+        run.run(mkfs, env=env)
+        existing: set[str] = set()
+        for rel, local in wanted.items():
+            _make_dirs(image, PurePosixPath(rel).parent, existing, mtime=mtime)
+            run.run(["mcopy", "-i", image, "-o", "-m", local, _target(rel)], env=env)
+        for rel, local in wanted.items():
+            if _fat_sha256(image, rel, tmp / "check") != _sha256(local):
+                raise BuildError(f"{rel} did not land intact in {dest.name}")
+        if fat_serial(image) != serial:
+            raise BuildError(f"mkfs.fat did not keep the FAT serial of {source.name}")
+        os.replace(image, dest)
+
+
+def _relpath(relpath: str) -> str:
+    return _target(relpath).removeprefix("::/")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(_MIB):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _fat_sha256(image: Path, relpath: str, scratch: Path) -> str | None:
+    scratch.unlink(missing_ok=True)
+    proc = run.run(
+        ["mcopy", "-n", "-i", image, _target(relpath), scratch], env=_MTOOLS_ENV, check=False
+    )
+    if proc.returncode != 0:
+        return None
+    try:
+        return _sha256(scratch)
+    finally:
+        scratch.unlink()

@@ -81,6 +81,8 @@ class MasterPlan:
     gpt_disk_guid: str  # 32 hex digits, derived from the inputs
     source_date_epoch: int
     layout: BootLayout = field(default_factory=BootLayout)
+    # base files left out of the image (master/pruning.py), ISO paths without the leading /
+    remove: tuple[str, ...] = ()
 
     @property
     def base_is_iso(self) -> bool:
@@ -138,6 +140,9 @@ def xorriso_argv(plan: MasterPlan, *, outdev: Path) -> list[str]:
     if not plan.base_is_iso:
         argv += ["-map", str(plan.base), "/"]
     argv += ["-map", str(plan.overlay), "/"]
+    if plan.remove:
+        # literal paths (no wildcards); a path that is not there is an error (SORRY, exit 32)
+        argv += ["-iso_rr_pattern", "off", "-rm", *(f"/{rel}" for rel in plan.remove), "--"]
     argv += [
         "-boot_image", "isolinux", f"bin_path=/{lay.bios_image}",
         "-boot_image", "isolinux", f"cat_path=/{lay.boot_catalog}",

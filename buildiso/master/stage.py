@@ -56,6 +56,7 @@ def master_media(
         hybrid_mbr=staged.hybrid_mbr,
         gpt_disk_guid=iso.gpt_guid_from(content_seed),
         source_date_epoch=epoch,
+        remove=staged.pruned.removed,
     )
     image = scratch / profile.iso_name
     # The MD5 implanted while xorriso wrote assumes it wrote front to back, once: the final

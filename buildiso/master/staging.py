@@ -2,9 +2,11 @@
 
 xorriso grafts this folder over the base (iso.py), so the base itself is never copied.
 It holds the rendered ks.cfg and menus, an edited copy of images/efiboot.img (the EFI menu
-inside), .treeinfo (checksums of what changed, the gateway repo listed), .discinfo,
-media.repo and cs-repo/ (composed by repo.py before the install-set check). Every file
-and folder gets SOURCE_DATE_EPOCH as its date, so the ISO does not depend on the clock.
+inside; for RHEL 6's grub-legacy also the kernel and initrd the menu loads), .treeinfo
+(checksums of what changed, the gateway repo listed, the lines of what the product leaves
+out dropped: pruning.py), .discinfo, media.repo and cs-repo/ (composed by repo.py before
+the install-set check). Every file and folder gets SOURCE_DATE_EPOCH as its date, so the
+ISO does not depend on the clock.
 """
 
 from __future__ import annotations
@@ -15,15 +17,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from buildiso.compose.repo import GATEWAY_REPO_DIR
-from buildiso.config import IsolinuxFlavour
-from buildiso.errors import BuildError
-from buildiso.master import iso
+from buildiso.config import EfiFlavour, IsolinuxFlavour
+from buildiso.errors import BuildError, InputError
+from buildiso.master import iso, pruning
 from buildiso.master.basetree import BaseTree
-from buildiso.master.efiboot import edit_efiboot
+from buildiso.master.efiboot import boot_file_paths, edit_efiboot, rebuild_efiboot
 from buildiso.render.grubbackground import solid_png
 from buildiso.render.profile import Profile
 from buildiso.render.templates import (
     CHAIN_C32,
+    EFI_MENU_PATHS,
     GRUB2_BACKGROUND_PATH,
     GRUB2_DESKTOP_COLOUR,
     GRUB2_FONT_PATH,
@@ -61,6 +64,7 @@ class Staged:
     overlay: Path
     hybrid_mbr: Path
     files: dict[str, str]  # rel path -> sha256 (gateway RPMs left out: the manifest has them)
+    pruned: pruning.Pruning  # base files the ISO leaves out
 
 
 def _write(root: Path, rel: str, text: str) -> None:
@@ -107,18 +111,15 @@ def stage_overlay(
     """Fill ``overlay`` (which already holds cs-repo/) with everything else the ISO changes."""
     for rel, text in rendered.items():
         _write(overlay, rel, text)
-    efi_menus = {rel: text for rel, text in rendered.items() if rel.startswith("EFI/")}
-    base.extract(EFIBOOT, scratch / "base-efiboot.img")
-    edit_efiboot(
-        source=scratch / "base-efiboot.img", dest=overlay / EFIBOOT, files=efi_menus, mtime=epoch
-    )
+    _stage_efiboot(overlay=overlay, scratch=scratch, base=base, rendered=rendered, epoch=epoch)
+    pruned = pruning.plan(base)
     changed = {
         rel: iso.sha256_file(overlay / rel)
         for rel in (EFIBOOT, *rendered)
         if rel in base.treeinfo.checksums or rel == EFIBOOT
     }
     repomd = overlay / GATEWAY_REPO_DIR / "repodata" / "repomd.xml"
-    treeinfo = base.treeinfo.with_updated_checksums(changed).with_gateway_repo(
+    treeinfo = pruned.treeinfo(base.treeinfo.with_updated_checksums(changed)).with_gateway_repo(
         repository=GATEWAY_REPO_DIR,
         name=f"{profile.product} {profile.version}",
         repomd_sha256=iso.sha256_file(repomd),
@@ -147,4 +148,28 @@ def stage_overlay(
         )
         if not rel.startswith(f"{GATEWAY_REPO_DIR}/Packages/")
     }
-    return Staged(overlay=overlay, hybrid_mbr=hybrid_mbr, files=files)
+    return Staged(overlay=overlay, hybrid_mbr=hybrid_mbr, files=files, pruned=pruned)
+
+
+def _stage_efiboot(
+    *, overlay: Path, scratch: Path, base: BaseTree, rendered: Mapping[str, str], epoch: int
+) -> None:
+    """images/efiboot.img with the rendered EFI menu; for grub-legacy also the kernel and
+    initrd its menu loads, at those paths (efiboot.py says why)."""
+    efi_menus = {rel: text for rel, text in rendered.items() if rel.startswith("EFI/")}
+    source = scratch / "base-efiboot.img"
+    base.extract(EFIBOOT, source)
+    legacy_menu = rendered.get(EFI_MENU_PATHS[EfiFlavour.GRUB_LEGACY])
+    if base.efi_flavour is not EfiFlavour.GRUB_LEGACY or legacy_menu is None:
+        edit_efiboot(source=source, dest=overlay / EFIBOOT, files=efi_menus, mtime=epoch)
+        return
+    add = {}
+    for rel in boot_file_paths(legacy_menu):
+        if not base.exists(rel):
+            raise InputError(
+                f"{base.source}: {rel} missing (the EFI menu, BOOTX64.conf, loads it)",
+                hint="give a complete RHEL 6.10 DVD: images/pxeboot/ holds the kernel and initrd",
+            )
+        add[rel] = scratch / "efiboot-files" / rel
+        base.extract(rel, add[rel])
+    rebuild_efiboot(source=source, dest=overlay / EFIBOOT, files=efi_menus, add=add, mtime=epoch)

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import configparser
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from buildiso.errors import InputError
@@ -178,6 +178,20 @@ class TreeInfo:
         index = next((i for i, s in enumerate(self.sections) if s[0] == "checksums"), None)
         entry: _Section = ("checksums", tuple(ordered.items()))
         sections.insert(len(sections) if index is None else index, entry)
+        return TreeInfo(sections=tuple(sections), source=self.source)
+
+    def without_files(self, paths: Collection[str]) -> TreeInfo:
+        """Forget files the media leaves out: their ``[checksums]`` entries and every
+        ``[images-*]`` key naming them (``boot.iso = images/boot.iso``). Sections and the
+        other keys keep their order."""
+        gone = set(paths)
+        sections: list[_Section] = []
+        for name, items in self.sections:
+            if name == "checksums":
+                items = tuple((k, v) for k, v in items if k not in gone)
+            elif name.startswith("images-"):
+                items = tuple((k, v) for k, v in items if v not in gone)
+            sections.append((name, items))
         return TreeInfo(sections=tuple(sections), source=self.source)
 
     def with_gateway_repo(self, *, repository: str, name: str, repomd_sha256: str) -> TreeInfo:

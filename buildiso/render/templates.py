@@ -129,7 +129,9 @@ def _safe_file_name(path: Path) -> str:
     return name if re.fullmatch(r"[A-Za-z0-9_.+-]{1,100}", name) else "the product profile"
 
 
-def render_kickstart(profile: Profile, *, password_hash: str) -> str:
+def render_kickstart(profile: Profile, *, password_hash: str, chain_local: bool = True) -> str:
+    """ks.cfg. ``chain_local``: the BIOS menu's local entry chain-loads by disk signature
+    (``chain_loads_local``), so the kickstart stamps it; default as on syslinux 6 media."""
     check_renderable(profile, password_hash=password_hash)
     return _render(
         "ks.cfg.j2",
@@ -144,6 +146,7 @@ def render_kickstart(profile: Profile, *, password_hash: str) -> str:
         disk_signature_printf=_printf_octal(profile.menu.bios_disk_signature_bytes),
         layout_pre=layout.pre_lines(profile, media_label=profile.volume_label),
         layout_comment=LAYOUT_COMMENTS[profile.disk_layout],
+        chain_local=chain_local,
     )
 
 
@@ -177,8 +180,9 @@ def render_media_files(
 
     ``base_has_chain``: the base tree ships its own ``isolinux/chain.c32``.
     """
+    chain_local = chain_loads_local(isolinux, base_has_chain=base_has_chain)
     files = {
-        KS_PATH: render_kickstart(profile, password_hash=password_hash),
+        KS_PATH: render_kickstart(profile, password_hash=password_hash, chain_local=chain_local),
         ISOLINUX_CFG_PATH: render_isolinux(
             profile, flavour=isolinux, base_has_chain=base_has_chain
         ),

@@ -245,3 +245,40 @@ def test_sample_base_tree_and_iso_agree(sample_base: SampleBase) -> None:
         assert tree.efi_flavour is EfiFlavour.GRUB2
         kernel = tree.treeinfo.images["kernel"]
         assert tree.sha256(kernel) == iso.sha256(kernel)
+
+
+# --- a file .treeinfo lists but the tree lacks (pungi 2 and images/boot.iso) --------------
+
+
+def _with_listed(tree: Path, rel: str, data: bytes) -> None:
+    text = (tree / ".treeinfo").read_text()
+    digest = hashlib.sha256(data).hexdigest()
+    (tree / ".treeinfo").write_text(text + f"{rel} = sha256:{digest}\n")
+
+
+def test_listed_but_absent_file_may_be_allowed(tree: Path, tmp_path: Path) -> None:
+    _with_listed(tree, "images/boot.iso", b"stock RHEL boot.iso")
+    for source in (tree, make_iso(tree, tmp_path / "dvd.iso")):
+        with open_base(source) as base:
+            assert base.verify_checksums(may_be_absent={"images/boot.iso"}) == (
+                "images/boot.iso",
+            )
+            with pytest.raises(InputError, match="images/boot.iso: listed in .treeinfo but"):
+                base.verify_checksums()  # strict by default
+
+
+def test_allowed_absence_does_not_excuse_a_mismatch(tree: Path) -> None:
+    _with_listed(tree, "images/boot.iso", b"stock RHEL boot.iso")
+    (tree / "images" / "boot.iso").write_bytes(b"someone else's boot.iso")
+    with open_base(tree) as base, pytest.raises(InputError) as err:
+        base.verify_checksums(may_be_absent={"images/boot.iso"})
+    assert "images/boot.iso: sha256 does not match .treeinfo" in str(err.value)
+
+
+def test_other_absent_files_still_refused(tree: Path) -> None:
+    _with_listed(tree, "images/boot.iso", b"stock RHEL boot.iso")
+    (tree / "images" / "install.img").unlink()
+    with open_base(tree) as base, pytest.raises(InputError) as err:
+        base.verify_checksums(may_be_absent={"images/boot.iso"})
+    assert "images/install.img: listed in .treeinfo but missing" in str(err.value)
+    assert "boot.iso" not in str(err.value)

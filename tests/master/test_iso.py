@@ -263,3 +263,56 @@ def test_verifiers_see_the_final_bytes(media: dict[str, Path], tmp_path: Path) -
     )
     assert recheck.finish().md5 == result.implant.md5
     assert plain.hexdigest() == hashlib.md5(out.read_bytes(), usedforsecurity=False).hexdigest()
+
+
+@pytest.mark.parametrize("base_kind", ["tree", "base_iso"])
+def test_removed_base_files_leave_the_image(
+    media: dict[str, Path], tmp_path: Path, base_kind: str
+) -> None:
+    """pruning.py's list: the files are gone from the image, the rest of the base stays."""
+    gone = ("Packages/base-pkg-1.0-1.el6.x86_64.rpm", "EFI/BOOT/grub.cfg")
+    out = tmp_path / "out.iso"
+    iso.master_iso(_plan(media[base_kind], media["overlay"], remove=gone), dest=out)
+    listing = _listing(out).splitlines()
+    assert not {f"/{rel}" for rel in gone} & set(listing)
+    assert {"/ks.cfg", "/images/efiboot.img", "/isolinux/isolinux.bin"} <= set(listing)
+    assert _extract(out, "/isolinux/isolinux.cfg") == "default local\n# new menu\n"
+    assert subprocess.run(["checkisomd5", str(out)], capture_output=True).returncode == 0
+
+
+def test_removing_a_path_that_is_not_there_fails(media: dict[str, Path], tmp_path: Path) -> None:
+    plan = _plan(media["tree"], media["overlay"], remove=("images/boot.iso",))
+    with pytest.raises(BuildError, match="xorriso failed"):
+        iso.master_iso(plan, dest=tmp_path / "out.iso")
+
+
+def test_removal_takes_paths_literally() -> None:
+    argv = iso.xorriso_argv(_plan(Path("/b"), Path("/o"), remove=("a/*.iso",)), outdev=Path("x"))
+    at = argv.index("-rm")
+    assert argv[at - 2 : at + 3] == ["-iso_rr_pattern", "off", "-rm", "/a/*.iso", "--"]
+    assert "-rm" not in iso.xorriso_argv(_plan(Path("/b"), Path("/o")), outdev=Path("x"))
+
+
+def test_efi_image_over_32_mib(tmp_path: Path) -> None:
+    """A grub-legacy efiboot.img with the kernel and initrd can pass El Torito's 16-bit sector
+    count: xorriso records 0, which UEFI firmware (EDK2's ElTorito.c) reads as "up to the
+    end of the medium", and the hybrid MBR/GPT partition still covers the whole image."""
+    tree = make_tree(tmp_path / "tree")
+    big = tree / "images" / "efiboot.img"
+    big.unlink()
+    subprocess.run(["mkfs.fat", "-C", str(big), str(33 * 1024)], check=True, capture_output=True)
+    out = tmp_path / "out.iso"
+    iso.master_iso(_plan(tree, _overlay(tmp_path / "overlay")), dest=out)
+    uefi = next(
+        line.split() for line in iso.el_torito_report(out).splitlines()
+        if line.startswith("El Torito boot img :") and "UEFI" in line
+    )  # fmt: skip
+    assert uefi[-2] == "0"  # Ldsiz
+    area = iso.system_area_report(out)
+    efi_part = next(
+        line.split() for line in area.splitlines()
+        if line.startswith("MBR partition      :") and "0xef" in line
+    )  # fmt: skip
+    assert int(efi_part[-1]) * 512 == big.stat().st_size
+    assert iso.hybrid_problems(out) == []
+    assert subprocess.run(["checkisomd5", str(out)], capture_output=True).returncode == 0

@@ -5,18 +5,20 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import time
 from pathlib import Path
 
 import pytest
-from mini_media import EPOCH, make_tree
+from mini_media import EPOCH, make_efiboot, make_tree
 
-from buildiso.config import Variant
-from buildiso.master import efiboot, iso, staging
+from buildiso.config import EfiFlavour, Variant
+from buildiso.errors import InputError
+from buildiso.master import efiboot, iso, pruning, staging
 from buildiso.master.basetree import open_base
 from buildiso.paths import DEFAULT_PROFILE
 from buildiso.render.grubbackground import solid_png
 from buildiso.render.profile import load_profile
-from buildiso.render.templates import render_grub2_theme
+from buildiso.render.templates import render_efi_menu, render_grub2_theme
 
 pytestmark = pytest.mark.integration
 
@@ -153,3 +155,95 @@ def test_overlay_reader_prefers_the_overlay(tmp_path: Path) -> None:
         assert reader.read_bytes(".discinfo").startswith(b"1700000000.0")
         assert reader.exists("Packages/base-pkg-1.0-1.el6.x86_64.rpm")
         assert not reader.exists("cs-repo/repodata/repomd.xml")
+
+
+# --- a grub-legacy base (RHEL 6): kernel and initrd into efiboot.img; what leaves ---------
+
+
+def _legacy_base(root: Path, *, with_kernel: bool = True) -> Path:
+    """mini_media's tree made RHEL-6-like: grub-legacy EFI, images/pxeboot, a .treeinfo that
+    lists images/boot.iso (absent) and efidisk.img, TRANS.TBL files."""
+    tree = make_tree(root / "tree")
+    (tree / "EFI" / "BOOT" / "grub.cfg").unlink()
+    (tree / "EFI" / "BOOT" / "BOOTX64.conf").write_text("stock RHEL menu\n")
+    efiboot_img = tree / "images" / "efiboot.img"
+    make_efiboot(efiboot_img, config_name="BOOTX64.conf", text="stock RHEL menu\n")
+    pxeboot = tree / "images" / "pxeboot"
+    pxeboot.mkdir()
+    if with_kernel:
+        (pxeboot / "vmlinuz").write_bytes(b"kernel" * 50_000)
+        (pxeboot / "initrd.img").write_bytes(b"initrd" * 100_000)
+    (tree / "images" / "efidisk.img").write_bytes(b"stock efidisk")
+    for folder in (tree, tree / "images", tree / "isolinux"):
+        (folder / "TRANS.TBL").write_text("F stale table\n")
+    digest = hashlib.sha256
+    (tree / ".treeinfo").write_text(
+        TREEINFO.format(efiboot=digest(efiboot_img.read_bytes()).hexdigest())
+        + f"images/boot.iso = sha256:{'2' * 64}\n"
+        + f"images/efidisk.img = sha256:{digest(b'stock efidisk').hexdigest()}\n"
+        + "\n[images-x86_64]\nkernel = images/pxeboot/vmlinuz\n"
+        + "initrd = images/pxeboot/initrd.img\nboot.iso = images/boot.iso\n"
+    )
+    return tree
+
+
+def _legacy_menu() -> dict[str, str]:
+    profile = load_profile(DEFAULT_PROFILE, Variant.TEST)
+    return {"EFI/BOOT/BOOTX64.conf": render_efi_menu(profile, flavour=EfiFlavour.GRUB_LEGACY)}
+
+
+def test_grub_legacy_efiboot_carries_kernel_and_initrd(tmp_path: Path) -> None:
+    tree = _legacy_base(tmp_path)
+    menu = _legacy_menu()
+    overlay = tmp_path / "work" / "overlay"
+    repodata = overlay / "cs-repo" / "repodata"
+    repodata.mkdir(parents=True)
+    (repodata / "repomd.xml").write_text("<repomd/>\n")
+    with open_base(tree) as base:
+        assert base.efi_flavour is EfiFlavour.GRUB_LEGACY
+        staged = staging.stage_overlay(
+            overlay=overlay, scratch=tmp_path / "work", base=base,
+            profile=load_profile(DEFAULT_PROFILE, Variant.TEST),
+            rendered={"ks.cfg": "# ks\n", **menu}, epoch=EPOCH,
+        )  # fmt: skip
+    image = overlay / "images" / "efiboot.img"
+    conf = menu["EFI/BOOT/BOOTX64.conf"]
+    assert efiboot.read_file(image, "EFI/BOOT/BOOTX64.conf") == conf.encode()
+    wanted = efiboot.boot_file_paths(conf)
+    assert wanted == ["images/pxeboot/vmlinuz", "images/pxeboot/initrd.img"]
+    for rel in wanted:
+        assert efiboot.read_file(image, rel) == (tree / rel).read_bytes(), rel
+    # .treeinfo: efiboot.img's new checksum; boot.iso and efidisk.img forgotten
+    treeinfo = (overlay / ".treeinfo").read_text()
+    assert f"images/efiboot.img = sha256:{iso.sha256_file(image)}" in treeinfo
+    assert "boot.iso" not in treeinfo and "efidisk" not in treeinfo
+    assert "kernel = images/pxeboot/vmlinuz" in treeinfo
+    assert staged.pruned.removed == (
+        "TRANS.TBL", "images/TRANS.TBL", "images/efidisk.img", "isolinux/TRANS.TBL"
+    )
+    assert staged.pruned.listed_absent == ("images/boot.iso",)
+    assert not any(pruning.is_trans_tbl(rel) for rel in staged.files)
+
+
+def test_grub_legacy_base_without_the_kernel_its_menu_loads(tmp_path: Path) -> None:
+    tree = _legacy_base(tmp_path, with_kernel=False)
+    with pytest.raises(InputError, match=r"images/pxeboot/vmlinuz missing \(the EFI menu"):
+        _stage(tree, tmp_path / "work", extra=_legacy_menu())
+
+
+def test_grub2_efiboot_only_gets_the_menu(tmp_path: Path) -> None:
+    staged = _stage(_base(tmp_path), tmp_path / "work")
+    image = staged.overlay / "images" / "efiboot.img"
+    assert efiboot.list_files(image) == ["EFI/BOOT/BOOTX64.EFI", "EFI/BOOT/grub.cfg"]
+    assert image.stat().st_size == 2880 * 1024  # edited in place, not rebuilt
+
+
+def test_grub_legacy_efiboot_is_reproducible(tmp_path: Path) -> None:
+    """The kernel and initrd are extracted anew each build: their dates must not leak in."""
+    tree = _legacy_base(tmp_path)
+    images = []
+    for run in ("a", "b"):
+        staged = _stage(tree, tmp_path / run, extra=_legacy_menu())
+        images.append((staged.overlay / "images" / "efiboot.img").read_bytes())
+        time.sleep(2.1)  # FAT times have 2 s resolution
+    assert images[0] == images[1]

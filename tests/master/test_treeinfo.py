@@ -103,3 +103,20 @@ def test_discinfo() -> None:
     assert info.render() == text
     with pytest.raises(InputError, match="expected 4 lines"):
         DiscInfo.parse("123\nRHEL\n", source="base/.discinfo")
+
+
+def test_without_files_drops_checksums_and_image_keys() -> None:
+    info = TreeInfo.parse(RHEL.read_text())
+    pruned = info.without_files(["images/boot.iso", "images/efidisk.img", "not/listed"])
+    assert "boot.iso" not in pruned.images
+    assert pruned.images == {
+        "kernel": "images/pxeboot/vmlinuz", "initrd": "images/pxeboot/initrd.img"
+    }
+    assert set(pruned.checksums) == set(info.checksums) - {"images/boot.iso", "images/efidisk.img"}
+    # every other section, key and order as read ([images-xen] never named boot.iso)
+    assert [name for name, _ in pruned.sections] == [name for name, _ in info.sections]
+    assert pruned.section("images-xen") == info.section("images-xen")
+    assert pruned.section("variant-Server") == info.section("variant-Server")
+    text = pruned.render()
+    assert "boot.iso" not in text and "efidisk" not in text
+    assert TreeInfo.parse(text) == pruned

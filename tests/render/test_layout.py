@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from pykickstart.parser import KickstartParser
 from pykickstart.version import RHEL6, makeVersion
-from test_templates import DISK_SIGNATURE_POST, _section  # the kickstart's sections by header
+from test_templates import _section  # the kickstart's sections by header
 
 from buildiso import paths
 from buildiso.config import Variant
@@ -129,31 +129,6 @@ def test_raid1_pre_fails_with_one_disk(tmp_path: Path) -> None:
                        media="sr0")
     assert proc.returncode == 1
     assert "the raid1 layout needs two disks, found:  vda" in proc.stderr
-
-
-def test_disk_signature_on_every_disk_under_a_raid1_boot(tmp_path: Path) -> None:
-    script = _section(_ks(DiskLayout.RAID1), DISK_SIGNATURE_POST)
-    sys_block, dev, mounts = tmp_path / "sys", tmp_path / "dev", tmp_path / "mounts"
-    for member in ("vda1", "vdb1"):
-        (sys_block / "md0" / "slaves" / member).mkdir(parents=True)
-    dev.mkdir()
-    for disk in ("vda", "vdb"):
-        (dev / disk).write_bytes(bytes(512))
-    mounts.write_text(
-        "/dev/md1 /mnt/sysimage ext4 rw 0 0\n/dev/md0 /mnt/sysimage/boot ext4 rw 0 0\n"
-    )
-    for old, new in (("efi_dir=/sys/firmware/efi\n", f"efi_dir={tmp_path / 'no-efi'}\n"),
-                     ("mounts=/proc/mounts\n", f"mounts={mounts}\n"),
-                     ("dev_dir=/dev\n", f"dev_dir={dev}\n"),
-                     ("sys_block=/sys/block\n", f"sys_block={sys_block}\n")):
-        assert script.count(old) == 1, old
-        script = script.replace(old, new)
-    proc = subprocess.run([shutil.which("dash") or "/bin/sh", "-c", script],
-                          capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
-    signature = _profile(DiskLayout.RAID1).menu.bios_disk_signature_bytes
-    for disk in ("vda", "vdb"):
-        assert (dev / disk).read_bytes()[440:444] == signature, disk
 
 
 def test_disk_sizes_per_layout() -> None:
