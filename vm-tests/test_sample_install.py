@@ -107,7 +107,9 @@ EOF
 """
 
 
-def kickstart(*, packages: str = "-postfix\n-rsyslog\ncs-email", extra_commands: str = "",
+# system-config-firewall-base: the firewall line is carried out by the target's lokkit
+def kickstart(*, packages: str = "-postfix\n-rsyslog\ncs-email\nsystem-config-firewall-base",
+              extra_commands: str = "",
               extra_sections: str = "") -> str:
     return KICKSTART.format(locked=LOCKED_HASH, packages=packages,
                             extra_commands=extra_commands, extra_sections=extra_sections)

@@ -7,6 +7,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from buildiso.compose.depsolve import resolve_install_set
+from buildiso.compose.firewall import lokkit_problems
 from buildiso.compose.kspackages import parse_packages
 from buildiso.compose.repo import DirReader, TreeReader, load_media
 from buildiso.errors import InputError
@@ -24,7 +25,8 @@ def media_problems(ks_text: str, *, filename: str, tree: Path) -> list[str]:
 
     ``tree`` is an install tree (directory) or a DVD ISO file. Checks every %packages name
     and @group against its repos and comps, the full closure (unresolved requires,
-    conflicts, exclusions pulled back) and every ``repo --baseurl=file:`` path.
+    conflicts, exclusions pulled back), lokkit for an enabled ``firewall`` and every
+    ``repo --baseurl=file:`` path.
     """
     try:
         selection = parse_packages(ks_text, filename=filename)
@@ -44,6 +46,8 @@ def media_problems(ks_text: str, *, filename: str, tree: Path) -> list[str]:
         if selection.line:
             closure = resolve_install_set(ks_packages=selection, media=media)
             found += closure.numbered_problems()
+            found += lokkit_problems(ks_text, installed=closure.packages, media=media,
+                                     excluded_entries=selection.excluded)  # fmt: skip
     return [f"{filename}:{line}: {text}" for line, text in sorted(found, key=lambda f: f[0])]
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from buildiso import paths
 from buildiso.compose.depsolve import Closure, resolve_install_set
+from buildiso.compose.firewall import lokkit_problems
 from buildiso.compose.kspackages import parse_packages
 from buildiso.compose.repo import GATEWAY_REPO_DIR, TreeReader, compose_gateway_repo, load_media
 from buildiso.errors import ValidationFailed
@@ -48,16 +49,22 @@ def compose_media(
 
 def install_set(media: TreeReader, ks_text: str, *, allow_unresolved: bool) -> Closure:
     """The install set; any problem refuses the build, except unresolved Requires with
-    ``--allow-unresolved`` (development builds: warned about and recorded, never conflicts)."""
+    ``--allow-unresolved`` (development builds: warned about and recorded, never conflicts).
+    An enabled ``firewall`` without lokkit in the install set is a problem too."""
     selection = parse_packages(ks_text, filename=KS_PATH)
-    closure = resolve_install_set(ks_packages=selection, media=load_media(media))
+    repos = load_media(media)
+    closure = resolve_install_set(ks_packages=selection, media=repos)
     fatal = closure
     if allow_unresolved:
         fatal = dataclasses.replace(closure, unresolved=())
         for problem in unresolved_problems(closure):
             log.warning("!!! --allow-unresolved: shipping %s", problem)
-    if not fatal.ok:
-        raise ValidationFailed(fatal.problems(filename=KS_PATH), what="install set check failed")
+    found = fatal.numbered_problems() + lokkit_problems(
+        ks_text, installed=closure.packages, media=repos, excluded_entries=selection.excluded
+    )
+    if found:
+        problems = [f"{KS_PATH}:{line}: {text}" for line, text in sorted(found, key=lambda f: f[0])]
+        raise ValidationFailed(problems, what="install set check failed")
     return closure
 
 

@@ -89,6 +89,11 @@ LAYOUT_COMMENTS = {
     ),
 }
 MEDIA_CANDIDATES = ("/mnt/source", "/mnt/isodir", "/mnt/stage2")
+# anaconda 13 carries out the kickstart's firewall command by running the installed system's
+# /usr/sbin/lokkit, which system-config-firewall-base ships: in RHEL 6's @base, not @core
+# (docs/anaconda13-firewall.md). A "%packages --nobase" kickstart must list it by name.
+LOKKIT = "/usr/sbin/lokkit"
+LOKKIT_PACKAGE = "system-config-firewall-base"
 
 _SHA512_CRYPT = re.compile(r"\$6\$[./A-Za-z0-9]{1,16}\$[./A-Za-z0-9]{86}")
 
@@ -129,6 +134,13 @@ def _safe_file_name(path: Path) -> str:
     return name if re.fullmatch(r"[A-Za-z0-9_.+-]{1,100}", name) else "the product profile"
 
 
+def firewall_packages(profile: Profile) -> list[str]:
+    """What %packages adds for the firewall line: lokkit's package, when the profile opens
+    ports and neither installs nor removes it itself (a removed lokkit: the build refuses)."""
+    listed = {*profile.packages.install, *profile.packages.remove}
+    return [LOKKIT_PACKAGE] if profile.firewall.ports and LOKKIT_PACKAGE not in listed else []
+
+
 def render_kickstart(profile: Profile, *, password_hash: str, chain_local: bool = True) -> str:
     """ks.cfg. ``chain_local``: the BIOS menu's local entry chain-loads by disk signature
     (``chain_loads_local``), so the kickstart stamps it; default as on syslinux 6 media."""
@@ -141,6 +153,7 @@ def render_kickstart(profile: Profile, *, password_hash: str, chain_local: bool 
         efi_partition_mb=EFI_PARTITION_MB,
         media_mount=MEDIA_MOUNT,
         media_candidates=MEDIA_CANDIDATES,
+        firewall_packages=firewall_packages(profile),
         key_name=profile.signing.public_key.name,
         report_path=REPORT_PATH,
         disk_signature_printf=_printf_octal(profile.menu.bios_disk_signature_bytes),

@@ -219,7 +219,10 @@ def test_rendered_kickstart_passes_validation(variant: Variant) -> None:
     assert validate_kickstart_text(text, filename="ks.cfg", profile=profile) == []
     var_size = profile.partition("/var").size_mb
     assert f"echo 'part /var --fstype=ext4 --size={var_size} --grow'" in text
-    assert "%packages --nobase\n@core\ncs-email\n-postfix\n-rsyslog\n-samba-common\n%end" in text
+    assert (
+        "%packages --nobase\n@core\ncs-email\nsystem-config-firewall-base\n"
+        "-postfix\n-rsyslog\n-samba-common\n%end"
+    ) in text
     assert "repo --name=cs-repo --baseurl=file:///mnt/source/cs-repo" in text
     assert "%post --log=/root/ks-post.log --erroronfail" in text
 
@@ -524,3 +527,39 @@ def test_profile_file_name_cannot_inject(tmp_path: Path) -> None:
     ks = render_kickstart(profile, password_hash=profile.admin_password_hash)
     assert "\n%pre\nreboot" not in ks
     assert "(the product profile)" in ks
+
+
+# --- the firewall line and lokkit's package ---------------------------------------------
+def _packages_lines(ks: str) -> list[str]:
+    return _section(ks, "%packages --nobase").splitlines()
+
+
+def test_firewall_ports_bring_lokkit_into_packages() -> None:
+    """anaconda opens the ports with the installed system's /usr/sbin/lokkit, which
+    "%packages --nobase" with @core does not install (RHEL 6: it is in @base)."""
+    profile = _profile()
+    ks = render_kickstart(profile, password_hash=profile.admin_password_hash)
+    assert _packages_lines(ks) == ["@core", "cs-email", "system-config-firewall-base",
+                                   "-postfix", "-rsyslog", "-samba-common"]  # fmt: skip
+    firewall = next(line for line in ks.splitlines() if line.startswith("firewall "))
+    assert firewall == "firewall --enabled --port=" + ",".join(map(str, profile.firewall.ports))
+
+
+@pytest.mark.parametrize("where", ["install", "remove"])
+def test_lokkit_package_listed_by_the_profile_is_not_added(where: str) -> None:
+    profile = _profile()
+    packages = dataclasses.replace(
+        profile.packages,
+        **{where: (*getattr(profile.packages, where), "system-config-firewall-base")},
+    )
+    profile = dataclasses.replace(profile, packages=packages)
+    lines = _packages_lines(render_kickstart(profile, password_hash=profile.admin_password_hash))
+    assert sum("system-config-firewall-base" in line for line in lines) == 1
+
+
+def test_no_firewall_ports_no_lokkit_and_no_empty_port_option() -> None:
+    profile = _profile()
+    profile = dataclasses.replace(profile, firewall=dataclasses.replace(profile.firewall, ports=()))
+    ks = render_kickstart(profile, password_hash=profile.admin_password_hash)
+    assert "system-config-firewall-base" not in _packages_lines(ks)
+    assert "\nfirewall --enabled\nselinux " in ks  # anaconda adds --service=ssh itself

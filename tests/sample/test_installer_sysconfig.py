@@ -17,29 +17,6 @@ with warnings.catch_warnings():
     import crypt
 
 
-def test_firewall_ports_from_port_list_and_services() -> None:
-    ports = sysconfig.firewall_ports(["22:tcp", "25:tcp", "19200:udp", "53:udp", "22:tcp"],
-                                     ["http"])
-    assert ports == [(80, "tcp"), (443, "tcp"), (22, "tcp"), (25, "tcp"), (19200, "udp"),
-                     (53, "udp")]
-    with pytest.raises(InstallFailed):
-        sysconfig.firewall_ports(["22:sctp"], [])
-    with pytest.raises(InstallFailed):
-        sysconfig.firewall_ports(["70000:tcp"], [])
-
-
-def test_iptables_in_lokkit_format() -> None:
-    text = sysconfig.iptables(True, [(22, "tcp"), (123, "udp")], ["eth1"])
-    lines = text.splitlines()
-    assert lines[2] == "*filter" and lines[-1] == "COMMIT"
-    assert "-A INPUT -m state --state NEW -m tcp -p tcp --dport 22 -j ACCEPT" in lines
-    assert "-A INPUT -m state --state NEW -m udp -p udp --dport 123 -j ACCEPT" in lines
-    assert "-A INPUT -i eth1 -j ACCEPT" in lines
-    assert lines.index("-A INPUT -j REJECT --reject-with icmp-host-prohibited") > lines.index(
-        "-A INPUT -m state --state NEW -m udp -p udp --dport 123 -j ACCEPT")
-    assert sysconfig.iptables(False, [(22, "tcp")], []) == ""
-
-
 def test_selinux_i18n_clock_keyboard() -> None:
     assert "SELINUX=disabled\n" in sysconfig.selinux(SELINUX_DISABLED)
     assert "SELINUX=permissive\n" in sysconfig.selinux(SELINUX_PERMISSIVE)

@@ -117,3 +117,29 @@ def test_the_gateways_console_command_is_allowed_to_its_admin_through_sudo(
     assert "version: 4.9.0-190" in status
     ldd = subprocess.run(["ldd", str(installed / "bin/login")], capture_output=True, text=True)
     assert "libpam.so.0" in ldd.stdout
+
+
+def test_the_installers_firewall_step_runs_the_packaged_lokkit(installed: Path) -> None:
+    """anaconda's lokkit run for the product's firewall line, for real: chroot, the sample's
+    python and lokkit; the rules as RHEL 6's lokkit writes them (tests/data/lokkit)."""
+    from types import SimpleNamespace
+
+    from buildiso import paths
+    from buildiso.config import Variant
+    from buildiso.render.profile import load_profile
+    from buildiso.sample.installer.guest import firewall
+
+    data = Path(__file__).parents[1] / "data" / "lokkit"
+    ports = [str(p) for p in load_profile(paths.DEFAULT_PROFILE, Variant.TEST).firewall.ports]
+    said: list[str] = []
+    for rel in ("iptables", "ip6tables", "system-config-firewall"):
+        (installed / "etc/sysconfig" / rel).unlink(missing_ok=True)
+    fw = SimpleNamespace(enabled=True, trusts=[], ports=ports, services=[])
+    firewall.write(installed, fw, said.append)
+    assert said == []
+    sysconfig = installed / "etc/sysconfig"
+    assert (sysconfig / "iptables").read_text() == (data / "product.iptables").read_text()
+    assert (sysconfig / "ip6tables").read_text() == (data / "product.ip6tables").read_text()
+    saved = sysconfig / "system-config-firewall"
+    assert saved.read_text() == (data / "product.anaconda-sysconfig").read_text()
+    assert saved.stat().st_mode & 0o777 == 0o600

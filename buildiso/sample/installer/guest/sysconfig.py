@@ -22,21 +22,13 @@ from pykickstart.constants import (
     SELINUX_PERMISSIVE,
 )
 
+from . import firewall
 from .errors import InstallFailed
 
 with warnings.catch_warnings():
     # Stage 2 runs Debian's Python 3.11, which has crypt (SHA-512 crypt, as anaconda used).
     warnings.simplefilter("ignore", DeprecationWarning)
     import crypt
-
-# firewall --ssh/--smtp/--http/--ftp/--telnet (as lokkit/system-config-firewall maps them)
-SERVICE_PORTS = {
-    "ssh": ["22:tcp"],
-    "smtp": ["25:tcp"],
-    "http": ["80:tcp", "443:tcp"],
-    "ftp": ["21:tcp"],
-    "telnet": ["23:tcp"],
-}
 
 
 def quoted(value: str) -> str:
@@ -64,62 +56,6 @@ def selinux(mode: int | None) -> str:
         "# This file controls the state of SELinux on the system.\n"
         f"SELINUX={name}\nSELINUXTYPE=targeted\n"
     )
-
-
-def firewall_ports(ports: list[str], services: list[str]) -> list[tuple[int, str]]:
-    """(port, proto) pairs from --port values (22:tcp, 53:udp, ssh) and --ssh etc."""
-    result: list[tuple[int, str]] = []
-    names = [p for s in services for p in SERVICE_PORTS.get(s, [])]
-    for item in [*names, *ports]:
-        item = item.strip()
-        if not item:
-            continue
-        if item in SERVICE_PORTS:
-            pairs = SERVICE_PORTS[item]
-        else:
-            pairs = [item]
-        for pair in pairs:
-            port, _, proto = pair.partition(":")
-            if not port.isdigit() or proto not in ("tcp", "udp") or not 0 < int(port) < 65536:
-                raise InstallFailed("kickstart", f"firewall --port={item}: expected PORT:tcp|udp")
-            if (int(port), proto) not in result:
-                result.append((int(port), proto))
-    unknown = [s for s in services if s not in SERVICE_PORTS]
-    if unknown:
-        raise InstallFailed("kickstart", f"firewall: unknown service {unknown[0]}")
-    return result
-
-
-def iptables(enabled: bool, ports: list[tuple[int, str]], trusts: list[str]) -> str:
-    """/etc/sysconfig/iptables as RHEL 6's lokkit writes it."""
-    if not enabled:
-        return ""
-    lines = [
-        "# Firewall configuration written by system-config-firewall",
-        "# Manual customization of this file is not recommended.",
-        "*filter",
-        ":INPUT ACCEPT [0:0]",
-        ":FORWARD ACCEPT [0:0]",
-        ":OUTPUT ACCEPT [0:0]",
-        "-A INPUT -m state --state ESTABLISHED,RELATED -j ACCEPT",
-        "-A INPUT -p icmp -j ACCEPT",
-        "-A INPUT -i lo -j ACCEPT",
-    ]
-    lines += [f"-A INPUT -i {t} -j ACCEPT" for t in trusts]
-    lines += [f"-A INPUT -m state --state NEW -m {proto} -p {proto} --dport {port} -j ACCEPT"
-              for port, proto in ports]
-    lines += [
-        "-A INPUT -j REJECT --reject-with icmp-host-prohibited",
-        "-A FORWARD -j REJECT --reject-with icmp-host-prohibited",
-        "COMMIT",
-    ]
-    return "\n".join(lines) + "\n"
-
-
-def system_config_firewall(enabled: bool, ports: list[tuple[int, str]]) -> str:
-    if not enabled:
-        return "--disabled\n"
-    return "--enabled\n" + "".join(f"--port={p}:{proto}\n" for p, proto in ports)
 
 
 def network_file(networks: list[Any]) -> str:
@@ -294,13 +230,7 @@ def apply(root: Path, handler: Any, say: Any) -> None:
         write(root, "etc/sysconfig/authconfig",
               f"USESHADOW={'yes' if '--enableshadow' in args or '--useshadow' in args else 'no'}\n"
               f"PASSWDALGORITHM={algo}\n")
-    fw = handler.firewall
-    ports = firewall_ports(list(fw.ports or []), list(fw.services or []))
-    enabled = fw.enabled is not False
-    write(root, "etc/sysconfig/iptables", iptables(enabled, ports, list(fw.trusts or [])), 0o600)
-    write(root, "etc/sysconfig/system-config-firewall", system_config_firewall(enabled, ports),
-          0o600)
-    set_service(root, "iptables", enabled)
+    firewall.write(root, handler.firewall, say)  # through the target's lokkit
     write(root, "etc/selinux/config", selinux(handler.selinux.selinux))
     if handler.firstboot.firstboot == FIRSTBOOT_SKIP:
         write(root, "etc/sysconfig/firstboot", "RUN_FIRSTBOOT=NO\n")
