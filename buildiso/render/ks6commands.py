@@ -173,7 +173,8 @@ class CommandChecker:
                 )
             self._zfcp.add(key)
         if name == "logvol" and read.has("--percent"):
-            if not (read.value("--size") and read.has("--grow")):  # logvol.py F12_LogVol
+            size = read.value("--size") or "0"
+            if not (size.strip("0") and read.has("--grow")):  # logvol.py RHEL6_LogVol.parse
                 found.append(
                     CommandFinding(line, "logvol: --percent must be used with --size and --grow")
                 )
@@ -210,6 +211,8 @@ class CommandChecker:
                 self.handler.dispatcher(args, line)
             except KickstartError as exc:
                 found.append(CommandFinding(line, f"{args[0]}: {_one_line(exc.message)}"))
+            except Exception as exc:  # the handler failing on odd input: the line is refused
+                found.append(CommandFinding(line, f"{args[0]}: cannot be read ({exc!r})"))
         for warning in caught:
             found.append(CommandFinding(line, f"{args[0]}: {_warning(warning.message)}", True))
         return found

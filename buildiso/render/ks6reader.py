@@ -26,7 +26,6 @@ from __future__ import annotations
 import re
 import shlex
 from dataclasses import dataclass, field
-from typing import Any
 
 from buildiso.render.ks6commands import CommandChecker
 from buildiso.render.ksoptions import OptionError, OptionSpec, ReadOptions, read_options
@@ -111,7 +110,6 @@ class Reading:
     includes: list[Include] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     stopped_at: int | None = None
-    handler: Any = None  # the RHEL6 handler holding what the commands defined
     # the line after which commands were no longer checked, and why (``read_kickstart``)
     checked_until: int | None = None
     unchecked_why: str = ""
@@ -306,9 +304,7 @@ def read_kickstart(text: str, *, limit: int | None = None) -> Reading:
     says where that happened and ``unchecked_why`` why.
     """
     reading = Reading()
-    checker = CommandChecker()
-    reading.handler = checker.handler
-    machine = _StateMachine(reading, checker, limit)
+    machine = _StateMachine(reading, CommandChecker(), limit)
     parts = text.split("\n")
     lines = [part + "\n" for part in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
     try:
@@ -319,7 +315,7 @@ def read_kickstart(text: str, *, limit: int | None = None) -> Reading:
             Finding(
                 stop.line,
                 f"{stop.message}; RHEL 6's parser stops here, the rest of the file is not read",
-            )  # fmt: skip
+            )
         )
         reading.stopped_at = stop.line
         if machine.section is not None:

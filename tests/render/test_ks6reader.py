@@ -178,6 +178,7 @@ def test_checks_rhel6_makes_and_modern_pykickstart_does_not() -> None:
         "sshpw --username=root a b\n",
         "logvol / --name=a --vgname=v --size=10 --percent=10\n",  # --grow missing
         "logvol / --name=a --vgname=v --percent=10 --grow\n",  # --size missing
+        "logvol / --name=a --vgname=v --size=0 --percent=10 --grow\n",  # a size of 0 is none
         "sshpw --username=u x\nsshpw --username=u y\n",  # 1.74.22's duplicate check crashes
         "zfcp --devnum=1 --wwpn=2 --fcplun=3\nzfcp --devnum=1 --wwpn=2 --fcplun=3\n",
     ):
@@ -292,3 +293,20 @@ def test_stored_cases_are_rhel6s_own_verdicts() -> None:
         assert (case["rhel6"] == "refuse") == bool(lines), case
         assert case["line"] == (lines[0] if lines else None), case
         assert case["warnings"] == len(result["warnings"]), case
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "method\n",  # modern pykickstart's handler raises a TypeError on it
+        "part / --size=99999999999999999999999\n",
+        "raid / --device=md0 --level=RAID1 --spares=-5 raid.1\n",
+        "logvol / --name=a --vgname=v --size=0 --percent=10 --grow\n",
+        "network --bootproto=dhcp --device=\x00\n",
+        "user --name=é --uid=-1\n",
+        "%packages\n@\n-@\n%end\n",
+        "part / --onpart=\n",
+    ],
+)
+def test_odd_input_is_a_finding_never_a_traceback(text: str) -> None:
+    read_kickstart(text)  # no exception escapes
