@@ -7,6 +7,7 @@ Each verb imports its core module lazily so ``buildiso --help`` stays fast.
 from __future__ import annotations
 
 import enum
+import functools
 import sys
 import traceback
 from collections.abc import Sequence
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from buildiso import __version__, paths
+from buildiso import __version__, config, paths
 from buildiso.config import (
     Accel,
     EfiFlavour,
@@ -124,27 +125,26 @@ def render(
 
 
 @cli.command()
-@click.argument("ks_file", type=_EXISTING)
-@click.option(
-    "--media",
-    type=_EXISTING,
-    default=None,
-    help="Install media to check packages/groups/repos against: an unpacked tree or an ISO.",
-)
+@click.argument("ks", type=_EXISTING)
+@click.option("--media", type=_EXISTING, default=None,
+              help="Install media to check packages/groups/repos against: a tree or an ISO.")
+@click.option("--rules", type=_choice(config.KsRules), default="all", show_default=True,
+              help="rhel6: what RHEL 6 refuses; product: the product's rules; all: both.")
 @profile_option
 @variant_option
-def validate(ks_file: Path, media: Path | None, profile_path: Path, variant: str) -> None:
-    """Check a kickstart: pykickstart RHEL6 syntax plus the product's rules.
+def validate(ks: Path, media: Path | None, rules: str, profile_path: Path, variant: str) -> None:
+    """Check a kickstart: RHEL 6's parser (anaconda 13) plus the product's rules.
 
     \b
     Example:
-      buildiso validate out/render/ks.cfg --media out/EMAIL_490_190.iso
+      buildiso validate out/render/ks.cfg --media out/EMAIL_490_190.iso --rules all
     """
     from buildiso.render import validate as validate_mod
-
-    validate_mod.validate_command(
-        ks_file=ks_file, media=media, profile_path=profile_path, variant=Variant(variant)
-    )
+    check = None
+    if media is not None:  # compose's check of the media: its repodata is read only then
+        from buildiso.compose.mediacheck import media_problems
+        check = functools.partial(media_problems, tree=media)
+    validate_mod.validate_command(ks, check, profile_path, Variant(variant), config.KsRules(rules))
 
 
 @cli.command("sample-base")

@@ -47,3 +47,11 @@ class Accel(enum.StrEnum):
     AUTO = "auto"
     KVM = "kvm"
     TCG = "tcg"
+
+
+class KsRules(enum.StrEnum):
+    """What ``buildiso validate --rules`` checks in a kickstart."""
+
+    RHEL6 = "rhel6"  # only what anaconda 13 (RHEL 6's parser) refuses; its warnings shown
+    PRODUCT = "product"  # only the product's own rules (and --media)
+    ALL = "all"

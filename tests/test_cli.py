@@ -51,9 +51,45 @@ def test_validate_broken_exit_2_with_file_line(capsys: pytest.CaptureFixture[str
     ks = DATA / "ks" / "several-problems.ks"
     assert main(["validate", str(ks)]) == 2
     err = capsys.readouterr().err.splitlines()
-    assert err[0].startswith(f"{ks}:13: rootpw:")
+    assert err[0].startswith(f"{ks}:13: product-rule: rootpw:")
     assert len([line for line in err if line.startswith(f"{ks}:")]) == 4
-    assert err[-1] == f"buildiso: {ks}: kickstart check failed: 4 problem(s)"
+    assert err[-1] == f"buildiso: {ks}: kickstart check failed (4 product-rule): 4 problem(s)"
+
+
+@pytest.mark.parametrize(
+    ("corpus_file", "rules", "code", "summary"),
+    [
+        # RHEL 6 accepts it with a deprecation warning; the product's rules do not
+        ("04-veewee-centos63-reallyminimal.ks", "rhel6", 0,
+         "OK (RHEL 6 (anaconda 13) accepts it; 1 rhel6-warning)"),
+        ("04-veewee-centos63-reallyminimal.ks", "product", 2, "check failed (1"),
+        ("04-veewee-centos63-reallyminimal.ks", "all", 2, "check failed (1 rhel6-warning, 1"),
+        # network --domain: RHEL 6 knows it (modern pykickstart's RHEL6 handler does not)
+        ("36-matrixlab-rh6clnt01.ks", "rhel6", 0,
+         "OK (RHEL 6 (anaconda 13) accepts it; no problems)"),
+        # zerombr yes: refused by RHEL 6
+        ("24-centos-cloudstack-6.ks", "rhel6", 2,
+         "kickstart RHEL 6 (anaconda 13) refuses it (1 rhel6-syntax): 1 problem(s)"),
+    ],
+)  # fmt: skip
+def test_validate_rules_exit_codes_and_summary(
+    corpus_file: str, rules: str, code: int, summary: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ks = DATA / "ks-corpus" / corpus_file
+    assert main(["validate", str(ks), "--rules", rules]) == code
+    err = capsys.readouterr().err.splitlines()
+    assert summary in err[-1], err
+    listed = [line for line in err if line.startswith(f"{ks}:")]
+    if rules == "rhel6":
+        assert all(": rhel6-" in line for line in listed), listed
+    if rules == "product":
+        assert all(": product-rule: " in line for line in listed), listed
+
+
+def test_validate_rules_choice_checked(capsys: pytest.CaptureFixture[str]) -> None:
+    ks = DATA / "ks" / "several-problems.ks"
+    assert main(["validate", str(ks), "--rules", "pedantic"]) == 2
+    assert "'pedantic' is not one of 'rhel6', 'product', 'all'" in capsys.readouterr().err
 
 
 def test_validate_missing_file_exit_2(tmp_path: Path) -> None:

@@ -42,7 +42,8 @@ from buildiso.render.profilemodel import (
     Signing,
     System,
 )
-from buildiso.render.profilereader import SHA512_CRYPT, build_profile, show
+from buildiso.render.profilereader import SHA512_CRYPT, build_profile
+from buildiso.render.profilerules import show
 
 __all__ = [
     "EFI_PARTITION_MB", "REPORT_PATH", "ROOT_MIN_MB", "SERIAL_CONSOLE_ARGS", "TRACKING_FACTOR",

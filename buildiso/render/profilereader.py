@@ -10,7 +10,6 @@ paths without ``..``.
 from __future__ import annotations
 
 import math
-import posixpath
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -32,6 +31,7 @@ from buildiso.render.profilemodel import (
     Signing,
     System,
 )
+from buildiso.render.profilerules import admin_user_problem, path_problem, show
 
 # --- value patterns (anchored with fullmatch) -------------------------------------------
 _TEXT = r"[A-Za-z0-9][A-Za-z0-9 ()._,/+-]{0,69}"
@@ -48,13 +48,6 @@ _GROUP = r"[a-z0-9][a-z0-9-]{0,63}"
 SHA512_CRYPT = r"\$6\$[./A-Za-z0-9]{1,16}\$[./A-Za-z0-9]{86}"
 _ABS_PATH = r"/[A-Za-z0-9_][A-Za-z0-9_./-]{0,99}"
 _REL_PATH = r"[A-Za-z0-9_][A-Za-z0-9_./-]{0,199}"
-# root and the accounts of a RHEL 6.10 minimal install (setup's /etc/passwd and the @core
-# packages' users): the console user must be none of them.
-SYSTEM_ACCOUNTS = frozenset(
-    "root bin daemon adm lp sync shutdown halt mail uucp operator games gopher ftp nobody "
-    "dbus vcsa rpc rpcuser nfsnobody abrt haldaemon ntp saslauth postfix sshd tcpdump "
-    "oprofile avahi avahi-autoipd apache mysql postgres tomcat".split()
-)
 # Where mounting the media would hide part of the installed operating system.
 _SYSTEM_DIRS = ("/bin", "/boot", "/dev", "/etc", "/lib", "/lib64", "/proc", "/root", "/sbin",
                 "/sys", "/usr", "/var")  # fmt: skip
@@ -88,14 +81,10 @@ class _Reader:
 
     def check_path(self, key: str, value: str, *, absolute: bool) -> None:
         """A path must be normalised: no ``..`` or ``.`` parts, no ``//``, no trailing ``/``."""
-        if not value:
-            return  # already reported by its pattern
-        if ".." in value.split("/"):
-            self.problem(key, f"{show(value)} must not contain '..' (it could leave its place)")
-        elif posixpath.normpath(value) != value or value.startswith("//"):
-            self.problem(key, f"{show(value)} is not normalised (allowed: {_norm(value)})")
-        elif absolute != value.startswith("/"):
-            self.problem(key, f"{show(value)} must be {'absolute' if absolute else 'relative'}")
+        if value:  # an empty one is already reported by its pattern
+            error = path_problem(value, absolute=absolute)
+            if error:
+                self.problem(key, error)
 
     def table(self, data: Mapping[str, Any], key: str, allowed: set[str]) -> dict[str, Any]:
         value = data.get(key.rsplit(".", 1)[-1])
@@ -177,15 +166,6 @@ class _Reader:
         if len(set(out)) != len(out):
             self.problem(f"{section}.{name}", "duplicate entries")
         return tuple(out)
-
-
-def _norm(value: str) -> str:
-    return str(posixpath.normpath(value)).replace("//", "/")
-
-
-def show(value: str) -> str:
-    # repr() makes a newline or a quote visible in the error line instead of breaking it.
-    return repr(value) if len(value) <= 80 else repr(value[:77] + "...")
 
 
 def _pattern_check(pattern: str, desc: str, *, secret: bool = False) -> Callable[[str], str | None]:
@@ -282,13 +262,9 @@ def build_profile(path: Path, data: dict[str, Any], variant: Variant) -> Profile
 
     a = r.table(data, "admin", {"user", "default_password_hash"})
     admin_user = r.text(a, "admin", "user", r"[a-z_][a-z0-9_-]{0,31}", "a Linux user name")
-    if admin_user in SYSTEM_ACCOUNTS:
-        r.problem(
-            "admin.user",
-            f"{show(admin_user)} is root or a RHEL 6 system account: the console user gets a "
-            "password that first boot expires and logs in (the kickstart locks root); "
-            "use an ordinary user name such as cs-admin",
-        )
+    admin_error = admin_user_problem(admin_user)
+    if admin_error:
+        r.problem("admin.user", admin_error)
     admin_hash = r.text(
         a, "admin", "default_password_hash", SHA512_CRYPT,
         "a SHA-512 crypt hash $6$SALT$HASH (buildiso never stores a plaintext password)",

@@ -4,9 +4,9 @@ The product needs separate ``/`` and ``/var`` file systems of at least the insta
 guide's minima. They may sit on a partition (``part``), a logical volume (``logvol`` in a
 ``volgroup``) or a software RAID device (``raid``), and RHEL 6 lets the storage lines come
 from a file a ``%pre`` script writes (``%include``). ``mounted_volumes`` parses both — the
-command section and the lines a ``%pre`` echoes or writes in a here-document — with
-pykickstart's RHEL 6 handler and returns, per mount point, the size the definition
-*guarantees*:
+command section and the lines a ``%pre`` echoes or writes in a here-document — as RHEL
+6's pykickstart reads them (``ks6commands``) and returns, per mount point, the size the
+definition *guarantees*:
 
 - a partition guarantees its ``--size``; ``--grow`` may add whatever the disk has left,
   which only the machine knows, so it is not counted;
@@ -25,12 +25,14 @@ pykickstart's RHEL 6 handler and returns, per mount point, the size the definiti
 from __future__ import annotations
 
 import re
+import shlex
 import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 STORAGE_COMMANDS = frozenset({"part", "partition", "logvol", "volgroup", "raid"})
+MAX_STORAGE_LINES = 1000
 
 
 def _data_members(level: str, active: int) -> int | None:
@@ -46,9 +48,10 @@ _ECHO = re.compile(r"""\b(?:echo|printf)\s+(?:-[neE]+\s+)*(?:'([^']*)'|"([^"]*)"
 _HEREDOC = re.compile(r"""<<(-?)\s*['"]?([A-Za-z_][A-Za-z0-9_]*)['"]?""")
 _SHELL_VALUE = re.compile(r"\$\([^)]*\)|\$\{?\w+\}?|`[^`]*`")
 _SHELL_SIZE = re.compile(r"--(?:size|percent|maxsize)[= ]\S*[$`]")
-# Targets a shell line writes: "> f", ">> f", "tee [-a] f", "cp/mv SRC f"
+# Targets a shell line writes: "> f", ">> f", "tee [-a] f", "cp/mv SRC f", "touch f" (an
+# empty file a program the %pre runs then fills, as the SSG kickstarts' menu does)
 _WRITES = re.compile(
-    r"""(?:>>?|\btee\s+(?:-a\s+)?|\b(?:cp|mv|install)\s+(?:-\S+\s+)*\S+\s+)\s*['"]?(/[^\s'";|&)]+)"""
+    r"""(?:>>?|\btee\s+(?:-a\s+)?|\btouch\s+(?:-\S+\s+)*|\b(?:cp|mv|install)\s+(?:-\S+\s+)*\S+\s+)\s*['"]?(/[^\s'";|&)]+)"""
 )
 
 
@@ -147,24 +150,26 @@ def _kind_of(words: list[str]) -> str:
 
 
 def _parse(lines: list[tuple[int, str]]) -> Any:
-    """A RHEL 6 handler holding ``lines``, each kept at its own line number."""
-    from pykickstart.errors import KickstartError
-    from pykickstart.parser import KickstartParser
-    from pykickstart.version import RHEL6, makeVersion
+    """A RHEL 6 handler holding ``lines``, each kept at its own line number.
 
-    handler = makeVersion(RHEL6)
-    # Errors are the syntax check's to report (it sees the command section; %pre-written
-    # lines it cannot see are checked for size only): keep going past them.
-    parser = KickstartParser(handler, errorsAreFatal=False, followIncludes=False)
-    by_line = dict(lines)
-    text = "\n".join(by_line.get(n, "") for n in range(1, max(by_line or [0]) + 1))
+    The lines are read as RHEL 6 reads them (``ks6commands``). Their errors are the syntax
+    check's to report (it sees the command section; %pre-written lines it cannot see are
+    checked for size only): what a line defines is kept, its problems are not.
+    """
+    from buildiso.render.ks6commands import CommandChecker
+
+    checker = CommandChecker()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # duplicates from alternative %pre branches
-        try:
-            parser.readKickstartFromString(text)
-        except KickstartError:
-            pass
-    return handler
+        # each one is compared with all before it: bounded, as no real layout comes close
+        for number, text in sorted(lines, key=lambda item: item[0])[:MAX_STORAGE_LINES]:
+            try:
+                words = shlex.split(text, comments=True)
+            except ValueError:
+                continue
+            if words:
+                checker.check(number, words, text)
+    return checker.handler
 
 
 def _part_size(part: Any) -> _Sized:

@@ -1,19 +1,19 @@
 """validate on real RHEL 6 kickstarts: LVM, RAID, %pre-written layouts, bounded input.
 
-The valid set (tests/data/ks/valid/) must pass ``validate`` and pykickstart's own
-``ksvalidator -v RHEL6`` (the third-party referee: if it refuses a file, the file is not a
-valid RHEL 6 kickstart and the test is wrong, not the product). Each broken case edits one
+The valid set (tests/data/ks/valid/) must pass ``validate`` and RHEL 6's own
+``ksvalidator -v RHEL6`` (pykickstart 1.74.22, the third-party referee, when installed: if
+it refuses a file, the file is not a valid RHEL 6 kickstart and the test is wrong, not the
+product). Each broken case edits one
 line of a valid file and must fail on exactly that line.
 """
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+import rhel6_pykickstart
 
 from buildiso import paths
 from buildiso.config import Variant
@@ -28,7 +28,6 @@ from buildiso.render.validate import (
 
 VALID = Path(__file__).parents[1] / "data" / "ks" / "valid"
 VALID_FILES = sorted(VALID.glob("*.ks"))
-KSVALIDATOR = Path(sys.executable).parent / "ksvalidator"
 
 
 def _problems(text: str, variant: Variant = Variant.TEST) -> list[str]:
@@ -54,11 +53,9 @@ def test_valid_rhel6_kickstart_passes(path: Path) -> None:
 
 
 @pytest.mark.parametrize("path", VALID_FILES, ids=lambda p: p.name)
-def test_ksvalidator_rhel6_accepts_the_valid_set(path: Path) -> None:
-    result = subprocess.run(
-        [str(KSVALIDATOR), "-v", "RHEL6", str(path)], capture_output=True, text=True, check=False
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+def test_rhel6_ksvalidator_accepts_the_valid_set(path: Path) -> None:
+    # RHEL 6's own ksvalidator (pykickstart 1.74.22): it prints nothing for a file it accepts
+    assert rhel6_pykickstart.ksvalidator(path) == ""
 
 
 def test_valid_set_covers_what_the_issue_lists() -> None:
@@ -76,17 +73,19 @@ def test_valid_set_covers_what_the_issue_lists() -> None:
     [
         (  # 10 % of a 300 GB group: 30 GB, under the test variant's 60 GB
             "lvm-percent.ks",
-            "logvol /var --vgname=vg_gw --name=lv_var --fstype=ext4 --percent=80 --grow",
-            "logvol /var --vgname=vg_gw --name=lv_var --fstype=ext4 --percent=10",
-            "/var logical volume vg_gw/lv_var of 30720 MB is too small for the test variant "
-            "(minimum 61440 MB)",
+            "logvol /var --vgname=vg_gw --name=lv_var --fstype=ext4 --size=1024 --percent=80 "
+            "--grow",
+            "logvol /var --vgname=vg_gw --name=lv_var --fstype=ext4 --size=1024 --percent=10 "
+            "--grow --maxsize=30720",
+            "product-rule: /var logical volume vg_gw/lv_var of 30720 MB is too small for the test "
+            "variant (minimum 61440 MB)",
         ),
         (  # the group grows with the disk, but only 1 MB of it is guaranteed
             "lvm-grow.ks",
             "logvol /var --vgname=vg0 --name=var --fstype=ext4 --size=61440 --grow",
-            "logvol /var --vgname=vg0 --name=var --fstype=ext4 --percent=90 --grow",
-            "/var logical volume vg0/var of 0 MB guaranteed (--grow adds only what the disk "
-            "has left) is too small for the test variant (minimum 61440 MB)",
+            "logvol /var --vgname=vg0 --name=var --fstype=ext4 --size=1 --percent=90 --grow",
+            "product-rule: /var logical volume vg0/var of 0 MB guaranteed (--grow adds only what "
+            "the disk has left) is too small for the test variant (minimum 61440 MB)",
         ),
         (  # RAID 1 holds one member's worth: 10 GB
             "raid1.ks",
@@ -98,41 +97,42 @@ def test_valid_set_covers_what_the_issue_lists() -> None:
             "raid1.ks",
             "raid /var --level=RAID1 --device=md1 --fstype=ext4 raid.21 raid.22",
             "raid /var --level=RAID1 --device=md1 --fstype=ext4 raid.21 raid.29",
-            "/var RAID1 device md1: size unknown before install (a member has no known size "
-            "(member raid.29 is not defined))",
+            "product-rule: /var RAID1 device md1: size unknown before install (a member has no "
+            "known size (member raid.29 is not defined))",
         ),
         (
             "raid10-lvm.ks",
             "logvol / --vgname=vg_gw --name=root --fstype=ext4 --size=20480",
             "logvol / --vgname=vg_gw --name=root --fstype=ext4 --recommended",
-            "/ logical volume vg_gw/root: size unknown before install (--recommended sizes it "
-            "from the machine's RAM)",
+            "product-rule: / logical volume vg_gw/root: size unknown before install (--recommended "
+            "sizes it from the machine's RAM)",
         ),
         (
             "pre-echo-plain.ks",
             'echo "part /var --fstype=ext4 --size=61440 --grow" >> /tmp/part-include',
             'echo "part /var --fstype=ext4 --size=$size --grow" >> /tmp/part-include',
-            "/var partition: size unknown before install (its size is computed by the %pre "
-            "shell at install time)",
+            "product-rule: /var partition: size unknown before install (its size is computed by "
+            "the %pre shell at install time)",
         ),
         (
             "pre-include-lvm.ks",
             "logvol / --vgname=vg0 --name=root --size=20480",
             "logvol / --vgname=vg0 --name=root --size=10240",
-            "/ logical volume vg0/root of 10240 MB is too small for the test variant",
+            "product-rule: / logical volume vg0/root of 10240 MB is too small for the test variant",
         ),
         (
             "pre-include-lvm.ks",
             "%include /tmp/storage.ks",
             "%include /etc/shadow",
-            "%include /etc/shadow: no %pre writes this file and it is not under /tmp or on the "
-            "install media",
+            "product-rule: %include /etc/shadow: no %pre writes this file and it is not under /tmp "
+            "or on the install media",
         ),
         (
             "lvm-grow.ks",
             "reboot",
             "poweroff",
-            "'poweroff': the installation guide's install ends with an automatic reboot",
+            "product-rule: 'poweroff': the installation guide's install ends with an automatic "
+            "reboot",
         ),
         (
             "raid1.ks",
@@ -144,7 +144,7 @@ def test_valid_set_covers_what_the_issue_lists() -> None:
             "lvm-grow.ks",
             "bootloader --location=mbr",
             "bootloader --location=mbr --boot-drive=sda",
-            "pykickstart RHEL6: unrecognized arguments: --boot-drive=sda",
+            "rhel6-syntax: bootloader: no such option: --boot-drive",
         ),
     ],
 )
@@ -165,22 +165,24 @@ def test_small_raid1_member_reported_on_the_raid_line() -> None:
     )
     line = text.splitlines().index("raid / --level=1 --device=md0 --fstype=ext4 raid.11 raid.12")
     assert _problems(text) == [
-        f"ks.cfg:{line + 1}: / RAID1 device md0 of 10240 MB is too small for the test variant "
-        "(minimum 20480 MB)"
+        f"ks.cfg:{line + 1}: product-rule: / RAID1 device md0 of 10240 MB is too small for the "
+        "test variant (minimum 20480 MB)"
     ]
 
 
 def test_missing_cs_email_named() -> None:
     text, _ = _edit("raid1.ks", "cs-email", "cs-email-nope")
     header = text.splitlines().index("%packages --nobase") + 1
-    assert _problems(text) == [f"ks.cfg:{header}: required package cs-email missing from %packages"]
+    assert _problems(text) == [
+        f"ks.cfg:{header}: product-rule: required package cs-email missing from %packages"
+    ]
 
 
 def test_production_minimum_applies_through_lvm() -> None:
     # 80 % of 300 GB = 240 GB, growing into what / leaves: enough for production (200 GB)
     text = (VALID / "lvm-percent.ks").read_text()
     assert _problems(text, Variant.PRODUCTION) == []
-    smaller = text.replace("--percent=80 --grow", "--percent=50")
+    smaller = text.replace("--percent=80 --grow", "--percent=50 --grow --maxsize=153600")
     problems = _problems(smaller, Variant.PRODUCTION)
     assert (
         len(problems) == 1
@@ -196,7 +198,8 @@ def test_plaintext_rootpw_still_caught_next_to_rounds_hash() -> None:
     lines[line - 1] = "rootpw --plaintext hunter2hunter2"
     problems = _problems("\n".join(lines) + "\n")
     assert problems == [
-        f"ks.cfg:{line}: rootpw: password is not a SHA-512 crypt hash with --iscrypted"
+        f"ks.cfg:{line}: product-rule: rootpw: password is not a SHA-512 crypt hash with "
+        "--iscrypted"
     ]
 
 
@@ -208,7 +211,7 @@ def test_forty_megabytes_of_junk_refused_fast(tmp_path: Path) -> None:
     started = time.process_time()
     with pytest.raises(InputError) as info:
         validate_command(
-            ks_file=junk, media=None, profile_path=paths.DEFAULT_PROFILE, variant=Variant.TEST
+            ks_file=junk, media_check=None, profile_path=paths.DEFAULT_PROFILE, variant=Variant.TEST
         )
     # CPU time, not wall clock: refused before parsing, whatever the machine's load
     assert time.process_time() - started < 2
@@ -222,12 +225,16 @@ def test_problem_list_is_capped(tmp_path: Path) -> None:
     junk.write_text("".join(f"junk{n} --x={n}\n" for n in range(count))[:MAX_KICKSTART_BYTES])
     with pytest.raises(ValidationFailed) as info:
         validate_command(
-            ks_file=junk, media=None, profile_path=paths.DEFAULT_PROFILE, variant=Variant.TEST
+            ks_file=junk, media_check=None, profile_path=paths.DEFAULT_PROFILE, variant=Variant.TEST
         )
     problems = info.value.problems
     assert len(problems) == MAX_PROBLEMS + 1
     assert "more problem(s) from here on (the list stops at 50" in problems[-1]
-    assert f"{junk}:1: pykickstart RHEL6: Unknown command: junk0" in problems
+    assert f"{junk}:1: rhel6-syntax: unknown command 'junk0' (RHEL 6 has no such command)" in (
+        problems
+    )
+    # junk: RHEL 6's parser is not asked past MAX_FINDINGS findings, and the count says so
+    assert "(200 rhel6-syntax, 1 input-limit)" in info.value.message
 
 
 @pytest.mark.parametrize(
@@ -248,7 +255,7 @@ def test_include_paths(include: str, accepted: bool) -> None:
         assert problems == []
     else:
         assert problems == [
-            f"ks.cfg:{line}: %include {include}: no %pre writes this file and it is not under "
-            "/tmp or on the install media (/mnt/source, /mnt/isodir, /mnt/stage2): it would "
-            "read a file of the installer's own system into the kickstart"
+            f"ks.cfg:{line}: product-rule: %include {include}: no %pre writes this file and it is "
+            "not under /tmp or on the install media (/mnt/source, /mnt/isodir, /mnt/stage2): it "
+            "would read a file of the installer's own system into the kickstart"
         ]
