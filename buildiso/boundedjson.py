@@ -13,6 +13,7 @@ import errno
 import json
 import math
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -21,21 +22,16 @@ from buildiso.errors import InputError
 MAX_NUMBER_DIGITS = 40  # an int64, a sha256 in decimal: plenty
 
 
+# A JSON string (skipped whole) or one bracket: scanned by the regex engine, not a loop.
+_TOKENS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]', re.DOTALL)
+
+
 def _depth(text: str) -> int:
-    """The deepest nesting of ``[``/``{`` outside strings (JSON strings escape with ``\\``)."""
+    """The deepest nesting of ``[``/``{`` outside strings."""
     depth = deepest = 0
-    in_string = escaped = False
-    for char in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
+    for token in _TOKENS.finditer(text):
+        char = token.group()
+        if char in "[{":
             depth += 1
             deepest = max(deepest, depth)
         elif char in "]}":
