@@ -1,8 +1,11 @@
-"""The inputs of a build: which key, which RPMs, whether they pass, and their identity.
+"""The inputs of a build: which key, which RPMs, and whether they pass.
 
 Checks here raise InputError/BuildError with the file or package at fault; they run before
-anything is written. The identity functions give the manifest its ``inputs`` section and
-the fingerprint that lets an unchanged rebuild be skipped.
+anything is written (docs/build-checks.md): the base (checksums, boot files, repository
+metadata, every package), the gateway RPMs (headers, the product's identity, protected
+packages, no base package's NEVRA, rpm 4.8, signatures), room on the output's file
+system. ``inputidentity.py`` turns the checked inputs into the manifest's ``inputs`` and
+the rebuild fingerprint.
 """
 
 from __future__ import annotations
@@ -82,7 +85,8 @@ def check_inputs(
     allow_unresolved: bool,
 ) -> CheckedInputs:
     """Everything about the inputs that can be checked before anything is written: the
-    base's checksums and boot files, every gateway RPM's header and signature."""
+    base's checksums, boot files, metadata and packages, every gateway RPM's header (and
+    what it claims to be) and signature."""
     rpm_files = gateway_rpm_files(gateway_rpms)
     base.verify_checksums()
     for rel in (EFIBOOT, BIOS_LOADER):

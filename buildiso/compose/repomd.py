@@ -123,7 +123,8 @@ def _entry(rel: str, index: int, data: ET.Element) -> MetadataFile:
     location = data.find(f"{_NS}location")
     href = location.get("href", "") if location is not None else ""
     parts = href.split("/")
-    if not href or href.startswith("/") or ".." in parts or posixpath.normpath(href) != href:
+    if (not href or href != href.strip() or href.startswith("/") or ".." in parts
+            or posixpath.normpath(href) != href):  # fmt: skip
         raise InputError(f"{key}: location {href[:80]!r} is not a path inside the repository",
                          hint=_REMAKE)  # fmt: skip
     _refuse_zstd(href)
