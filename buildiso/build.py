@@ -16,17 +16,28 @@ scratch folder: no partial ISO is ever left under its final name.
 
 from __future__ import annotations
 
+import errno
+import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
 from buildiso import __version__, buildinputs, outdir, paths, publish, run
-from buildiso.buildinputs import BuildIdentity, SigningKey
-from buildiso.compose.stage import Composed, compose_media, unresolved_problems, why_entry
+from buildiso.buildinputs import SigningKey
+from buildiso.compose.stage import (
+    Composed,
+    compose_media,
+    refuse_file_conflicts,
+    unresolved_problems,
+    why_entry,
+)
 from buildiso.config import Variant
-from buildiso.errors import InputError
+from buildiso.errors import BuildError, InputError
+from buildiso.inputidentity import BuildIdentity, identify, repo_package_entry
 from buildiso.log import step
 from buildiso.manifest import SCHEMA, Manifest, load_manifest
 from buildiso.master import iso
@@ -83,8 +94,9 @@ def build_iso(
             base_has_chain=base.exists(CHAIN_C32),
         )
         need = buildinputs.base_size(base) + sum(h.size for h in checked.headers)
-        buildinputs.check_free_space(out_dir, need=need)
-        identity = buildinputs.identify(
+        inodes = buildinputs.inodes_needed(base, checked.headers)
+        buildinputs.check_free_space(out_dir, need=need, inodes=inodes)
+        identity = identify(
             checked, rendered=rendered, profile=profile, key=key,
             allow_unsigned=allow_unsigned, allow_unresolved=allow_unresolved,
         )  # fmt: skip
@@ -93,25 +105,61 @@ def build_iso(
             step(f"inputs unchanged since the last build: keeping {outputs.iso}")
             return publish.result_from(previous, outputs, started, skipped=True)
 
-        with publish.locked_work_dir(out_dir, profile.iso_name) as work:
-            overlay = work / "overlay"
-            composed = compose_media(
-                rpm_files=checked.rpm_files, overlay=overlay,
-                media=OverlayReader(overlay, base), ks_text=rendered[KS_PATH],
-                epoch=checked.epoch, allow_unresolved=allow_unresolved,
-            )  # fmt: skip
-            with step("base packages of the install set: header + payload digests (rpm -K)"):
-                verify_base_packages(base=base, packages=composed.closure.packages, scratch=work)
-            mastered = master_media(
-                base=base, overlay=overlay, scratch=work, profile=profile, rendered=rendered,
-                epoch=checked.epoch, content_seed=identity.content_seed,
-            )  # fmt: skip
-            manifest = _manifest(profile, identity, composed, mastered)
-            publish.publish(
-                outputs=outputs, tmp_iso=mastered.image, sha256=mastered.sha256,
-                manifest=manifest, fingerprint=identity.fingerprint,
-            )  # fmt: skip
+        with out_of_room_is_one_line(out_dir):
+            with publish.locked_work_dir(out_dir, profile.iso_name) as work:
+                overlay = work / "overlay"
+                composed = compose_media(
+                    rpm_files=checked.rpm_files, overlay=overlay,
+                    media=OverlayReader(overlay, base), ks_text=rendered[KS_PATH],
+                    epoch=checked.epoch, allow_unresolved=allow_unresolved,
+                )  # fmt: skip
+                with step("install set: base packages' digests (rpm -K), file conflicts"):
+                    base_files = verify_base_packages(
+                        base=base, packages=composed.closure.packages, scratch=work
+                    )
+                    refuse_file_conflicts(composed, base_files)
+                mastered = master_media(
+                    base=base, overlay=overlay, scratch=work, profile=profile, rendered=rendered,
+                    epoch=checked.epoch, content_seed=identity.content_seed,
+                )  # fmt: skip
+                manifest = _manifest(profile, identity, composed, mastered)
+                publish.publish(
+                    outputs=outputs, tmp_iso=mastered.image, sha256=mastered.sha256,
+                    manifest=manifest, fingerprint=identity.fingerprint,
+                )  # fmt: skip
     return publish.result_from(manifest, outputs, started, skipped=False)
+
+
+_FULL = ("No space left on device", "Disk quota exceeded")  # strerror(ENOSPC), (EDQUOT)
+_HINT_FULL = "free space and inodes there (df -h, df -i) or pass --out to another file system"
+
+
+@contextmanager
+def out_of_room_is_one_line(out_dir: Path) -> Iterator[None]:
+    """The file system filling up (space or inodes) while the build writes is the machine's
+    state, not a bug: one line naming the folder, exit 1, whether our own write or a tool's
+    (createrepo_c, xorriso) ran into it. The scratch folder goes with the failure and the
+    previous outputs stay (publish renames them last)."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        where = f" ({exc.filename})" if exc.filename else ""
+        raise BuildError(
+            f"{out_dir}: no space or inodes left on its file system{where}: {exc.strerror}",
+            hint=_HINT_FULL,
+        ) from exc
+    except BuildError as exc:
+        full = next((text for text in _FULL if text in exc.message), None)
+        if full is None:
+            raise
+        tool = re.search(r"exit code \d+: (\S+)", exc.message)
+        name = Path(tool.group(1)).name if tool else "a tool"
+        raise BuildError(
+            f"{out_dir}: no space or inodes left on its file system: {name} failed ({full})",
+            hint=_HINT_FULL,
+        ) from exc
 
 
 def _manifest(
@@ -130,7 +178,7 @@ def _manifest(
         },
         "inputs": identity.inputs,
         "install_set": [
-            {**buildinputs.repo_package_entry(p), **why_entry(composed.closure, p.name)}
+            {**repo_package_entry(p), **why_entry(composed.closure, p.name)}
             for p in composed.closure.packages
         ],
         # shipped anyway (--allow-unresolved); always [] in a release build
@@ -151,12 +199,33 @@ def _sample_parts(sample: SampleBase) -> tuple[Path, Path, SigningKey]:
     return sample.tree, sample.gateway_rpms, key
 
 
-def _sample_inputs() -> tuple[Path, Path, SigningKey]:
-    """The main job's default: the sample base (built first when needed) and its key."""
+def _sample_release(sample: SampleBase, profile: Profile) -> Path:
+    """The sample's gateway RPMs of the profile's release (the sample builds 4.9.0-190 and
+    the previous 4.8.0-150), or InputError: a sample build never mixes releases."""
+    from buildiso.sample.base import sample_releases
+
+    releases = sample_releases(sample)
+    want = (profile.version, str(profile.build))
+    if want in releases:
+        return releases[want]
+    have = ", ".join(f"{v}-{b}" for v, b in sorted(releases))
+    raise InputError(
+        f"no sample gateway RPMs of version {profile.version} build {profile.build} "
+        f"({profile.path.name}); the sample has {have}",
+        hint="pass --base and --gateway-rpms with that release's RPMs, or a profile of a "
+        "release the sample has",
+    )
+
+
+def _sample_inputs(profile: Profile) -> tuple[Path, Path, SigningKey]:
+    """The main job's default: the sample base (built first when needed), its key and the
+    gateway RPMs of the profile's release."""
     from buildiso.sample.base import build_sample_base
 
     with step("sample base (built once, then cached)"):
-        return _sample_parts(build_sample_base(paths.DEFAULT_SAMPLE_BASE))
+        sample = build_sample_base(paths.DEFAULT_SAMPLE_BASE)
+    base, _rpms, key = _sample_parts(sample)
+    return base, _sample_release(sample, profile), key
 
 
 def build_sample_iso(
@@ -196,7 +265,7 @@ def build_command(
     profile = load_profile(profile_path, variant)
     outdir.check(out_dir)  # before the sample base is built: minutes
     if base is None and gateway_rpms is None:
-        base, gateway_rpms, sample_key = _sample_inputs()
+        base, gateway_rpms, sample_key = _sample_inputs(profile)
         key = (
             sample_key
             if gpg_key is None and key_id is None

@@ -1,25 +1,27 @@
-"""The inputs of a build: which key, which RPMs, whether they pass, and their identity.
+"""The inputs of a build: which key, which RPMs, and whether they pass.
 
 Checks here raise InputError/BuildError with the file or package at fault; they run before
-anything is written. The identity functions give the manifest its ``inputs`` section and
-the fingerprint that lets an unchanged rebuild be skipped.
+anything is written (docs/build-checks.md): the base (checksums, boot files, repository
+metadata, every package), the gateway RPMs (headers, the product's identity, protected
+packages, no base package's NEVRA, rpm 4.8, signatures), room on the output's file
+system. ``inputidentity.py`` turns the checked inputs into the manifest's ``inputs`` and
+the rebuild fingerprint.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
-import shutil
-from collections.abc import Callable, Mapping
+import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from buildiso import boundedjson, paths
 from buildiso import fingerprint as fingerprint_mod
-from buildiso import paths
-from buildiso.compose.depsolve import SOLVER
-from buildiso.compose.repo import RepoPackage
+from buildiso.compose.protected import replacements
+from buildiso.compose.repo import ListedPackage
 from buildiso.compose.rhel6compat import check_rhel6_compat
 from buildiso.compose.rpms import (
     RpmHeader,
@@ -29,10 +31,10 @@ from buildiso.compose.rpms import (
     verify_signatures,
 )
 from buildiso.errors import BuildError, InputError
-from buildiso.fingerprint import fingerprint
 from buildiso.log import step
 from buildiso.manifest import write_manifest
 from buildiso.master import iso, pruning
+from buildiso.master.basepackages import verify_base_repository
 from buildiso.master.basetree import BaseTree
 from buildiso.master.staging import EFIBOOT
 from buildiso.render.profile import Profile
@@ -41,8 +43,11 @@ from buildiso.sourcedate import epoch_from_env
 log = logging.getLogger("buildiso.buildinputs")
 
 REPO_CONF_RPM = "cs-email-repo-conf-3.6.3-1.x86_64.rpm"
+# The product's own package: its version and release are the profile's version and build.
+PRODUCT_PACKAGE = "cs-email"
 GATEWAY_ARCHES = ("x86_64", "noarch", "i686", "i386")
 _SPACE_MARGIN = 64 * 2**20  # metadata, efiboot copy, repodata: generous
+_INODE_MARGIN = 200  # repodata, overlay, work folders, outputs (the sample build: ~70)
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,8 @@ class CheckedInputs:
     unverified: list[str]  # packages whose signature was not verified (--allow-unsigned)
     epoch: int  # SOURCE_DATE_EPOCH, given or derived from the inputs
     password_hash: str
+    base_sha256: str  # of the ISO file, or of a tree's .treeinfo + repomd.xml
+    base_sums: dict[str, str] | None  # a tree's files by path (hashed once per build)
 
 
 REQUIRED_TOOLS = (
@@ -80,7 +87,8 @@ def check_inputs(
     allow_unresolved: bool,
 ) -> CheckedInputs:
     """Everything about the inputs that can be checked before anything is written: the
-    base's checksums and boot files, every gateway RPM's header and signature."""
+    base's checksums, boot files, metadata and packages, every gateway RPM's header (and
+    what it claims to be) and signature."""
     rpm_files = gateway_rpm_files(gateway_rpms)
     # a mismatch is refused; a listed file the product leaves out anyway may be absent
     pruning.verify_base_checksums(base)
@@ -89,8 +97,10 @@ def check_inputs(
             raise InputError(
                 f"{base.source}: {rel} missing", hint="the base must be a bootable DVD"
             )
+    base_sha256, base_sums, listed = check_base(base)
     headers = read_rpms(rpm_files)
-    check_headers(headers)
+    check_headers(headers, profile=profile)
+    check_base_twins(headers, listed)
     check_rhel6_compat(rpm_files)  # no flag waives it: rpm 4.8 must install every package
     with step(f"signatures: {len(rpm_files)} gateway package(s) against key {key.key_id}"):
         signatures = check_signatures(rpm_files, key=key, allow_unsigned=allow_unsigned)
@@ -114,7 +124,51 @@ def check_inputs(
         unverified=unverified,
         epoch=source_date_epoch(headers, base),
         password_hash=password_hash,
+        base_sha256=base_sha256,
+        base_sums=base_sums,
     )
+
+
+def check_base(base: BaseTree) -> tuple[str, dict[str, str] | None, tuple[ListedPackage, ...]]:
+    """The base's identity and its packages, checked: an ISO hashed (and checkisomd5'd once
+    per content), a tree's files hashed (once per build: the fingerprint reuses the sums);
+    the repository's metadata against repomd.xml and every package on it (basepackages.py),
+    once per content of the base (the verified-digest cache remembers it)."""
+    sums: dict[str, str] | None = None
+    if base.kind == "iso":
+        digest = content = cached_file_sha256(base.source, verify=check_base_implant)
+    else:
+        with step(f"hashing the base tree ({len(base.iter_files())} files)"):
+            sums = fingerprint_mod.tree_sums(base.source, base.iter_files())
+        content = fingerprint_mod.sums_digest(sums)
+        # A tree has no single checksum: .treeinfo (which checksums the images, verified
+        # above) and repomd.xml (which checksums the package metadata) stand for it.
+        treeinfo, index = base.read_bytes(".treeinfo"), base.read_bytes("repodata/repomd.xml")
+        digest = sha256_bytes(treeinfo + b"\0" + index)
+    key = f"packages:{content}"
+    checked = _verified_cache().get(key) is True
+    with step(f"base repository: metadata{'' if checked else ' and every package'}"):
+        listed = verify_base_repository(base, file_sums=sums, packages=not checked)
+    if not checked:
+        _remember_verified(key)
+    return digest, sums, listed
+
+
+def check_base_twins(headers: list[RpmHeader], listed: tuple[ListedPackage, ...]) -> None:
+    """A gateway package with a base package's name-epoch-version-release-arch: two files
+    claim to be one package (yum would take either), refused."""
+    base = {p.nevra: p for p in listed}
+    twins = [
+        f"{h.filename}: is {h.nevra}, as the base's {base[h.nevra].location}"
+        for h in headers
+        if h.nevra in base
+    ]
+    if twins:
+        raise InputError(
+            "; ".join(twins) + " (one name-epoch-version-release-arch, two packages)",
+            hint="give the gateway package another release (or leave it out: the base "
+            "already has it)",
+        )
 
 
 def signing_key(profile: Profile, *, gpg_key: Path | None, key_id: str | None) -> SigningKey:
@@ -129,6 +183,13 @@ def signing_key(profile: Profile, *, gpg_key: Path | None, key_id: str | None) -
 def gateway_rpm_files(folder: Path) -> list[Path]:
     if not folder.is_dir():
         raise InputError(f"{folder}: not a folder", hint="--gateway-rpms takes the folder of RPMs")
+    links = sorted(p.name for p in folder.iterdir() if p.name.endswith(".rpm") and p.is_symlink())
+    if links:
+        # a link may point anywhere: only files the user put in the folder are read
+        raise InputError(
+            f"{folder}: {', '.join(links)}: symbolic link(s), not package files",
+            hint="copy the packages into the folder instead of linking them",
+        )
     rpms = sorted(p for p in folder.iterdir() if p.name.endswith(".rpm") and p.is_file())
     if not rpms:
         raise InputError(
@@ -151,7 +212,7 @@ def duplicate_packages(headers: list[RpmHeader]) -> list[str]:
     ]
 
 
-def check_headers(headers: list[RpmHeader]) -> None:
+def check_headers(headers: list[RpmHeader], *, profile: Profile | None = None) -> None:
     duplicates = duplicate_packages(headers)
     if duplicates:
         raise InputError(
@@ -176,6 +237,37 @@ def check_headers(headers: list[RpmHeader]) -> None:
         )
     if problems:
         raise InputError("; ".join(problems), hint="fix the gateway RPM folder")
+    replaced = replacements(headers)
+    if replaced:
+        raise InputError(
+            "; ".join(map(str, replaced)),
+            hint="a gateway package may not obsolete, provide or rename these "
+            "(docs/build-checks.md): rebuild it without that relation",
+        )
+    if profile is not None:
+        check_product_identity(headers, profile)
+
+
+def check_product_identity(headers: list[RpmHeader], profile: Profile) -> None:
+    """The profile says which release this is; the product package must be that release.
+    Both ways round: a 4.8.0 profile with 4.9.0 RPMs, or a 4.9.0 profile with 4.8.0 RPMs."""
+    product = [h for h in headers if h.name == PRODUCT_PACKAGE]
+    want = f"version {profile.version} build {profile.build}"
+    if not product:
+        raise InputError(
+            f"{PRODUCT_PACKAGE} is not among the gateway RPMs ({profile.path.name} is "
+            f"{profile.product} {want})",
+            hint=f"point --gateway-rpms at the {profile.version}-{profile.build} release's RPMs",
+        )
+    wrong = [h for h in product if (h.version, h.release) != (profile.version, str(profile.build))]
+    if wrong:
+        found = ", ".join(f"{h.path.name} ({h.version}-{h.release})" for h in wrong)
+        raise InputError(
+            f"{found}: not the release {profile.path.name} describes ({want}, "
+            f"{PRODUCT_PACKAGE}-{profile.version}-{profile.build})",
+            hint="give the gateway RPMs of the profile's release, or the profile of the RPMs' "
+            "release (--profile)",
+        )
 
 
 def check_signatures(
@@ -194,14 +286,30 @@ def check_signatures(
     return results
 
 
-def check_free_space(out_dir: Path, *, need: int) -> None:
-    free = shutil.disk_usage(out_dir).free
+def check_free_space(out_dir: Path, *, need: int, inodes: int = 0) -> None:
+    """Room for the ISO (``need`` bytes) and the files of the scratch folder (``inodes``)
+    on ``out_dir``'s file system; BuildError (the machine, not the input) when short."""
+    stats = os.statvfs(out_dir)
+    free = stats.f_bavail * stats.f_frsize
     if free < need + _SPACE_MARGIN:
         raise BuildError(
             f"not enough free space in {out_dir}: the ISO needs about {need // 2**20} MiB, "
             f"{free // 2**20} MiB free",
             hint="free space there or pass --out to a folder with room",
         )
+    # f_files is 0 where the file system has no inode limit (btrfs, some network ones)
+    if stats.f_files and stats.f_favail < inodes + _INODE_MARGIN:
+        raise BuildError(
+            f"not enough free inodes in {out_dir}: the build writes about "
+            f"{inodes + _INODE_MARGIN} files there, {stats.f_favail} inodes free",
+            hint="remove files there (df -i shows inodes) or pass --out to another file system",
+        )
+
+
+def inodes_needed(base: BaseTree, headers: list[RpmHeader]) -> int:
+    """Files and folders the scratch folder holds at most: the gateway RPMs' copies, the
+    overlay, and an ISO base's packages copied out for their checks."""
+    return len(headers) + (len(base.iter_files()) if base.kind == "iso" else 0)
 
 
 def base_size(base: BaseTree) -> int:
@@ -222,24 +330,11 @@ def source_date_epoch(headers: list[RpmHeader], base: BaseTree) -> int:
     return max([base_time, *(h.build_time for h in headers)])
 
 
-# --- identity of the inputs (manifest, fingerprint, GPT GUID) ---------------------------
+# --- the base's digest, checked once per content ------------------------------------
 
 
 def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def base_identity(base: BaseTree) -> dict[str, Any]:
-    ident: dict[str, Any] = {"source": str(base.source), "kind": base.kind, "label": base.label}
-    if base.kind == "iso":
-        ident["sha256"] = cached_file_sha256(base.source, verify=check_base_implant)
-    else:
-        # A tree has no single checksum: .treeinfo (which checksums the images, verified
-        # above) and repomd.xml (which checksums the package metadata) stand for it.
-        ident["sha256"] = sha256_bytes(
-            base.read_bytes(".treeinfo") + b"\0" + base.read_bytes("repodata/repomd.xml")
-        )
-    return ident
 
 
 def check_base_implant(image: Path) -> None:
@@ -264,141 +359,36 @@ def cached_file_sha256(path: Path, *, verify: Callable[[Path], None] | None = No
     digest = iso.sha256_file(path)
     if verify is None:
         return digest
-    cache = paths.DEFAULT_OUT / "cache" / "verified-sha256.json"
-    try:
-        known = json.loads(cache.read_text())
-    except (OSError, ValueError):
-        known = {}
-    if not isinstance(known, dict):
-        known = {}
-    if known.get(digest) is True:
+    if _verified_cache().get(digest) is True:
         return digest
     verify(path)
-    try:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        write_manifest(cache, {**known, digest: True})
-    except OSError:
-        pass  # only a cache
+    _remember_verified(digest)
     return digest
 
 
-# The build tools the manifest names (their version lines; the fingerprint has them all).
-MANIFEST_TOOLS = ("xorriso", "createrepo_c", "mtools", "rpm")
+_VERIFIED_CACHE = "verified-sha256.json"
 
 
-def tool_versions(identities: Mapping[str, Mapping[str, str]]) -> dict[str, str]:
-    """The manifest's ``tools``: version lines taken from the fingerprint's probes."""
-    return {name: identities.get(name, {}).get("version", "absent") for name in MANIFEST_TOOLS}
+def _verified_cache() -> dict[str, Any]:
+    """out/cache/verified-sha256.json: content digests that passed a full check. Bounded,
+    typed; anything else reads as empty (it is only a cache)."""
+    cache = paths.DEFAULT_OUT / "cache" / _VERIFIED_CACHE
+    try:
+        known = boundedjson.load(cache, max_bytes=4 * 2**20, max_depth=2)
+    except (OSError, InputError):
+        return {}
+    if not isinstance(known, dict):
+        return {}
+    return {k: v for k, v in known.items() if isinstance(k, str) and v is True}
 
 
-def _package_entry(nevra: str, name: str, arch: str, evr: str, **extra: str) -> dict[str, str]:
-    return {"nevra": nevra, "name": name, "arch": arch, "evr": evr, **extra}
-
-
-def repo_package_entry(pkg: RepoPackage) -> dict[str, str]:
-    return _package_entry(pkg.nevra, pkg.name, pkg.arch, str(pkg.evr), repo=pkg.repo)
-
-
-def header_entry(h: RpmHeader) -> dict[str, str]:
-    evr = f"{h.epoch}:{h.version}-{h.release}" if h.epoch else f"{h.version}-{h.release}"
-    return _package_entry(h.nevra, h.name, h.arch, evr, file=h.filename, sha256=h.sha256)
-
-
-def content_seed(inputs: Mapping[str, Any], rendered: Mapping[str, Any]) -> bytes:
-    """What the GPT GUID derives from: contents only, so moving the inputs changes nothing."""
-    content = {
-        "base": inputs["base"]["sha256"],
-        "gateway": [p["sha256"] for p in inputs["gateway_packages"]],
-        "rendered": {rel: entry["sha256"] for rel, entry in rendered.items()},
-        "epoch": inputs["source_date_epoch"],
-    }
-    return json.dumps(content, sort_keys=True).encode()
-
-
-def describe_inputs(
-    *,
-    base: BaseTree,
-    headers: list[RpmHeader],
-    key: SigningKey,
-    allow_unsigned: bool,
-    unverified: list[str],
-    profile: Profile,
-    epoch: int,
-    allow_unresolved: bool = False,
-) -> dict[str, Any]:
-    """The manifest's ``inputs`` section."""
-    return {
-        "base": base_identity(base),
-        "gateway_packages": [header_entry(h) for h in sorted(headers, key=lambda h: h.filename)],
-        "signing": {
-            "key_id": key.key_id,
-            "public_key_sha256": sha256_bytes(key.public_key.read_bytes())
-            if key.public_key
-            else None,
-            "allow_unsigned": allow_unsigned,
-            "unverified": unverified,
-        },
-        # --allow-unresolved: unresolved Requires shipped (a development build)
-        # the solver too: another libsolv could resolve another set from the same inputs
-        "depsolve": {"allow_unresolved": allow_unresolved, "solver": SOLVER},
-        # createrepo_c --groupfile: the gateway group as cs-repo/ carries it
-        "gateway_comps": {"sha256": fingerprint_mod.read_files()["gateway_comps"]},
-        "profile": {
-            "path": str(profile.path),
-            "sha256": sha256_bytes(profile.path.read_bytes()),
-            "variant": str(profile.variant),
-        },
-        "source_date_epoch": epoch,
-    }
-
-
-@dataclass(frozen=True)
-class BuildIdentity:
-    """What the build is made of, as the manifest records it, and its fingerprint."""
-
-    inputs: dict[str, Any]  # the manifest's "inputs"
-    rendered: dict[str, dict[str, str]]  # rel path -> sha256 + text
-    tools: dict[str, str]
-    fingerprint: str  # equal fingerprints: an unchanged rebuild
-
-    @property
-    def content_seed(self) -> bytes:
-        return content_seed(self.inputs, self.rendered)
-
-
-def identify(
-    checked: CheckedInputs,
-    *,
-    rendered: Mapping[str, str],
-    profile: Profile,
-    key: SigningKey,
-    allow_unsigned: bool,
-    allow_unresolved: bool,
-) -> BuildIdentity:
-    inputs = describe_inputs(
-        base=checked.base,
-        headers=checked.headers,
-        key=key,
-        allow_unsigned=allow_unsigned,
-        unverified=checked.unverified,
-        allow_unresolved=allow_unresolved,
-        profile=profile,
-        epoch=checked.epoch,
-    )
-    entries = {
-        rel: {"sha256": sha256_bytes(text.encode()), "text": text}
-        for rel, text in sorted(rendered.items())
-    }
-    base = checked.base
-    environment = fingerprint_mod.environment(
-        base_tree=base.source if base.kind == "dir" else None, base_files=base.iter_files()
-    )
-    tools = tool_versions(environment["tools"])  # one probe per tool per build
-    return BuildIdentity(
-        inputs=inputs,
-        rendered=entries,
-        tools=tools,
-        fingerprint=fingerprint(
-            inputs=inputs, rendered=entries, tools=tools, environment=environment
-        ),
-    )
+def _remember_verified(key: str) -> None:
+    cache = paths.DEFAULT_OUT / "cache" / _VERIFIED_CACHE
+    known = _verified_cache()
+    if len(known) > 1000:  # one entry per base content ever checked: keep it small
+        known = {}
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        write_manifest(cache, {**known, key: True})
+    except OSError:
+        pass  # only a cache

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from buildiso import __version__, config, paths
+from buildiso import __version__, config, paths, secretenv
 from buildiso.config import (
     Accel,
     EfiFlavour,
@@ -45,13 +45,8 @@ profile_option = click.option(
     show_default=True,
     help="Product profile (TOML).",
 )
-variant_option = click.option(
-    "--variant",
-    type=_choice(Variant),
-    default=Variant.TEST.value,
-    show_default=True,
-    help="Profile variant (sizes /var).",
-)
+variant_option = click.option("--variant", type=_choice(Variant), default=Variant.TEST.value,
+                              show_default=True, help="Profile variant (sizes /var).")  # fmt: skip
 password_option = click.option(
     "--password-file",
     type=_EXISTING_FILE,
@@ -447,4 +442,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def entry_point() -> None:
+    """The ``buildiso`` program: the password variable leaves the environment first."""
+    secretenv.reexec_without_password()
     sys.exit(main())

@@ -53,19 +53,30 @@ PYTHON_LIBRARIES = ("jinja2", "pycdlib", "solv")
 _SKIPPED_PARTS = {"__pycache__"}
 
 
-def tree_digest(root: Path, rels: Iterable[str]) -> str:
-    """sha256 over (path, content sha256) of the given files of ``root``, sorted.
+def tree_sums(root: Path, rels: Iterable[str]) -> dict[str, str]:
+    """sha256 of each of the given files of ``root``, by path, sorted.
 
     The files are hashed on every core (hashlib releases the GIL): a DVD-sized base tree is
-    4 GB to read and hash on every build (#15).
+    4 GB to read and hash on every build (#15). The build hashes its base tree once and
+    gives the sums to both the package check (basepackages.py) and the fingerprint.
     """
     ordered = sorted(rels)
     with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
-        sums = pool.map(sha256_file, (root / rel for rel in ordered))
-        digest = hashlib.sha256()
-        for rel, file_sum in zip(ordered, sums, strict=True):
-            digest.update(rel.encode() + b"\0" + file_sum.encode() + b"\n")
+        return dict(zip(ordered, pool.map(sha256_file, (root / rel for rel in ordered)),
+                        strict=True))  # fmt: skip
+
+
+def sums_digest(sums: Mapping[str, str]) -> str:
+    """sha256 over (path, content sha256) pairs, sorted by path."""
+    digest = hashlib.sha256()
+    for rel, file_sum in sorted(sums.items()):
+        digest.update(rel.encode() + b"\0" + file_sum.encode() + b"\n")
     return digest.hexdigest()
+
+
+def tree_digest(root: Path, rels: Iterable[str]) -> str:
+    """sha256 over (path, content sha256) of the given files of ``root``, sorted."""
+    return sums_digest(tree_sums(root, rels))
 
 
 def _files_under(root: Path) -> list[str]:
@@ -135,16 +146,24 @@ def python_identity() -> dict[str, str]:
     return libs
 
 
-def environment(*, base_tree: Path | None, base_files: Iterable[str] = ()) -> dict[str, Any]:
+def environment(
+    *,
+    base_tree: Path | None,
+    base_files: Iterable[str] = (),
+    base_sums: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
     """What the fingerprint adds to the manifest's records (kept out of the manifest: it
-    holds machine facts such as executable digests)."""
+    holds machine facts such as executable digests). ``base_sums``: the base tree's file
+    sums when the build has them already (else its ``base_files`` are hashed here)."""
     state: dict[str, Any] = {
         "files": read_files(),
         "tools": tool_identities(),
         "python": python_identity(),
     }
     if base_tree is not None:
-        state["base_tree"] = tree_digest(base_tree, base_files)
+        state["base_tree"] = (
+            sums_digest(base_sums) if base_sums is not None else tree_digest(base_tree, base_files)
+        )
     return state
 
 

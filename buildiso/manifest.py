@@ -19,6 +19,7 @@ from typing import Any
 
 import click
 
+from buildiso import boundedjson
 from buildiso.compose.rpmversion import Evr
 from buildiso.errors import InputError
 from buildiso.manifesttypes import Package, ParsedManifest, RenderedFile, parse_manifest
@@ -46,16 +47,24 @@ def write_manifest(path: Path, manifest: Manifest) -> None:
         raise
 
 
-def load_manifest(path: Path) -> Manifest:
+# A DVD build's manifest (install set, staged files, rendered texts) is a few MB.
+MAX_MANIFEST_BYTES = 64 * 2**20
+MAX_MANIFEST_DEPTH = 16
+
+
+def load_manifest(path: Path, *, follow_symlinks: bool = True) -> Manifest:
+    """A manifest read bounded (size, nesting, numbers, Unicode: boundedjson.py); a symbolic
+    link is followed only when the user named it (``follow_symlinks``)."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = boundedjson.load(path, max_bytes=MAX_MANIFEST_BYTES, max_depth=MAX_MANIFEST_DEPTH,
+                                follow_symlinks=follow_symlinks)  # fmt: skip
     except OSError as exc:
         raise InputError(
             f"{path}: cannot read ({exc.strerror})", hint="give a build's *.manifest.json"
         ) from exc
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except InputError as exc:
         raise InputError(
-            f"{path}: not a JSON manifest ({exc})", hint="give a *.manifest.json"
+            f"not a JSON manifest: {exc.message}", hint="give a *.manifest.json"
         ) from exc
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         raise InputError(

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
-import json
 import logging
 import os
 import shutil
@@ -29,12 +28,14 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from buildiso import boundedjson
 from buildiso.errors import InputError
-from buildiso.manifest import Manifest, load_manifest, write_manifest
+from buildiso.manifest import MAX_MANIFEST_BYTES, Manifest, load_manifest, write_manifest
 
 log = logging.getLogger("buildiso.publish")
 
 STATE_SCHEMA = 1  # the hidden .<stem>.buildstate.json
+_MAX_STATE_BYTES = 64 * 1024  # the state file and SHA256SUM: a few hundred bytes
 
 
 @dataclass(frozen=True)
@@ -166,20 +167,23 @@ def unchanged_build(
         state_path.unlink(missing_ok=True)
         return None
     try:
-        state = json.loads(state_path.read_text(encoding="utf-8"))
-        old = load_manifest(manifest_path)
+        # our own files: read bounded, never through a link someone put in their place
+        state = boundedjson.load(state_path, max_bytes=_MAX_STATE_BYTES, max_depth=4)
+        old = load_manifest(manifest_path, follow_symlinks=False)
+        manifest_bytes = boundedjson.read_bytes(manifest_path, max_bytes=MAX_MANIFEST_BYTES)
+        sums_text = boundedjson.read_text(sums, max_bytes=_MAX_STATE_BYTES)
     except (OSError, ValueError, InputError):
         state_path.unlink(missing_ok=True)
         return None
     sums_line = f"{old.get('iso', {}).get('sha256')}  {iso_path.name}"
-    manifest_sha256 = hashlib.sha256(manifest_path.read_bytes()).hexdigest()
+    manifest_sha256 = hashlib.sha256(manifest_bytes).hexdigest()
     if (
         isinstance(state, dict)
         and state.get("schema") == STATE_SCHEMA
         and state.get("fingerprint") == fingerprint
         and state.get("iso") == _file_state(iso_path)
         and state.get("manifest_sha256") == manifest_sha256
-        and sums_line in sums.read_text(errors="replace")
+        and sums_line in sums_text
     ):
         return old
     state_path.unlink(missing_ok=True)
@@ -210,21 +214,28 @@ def publish(
     """
     tmp_sums = tmp_iso.with_name("SHA256SUM")
     tmp_sums.write_text(f"{sha256}  {outputs.iso_name}\n", encoding="ascii")
+    # Every new file exists before the first rename: a file system that fills up now
+    # fails the build with the old outputs all in place, never half replaced.
+    tmp_manifest = tmp_iso.with_name(outputs.manifest.name)
+    write_manifest(tmp_manifest, manifest)
     # On disk before renamed into place: after a power cut the names never point at
     # data that was still only in the page cache.
-    for path in (tmp_sums, tmp_iso):
+    for path in (tmp_sums, tmp_manifest, tmp_iso):
         fsync_path(path)
     with signals_held():
         outputs.state.unlink(missing_ok=True)
         os.replace(tmp_sums, outputs.sums)
         os.replace(tmp_iso, outputs.iso)
-        write_manifest(outputs.manifest, manifest)  # fsyncs its temp file before the rename
-        record_state(
-            state_path=outputs.state,
-            iso_path=outputs.iso,
-            manifest_path=outputs.manifest,
-            fingerprint=fingerprint,
-        )
+        os.replace(tmp_manifest, outputs.manifest)
+        try:
+            record_state(
+                state_path=outputs.state,
+                iso_path=outputs.iso,
+                manifest_path=outputs.manifest,
+                fingerprint=fingerprint,
+            )
+        except OSError as exc:  # only the rebuild-skip state: the next build rebuilds
+            log.warning("could not record the build state (%s): the next build rebuilds", exc)
         fsync_path(outputs.out_dir)  # the renames themselves
 
 

@@ -275,3 +275,14 @@ def spawn(
         yield child
     finally:
         child.stop(grace=grace)
+
+
+def replace_process(argv: Sequence[str], env: Mapping[str, str]) -> None:
+    """``execve`` ``argv`` in place of this process (same PID, a new image): the only way a
+    running program can shed what its environment block holds (``secretenv.py``). The
+    caller's environment is its to choose here. Returns only when ``execve`` failed."""
+    log.debug("re-executing: %s", shlex.join(argv))
+    try:
+        os.execve(argv[0], list(argv), dict(env))
+    except OSError as exc:
+        log.debug("re-execution failed: %s", exc)

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 EPOCH = 1_700_000_000
+# Debian's rpmbuild has no BuildArch compatible with these: built with --target instead.
+_TARGET_ONLY = ("i686", "i386")
 
 
 def build_rpm(
@@ -29,11 +31,14 @@ def build_rpm(
     files: tuple[str, ...] = (),
     payload: str = "w6.gzdio",
     extra_spec: str = "",
+    install: str | None = None,
 ) -> Path:
     """Build ``name`` into ``workdir/RPMS/<arch>/`` and return the .rpm's path.
 
     ``payload`` is rpmbuild's ``_binary_payload`` (``w19.zstdio``: a package RHEL 6's rpm
-    cannot read); ``extra_spec`` is appended to the spec (e.g. a %filetriggerin section).
+    cannot read); ``extra_spec`` is appended to the spec (e.g. a %filetriggerin section);
+    ``install`` replaces the generated %install script (then ``files`` are raw %files lines,
+    e.g. ``%attr(0600,root,root) /etc/x`` or ``%dir /opt/x``).
     """
     files = files or (f"/usr/share/{name}/README",)
     tags = [f"Requires: {r}" for r in requires]
@@ -42,10 +47,11 @@ def build_rpm(
     tags += [f"Obsoletes: {o}" for o in obsoletes]
     if epoch is not None:
         tags.append(f"Epoch: {epoch}")
-    install = "\n".join(
-        f"mkdir -p %{{buildroot}}{os.path.dirname(f)}\necho {name} > %{{buildroot}}{f}"
-        for f in files
-    )
+    if install is None:
+        install = "\n".join(
+            f"mkdir -p %{{buildroot}}{os.path.dirname(f)}\necho {name} > %{{buildroot}}{f}"
+            for f in files
+        )
     spec = workdir / "SPECS" / f"{name}-{version}-{release}.spec"
     spec.parent.mkdir(parents=True, exist_ok=True)
     spec.write_text(
@@ -54,7 +60,7 @@ Version: {version}
 Release: {release}
 Summary: test package {name}
 License: MIT
-BuildArch: {arch}
+{"" if arch in _TARGET_ONLY else f"BuildArch: {arch}"}
 AutoReqProv: no
 {chr(10).join(tags)}
 
@@ -76,6 +82,7 @@ Test package {name}.
             "--define", "__os_install_post %{nil}",
             "--define", "_buildhost buildiso-test",
             "--define", "use_source_date_epoch_as_buildtime 1",
+            *(["--target", arch] if arch in _TARGET_ONLY else []),
             str(spec),
         ],
         check=True,

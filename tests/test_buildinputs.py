@@ -102,12 +102,12 @@ def test_epoch(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_fingerprint_covers_inputs_output_tools_and_code(monkeypatch: pytest.MonkeyPatch) -> None:
     parts = {"inputs": {"a": 1}, "rendered": {"ks.cfg": "x"}, "tools": {"xorriso": "1.5.4"}}
-    first = buildinputs.fingerprint(**parts)  # type: ignore[arg-type]
-    assert first == buildinputs.fingerprint(**parts)  # type: ignore[arg-type]
+    first = fingerprint.fingerprint(**parts)  # type: ignore[arg-type]
+    assert first == fingerprint.fingerprint(**parts)  # type: ignore[arg-type]
     for key, other in (("inputs", {"a": 2}), ("rendered", {"ks.cfg": "y"}), ("tools", {})):
-        assert buildinputs.fingerprint(**{**parts, key: other}) != first  # type: ignore[arg-type]
+        assert fingerprint.fingerprint(**{**parts, key: other}) != first  # type: ignore[arg-type]
     monkeypatch.setattr(fingerprint, "code_digest", lambda: "changed code")
-    assert buildinputs.fingerprint(**parts) != first  # type: ignore[arg-type]
+    assert fingerprint.fingerprint(**parts) != first  # type: ignore[arg-type]
 
 
 @pytest.mark.integration

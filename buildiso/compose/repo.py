@@ -3,28 +3,27 @@
 The gateway repo is made by createrepo_c in compatibility mode (gzip XML plus the sqlite
 databases RHEL 6's yum reads), with the gateway comps group and fixed timestamps so the
 same packages always give the same bytes. Reading: repomd.xml says where primary,
-filelists and comps are; libsolv parses primary and filelists into a pool (the one
-repodata reader in buildiso, the one the resolver uses), comps.py the groups.
+filelists and comps are and what their checksums are (repomd.py: each file is checked
+before it is read); libsolv parses primary and filelists into a pool (the one repodata
+reader in buildiso, the one the resolver uses), comps.py the groups.
 """
 
 from __future__ import annotations
 
-import bz2
-import gzip
-import lzma
 import os
 import shutil
 import tempfile
-import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 import solv
 
+from buildiso.compose import repomd
 from buildiso.compose.comps import Group, load_comps
+from buildiso.compose.repomd import RepoMd, read_repomd
 from buildiso.compose.rpms import RpmHeader, read_rpms
 from buildiso.compose.rpmversion import Evr, Relation
 from buildiso.errors import InputError
@@ -36,10 +35,12 @@ __all__ = [
     "DirReader",
     "GatewayRepo",
     "Group",
+    "ListedPackage",
     "MediaRepos",
     "RepoPackage",
     "TreeReader",
     "compose_gateway_repo",
+    "listed_packages",
     "load_comps",
     "load_media",
     "load_repo",
@@ -47,12 +48,6 @@ __all__ = [
 
 GATEWAY_REPO_DIR = "cs-repo"
 _REMAKE_METADATA = "the repository metadata is damaged: copy it again or re-run createrepo_c"
-_NS = {
-    "repo": "http://linux.duke.edu/metadata/repo",
-    "common": "http://linux.duke.edu/metadata/common",
-    "rpm": "http://linux.duke.edu/metadata/rpm",
-    "filelists": "http://linux.duke.edu/metadata/filelists",
-}
 
 
 class TreeReader(Protocol):
@@ -71,6 +66,9 @@ class DirReader:
 
     def read_bytes(self, rel: str) -> bytes:
         return (self.root / rel).read_bytes()
+
+    def open(self, rel: str) -> BinaryIO:
+        return (self.root / rel).open("rb")
 
     def exists(self, rel: str) -> bool:
         return (self.root / rel).exists()
@@ -245,31 +243,44 @@ def new_pool() -> solv.Pool:
     return pool
 
 
-def add_repo(pool: solv.Pool, reader: TreeReader, *, repo_id: str, prefix: str) -> solv.Repo:
+def add_repo(
+    pool: solv.Pool, reader: TreeReader, *, repo_id: str, prefix: str, filelists: bool = True
+) -> solv.Repo:
     """Read the repo under ``prefix`` into ``pool``: libsolv parses primary and filelists
-    (ours only finds them in repomd.xml and decompresses them, refusing zstd like RHEL 6)."""
-    where = f"{prefix}/" if prefix else ""
-    href = _repomd_location(reader, where, "primary")
-    if href is None:
+    (ours finds them in repomd.xml, checks their checksums and decompresses them, refusing
+    zstd like RHEL 6)."""
+    return _add_repo(pool, reader, read_repomd(reader, f"{prefix}/" if prefix else ""),
+                     repo_id=repo_id, filelists=filelists)  # fmt: skip
+
+
+def _add_repo(
+    pool: solv.Pool, reader: TreeReader, index: RepoMd, *, repo_id: str, filelists: bool
+) -> solv.Repo:
+    primary = index.get("primary")
+    if primary is None:
         raise InputError(
-            f"{where}repodata/repomd.xml lists no primary metadata",
+            f"{index.where}repodata/repomd.xml lists no primary metadata",
             hint="regenerate the repository with createrepo_c --compatibility",
         )
     repo = pool.add_repo(repo_id)
-    _feed(repo, reader, where + href, flags=0)
-    filelists = _repomd_location(reader, where, "filelists")
-    if filelists is not None:
-        _feed(repo, reader, where + filelists, flags=solv.Repo.REPO_EXTEND_SOLVABLES)
+    _feed(repo, reader, index, primary, flags=0)
+    files = index.get("filelists") if filelists else None
+    if files is not None:
+        _feed(repo, reader, index, files, flags=solv.Repo.REPO_EXTEND_SOLVABLES)
     return repo
 
 
-def _feed(repo: solv.Repo, reader: TreeReader, rel: str, *, flags: int) -> None:
-    data = _decompress(rel, reader.read_bytes(rel))
+def _feed(
+    repo: solv.Repo, reader: TreeReader, index: RepoMd, entry: repomd.MetadataFile, *, flags: int
+) -> None:
+    rel = index.path(entry)
+    data = repomd.read_verified(reader, index, entry)
     fd = os.memfd_create("buildiso-repodata")
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
+        for chunk in repomd.open_chunks(rel, data):
+            view = memoryview(chunk)
+            while view:
+                view = view[os.write(fd, view) :]
         os.lseek(fd, 0, os.SEEK_SET)
         handle = solv.xfopen_fd("", fd)  # libsolv dups the descriptor
     finally:
@@ -280,6 +291,40 @@ def _feed(repo: solv.Repo, reader: TreeReader, rel: str, *, flags: int) -> None:
         handle.close()
     if not ok:
         raise InputError(f"{rel}: not valid repodata ({repo.pool.errstr})", hint=_REMAKE_METADATA)
+
+
+@dataclass(frozen=True)
+class ListedPackage:
+    """A package as primary.xml lists it: where it is and the checksum of its file."""
+
+    nevra: str
+    name: str
+    epoch: int
+    version: str
+    release: str
+    arch: str
+    location: str  # relative to the repo's root
+    algorithm: str  # hashlib's name ("" when primary gives none)
+    checksum: str
+
+
+def listed_packages(reader: TreeReader, *, prefix: str = "") -> tuple[ListedPackage, ...]:
+    """Every package primary.xml lists (primary only: no file lists needed), sorted."""
+    pool = new_pool()
+    repo = add_repo(pool, reader, repo_id=prefix or "base", prefix=prefix, filelists=False)
+    found = []
+    for s in repo.solvables_iter():
+        evr = Evr.parse(s.evr)
+        chk = s.lookup_checksum(solv.SOLVABLE_CHECKSUM)
+        kind = chk.typestr() if chk is not None else ""
+        epoch = f"{evr.epoch}:" if evr.epoch else ""
+        found.append(ListedPackage(
+            nevra=f"{s.name}-{epoch}{evr.version}-{evr.release or ''}.{s.arch}",
+            name=s.name, epoch=evr.epoch, version=evr.version, release=evr.release or "",
+            arch=s.arch, location=s.lookup_location()[0] or "",
+            algorithm={"sha": "sha1"}.get(kind, kind), checksum=chk.hex() if chk else "",
+        ))  # fmt: skip
+    return tuple(sorted(found, key=lambda p: p.location))
 
 
 def repo_package(s: solv.XSolvable) -> RepoPackage:
@@ -316,45 +361,6 @@ def _relation(text: str) -> Relation:
         return Relation(text)
 
 
-def _repomd_location(reader: TreeReader, where: str, data_type: str) -> str | None:
-    rel = f"{where}repodata/repomd.xml"
-    if not reader.exists(rel):
-        raise InputError(
-            f"{rel} not found",
-            hint="the tree has no yum repository there: is it an install tree?",
-        )
-    try:
-        root = ET.fromstring(reader.read_bytes(rel))
-    except ET.ParseError as exc:
-        raise InputError(f"{rel}: not valid XML ({exc})", hint="regenerate the repodata") from exc
-    for data in root.findall("repo:data", _NS):
-        if data.get("type") == data_type:
-            location = data.find("repo:location", _NS)
-            if location is not None and location.get("href"):
-                return location.get("href")
-    return None
-
-
-def _decompress(name: str, data: bytes) -> bytes:
-    try:
-        if name.endswith(".gz"):
-            return gzip.decompress(data)
-        if name.endswith(".xz"):
-            return lzma.decompress(data)
-        if name.endswith(".bz2"):
-            return bz2.decompress(data)
-    except (OSError, EOFError, lzma.LZMAError) as exc:
-        raise InputError(
-            f"{name}: corrupt compressed metadata ({exc})", hint=_REMAKE_METADATA
-        ) from exc
-    if name.endswith((".zst", ".zck")):
-        raise InputError(
-            f"{name}: zstd/zchunk metadata cannot be read by RHEL 6 yum",
-            hint="regenerate the repository with createrepo_c --compatibility",
-        )
-    return data
-
-
 # --- the media's repositories -------------------------------------------------------------
 
 
@@ -385,14 +391,12 @@ def load_media(tree: Path | TreeReader, *, extra: Sequence[tuple[str, Path]] = (
     ids: list[str] = []
     for repo_id, reader, prefix in repos:
         ids.append(repo_id)
-        add_repo(pool, reader, repo_id=repo_id, prefix=prefix)
-        where = f"{prefix}/" if prefix else ""
-        comps_href = _repomd_location(reader, where, "group") or _repomd_location(
-            reader, where, "group_gz"
-        )
-        if comps_href:
-            data = _decompress(comps_href, reader.read_bytes(where + comps_href))
-            for gid, group in load_comps(data, source=where + comps_href).items():
+        index = read_repomd(reader, f"{prefix}/" if prefix else "")
+        _add_repo(pool, reader, index, repo_id=repo_id, filelists=True)
+        comps = index.get("group") or index.get("group_gz")
+        if comps is not None:
+            data = repomd.open_bytes(index.path(comps), repomd.read_verified(reader, index, comps))
+            for gid, group in load_comps(data, source=index.path(comps)).items():
                 groups[gid] = _merge(groups.get(gid), group)
     pool.addfileprovides()
     pool.createwhatprovides()

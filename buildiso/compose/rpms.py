@@ -54,17 +54,51 @@ class RpmHeader:
         return f"{self.name}-{epoch}{self.version}-{self.release}.{self.arch}"
 
 
-def read_rpm(path: Path) -> RpmHeader:
-    """Read ``path``'s header; a file that is not a readable binary RPM → InputError."""
+# rpm's own sanity limits on a header (lib/header.c, hdrchkTags/hdrchkData), lowered for
+# the data: a real package's header is a few MB at most.
+_MAX_TAGS = 0xFFFF
+_MAX_HEADER_DATA = 64 * 2**20
+_LEAD = 96
+_HEADER_MAGIC = b"\x8e\xad\xe8\x01"
+
+
+def _check_header_sizes(path: Path) -> None:
+    """The signature and main headers' sizes, read before rpmfile allocates for them: a
+    damaged or hostile file claiming 4 GB of header is refused, not read into memory."""
+    with path.open("rb") as f:
+        offset = _LEAD
+        for which in ("signature", "main"):
+            f.seek(offset)
+            intro = f.read(16)
+            if len(intro) < 16 or intro[:4] != _HEADER_MAGIC:
+                raise _corrupt(path, f"no {which} header where one belongs")
+            tags, size = int.from_bytes(intro[8:12], "big"), int.from_bytes(intro[12:16], "big")
+            if tags > _MAX_TAGS or size > _MAX_HEADER_DATA:
+                raise _corrupt(path, f"{which} header claims {tags} tags, {size} bytes")
+            offset += 16 + tags * 16 + size
+            if which == "signature":
+                offset += -offset % 8  # the signature header is padded to 8 bytes
+
+
+def read_header_tags(path: Path) -> dict[str, Any]:
+    """The header of the RPM at ``path`` as rpmfile's tag dictionary (bounded reads)."""
     try:
+        _check_header_sizes(path)
         with rpmfile.open(str(path)) as rpm:
-            headers: dict[Any, Any] = dict(rpm.headers)
+            return dict(rpm.headers)
     except OSError as exc:
         raise InputError(
             f"{path}: cannot read: {exc.strerror}", hint="check the file and its permissions"
         ) from exc
+    except InputError:
+        raise
     except Exception as exc:  # rpmfile raises assorted errors (even AssertionError) on junk
         raise _corrupt(path, str(exc) or type(exc).__name__) from exc
+
+
+def read_rpm(path: Path) -> RpmHeader:
+    """Read ``path``'s header; a file that is not a readable binary RPM → InputError."""
+    headers = read_header_tags(path)
     try:
         name = _text(headers["name"])
         version = _text(headers["version"])
@@ -103,6 +137,16 @@ def _corrupt(path: Path, detail: str) -> InputError:
         f"{path.name}: not a valid RPM package ({detail})",
         hint=f"the file {path} is corrupt or truncated: fetch or rebuild it",
     )
+
+
+def tag_texts(value: Any) -> list[str]:
+    """A string-array tag's values (rpmfile gives bytes, or one value bare)."""
+    return _texts(value)
+
+
+def tag_ints(value: Any) -> list[int]:
+    """An integer-array tag's values (rpmfile gives a bare int for one element)."""
+    return _ints(value)
 
 
 def _text(value: Any) -> str:

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from buildiso import paths
 from buildiso.compose.depsolve import Closure, resolve_install_set
+from buildiso.compose.fileconflicts import describe, file_conflicts, package_files
 from buildiso.compose.firewall import lokkit_problems
 from buildiso.compose.kspackages import parse_packages
 from buildiso.compose.repo import GATEWAY_REPO_DIR, TreeReader, compose_gateway_repo, load_media
-from buildiso.errors import ValidationFailed
+from buildiso.errors import InputError, ValidationFailed
 from buildiso.log import step
 from buildiso.render.templates import KS_PATH
 
@@ -80,3 +82,24 @@ def why_entry(closure: Closure, name: str) -> dict[str, str | int]:
 def unresolved_problems(closure: Closure) -> list[str]:
     """The unresolved Requires as ``ks.cfg:LINE: unresolved dependency: ...`` lines."""
     return [f"{KS_PATH}:{u.line}: unresolved dependency: {u}" for u in closure.unresolved]
+
+
+def refuse_file_conflicts(composed: Composed, base_files: Mapping[str, Path]) -> int:
+    """Every path two packages of the install set cannot share (fileconflicts.py), refused
+    in one line: anaconda's transaction test would stop the install there. ``base_files``:
+    the install set's base packages by location. Returns how many packages were read."""
+    packages = [
+        package_files(composed.repo_dir / p.location, gateway=True)
+        if p.repo == GATEWAY_REPO_DIR
+        else package_files(base_files[p.location], gateway=False)
+        for p in composed.closure.packages
+    ]
+    conflicts = file_conflicts(packages)
+    if conflicts:
+        raise InputError(
+            f"file conflicts in the install set (the installer's rpm transaction test would "
+            f"stop the install): {describe(conflicts)}",
+            hint="a gateway package may not own a base package's files with other content, "
+            "type or permissions: move or drop those files (docs/build-checks.md)",
+        )
+    return len(packages)

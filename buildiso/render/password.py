@@ -16,30 +16,39 @@ the password would let a guess be checked with one cheap HMAC instead of the 5,0
 rounds of the hash. The cost of a fixed salt: two builds of the same release with the same
 password show the same hash. The password is expired at first boot anyway.
 
-``BUILDISO_CS_ADMIN_PASSWORD`` is removed from ``os.environ`` once read, so nothing started
-later (or a crash report) sees it; programs we start get ``run.child_env()``'s minimal
-environment in any case. The SHA-512 crypt itself is ``shacrypt`` (the ``crypt`` module is
-gone in Python 3.13).
+``BUILDISO_CS_ADMIN_PASSWORD`` never stays in the process's environment: the CLI takes it
+out before any work (``secretenv``: it re-executes itself without it, the password passed
+through a pipe, since ``/proc/<pid>/environ`` keeps what ``os.environ`` forgets); programs
+we start get ``run.child_env()``'s minimal environment in any case. The SHA-512 crypt
+itself is ``shacrypt`` (the ``crypt`` module is gone in Python 3.13).
+
+Bounded: a password file is read no further than a password of ``MAX_LENGTH`` characters
+can be (``/dev/zero`` is one line, not a MemoryError), and the policy's costly checks
+(dictionary words with swaps, sequences) only run on a password of allowed length, so
+checking any input is linear in its size.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 
+from buildiso import secretenv
 from buildiso.errors import InputError
 from buildiso.render.profile import Profile
 from buildiso.render.shacrypt import sha512_crypt
 
-ENV_VAR = "BUILDISO_CS_ADMIN_PASSWORD"
+ENV_VAR = secretenv.ENV_VAR
 WORDS_FILE = Path(__file__).resolve().parent / "data" / "words.txt"
 
 MIN_LENGTH = 8
 MAX_LENGTH = 128
+# What a password file may hold: MAX_LENGTH characters of UTF-8 and a line end.
+MAX_FILE_BYTES = 4 * MAX_LENGTH + 2
+assert MAX_FILE_BYTES <= secretenv.MAX_BYTES
 _SEQUENCE_LENGTH = 4
 # Rows of a US keyboard and the digit row: "qwer", "asdf", "7890" are sequences too.
 _KEYBOARD_ROWS = ("1234567890", "qwertyuiop", "asdfghjkl", "zxcvbnm")
@@ -113,12 +122,15 @@ def _dictionary_word(password: str) -> bool:
 
 
 def policy_failures(password: str) -> list[str]:
-    """The vendor rules ``password`` breaks (empty list = acceptable). Never echoes it."""
+    """The vendor rules ``password`` breaks (empty list = acceptable). Never echoes it.
+
+    A password over ``MAX_LENGTH`` fails on its length alone: the other rules are not
+    looked at (their cost grows with the length; the length rule already refuses it)."""
+    if len(password) > MAX_LENGTH:
+        return [f"at most {MAX_LENGTH} characters"]
     failures = []
     if len(password) < MIN_LENGTH:
         failures.append(f"at least {MIN_LENGTH} characters")
-    if len(password) > MAX_LENGTH:
-        failures.append(f"at most {MAX_LENGTH} characters")
     if any(not c.isprintable() for c in password):
         failures.append("printable characters only (no newline, tab or control characters)")
     if _classes(password) < 3:
@@ -166,33 +178,50 @@ def hash_password(password: str, *, salt: str) -> str:
     return hashed
 
 
+def _decode(data: bytes, *, limit: int, source: str) -> str:
+    if len(data) > limit:
+        raise InputError(
+            f"{source}: longer than {MAX_LENGTH} characters, the password policy's most "
+            f"(read no further than {limit} bytes)",
+            hint="a password file holds one line: the password",
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"{source}: the password is not UTF-8 text",
+                         hint="a UTF-8 text file holding one line") from None  # fmt: skip
+
+
+def _read_password_file(path: Path) -> str:
+    try:
+        with path.open("rb") as f:  # a FIFO (``<(pass show x)``) works too: read once
+            data = f.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise InputError(
+            f"{path}: cannot read the password file ({exc.strerror or type(exc).__name__})",
+            hint="a UTF-8 text file holding one line",
+        ) from None
+    text = _decode(data, limit=MAX_FILE_BYTES, source=str(path))
+    # one trailing newline is how editors save a one-line file; anything else is content
+    text = text[:-1] if text.endswith("\n") else text
+    return text[:-1] if text.endswith("\r") else text
+
+
 def read_custom_password(
     *, password_file: Path | None, environ: Mapping[str, str] | None = None
 ) -> tuple[str, str] | None:
     """(password, where it came from) or None when no custom password was given."""
-    env = os.environ if environ is None else environ
-    from_env = env.get(ENV_VAR)
-    if environ is None:
-        os.environ.pop(ENV_VAR, None)  # read once; nothing started later inherits it
+    from_env = secretenv.environment_password(environ)
     if password_file is not None and from_env is not None:
         raise InputError(
             f"both --password-file and {ENV_VAR} are set",
             hint="give the custom cs-admin password one way only",
         )
     if password_file is not None:
-        try:
-            text = password_file.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(
-                f"{password_file}: cannot read the password file ({type(exc).__name__})",
-                hint="a UTF-8 text file holding one line",
-            ) from None
-        # one trailing newline is how editors save a one-line file; anything else is content
-        text = text[:-1] if text.endswith("\n") else text
-        text = text[:-1] if text.endswith("\r") else text
-        return text, str(password_file)
+        return _read_password_file(password_file), str(password_file)
     if from_env is not None:
-        return from_env, f"${ENV_VAR}"
+        source = f"${ENV_VAR}"
+        return _decode(from_env, limit=secretenv.MAX_BYTES, source=source), source
     return None
 
 

@@ -42,7 +42,12 @@ from buildiso.render.profilemodel import (
     Signing,
     System,
 )
-from buildiso.render.profilereader import SHA512_CRYPT, build_profile
+from buildiso.render.profilereader import (
+    MAX_PROFILE_BYTES,
+    SHA512_CRYPT,
+    build_profile,
+    check_toml_nesting,
+)
 from buildiso.render.profilerules import show
 
 __all__ = [
@@ -53,11 +58,23 @@ __all__ = [
 
 
 def load_profile(path: Path, variant: Variant) -> Profile:
-    """Load and check the profile at ``path`` for ``variant``; InputError on any problem."""
+    """Load and check the profile at ``path`` for ``variant``; InputError on any problem.
+    Read bounded: at most ``MAX_PROFILE_BYTES``, nesting checked before the parser runs."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        with path.open("rb") as f:
+            raw = f.read(MAX_PROFILE_BYTES + 1)
     except FileNotFoundError:
         raise InputError(f"{path}: profile not found", hint="pass --profile PATH") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the profile ({exc.strerror})",
+                         hint="pass --profile PATH of a readable file") from None  # fmt: skip
+    if len(raw) > MAX_PROFILE_BYTES:
+        raise InputError(f"{path}: larger than {MAX_PROFILE_BYTES // 1024} KiB: not a profile",
+                         hint="pass --profile PATH of a product profile (a few KB)")  # fmt: skip
+    try:
+        text = raw.decode("utf-8")
+        check_toml_nesting(text, source=str(path))
+        data = tomllib.loads(text)
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: not valid TOML: {exc}", hint="fix the syntax") from None
     profile = build_profile(Path(path), data, variant)

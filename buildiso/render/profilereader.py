@@ -4,19 +4,27 @@ Every value is checked here, once, before anything is rendered: an unknown key, 
 or a value out of range is reported with the file, the dotted key and what is allowed.
 Well-formed values that are still wrong for the product are refused too, each with its
 reason: the admin user is not root or a system account, paths are normalised absolute
-paths without ``..``.
+paths without ``..``, the ISO is named for its version and build. How a value is read
+(typed, bounded) is ``profilefields.py``.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from buildiso.config import Variant
 from buildiso.errors import InputError, ValidationFailed
+from buildiso.render.profilefields import (
+    MAX_LIST,
+    MAX_NESTING,
+    MAX_PARTITIONS,
+    MAX_PROFILE_BYTES,
+    FieldReader,
+    check_toml_nesting,
+)
 from buildiso.render.profilemodel import (
     ROOT_MIN_MB,
     TRACKING_FACTOR,
@@ -31,7 +39,7 @@ from buildiso.render.profilemodel import (
     Signing,
     System,
 )
-from buildiso.render.profilerules import admin_user_problem, path_problem, show
+from buildiso.render.profilerules import admin_user_problem, show
 
 # --- value patterns (anchored with fullmatch) -------------------------------------------
 _TEXT = r"[A-Za-z0-9][A-Za-z0-9 ()._,/+-]{0,69}"
@@ -62,133 +70,21 @@ def _is_system_dir(path: str) -> bool:
 
 
 # A zero signature means "none" to firmware and boot loaders alike.
+__all__ = [
+    "MAX_LIST", "MAX_NESTING", "MAX_PARTITIONS", "MAX_PROFILE_BYTES", "SHA512_CRYPT",
+    "build_profile", "check_toml_nesting", "iso_name_for", "show",
+]  # fmt: skip
 _DISK_SIGNATURE = r"0x(?!0{8})[0-9a-f]{8}"
 _FSTYPES = ("ext4", "ext3", "ext2", "xfs", "swap")
 
-# --- checking ---------------------------------------------------------------------------
-T = TypeVar("T")
+
+def iso_name_for(version: str, build: int) -> str:
+    """The released ISO's name for a version and build: 4.9.0 build 190 is EMAIL_490_190.iso
+    (the installation guide's file name)."""
+    return f"EMAIL_{version.replace('.', '')}_{build}.iso"
 
 
-class _Reader:
-    """Reads typed values out of TOML tables, collecting every problem with its key."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.problems: list[str] = []
-
-    def problem(self, key: str, message: str) -> None:
-        self.problems.append(f"{self.path}: {key}: {message}")
-
-    def check_path(self, key: str, value: str, *, absolute: bool) -> None:
-        """A path must be normalised: no ``..`` or ``.`` parts, no ``//``, no trailing ``/``."""
-        if value:  # an empty one is already reported by its pattern
-            error = path_problem(value, absolute=absolute)
-            if error:
-                self.problem(key, error)
-
-    def table(self, data: Mapping[str, Any], key: str, allowed: set[str]) -> dict[str, Any]:
-        value = data.get(key.rsplit(".", 1)[-1])
-        if not isinstance(value, dict):
-            self.problem(key, f"missing or not a table (expected [{key}])")
-            return {}
-        for unknown in sorted(set(value) - allowed):
-            self.problem(f"{key}.{unknown}", f"unknown key (allowed: {', '.join(sorted(allowed))})")
-        return value
-
-    def get(
-        self,
-        data: Mapping[str, Any],
-        section: str,
-        name: str,
-        kind: type[T],
-        default: T,
-        check: Callable[[T], str | None] | None = None,
-    ) -> T:
-        key = f"{section}.{name}" if section else name
-        if name not in data:
-            self.problem(key, f"missing (expected {kind.__name__})")
-            return default
-        value = data[name]
-        # bool is an int in Python: do not accept true for a number or 1 for a flag.
-        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            self.problem(key, f"wrong type {type(value).__name__} (expected {kind.__name__})")
-            return default
-        if check is not None:
-            error = check(value)
-            if error:
-                self.problem(key, error)
-                return default
-        return value
-
-    def text(
-        self,
-        data: Mapping[str, Any],
-        section: str,
-        name: str,
-        pattern: str,
-        desc: str,
-        *,
-        secret: bool = False,
-    ) -> str:
-        return self.get(data, section, name, str, "", _pattern_check(pattern, desc, secret=secret))
-
-    def integer(self, data: Mapping[str, Any], section: str, name: str, lo: int, hi: int) -> int:
-        return self.get(data, section, name, int, lo, _range_check(lo, hi))
-
-    def flag(self, data: Mapping[str, Any], section: str, name: str) -> bool:
-        return self.get(data, section, name, bool, False)
-
-    def choice(
-        self, data: Mapping[str, Any], section: str, name: str, allowed: tuple[str, ...]
-    ) -> str:
-        def check(value: str) -> str | None:
-            if value not in allowed:
-                return f"{show(value)} not allowed (allowed: {', '.join(allowed)})"
-            return None
-
-        return self.get(data, section, name, str, allowed[0], check)
-
-    def text_list(
-        self, data: Mapping[str, Any], section: str, name: str, pattern: str, desc: str
-    ) -> tuple[str, ...]:
-        items = self.get(data, section, name, list, [])
-        out: list[str] = []
-        for index, item in enumerate(items):
-            key = f"{section}.{name}[{index}]"
-            if not isinstance(item, str):
-                self.problem(key, f"wrong type {type(item).__name__} (expected str)")
-                continue
-            error = _pattern_check(pattern, desc)(item)
-            if error:
-                self.problem(key, error)
-                continue
-            out.append(item)
-        if len(set(out)) != len(out):
-            self.problem(f"{section}.{name}", "duplicate entries")
-        return tuple(out)
-
-
-def _pattern_check(pattern: str, desc: str, *, secret: bool = False) -> Callable[[str], str | None]:
-    def check(value: str) -> str | None:
-        if re.fullmatch(pattern, value) is None:
-            # A field meant for a hash may hold a plaintext password by mistake: never echo it.
-            shown = "value (not shown)" if secret else show(value)
-            return f"{shown} not allowed (allowed: {desc})"
-        return None
-
-    return check
-
-
-def _range_check(lo: int, hi: int) -> Callable[[int], str | None]:
-    def check(value: int) -> str | None:
-        if not lo <= value <= hi:
-            return f"{value} out of range (allowed: {lo}..{hi})"
-        return None
-
-    return check
-
-
-def _firewall_port(reader: _Reader, key: str, value: object) -> FirewallPort | None:
+def _firewall_port(reader: FieldReader, key: str, value: object) -> FirewallPort | None:
     if not isinstance(value, str):
         reader.problem(key, f"wrong type {type(value).__name__} (expected str like '22/tcp')")
         return None
@@ -209,15 +105,22 @@ _TOP_KEYS = {
 
 def build_profile(path: Path, data: dict[str, Any], variant: Variant) -> Profile:
     """``Profile`` for ``variant`` from parsed TOML ``data``; InputError/ValidationFailed."""
-    r = _Reader(path)
+    r = FieldReader(path)
     for unknown in sorted(set(data) - _TOP_KEYS):
         r.problem(unknown, f"unknown key (allowed: {', '.join(sorted(_TOP_KEYS))})")
 
     prod = r.table(data, "product", {"name", "version", "build", "iso_name", "volume_label"})
     product = r.text(prod, "product", "name", _TEXT, _TEXT_DESC)
+    reported = len(r.problems)
     version = r.text(prod, "product", "version", r"[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}", "X.Y.Z")
     build = r.integer(prod, "product", "build", 1, 99999)
     iso_name = r.text(prod, "product", "iso_name", r"[A-Za-z0-9_.-]{1,60}\.iso", "NAME.iso")
+    if len(r.problems) == reported and iso_name != iso_name_for(version, build):
+        r.problem(
+            "product.iso_name",
+            f"{show(iso_name)} is not {show(iso_name_for(version, build))} (the release's "
+            "ISO is named EMAIL_<version without dots>_<build>.iso)",
+        )
     volume_label = r.text(prod, "product", "volume_label", _LABEL, _LABEL_DESC)
 
     m = r.table(
@@ -339,7 +242,7 @@ def build_profile(path: Path, data: dict[str, Any], variant: Variant) -> Profile
 _VARIANT_KEYS = {"description", "sizes_mb", "two_year_tracking"}
 
 
-def _variant_table(r: _Reader, data: dict[str, Any], variant: Variant) -> dict[str, Any]:
+def _variant_table(r: FieldReader, data: dict[str, Any], variant: Variant) -> dict[str, Any]:
     variants = r.table(data, "variants", {v.value for v in Variant})
     for v in Variant:  # every variant must be present, not only the one asked for
         if v.value in variants:
@@ -353,7 +256,12 @@ def _variant_table(r: _Reader, data: dict[str, Any], variant: Variant) -> dict[s
 
 
 def _partitions(
-    r: _Reader, data: dict[str, Any], variant: Variant, chosen: dict[str, Any], *, tracking: bool
+    r: FieldReader,
+    data: dict[str, Any],
+    variant: Variant,
+    chosen: dict[str, Any],
+    *,
+    tracking: bool,
 ) -> tuple[Partition, ...]:
     vkey = f"variants.{variant.value}"
     overrides: dict[str, Any] = {}
@@ -363,6 +271,9 @@ def _partitions(
     raw = data.get("partitions")
     if not isinstance(raw, list) or not raw:
         r.problem("partitions", "missing (expected [[partitions]] tables)")
+        return ()
+    if len(raw) > MAX_PARTITIONS:
+        r.problem("partitions", f"{len(raw)} entries (allowed: at most {MAX_PARTITIONS})")
         return ()
     parts: list[Partition] = []
     unusable_sizes: set[str] = set()

@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from buildiso import paths
+from buildiso import boundedjson, paths
 from buildiso.errors import BuildError, InputError
 from buildiso.log import log, step
 from buildiso.master.basetree import open_base
@@ -113,6 +113,20 @@ class SampleBase:
     key_id: str  # 8 lower-case hex digits, as rpm prints it
 
 
+def sample_releases(sample: SampleBase) -> dict[tuple[str, str], Path]:
+    """(version, release) of ``cs-email`` -> the folder of the sample's gateway RPMs of that
+    release: the current one and the previous one (``previous.py``)."""
+    from buildiso.compose.rpms import read_rpm
+
+    found: dict[tuple[str, str], Path] = {}
+    for folder in (sample.gateway_rpms, sample.gateway_rpms.with_name(previous.DIR_NAME)):
+        for rpm in sorted(folder.glob("cs-email-[0-9]*.rpm")):
+            header = read_rpm(rpm)
+            if header.name == "cs-email":
+                found[(header.version, header.release)] = folder
+    return found
+
+
 def source_date_epoch() -> int:
     env = epoch_from_env()
     return rpmbuild.DEFAULT_EPOCH if env is None else env
@@ -177,8 +191,8 @@ def _is_current(out_dir: Path, stamp: dict[str, object]) -> bool:
     if not stamp_file.is_file():
         return False
     try:
-        old = json.loads(stamp_file.read_text())
-    except json.JSONDecodeError:
+        old = boundedjson.load(stamp_file, max_bytes=4 * 2**20, max_depth=4)
+    except (OSError, InputError):
         return False
     layout = _layout(out_dir)
     complete = layout.tree.is_dir() and layout.iso.is_file() and layout.gpg_public_key.is_file()

@@ -3,15 +3,22 @@
 The payload is gzip (``w9.gzdio``): busybox's rpm2cpio and RHEL 6's rpm read only gzip
 or xz, not rpm 4.18's default zstd. Build time, build host and file times are pinned
 (SOURCE_DATE_EPOCH) so an unchanged spec gives an identical package.
+
+rpmbuild splits what it is given at spaces in places (``%files -f FILE``, and the specs'
+%install lines are shell): a ``BUILDISO_OUT`` or checkout with a space in its path broke
+every spec. So rpmbuild only sees paths without spaces: a private folder under the temp
+folder holds a link to each real folder and file it needs (``_Links``).
 """
 
 from __future__ import annotations
 
 import shutil
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from buildiso import tmpdirs
 from buildiso.errors import BuildError, InputError
 from buildiso.run import run
 
@@ -61,29 +68,59 @@ def spec_files(spec_dir: Path) -> list[Path]:
     return specs
 
 
-def _defines(inputs: SpecInputs, topdir: Path, rpm_dir: Path) -> list[str]:
+class _Links:
+    """Space-free names for the paths rpmbuild needs: links in a private folder."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def __call__(self, name: str, target: Path) -> Path:
+        link = self.folder / name
+        link.symlink_to(target.absolute())
+        return link
+
+    def python(self) -> str:
+        """This Python, named through a link to its installation (a venv stays a venv:
+        pyvenv.cfg is found one folder above the executable)."""
+        exe = Path(sys.executable)
+        return str(self("python", exe.parent.parent) / exe.parent.name / exe.name)
+
+
+def _defines(inputs: SpecInputs, topdir: Path, rpm_dir: Path, links: _Links) -> list[str]:
+    top = links("top", topdir)
+    python = links.python()
     defines = dict(_FIXED_DEFINES)
     defines.update(
         {
-            "_topdir": str(topdir),
-            "_builddir": str(topdir / "BUILD"),
-            "_buildrootdir": str(topdir / "BUILDROOT"),
-            "_rpmdir": str(rpm_dir),
-            "_srcrpmdir": str(topdir / "SRPMS"),
-            "buildiso_kernel_root": str(inputs.kernel_root),
+            "_topdir": str(top),
+            "_builddir": str(top / "BUILD"),
+            "_buildrootdir": str(top / "BUILDROOT"),
+            "_rpmdir": str(links("rpms", rpm_dir)),
+            "_srcrpmdir": str(top / "SRPMS"),
+            "buildiso_kernel_root": str(links("kernel", inputs.kernel_root)),
             "buildiso_kernel_version": inputs.kernel_version,
-            "buildiso_initrd": str(inputs.initrd),
-            "buildiso_sources": str(inputs.sources),
-            "buildiso_bincopy": f"{sys.executable} -m buildiso.sample.bincopy",
-            "buildiso_yumtree": f"{sys.executable} -m buildiso.sample.yum",
+            "buildiso_initrd": str(links("initrd.img", inputs.initrd)),
+            "buildiso_sources": str(links("sources", inputs.sources)),
+            "buildiso_bincopy": f"{python} -m buildiso.sample.bincopy",
+            "buildiso_yumtree": f"{python} -m buildiso.sample.yum",
         }
     )
     if inputs.vendor_key is not None:
-        defines["buildiso_vendor_key"] = str(inputs.vendor_key)
+        defines["buildiso_vendor_key"] = str(links("vendor-key", inputs.vendor_key))
     args: list[str] = []
     for name, value in defines.items():
         args += ["--define", f"{name} {value}"]
     return args
+
+
+def _link_folder() -> Path:
+    root = Path(tempfile.gettempdir())
+    if any(c.isspace() for c in str(root)):
+        raise InputError(
+            f"the temporary folder {root} has a space in its path, which rpmbuild cannot take",
+            hint="set TMPDIR to a folder without spaces (e.g. /tmp)",
+        )
+    return root
 
 
 def build_spec(spec: Path, *, inputs: SpecInputs, workdir: Path, rpm_dir: Path, epoch: int) -> None:
@@ -93,10 +130,10 @@ def build_spec(spec: Path, *, inputs: SpecInputs, workdir: Path, rpm_dir: Path, 
     for sub in ("BUILD", "BUILDROOT", "SRPMS"):
         (topdir / sub).mkdir(parents=True)
     try:
-        run(
-            ["rpmbuild", "-bb", "--target", "x86_64", *_defines(inputs, topdir, rpm_dir), spec],
-            env={"SOURCE_DATE_EPOCH": str(epoch), "TZ": "UTC"},
-        )
+        with tmpdirs.private_dir("rpmbuild", root=_link_folder()) as folder:
+            defines = _defines(inputs, topdir, rpm_dir, _Links(folder))
+            run(["rpmbuild", "-bb", "--target", "x86_64", *defines, spec],
+                env={"SOURCE_DATE_EPOCH": str(epoch), "TZ": "UTC"})  # fmt: skip
     except BuildError as exc:
         raise BuildError(
             f"rpmbuild failed for {spec.name}: {exc.message}",

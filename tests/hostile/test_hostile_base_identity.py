@@ -40,18 +40,18 @@ def _patch_in_place(image: Path, offset: int) -> None:
     )
 
 
-def _sample_package_offset(image: Path, name: bytes) -> int:
-    """The middle of Packages/<name>-*.rpm in the sample ISO: inside a package, which no
-    .treeinfo checksum covers."""
+def _sample_package_offset(image: Path, name: bytes, folder: str = "/Packages") -> int:
+    """The middle of <folder>/<name>-* in the sample ISO: inside a package (or another
+    file), which no .treeinfo checksum covers."""
     iso = pycdlib.PyCdlib()
     iso.open(str(image))
     try:
-        for child in iso.list_children(rr_path="/Packages"):
-            if child.rock_ridge is not None and child.rock_ridge.name().startswith(name + b"-"):
+        for child in iso.list_children(rr_path=folder):
+            if child.rock_ridge is not None and child.rock_ridge.name().startswith(name):
                 return int(child.extent_location()) * 2048 + int(child.get_data_length()) // 2
     finally:
         iso.close()
-    raise AssertionError(f"{image}: no Packages/{name.decode()}-*.rpm")
+    raise AssertionError(f"{image}: no {folder}/{name.decode()}*")
 
 
 def _package_offset(image: Path) -> int:
@@ -119,9 +119,10 @@ def test_manifest_records_the_patched_base_iso_sha256(
     shutil.copyfile(sample_base.iso, dvd)  # no implanted MD5: only its sha256 can tell
     out = tmp_path / "out"
     assert main(_build_args(sample_base, dvd, out)) == 0
-    # postfix is on the DVD but never installed (the kickstart removes it): no check reads
-    # it, so only the base's sha256 can tell the patched ISO from the original.
-    _patch_in_place(dvd, _sample_package_offset(dvd, b"postfix"))
+    # isolinux/boot.msg is copied as it is and no checksum covers it: only the base's
+    # sha256 can tell the patched ISO from the original. (A package, even one never
+    # installed such as postfix, is checked since the second audit: refused.)
+    _patch_in_place(dvd, _sample_package_offset(dvd, b"boot.msg", "/isolinux"))
     assert main(_build_args(sample_base, dvd, out)) == 0
     manifest = json.loads((out / "EMAIL_490_190.manifest.json").read_text())
     assert manifest["inputs"]["base"]["sha256"] == hashlib.sha256(dvd.read_bytes()).hexdigest()

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from hostile.hostile_build import build_into
 
-from buildiso import buildinputs, fingerprint, paths
+from buildiso import fingerprint, inputidentity, paths
 from buildiso.compose import stage as compose_stage
 from buildiso.compose.repo import GATEWAY_REPO_DIR
 from buildiso.master import iso, staging
@@ -205,7 +205,7 @@ def test_each_tool_is_asked_its_version_once_per_build(
     assert probes and len(probes) == len(set(probes)), sorted(probes)
     manifest = json.loads(result.manifest.read_text())
     assert manifest["tools"]["xorriso"].startswith("xorriso ")  # the real version line
-    assert set(manifest["tools"]) == set(buildinputs.MANIFEST_TOOLS)
+    assert set(manifest["tools"]) == set(inputidentity.MANIFEST_TOOLS)
 
 
 def test_diff_names_a_comps_only_change(

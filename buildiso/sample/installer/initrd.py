@@ -65,7 +65,8 @@ MODULES = (
 # before the installed system's root is mounted.
 STORAGE_TOOLS = (Path("/usr/sbin/mdadm"), Path("/usr/sbin/lvm"))
 
-_INSMOD = re.compile(r"^insmod (\S+\.ko(?:\.xz|\.zst|\.gz)?)")
+# The path may hold spaces (BUILDISO_OUT with a space): up to the first ".ko" that ends it.
+_INSMOD = re.compile(r"^insmod (.+?\.ko(?:\.xz|\.zst|\.gz)?)(?=\s|$)")
 
 
 def source_date_epoch() -> int:
@@ -98,7 +99,12 @@ def module_files(kernel: KernelTree, modules: tuple[str, ...] = MODULES) -> list
         for line in lines:
             match = _INSMOD.match(line)
             if match is None:
-                continue  # "builtin NAME"
+                if line.startswith("builtin "):
+                    continue
+                raise BuildError(
+                    f"modprobe --show-depends {name}: unexpected line {line!r}",
+                    hint="report this: the initrd's module list would be incomplete",
+                )
             path = Path(match.group(1))
             if path not in ordered:
                 ordered.append(path)

@@ -40,6 +40,7 @@ BUILDISO_SOURCE = Path(__file__).resolve().parents[2]
 BUILDISO_MODULES = (
     "__init__.py", "errors.py", "run.py", "sourcedate.py", "compose/__init__.py",
     "compose/comps.py", "compose/depsolve.py", "compose/kspackages.py", "compose/repo.py",
+    "compose/repomd.py",
     "compose/rpms.py", "compose/rpmversion.py", "compose/solver.py", "tmpdirs.py",
 )
 # Not needed by the installer: tests, GUI, packaging helpers.
