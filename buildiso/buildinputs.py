@@ -38,7 +38,7 @@ from buildiso.master.staging import EFIBOOT
 from buildiso.render.profile import Profile
 from buildiso.sourcedate import epoch_from_env
 
-log = logging.getLogger("buildiso.buildinputs")
+log = logging.getLogger(__name__)
 
 REPO_CONF_RPM = "cs-email-repo-conf-3.6.3-1.x86_64.rpm"
 GATEWAY_ARCHES = ("x86_64", "noarch", "i686", "i386")

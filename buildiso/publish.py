@@ -32,7 +32,7 @@ from typing import Any
 from buildiso.errors import InputError
 from buildiso.manifest import Manifest, load_manifest, write_manifest
 
-log = logging.getLogger("buildiso.publish")
+log = logging.getLogger(__name__)
 
 STATE_SCHEMA = 1  # the hidden .<stem>.buildstate.json
 

@@ -28,7 +28,7 @@ from buildiso.boottest.qemu import VmSpec
 from buildiso.boottest.vm import QemuStartError
 from buildiso.config import Firmware, Media
 
-log = logging.getLogger("buildiso.boottest.matrix")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

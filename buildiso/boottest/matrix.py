@@ -40,12 +40,13 @@ from buildiso.boottest.progress import Progress
 from buildiso.boottest.shard import Shard, pick
 from buildiso.config import Accel, Firmware, Media, Scenario, Variant
 from buildiso.errors import BuildError, InputError
+from buildiso.log import log as tree_log
 from buildiso.log import step
 from buildiso.render import layout
 from buildiso.render.profile import Profile, load_profile
 from buildiso.run import require_tools
 
-log = logging.getLogger("buildiso.boottest.matrix")
+log = logging.getLogger(__name__)
 
 TABLE_STAGES = bootproto.ALL_STAGES
 
@@ -342,7 +343,7 @@ def boot_test_command(
     choice = accel_chooser(accel)
     step(f"accelerator: {choice.accel.value} ({choice.reason})")
     started = time.monotonic()
-    tree = logging.getLogger("buildiso")
+    tree = tree_log  # the "buildiso" tree: its level (--quiet) and handlers
     progress = (
         Progress(
             [c.name for c in cells],

@@ -43,7 +43,7 @@ from buildiso.log import step
 from buildiso.render.profile import Profile
 from buildiso.run import output, run
 
-log = logging.getLogger("buildiso.boottest.scenarios")
+log = logging.getLogger(__name__)
 
 
 REPO_CONF_RPM = "cs-email-repo-conf-3.6.3-1.x86_64.rpm"

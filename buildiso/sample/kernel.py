@@ -16,7 +16,7 @@ from pathlib import Path
 from buildiso.errors import BuildError
 from buildiso.run import output, run
 
-log = logging.getLogger("buildiso.sample.kernel")
+log = logging.getLogger(__name__)
 
 PINNED_PACKAGE = "linux-image-6.1.0-50-amd64"
 META_PACKAGE = "linux-image-amd64"

@@ -21,7 +21,7 @@ from buildiso.sample.installer import cpio
 from buildiso.sample.kernel import KernelTree
 from buildiso.sourcedate import epoch_from_env
 
-log = logging.getLogger("buildiso.sample.installer.initrd")
+log = logging.getLogger(__name__)
 
 INIT_SCRIPT = Path(__file__).with_name("init.sh")
 BUSYBOX = Path("/bin/busybox")

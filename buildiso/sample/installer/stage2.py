@@ -24,7 +24,7 @@ from buildiso.sample.bincopy import copy_with_libs, shared_libraries
 from buildiso.sample.installer.initrd import BUSYBOX, source_date_epoch
 from buildiso.sample.kernel import KernelTree
 
-log = logging.getLogger("buildiso.sample.installer.stage2")
+log = logging.getLogger(__name__)
 
 GUEST_SOURCE = Path(__file__).with_name("guest")
 PYTHON = Path("/usr/bin/python3.11")
