@@ -4,5 +4,6 @@ In: a base tree (a RHEL 6.10 DVD ISO read with pycdlib, or a directory), the ren
 and ``cs-repo/``. Out: an overlay of only what is new or changed (``ks.cfg``, menus, the edited
 ``images/efiboot.img``, ``.treeinfo``/``.discinfo``/``media.repo``), and the ISO mastered by
 xorriso with El Torito BIOS + EFI, isohybrid MBR + GPT and an implanted MD5. Also reads an
-ISO back (``buildiso inspect``).
+ISO back (``buildiso inspect``) and checks a kickstart against install media
+(``buildiso validate --media``).
 """
