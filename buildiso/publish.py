@@ -29,6 +29,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from buildiso.atomicfile import fsync_path, replace_file
 from buildiso.errors import InputError
 from buildiso.manifest import Manifest, load_manifest, write_manifest
 
@@ -210,14 +211,13 @@ def publish(
     """
     tmp_sums = tmp_iso.with_name("SHA256SUM")
     tmp_sums.write_text(f"{sha256}  {outputs.iso_name}\n", encoding="ascii")
-    # On disk before renamed into place: after a power cut the names never point at
-    # data that was still only in the page cache.
-    for path in (tmp_sums, tmp_iso):
-        fsync_path(path)
+    # master_iso fsynced the image already; should it not have, the long wait is here,
+    # not while signals are held. replace_file fsyncs each file again before its rename.
+    fsync_path(tmp_iso)
     with signals_held():
         outputs.state.unlink(missing_ok=True)
-        os.replace(tmp_sums, outputs.sums)
-        os.replace(tmp_iso, outputs.iso)
+        replace_file(tmp_sums, outputs.sums)
+        replace_file(tmp_iso, outputs.iso)
         write_manifest(outputs.manifest, manifest)  # fsyncs its temp file before the rename
         record_state(
             state_path=outputs.state,
@@ -225,16 +225,7 @@ def publish(
             manifest_path=outputs.manifest,
             fingerprint=fingerprint,
         )
-        fsync_path(outputs.out_dir)  # the renames themselves
-
-
-def fsync_path(path: Path) -> None:
-    """fsync a file's data or a folder's entries (opened read-only: works for both)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        fsync_path(outputs.out_dir)  # the renames themselves, once for all four
 
 
 # --- signals ----------------------------------------------------------------------------------

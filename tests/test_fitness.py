@@ -224,3 +224,49 @@ def test_logger_names_come_from_the_module_name() -> None:
             if not (isinstance(arg, ast.Name) and arg.id == "__name__"):
                 offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}: {ast.unparse(node)}")
     assert offenders == [], "use logging.getLogger(__name__):\n" + "\n".join(offenders)
+
+
+# Modules that may rename files. Everything else writes through buildiso/atomicfile.py.
+RENAMERS = {
+    "atomicfile.py": "the one atomic writer",
+    "tmpdirs.py": "reveals a private folder only once its lock is held (not a writer)",
+}
+
+
+def _renames(tree: ast.AST) -> Iterator[ast.Call]:
+    """``os.replace/rename/renames``, ``shutil.move``, ``Path.rename(x)``, ``Path.replace(x)``."""
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+            continue
+        attr, owner = node.func.attr, node.func.value
+        owner_name = owner.id if isinstance(owner, ast.Name) else ""
+        if owner_name == "os" and attr in ("replace", "rename", "renames"):
+            yield node
+        elif owner_name == "shutil" and attr == "move":
+            yield node
+        elif owner_name not in ("os", "shutil", "dataclasses") and attr in ("rename", "replace"):
+            # str.replace takes two arguments; Path.rename/replace one
+            if len(node.args) == 1 and not node.keywords:
+                yield node
+
+
+def test_the_rename_finder_sees_every_form() -> None:
+    source = (
+        "os.replace(a, b)\nos.rename(a, b)\nshutil.move(a, b)\ntmp.replace(dest)\n"
+        "p.rename(q)\ntext.replace('a', 'b')\ndataclasses.replace(x, y=1)\n"
+    )
+    assert [n.lineno for n in _renames(ast.parse(source))] == [1, 2, 3, 4, 5]
+
+
+def test_files_are_put_in_place_by_the_one_atomic_writer() -> None:
+    offenders = []
+    for path in _modules():
+        rel = path.relative_to(PACKAGE)
+        if str(rel) in RENAMERS:
+            continue
+        for node in _renames(ast.parse(path.read_text())):
+            offenders.append(f"buildiso/{rel}:{node.lineno}: {ast.unparse(node)}")
+    assert offenders == [], (
+        "write with buildiso.atomicfile (write_*_atomic, replace_file, replace_dir):\n"
+        + "\n".join(offenders)
+    )

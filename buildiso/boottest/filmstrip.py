@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from buildiso.atomicfile import write_json_atomic
 from buildiso.boottest.screendump import Screenshot
 
 log = logging.getLogger(__name__)
@@ -105,9 +106,7 @@ class Filmstrip:
     def _write_index(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         data = {"frames": [asdict(f) for f in self.frames]}
-        tmp = self.folder / (INDEX + ".tmp")
-        tmp.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
-        tmp.replace(self.folder / INDEX)
+        write_json_atomic(self.folder / INDEX, data, indent=1)
 
 
 def _safe(stage: str) -> str:

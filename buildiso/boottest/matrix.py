@@ -8,7 +8,6 @@ Exit status: 0 only when every cell passed (otherwise BuildError, exit 1).
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 import sys
@@ -22,6 +21,7 @@ from functools import partial
 from pathlib import Path
 from typing import TextIO
 
+from buildiso.atomicfile import open_atomic, write_json_atomic
 from buildiso.boottest import bootproto, vm
 from buildiso.boottest.accel import AccelChoice, choose_accel
 from buildiso.boottest.bootcell import (
@@ -269,9 +269,8 @@ def write_suite(suite: ET.Element, path: Path) -> None:
     tree = ET.ElementTree(root)
     ET.indent(tree)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tree.write(tmp, encoding="utf-8", xml_declaration=True)
-    tmp.replace(path)
+    with open_atomic(path) as handle:
+        tree.write(handle, encoding="utf-8", xml_declaration=True)
 
 
 def _is_tty(stream: TextIO | None) -> bool:
@@ -416,9 +415,7 @@ def boot_test_command(
         "cells": [r.to_json() for r in results],
     }
     artifacts.mkdir(parents=True, exist_ok=True)
-    tmp = artifacts / "summary.json.tmp"
-    tmp.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(artifacts / "summary.json")
+    write_json_atomic(artifacts / "summary.json", summary)
     # Always beside the summary, so `buildiso report` finds every shard's JUnit.
     write_junit(results, artifacts / "junit.xml", profile=profile)
     if junit is not None:

@@ -26,6 +26,7 @@ from types import TracebackType
 from typing import Any
 
 from buildiso import run
+from buildiso.atomicfile import write_bytes_atomic
 from buildiso.boottest.qemu import OVMF_CODE, OVMF_VARS, QEMU, VmFiles, VmSpec, build_command
 from buildiso.boottest.screendump import (
     Screenshot,
@@ -307,9 +308,7 @@ class Vm:
         if max_width is not None:
             width, height, rgb = downscale(width, height, rgb, max_width=max_width)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_bytes(encode_png(width, height, rgb))
-        tmp.replace(path)
+        write_bytes_atomic(path, encode_png(width, height, rgb))
         return Screenshot(
             path=path, width=width, height=height, colours=colour_count(rgb), screen=screen
         )

@@ -24,6 +24,7 @@ from typing import Protocol
 
 import solv
 
+from buildiso.atomicfile import replace_dir
 from buildiso.compose.comps import Group, load_comps
 from buildiso.compose.rpms import RpmHeader, read_rpms
 from buildiso.compose.rpmversion import Evr, Relation
@@ -143,9 +144,7 @@ def compose_gateway_repo(
         # createrepo_c leaves repomd.xml and the folders at "now": pin every mtime.
         for path in [*staging.rglob("*"), staging]:
             os.utime(path, (stamp, stamp))
-        if dest.exists():
-            shutil.rmtree(dest)
-        staging.rename(dest)
+        replace_dir(staging, dest)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
