@@ -140,23 +140,11 @@ def validate(ks_file: Path, media: Path | None, profile_path: Path, variant: str
     Example:
       buildiso validate out/render/ks.cfg --media out/EMAIL_490_190.iso
     """
+    from buildiso.master.mediacheck import media_problems  # --media: render imports no master
     from buildiso.render import validate as validate_mod
 
-    media_check: validate_mod.MediaCheck | None = None
-    if media is not None:
-        # Imported here: reading repodata is only needed with --media. Checks every
-        # %packages name/@group, the install-set closure and every file: baseurl.
-        from buildiso.master.mediacheck import media_problems
-
-        media_check = media_problems
-
-    validate_mod.validate_command(
-        ks_file=ks_file,
-        media=media,
-        profile_path=profile_path,
-        variant=Variant(variant),
-        media_check=media_check,
-    )
+    validate_mod.validate_command(ks_file=ks_file, media=media, profile_path=profile_path,
+                                  variant=Variant(variant), media_check=media_problems)  # fmt: skip
 
 
 @cli.command("sample-base")

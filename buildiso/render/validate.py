@@ -33,7 +33,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from buildiso.config import Variant
 from buildiso.errors import InputError, ValidationFailed
@@ -413,28 +413,15 @@ def _too_big(size: int) -> str:
     )
 
 
-class MediaCheck(Protocol):
-    """What a kickstart asks of the install media: ``master.mediacheck.media_problems``.
-
-    Passed in by the caller: reading the media needs later stages (compose's repodata,
-    master's ISO reader), which render must not import (docs/design.md, "Floors").
-    """
-
-    def __call__(self, ks_text: str, *, filename: str, tree: Path) -> list[str]: ...
-
-
 def validate_command(
     ks_file: Path,
     media: Path | None,
     profile_path: Path,
     variant: Variant,
-    *,
-    media_check: MediaCheck | None = None,
+    media_check: Callable[..., list[str]] | None = None,
 ) -> None:
-    """``buildiso validate``: all problems at once (exit 2), or a one-line OK.
-
-    ``media`` is checked with ``media_check`` (required with ``media``).
-    """
+    """``buildiso validate``: all problems at once (exit 2), or a one-line OK. ``media`` is
+    checked by ``media_check`` (cli passes master.mediacheck's: render imports no later stage)."""
     profile = load_profile(profile_path, variant)
     try:
         with ks_file.open("rb") as handle:  # never more than the limit in memory
@@ -451,8 +438,7 @@ def validate_command(
         str(p) for p in validate_kickstart_text(text, filename=str(ks_file), profile=profile)
     ]
     if media is not None:
-        if media_check is None:
-            raise TypeError("validate_command: media given without media_check")
+        assert media_check is not None, "validate_command: media without media_check"
         problems.extend(media_check(text, filename=str(ks_file), tree=media))
     if problems:
         raise ValidationFailed(problems, what=f"{ks_file}: kickstart check failed")
