@@ -8,6 +8,7 @@ holds for every import the interpreter could execute, not only the ones at the t
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -270,3 +271,42 @@ def test_files_are_put_in_place_by_the_one_atomic_writer() -> None:
         "write with buildiso.atomicfile (write_*_atomic, replace_file, replace_dir):\n"
         + "\n".join(offenders)
     )
+
+
+# --- product facts are cited from the repository ---------------------------------------------
+
+FACTS = ROOT / "docs" / "product-facts.md"
+_CITED_FILES = ("buildiso", "tests", "vm-tests", "bench", "docs", "kickstart", "isolinux",
+                "profiles", "ci", "README.md")  # fmt: skip
+
+
+def _texts() -> Iterator[tuple[Path, str]]:
+    for top in _CITED_FILES:
+        base = ROOT / top
+        for path in [base] if base.is_file() else sorted(base.rglob("*")):
+            if path.is_file() and path.suffix not in (".png", ".rpm", ".iso", ".img", ".gz"):
+                yield path, path.read_text(encoding="utf-8", errors="replace")
+
+
+def test_product_facts_are_cited_from_docs_not_from_outside_the_repository() -> None:
+    """The facts the code relies on are in docs/product-facts.md, in our words; a file
+    outside the repository (the shared notes they came from) is no citation."""
+    outside = "PRODUCT" + "-FACTS"  # spelled apart so this file does not find itself
+    offenders = [str(p.relative_to(ROOT)) for p, text in _texts() if outside in text]
+    assert offenders == [], f"cite docs/product-facts.md instead in: {offenders}"
+
+
+def test_cited_product_fact_sections_exist() -> None:
+    sections = {
+        line.removeprefix("## ").strip()
+        for line in FACTS.read_text().splitlines()
+        if line.startswith("## ")
+    }
+    cited = {
+        (str(p.relative_to(ROOT)), m.group(1))
+        for p, text in _texts()
+        for m in re.finditer(r'docs/product-facts\.md,\s+#?\s*"([^"]+)"', text)
+    }
+    assert cited, "nothing cites docs/product-facts.md by section"
+    missing = sorted((where, name) for where, name in cited if name not in sections)
+    assert missing == [], f"no such section in docs/product-facts.md: {missing}"

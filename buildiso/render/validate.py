@@ -6,7 +6,7 @@ message``); ``validate_command`` is ``buildiso validate`` (exit 2 on any problem
 pykickstart's RHEL 6 handler is the syntax referee: anything anaconda 13 accepts passes it
 (unknown commands and options, e.g. RHEL 7-only ones, and sections without ``%end`` fail),
 and its warnings count as errors. On top of that only the product's own rules, each with
-its reason from the installation guide (PRODUCT-FACTS.md). They are checked on the text
+its reason from the installation guide (docs/product-facts.md). They are checked on the text
 itself, so they can name lines pykickstart does not track:
 - sections closed with ``%end``; no ``inst.*`` boot options (RHEL 6 ignores them);
 - the profile's packages and groups in ``%packages``, its forbidden packages excluded
@@ -281,7 +281,7 @@ def _packages_rules(scan: _Scan, profile: Profile) -> Iterator[tuple[int, str]]:
 
 
 def _partition_rules(scan: _Scan, profile: Profile) -> Iterator[tuple[int, str]]:
-    """Separate / and /var of the guide's minima (PRODUCT-FACTS "The unattended install")."""
+    """Separate / and /var of the guide's minima (docs/product-facts.md, "Disks and partitions")."""
     volumes = mounted_volumes(scan.commands, _pre_bodies(scan))
     var_min = VAR_MIN_MB[profile.variant]
     if profile.two_year_tracking:
@@ -350,7 +350,7 @@ def _script_password_rules(scan: _Scan) -> Iterator[tuple[int, str]]:
 
 def _ending_rules(scan: _Scan) -> Iterator[tuple[int, str]]:
     words = [(n, line.split(None, 1)[0]) for n, line in scan.commands]
-    # PRODUCT-FACTS: the unattended install "ends with an automatic reboot".
+    # docs/product-facts.md, "The unattended install": it ends with an automatic reboot.
     stops = [(n, w) for n, w in words if w in ("poweroff", "halt", "shutdown")]
     for number, word in stops:
         yield number, f"'{word}': the installation guide's install ends with an automatic reboot"
