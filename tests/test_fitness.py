@@ -32,7 +32,7 @@ FLOORS: tuple[tuple[str, frozenset[str]], ...] = (
     ("compose", frozenset({"compose"})),
     ("master", frozenset({"master"})),
     ("sample", frozenset({"sample"})),
-    ("build", frozenset({"buildinputs", "fingerprint", "manifest", "manifesttypes", "publish"})),
+    ("build-io", frozenset({"buildinputs", "fingerprint", "manifest", "manifesttypes", "publish"})),
     ("boottest", frozenset({"boottest"})),
     ("report", frozenset({"report"})),
     ("entry", frozenset({"build", "cli", "__main__"})),
