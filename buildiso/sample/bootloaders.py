@@ -44,7 +44,11 @@ GRUB_MODULES = (
     "cat",
     "serial",
     "terminal",
-    "all_video",
+    # The firmware's own video (GOP/UGA) only: all_video would add GRUB's native bochs and
+    # cirrus drivers, which under QEMU set a mode behind GOP's back, so the kernel booted
+    # after this GRUB drew into a frame buffer of another shape (UEFI firstboot frames were
+    # noise). Real machines have neither card; the installed grub.efi has none either.
+    "efi_uga",
     "efi_gop",
     "gfxterm",
     "gfxmenu",  # the product's graphical menu (a theme with the title), as RHEL 7+ media
