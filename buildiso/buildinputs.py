@@ -40,7 +40,7 @@ from buildiso.master.staging import EFIBOOT
 from buildiso.render.profile import Profile
 from buildiso.sourcedate import epoch_from_env
 
-log = logging.getLogger("buildiso.buildinputs")
+log = logging.getLogger(__name__)
 
 REPO_CONF_RPM = "cs-email-repo-conf-3.6.3-1.x86_64.rpm"
 # The product's own package: its version and release are the profile's version and build.

@@ -136,8 +136,8 @@ def validate(ks: Path, media: Path | None, rules: str, profile_path: Path, varia
     """
     from buildiso.render import validate as validate_mod
     check = None
-    if media is not None:  # compose's check of the media: its repodata is read only then
-        from buildiso.compose.mediacheck import media_problems
+    if media is not None:  # the media check, passed in: render imports no later stage
+        from buildiso.master.mediacheck import media_problems
         check = functools.partial(media_problems, tree=media)
     validate_mod.validate_command(ks, check, profile_path, Variant(variant), config.KsRules(rules))
 

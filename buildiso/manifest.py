@@ -10,9 +10,6 @@ into the text the nightly build mails to the team.
 from __future__ import annotations
 
 import difflib
-import json
-import os
-import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -20,6 +17,7 @@ from typing import Any
 import click
 
 from buildiso import boundedjson
+from buildiso.atomicfile import write_json_atomic
 from buildiso.compose.rpmversion import Evr
 from buildiso.errors import InputError
 from buildiso.manifesttypes import Package, ParsedManifest, RenderedFile, parse_manifest
@@ -32,19 +30,8 @@ Manifest = dict[str, Any]
 
 
 def write_manifest(path: Path, manifest: Manifest) -> None:
-    """Write atomically (temp file in the same folder, then rename); sorted keys."""
-    text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())  # on disk before the rename makes it the manifest
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write atomically (``atomicfile``: fsynced before the rename); sorted keys."""
+    write_json_atomic(path, manifest, indent=2, sort_keys=True)
 
 
 # A DVD build's manifest (install set, staged files, rendered texts) is a few MB.

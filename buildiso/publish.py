@@ -29,10 +29,11 @@ from types import FrameType
 from typing import Any
 
 from buildiso import boundedjson
+from buildiso.atomicfile import fsync_path, replace_file
 from buildiso.errors import InputError
 from buildiso.manifest import MAX_MANIFEST_BYTES, Manifest, load_manifest, write_manifest
 
-log = logging.getLogger("buildiso.publish")
+log = logging.getLogger(__name__)
 
 STATE_SCHEMA = 1  # the hidden .<stem>.buildstate.json
 _MAX_STATE_BYTES = 64 * 1024  # the state file and SHA256SUM: a few hundred bytes
@@ -224,9 +225,9 @@ def publish(
         fsync_path(path)
     with signals_held():
         outputs.state.unlink(missing_ok=True)
-        os.replace(tmp_sums, outputs.sums)
-        os.replace(tmp_iso, outputs.iso)
-        os.replace(tmp_manifest, outputs.manifest)
+        replace_file(tmp_sums, outputs.sums)
+        replace_file(tmp_iso, outputs.iso)
+        replace_file(tmp_manifest, outputs.manifest)
         try:
             record_state(
                 state_path=outputs.state,
@@ -237,15 +238,6 @@ def publish(
         except OSError as exc:  # only the rebuild-skip state: the next build rebuilds
             log.warning("could not record the build state (%s): the next build rebuilds", exc)
         fsync_path(outputs.out_dir)  # the renames themselves
-
-
-def fsync_path(path: Path) -> None:
-    """fsync a file's data or a folder's entries (opened read-only: works for both)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 # --- signals ----------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ from typing import IO, TypeAlias
 
 from buildiso.errors import BuildError, ToolMissing
 
-log = logging.getLogger("buildiso.run")
+log = logging.getLogger(__name__)
 
 # program -> Debian package that provides it (for the "install package X" hint).
 TOOL_PACKAGES: dict[str, str] = {

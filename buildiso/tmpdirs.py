@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-log = logging.getLogger("buildiso.tmpdirs")
+log = logging.getLogger(__name__)
 
 PREFIX = "buildiso-"
 LOCK_NAME = ".buildiso.lock"

@@ -9,18 +9,24 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
+import io
 import json
+import shutil
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from PIL import Image
+
 from buildiso.boottest.bootcell import Cell, CellResult, run_cell
 from buildiso.boottest.celldriver import CellConfig
+from buildiso.boottest.filmstrip import FOLDER as FILMSTRIP
 from buildiso.boottest.isomenu import parse_isolinux
 from buildiso.boottest.qemu import VmSpec
-from buildiso.boottest.screendump import Screenshot, encode_png
+from buildiso.boottest.screendump import Screenshot, png_size
 from buildiso.boottest.seriallog import SerialLog
 from buildiso.boottest.vm import QemuStartError
 from buildiso.config import Accel, Firmware, Media
@@ -115,6 +121,16 @@ class FakeClock:
         self.now += seconds
 
 
+@functools.cache
+def _default_screen() -> bytes:
+    """A 640x480 screen (isolinux's size): black with one white box."""
+    image = Image.new("RGB", (640, 480))
+    image.paste((255, 255, 255), (100, 100, 540, 140))
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
 @dataclass
 class FakeGuest:
     artifacts: Path
@@ -124,7 +140,8 @@ class FakeGuest:
     events: list[str] = field(default_factory=list)
     alive: bool = True
     screenshots: list[Path] = field(default_factory=list)
-    frames: list[tuple[Path, int]] = field(default_factory=list)  # scaled: (path, max_width)
+    frames: list[Path] = field(default_factory=list)  # the filmstrip's (full-size) grabs
+    screen: Path | None = None  # a PNG every screendump returns; None: _default_screen()
 
     def __post_init__(self) -> None:
         self.artifacts.mkdir(parents=True, exist_ok=True)
@@ -174,16 +191,17 @@ class FakeGuest:
         self.keys.append(list(keys))
         self.triggers[f"key{len(self.keys)}"] = self.clock()
 
-    def screendump(self, path: Path, *, max_width: int | None = None) -> Screenshot:
+    def screendump(self, path: Path) -> Screenshot:
         if not self.alive:
             raise OSError("QMP: the guest is gone")
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(encode_png(2, 1, bytes([0, 0, 0, 255, 255, 255])))
-        if max_width is not None:
-            self.frames.append((path, max_width))
-            return Screenshot(path=path, width=min(640, max_width), height=240, colours=2)
-        self.screenshots.append(path)
-        return Screenshot(path=path, width=640, height=480, colours=2)
+        if self.screen is not None:
+            shutil.copyfile(self.screen, path)
+        else:
+            path.write_bytes(_default_screen())
+        (self.frames if FILMSTRIP in path.parts else self.screenshots).append(path)
+        width, height = png_size(path)
+        return Screenshot(path=path, width=width, height=height, colours=2)
 
     def stderr_tail(self, lines: int = 5) -> str:
         return ""
@@ -193,11 +211,17 @@ class FakeFactory:
     """A guest factory: scripts per cell name; optionally fails to start N times first."""
 
     def __init__(
-        self, clock: Callable[[], float], scripts: dict[str, Script], *, start_failures: int = 0
+        self,
+        clock: Callable[[], float],
+        scripts: dict[str, Script],
+        *,
+        start_failures: int = 0,
+        screen: Path | None = None,
     ) -> None:
         self.clock = clock
         self.scripts = scripts
         self.start_failures = start_failures
+        self.screen = screen
         self.started: list[FakeGuest] = []
         self.specs: list[VmSpec] = []
         self.active = 0
@@ -211,7 +235,7 @@ class FakeFactory:
             self.start_failures -= 1
             raise QemuStartError("QEMU exited with code 1 at start: Could not allocate memory")
         name = f"{spec.firmware.value}-{spec.media.value}"
-        guest = FakeGuest(artifacts, self.clock, self.scripts[name])
+        guest = FakeGuest(artifacts, self.clock, self.scripts[name], screen=self.screen)
         with self._lock:
             self.started.append(guest)
             self.active += 1
@@ -276,14 +300,15 @@ def run_shard(
     *,
     artifacts: Path,
     scripts: dict[str, Script],
+    screen: Path | None = None,
     **kw: Any,
 ) -> Exception | None:
     """``boot_test_command --matrix`` against scripted guests (real time, real writers).
 
-    Extra keywords go to boot_test_command (``shard``, ``cell_names``, ...). Returns the
-    BuildError of failed cells (results are written all the same), or None.
+    ``screen``: the PNG every guest's screendump returns. Extra keywords go to
+    boot_test_command (``shard``, ``cell_names``, ...). Returns the BuildError of failed
+    cells (results are written all the same), or None.
     """
-    import io
     import time
 
     import pytest
@@ -316,7 +341,7 @@ def run_shard(
                 out=io.StringIO(),
                 accel_chooser=lambda a: AccelChoice(Accel.TCG, "asked for tcg"),
                 timeouts=dict.fromkeys(ALL_STAGES, 10.0),
-                guest_factory=FakeFactory(time.monotonic, scripts),
+                guest_factory=FakeFactory(time.monotonic, scripts, screen=screen),
                 **kw,
             )
         except BuildError as exc:

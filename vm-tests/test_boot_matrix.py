@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import shutil
 import subprocess
 import textwrap
@@ -31,6 +32,7 @@ from buildiso.boottest import vm
 from buildiso.boottest.accel import AccelChoice, choose_accel
 from buildiso.boottest.bootcell import ALL_CELLS, Cell, CellResult
 from buildiso.boottest.bootproto import DEFAULT_TIMEOUTS
+from buildiso.boottest.filmstrip import read_index
 from buildiso.boottest.screendump import png_size
 from buildiso.build import SigningKey, build_iso
 from buildiso.config import Accel, EfiFlavour, Firmware, IsolinuxFlavour, Media, Variant
@@ -45,7 +47,7 @@ ISOLINUX_BIN = Path("/usr/lib/ISOLINUX/isolinux.bin")
 SYSLINUX_MODULES = Path("/usr/lib/syslinux/modules/bios")
 # The boot loaders' screens: vesamenu's 640x480 (SeaBIOS); GRUB's graphical menu (gfxterm,
 # gfxmode auto) under OVMF: 800x600.
-MENU_SIZES = {Firmware.BIOS: (640, 480), Firmware.UEFI: (800, 600)}
+MENU_SIZES = {Firmware.BIOS: (640, 480), Firmware.UEFI: (1280, 800)}  # UEFI: OVMF's GOP mode
 # Broken cases fail fast; these limits only bound a harness bug.
 FAIL_FAST = {**DEFAULT_TIMEOUTS, "kernel": 90.0, "media": 90.0}
 
@@ -103,6 +105,17 @@ def test_full_matrix_on_the_shipped_iso(
         png = tmp_path / "art" / cell.name / "menu.png"
         assert png_size(png) == MENU_SIZES[cell.firmware], cell.name
         assert result["menu_screenshot"]["colours"] > 1  # not a blank screen
+        if cell.firmware is Firmware.UEFI:
+            # The firstboot frames show what the installed kernel draws: the frame buffer
+            # it was handed is the screen QEMU shows (GRUB's native bochs driver once set
+            # another mode behind GOP's back, and the UEFI firstboot frames were noise).
+            art = tmp_path / "art" / cell.name
+            log = (art / "console.log").read_text(errors="replace")  # a guest writes any byte
+            modes = re.findall(r"efifb: mode is (\d+)x(\d+)x", log)
+            frames = [f for f in read_index(art) if f["stage"] == "firstboot"]
+            assert modes and frames, cell.name
+            shown = png_size(art / "filmstrip" / frames[-1]["full"])
+            assert shown == (int(modes[-1][0]), int(modes[-1][1])), (cell.name, modes)
         # the install really ran through every stage, in order
         for stage in (
             "firmware",

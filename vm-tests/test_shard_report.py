@@ -60,7 +60,9 @@ def test_two_shards_then_one_report(built_iso: Path, tmp_path: Path) -> None:
         for frame in frames:
             width, height = png_size(folder / name / "filmstrip" / frame["file"])
             assert (width, height) == (frame["width"], frame["height"])
-            assert FRAME_WIDTH // 2 < width <= FRAME_WIDTH
+            assert FRAME_WIDTH // 2 <= width <= FRAME_WIDTH
+            full_width, _ = png_size(folder / name / "filmstrip" / frame["full"])
+            assert full_width >= width  # the guest's screen, linked from the report
         folders.append(folder)
     assert sorted(ran) == sorted(CELLS)  # each cell exactly once over the two shards
 

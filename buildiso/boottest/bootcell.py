@@ -9,9 +9,7 @@ failure screenshot.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
-import shutil
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
@@ -19,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from buildiso.atomicfile import replace_dir, write_json_atomic
 from buildiso.boottest.bootproto import last_lines
 from buildiso.boottest.celldriver import CellConfig, CellDriver
 from buildiso.boottest.cellfailure import CellFailed
@@ -28,7 +27,7 @@ from buildiso.boottest.qemu import VmSpec
 from buildiso.boottest.vm import QemuStartError
 from buildiso.config import Firmware, Media
 
-log = logging.getLogger("buildiso.boottest.matrix")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -105,8 +104,7 @@ def run_cell(
         with contextlib.suppress(OSError):
             if config.artifacts.exists():
                 target = config.artifacts.with_name(f"{config.artifacts.name}.attempt{attempts}")
-                shutil.rmtree(target, ignore_errors=True)
-                config.artifacts.rename(target)
+                replace_dir(config.artifacts, target)
 
 
 def _attempt(
@@ -193,9 +191,7 @@ def _failure_screenshot(guest: Guest, art: Path) -> None:
 
 
 def _write_json(path: Path, data: object) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    write_json_atomic(path, data, sort_keys=True)
 
 
 @contextlib.contextmanager

@@ -44,7 +44,7 @@ from buildiso.boottest.cellfailure import (
     CellFailed,
     boot_loader_error,
 )
-from buildiso.boottest.filmstrip import DEFAULT_INTERVAL_S, FOLDER, FRAME_WIDTH, Filmstrip
+from buildiso.boottest.filmstrip import DEFAULT_INTERVAL_S, FOLDER, Filmstrip
 from buildiso.boottest.guest import Guest
 from buildiso.boottest.isomenu import BootMenu, menu_on_screen, menu_problems, menu_texts
 from buildiso.boottest.postreport import INSTALLED_PACKAGES, CheckResult, check_report
@@ -105,7 +105,7 @@ class CellDriver:
         self._scanned: dict[str, int] = {}
         self.film = Filmstrip(
             config.artifacts / FOLDER,
-            grab=lambda path: guest.screendump(path, max_width=FRAME_WIDTH),
+            grab=guest.screendump,
             started=clock(),
             interval_s=config.frame_every_s,
         )

@@ -1,21 +1,26 @@
-"""A cell's filmstrip: small screenshots through the run, so a failed cell shows where it stopped.
+"""A cell's filmstrip: screenshots through the run, so a failed cell shows where it stopped.
 
 A frame is taken whenever the cell enters another stage (firmware, menu, kernel, each
 install stage, reboot, local-boot, firstboot), every ``interval_s`` while a stage runs
 long, when a boot menu is completely drawn (``menu drawn``), and once at the end (``end``
-or ``failed``). Frames are PNGs shrunk to about
-``FRAME_WIDTH`` pixels, in ``<cell>/filmstrip/``, listed in ``filmstrip/index.json``::
+or ``failed``). Each frame is kept twice in ``<cell>/filmstrip/``: the guest's screen at
+full size in ``full/`` (what the report's thumbnail links to) and a PNG shrunk to at most
+``FRAME_WIDTH`` pixels wide (``screendump.shrink``: area resampling, so a text console
+stays text). ``filmstrip/index.json`` lists them::
 
-    {"frames": [{"file": "0003-kernel.png", "stage": "kernel", "t": 12.4,
-                 "reason": "stage", "width": 320, "height": 240}, ...]}
+    {"frames": [{"file": "0003-kernel.png", "full": "full/0003-kernel.png",
+                 "stage": "kernel", "t": 12.4, "reason": "stage",
+                 "width": 640, "height": 400}, ...]}
 
-``t`` is seconds since the cell started. The index is rewritten after every frame, so a
-cell killed midway still has a readable filmstrip. Screenshots are evidence, never the
-verdict: a frame that cannot be taken (the guest just stopped) is skipped. So is a screen
-smaller than VGA's smallest mode, 320x200 (``MIN_SIZE``): the display is between two video
-modes (a CI run caught an 8-pixel-wide screen while the guest kernel took over the
-console). A stage's first frame is tried again at the next poll when it was skipped, up to
-``STAGE_TRIES`` times.
+``width``/``height`` are the shrunk frame's. ``FRAME_WIDTH`` is 640: half a 1280x800 UEFI
+console, where an 8x16 glyph is still 4x8 pixels (legible), and a report thumbnail of
+320 CSS pixels is sharp on a 2x display. ``t`` is seconds since the cell started. The
+index is rewritten after every frame, so a cell killed midway still has a readable
+filmstrip. Screenshots are evidence, never the verdict: a frame that cannot be taken (the
+guest just stopped) is skipped. So is a screen smaller than VGA's smallest mode, 320x200
+(``MIN_SIZE``): the display is between two video modes (a CI run caught an 8-pixel-wide
+screen while the guest kernel took over the console). A stage's first frame is tried
+again at the next poll when it was skipped, up to ``STAGE_TRIES`` times.
 """
 
 from __future__ import annotations
@@ -28,13 +33,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from buildiso.boottest.screendump import Screenshot
+from buildiso.atomicfile import write_json_atomic
+from buildiso.boottest.screendump import Screenshot, shrink
 
 log = logging.getLogger(__name__)
 
 FOLDER = "filmstrip"
+FULL = "full"  # the full-size frames, inside FOLDER
 INDEX = "index.json"
-FRAME_WIDTH = 400
+FRAME_WIDTH = 640
 DEFAULT_INTERVAL_S = 10.0
 MIN_SIZE = (320, 200)  # VGA's smallest mode: anything smaller is a mode switch in progress
 STAGE_TRIES = 3
@@ -44,7 +51,8 @@ Grab = Callable[[Path], Screenshot]
 
 @dataclass(frozen=True)
 class Frame:
-    file: str  # relative to the filmstrip folder
+    file: str  # relative to the filmstrip folder: the shrunk frame
+    full: str  # relative to the filmstrip folder: the full-size one
     stage: str
     t: float
     reason: str  # stage, periodic, menu drawn, end, failed
@@ -53,7 +61,7 @@ class Frame:
 
 
 class Filmstrip:
-    """Takes the frames of one cell attempt; ``grab(path)`` saves one scaled screenshot."""
+    """Takes the frames of one cell attempt; ``grab(path)`` saves one full-size screenshot."""
 
     def __init__(
         self, folder: Path, *, grab: Grab, started: float, interval_s: float = DEFAULT_INTERVAL_S
@@ -80,23 +88,26 @@ class Filmstrip:
     def capture(self, stage: str, now: float, *, reason: str) -> Frame | None:
         self._last_at = now
         name = f"{len(self.frames):04d}-{_safe(stage)}.png"
+        full = self.folder / FULL / name
         try:
-            shot = self.grab(self.folder / name)
+            shot = self.grab(full)
+            if shot.width < MIN_SIZE[0] or shot.height < MIN_SIZE[1]:
+                log.debug("filmstrip frame %s: %dx%d screen skipped", name, shot.width, shot.height)
+                full.unlink(missing_ok=True)
+                return None
+            small = shrink(full, self.folder / name, max_width=FRAME_WIDTH)
         except Exception as exc:  # noqa: BLE001 - a missing frame must not fail the cell
             log.debug("filmstrip frame %s: %s", name, exc)
-            return None
-        width, height = shot.screen or (shot.width, shot.height)  # the guest's, not the frame's
-        if width < MIN_SIZE[0] or height < MIN_SIZE[1]:
-            log.debug("filmstrip frame %s: %dx%d screen skipped", name, width, height)
-            shot.path.unlink(missing_ok=True)
+            full.unlink(missing_ok=True)
             return None
         frame = Frame(
             file=name,
+            full=f"{FULL}/{name}",
             stage=stage,
             t=round(now - self.started, 1),
             reason=reason,
-            width=shot.width,
-            height=shot.height,
+            width=small.width,
+            height=small.height,
         )
         self.frames.append(frame)
         self._write_index()
@@ -105,9 +116,7 @@ class Filmstrip:
     def _write_index(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         data = {"frames": [asdict(f) for f in self.frames]}
-        tmp = self.folder / (INDEX + ".tmp")
-        tmp.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
-        tmp.replace(self.folder / INDEX)
+        write_json_atomic(self.folder / INDEX, data, indent=1)
 
 
 def _safe(stage: str) -> str:

@@ -8,7 +8,6 @@ Exit status: 0 only when every cell passed (otherwise BuildError, exit 1).
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 import sys
@@ -22,6 +21,7 @@ from functools import partial
 from pathlib import Path
 from typing import TextIO
 
+from buildiso.atomicfile import open_atomic, write_json_atomic
 from buildiso.boottest import bootproto, vm
 from buildiso.boottest.accel import AccelChoice, choose_accel
 from buildiso.boottest.bootcell import (
@@ -40,12 +40,13 @@ from buildiso.boottest.progress import Progress
 from buildiso.boottest.shard import Shard, pick
 from buildiso.config import Accel, Firmware, Media, Scenario, Variant
 from buildiso.errors import BuildError, InputError
+from buildiso.log import log as tree_log
 from buildiso.log import step
 from buildiso.render import layout
 from buildiso.render.profile import Profile, load_profile
 from buildiso.run import require_tools
 
-log = logging.getLogger("buildiso.boottest.matrix")
+log = logging.getLogger(__name__)
 
 TABLE_STAGES = bootproto.ALL_STAGES
 
@@ -268,9 +269,8 @@ def write_suite(suite: ET.Element, path: Path) -> None:
     tree = ET.ElementTree(root)
     ET.indent(tree)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tree.write(tmp, encoding="utf-8", xml_declaration=True)
-    tmp.replace(path)
+    with open_atomic(path) as handle:
+        tree.write(handle, encoding="utf-8", xml_declaration=True)
 
 
 def _is_tty(stream: TextIO | None) -> bool:
@@ -342,7 +342,7 @@ def boot_test_command(
     choice = accel_chooser(accel)
     step(f"accelerator: {choice.accel.value} ({choice.reason})")
     started = time.monotonic()
-    tree = logging.getLogger("buildiso")
+    tree = tree_log  # the "buildiso" tree: its level (--quiet) and handlers
     progress = (
         Progress(
             [c.name for c in cells],
@@ -415,9 +415,7 @@ def boot_test_command(
         "cells": [r.to_json() for r in results],
     }
     artifacts.mkdir(parents=True, exist_ok=True)
-    tmp = artifacts / "summary.json.tmp"
-    tmp.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(artifacts / "summary.json")
+    write_json_atomic(artifacts / "summary.json", summary)
     # Always beside the summary, so `buildiso report` finds every shard's JUnit.
     write_junit(results, artifacts / "junit.xml", profile=profile)
     if junit is not None:

@@ -17,7 +17,6 @@ typed and its output), ``transcript.json`` (command, exit status, seconds, outpu
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import shutil
@@ -26,6 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from buildiso.atomicfile import write_json_atomic
 from buildiso.boottest import bootproto
 from buildiso.boottest.bootcell import Cell, CellResult
 from buildiso.boottest.celldriver import CellConfig, CellDriver
@@ -43,7 +43,7 @@ from buildiso.log import step
 from buildiso.render.profile import Profile
 from buildiso.run import output, run
 
-log = logging.getLogger("buildiso.boottest.scenarios")
+log = logging.getLogger(__name__)
 
 
 REPO_CONF_RPM = "cs-email-repo-conf-3.6.3-1.x86_64.rpm"
@@ -245,9 +245,7 @@ def record_result(result: CellResult, *, transcript: object, disk: Path) -> Cell
 
 
 def write_json(path: Path, data: object) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    write_json_atomic(path, data, sort_keys=True)
 
 
 def refuse_unsupported(scenario: Scenario, cells: list[Cell]) -> None:

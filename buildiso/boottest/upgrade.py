@@ -60,7 +60,7 @@ from buildiso.render.profile import Profile, load_profile
 from buildiso.render.shacrypt import sha512_crypt
 from buildiso.run import run
 
-log = logging.getLogger("buildiso.boottest.upgrade")
+log = logging.getLogger(__name__)
 
 # The gateway's Server Console command (cs-email-core), run through its sudoers rule.
 CONSOLE = "sudo cs-console"

@@ -20,6 +20,7 @@ import struct
 import tempfile
 from pathlib import Path
 
+from buildiso.atomicfile import replace_file
 from buildiso.errors import BuildError
 from buildiso.run import output, require_tools, run
 
@@ -84,5 +85,5 @@ def make_usb_files_image(*, iso: Path, dest: Path) -> str:
         with image.open("wb") as out, part.open("rb") as src:
             out.write(_mbr(sectors=sectors).ljust(PART_START * SECTOR, b"\0"))
             shutil.copyfileobj(src, out, 1024 * 1024)
-        image.replace(dest)
+        replace_file(image, dest)
     return label

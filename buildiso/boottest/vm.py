@@ -27,13 +27,7 @@ from typing import Any
 
 from buildiso import run
 from buildiso.boottest.qemu import OVMF_CODE, OVMF_VARS, QEMU, VmFiles, VmSpec, build_command
-from buildiso.boottest.screendump import (
-    Screenshot,
-    colour_count,
-    downscale,
-    encode_png,
-    read_ppm,
-)
+from buildiso.boottest.screendump import Screenshot, ppm_to_png
 from buildiso.boottest.seriallog import SerialLog
 from buildiso.config import Firmware
 from buildiso.errors import BuildError, InputError
@@ -295,21 +289,14 @@ class Vm:
             self.qmp("send-key", keys=codes)
             time.sleep(gap)
 
-    def screendump(self, path: Path, *, max_width: int | None = None) -> Screenshot:
-        """Save the screen as PNG at ``path`` (shrunk to ``max_width``); size, colour count."""
+    def screendump(self, path: Path) -> Screenshot:
+        """Save the screen as PNG at ``path``; its size and colour count."""
         assert self._private is not None
         # One file per thread: the filmstrip and a failure screenshot may overlap.
         ppm = self._private / f"screen-{threading.get_ident()}.ppm"
         self.qmp("screendump", filename=str(ppm))
-        width, height, rgb = read_ppm(ppm.read_bytes())
-        ppm.unlink()
-        screen = (width, height)
-        if max_width is not None:
-            width, height, rgb = downscale(width, height, rgb, max_width=max_width)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_bytes(encode_png(width, height, rgb))
-        tmp.replace(path)
-        return Screenshot(
-            path=path, width=width, height=height, colours=colour_count(rgb), screen=screen
-        )
+        try:
+            return ppm_to_png(ppm, path)
+        finally:
+            ppm.unlink(missing_ok=True)

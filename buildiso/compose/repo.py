@@ -21,6 +21,7 @@ from typing import BinaryIO, Protocol
 
 import solv
 
+from buildiso.atomicfile import replace_dir
 from buildiso.compose import repomd
 from buildiso.compose.comps import Group, load_comps
 from buildiso.compose.repomd import RepoMd, read_repomd
@@ -141,9 +142,7 @@ def compose_gateway_repo(
         # createrepo_c leaves repomd.xml and the folders at "now": pin every mtime.
         for path in [*staging.rglob("*"), staging]:
             os.utime(path, (stamp, stamp))
-        if dest.exists():
-            shutil.rmtree(dest)
-        staging.rename(dest)
+        replace_dir(staging, dest)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

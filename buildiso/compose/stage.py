@@ -18,7 +18,7 @@ from buildiso.errors import InputError, ValidationFailed
 from buildiso.log import step
 from buildiso.render.templates import KS_PATH
 
-log = logging.getLogger("buildiso.compose")
+log = logging.getLogger(__name__)
 
 GATEWAY_COMPS = paths.COMPS_DIR / "cs-email-comps.xml"
 

@@ -5,5 +5,6 @@ and ``cs-repo/``. Out: an overlay of only what is new or changed (``ks.cfg``, me
 ``images/efiboot.img``, ``.treeinfo``/``.discinfo``/``media.repo``), what of the base it
 leaves out (``pruning``: boot.iso, efidisk.img, TRANS.TBL), and the ISO mastered by xorriso
 with El Torito BIOS + EFI, isohybrid MBR + GPT and an implanted MD5. Also reads an ISO back
-(``buildiso inspect``).
+(``buildiso inspect``) and checks a kickstart against install media
+(``buildiso validate --media``).
 """

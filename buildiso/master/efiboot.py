@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 
 from buildiso import run
+from buildiso.atomicfile import replace_file
 from buildiso.errors import BuildError, InputError
 
 _MTOOLS_ENV = {"MTOOLS_SKIP_CHECK": "1", "MTOOLS_NO_VFAT": "0", "TZ": "UTC"}
@@ -134,7 +135,7 @@ def edit_efiboot(*, source: Path, dest: Path, files: Mapping[str, str | bytes], 
                 raise BuildError(f"{relpath} did not land intact in {dest.name}")
         if fat_serial(image) != serial:
             raise BuildError(f"mtools changed the FAT serial of {dest.name}")
-        os.replace(image, dest)
+        replace_file(image, dest)
 
 
 def _make_dirs(image: Path, directory: PurePosixPath, existing: set[str], *, mtime: int) -> None:
@@ -221,7 +222,7 @@ def rebuild_efiboot(
                 raise BuildError(f"{rel} did not land intact in {dest.name}")
         if fat_serial(image) != serial:
             raise BuildError(f"mkfs.fat did not keep the FAT serial of {source.name}")
-        os.replace(image, dest)
+        replace_file(image, dest)
 
 
 def _relpath(relpath: str) -> str:

@@ -35,7 +35,7 @@ from buildiso.errors import BuildError, InputError
 from buildiso.master import imagestream
 from buildiso.master.isomd5 import Implant, IsoMd5Stream, read_implant, volume_size, write_implant
 
-log = logging.getLogger("buildiso.master.iso")
+log = logging.getLogger(__name__)
 
 MAX_LABEL = 32  # ISO 9660 volume identifier
 JOLIET_LABEL = 16  # Joliet volume identifier (xorriso truncates; blkid reads the PVD's)

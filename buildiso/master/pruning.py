@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from buildiso.master.basetree import BaseTree
 from buildiso.master.treeinfo import TreeInfo
 
-log = logging.getLogger("buildiso.master.pruning")
+log = logging.getLogger(__name__)
 
 BOOT_ISO = "images/boot.iso"
 EFIDISK = "images/efidisk.img"

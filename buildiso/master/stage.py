@@ -15,7 +15,7 @@ from buildiso.master.imagestream import Consumer
 from buildiso.master.staging import Staged, stage_overlay
 from buildiso.render.profile import Profile
 
-log = logging.getLogger("buildiso.master")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

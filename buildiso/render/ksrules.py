@@ -222,7 +222,7 @@ def _packages_elsewhere(ks: _Kickstart, sections: list[Section]) -> str:
 
 
 def partition_rules(ks: _Kickstart, profile: Profile) -> Found:
-    """Separate / and /var of the guide's minima (PRODUCT-FACTS "The unattended install")."""
+    """Separate / and /var of the guide's minima (docs/product-facts.md, "Disks and partitions")."""
     commands = [(c.line, c.text) for c in ks.reading.commands]
     volumes = mounted_volumes(commands, _pre_bodies(ks))
     for line, name, mount in _mount_points(ks):
@@ -374,7 +374,7 @@ def user_rules(ks: _Kickstart) -> Found:
 
 def ending_rules(ks: _Kickstart) -> Found:
     commands = ks.reading.commands
-    # PRODUCT-FACTS: the unattended install "ends with an automatic reboot".
+    # docs/product-facts.md, "The unattended install": it ends with an automatic reboot.
     stops = [c for c in commands if c.name in ("poweroff", "halt", "shutdown")]
     for command in stops:
         yield (

@@ -1,7 +1,7 @@
 """The cs-admin password: vendor policy and reproducible SHA-512 crypt hashing.
 
 A custom initial password comes from ``BUILDISO_CS_ADMIN_PASSWORD`` or ``--password-file``,
-never from the profile. It must pass the vendor policy (PRODUCT-FACTS): at least 8
+never from the profile. It must pass the vendor policy (docs/product-facts.md): at least 8
 characters; three of upper case, lower case, digits, symbols; no sequences such as ``1234``;
 not resembling a dictionary word even with digit/letter swaps (``Pa55word``). A rejection
 names the rules that failed and never shows the password.

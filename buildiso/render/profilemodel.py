@@ -22,8 +22,8 @@ EFI_PARTITION_MB = 200
 # Room for the partition table and 1 MiB alignment of each partition.
 _PARTITION_OVERHEAD_MB = 8
 
-# Product minima (PRODUCT-FACTS: "/ at least 20 GB; /var at least 60 GB for test/demo and
-# 200 GB for production; 25% more when message tracking is kept for 2 years").
+# Product minima (docs/product-facts.md, "Disks and partitions": / at least 20 GB; /var at
+# least 60 GB for test/demo and 200 GB for production; 25% more for two years of tracking).
 ROOT_MIN_MB = 20 * 1024
 VAR_MIN_MB = {Variant.TEST: 60 * 1024, Variant.PRODUCTION: 200 * 1024}
 TRACKING_FACTOR = 1.25

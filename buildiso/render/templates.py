@@ -10,13 +10,14 @@ Public API: ``render_media_files`` for the build, ``render_command`` for ``build
 
 from __future__ import annotations
 
-import os
 import re
+from contextlib import ExitStack
 from pathlib import Path
 
 import jinja2
 
 from buildiso import outdir, paths
+from buildiso.atomicfile import open_atomic
 from buildiso.config import EfiFlavour, IsolinuxFlavour, Variant
 from buildiso.errors import InputError, ValidationFailed
 from buildiso.log import step
@@ -223,20 +224,14 @@ def write_files_atomically(files: dict[str, str], *, out_dir: Path) -> list[Path
     A failure while writing leaves no half-written file behind; files already in
     ``out_dir`` that are not being written stay untouched.
     """
-    staged: list[tuple[Path, Path]] = []
-    try:
+    targets = []
+    with ExitStack() as stack:  # on leaving: every file renamed, or (on an error) none
         for rel, text in sorted(files.items()):
             target = out_dir / rel
             target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-            tmp.write_text(text, encoding="utf-8")
-            staged.append((tmp, target))
-        for tmp, target in staged:
-            os.replace(tmp, target)
-    finally:
-        for tmp, _ in staged:
-            tmp.unlink(missing_ok=True)
-    return [target for _, target in staged]
+            stack.enter_context(open_atomic(target)).write(text.encode("utf-8"))
+            targets.append(target)
+    return targets
 
 
 def render_command(

@@ -154,8 +154,8 @@ def _read(ks_file: Path) -> str:
 
 
 class MediaCheck(Protocol):
-    """What ``--media`` adds: "FILE:LINE: message" lines. The CLI passes compose's media
-    check in (``compose.mediacheck.media_problems``), so this stage imports no later one."""
+    """What ``--media`` adds: "FILE:LINE: message" lines. The CLI passes the media
+    check in (``master.mediacheck.media_problems``), so this stage imports no later one."""
 
     def __call__(self, ks_text: str, *, filename: str) -> list[str]: ...
 

@@ -1,7 +1,8 @@
 """The report's pages: ``index.html`` (the matrix, shards, build) and one page per cell.
 
-Each cell page shows its result, failure class and reason, stage times, its filmstrip, its
-screenshots, post-install checks and serial logs (searchable text). Files a page shows are
+Each cell page shows its result, failure class and reason, stage times, its filmstrip (each
+thumbnail links to the full-size frame; ``#frame-N`` shows frame N), its screenshots,
+post-install checks and serial logs (searchable text). Files a page shows are
 copied next to it, so the report folder stands alone (CI pages, an artifact, a laptop).
 """
 
@@ -12,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from buildiso.boottest.filmstrip import FOLDER
+from buildiso.boottest.filmstrip import FOLDER, FULL
 from buildiso.boottest.qemu import CONSOLE_LOG, FIRMWARE_LOG, PROTOCOL_LOG
 from buildiso.report.htmlbits import (
     FILTER_SCRIPT,
@@ -173,16 +174,23 @@ def _filmstrip_section(record: CellRecord, dest: Path) -> str:
         )
     (dest / FOLDER).mkdir(exist_ok=True)
     figures = []
-    for frame in record.frames:
+    for index, frame in enumerate(record.frames):
         name = Path(str(frame["file"])).name  # the index is input too: no paths
         source = record.folder / FOLDER / name
         if not source.is_file():
             continue
         shutil.copyfile(source, dest / FOLDER / name)
+        link = f"{FOLDER}/{name}"  # results from before full-size frames: the frame itself
+        full = record.folder / FOLDER / FULL / Path(str(frame.get("full", ""))).name
+        if frame.get("full") and full.is_file():
+            (dest / FOLDER / FULL).mkdir(exist_ok=True)
+            shutil.copyfile(full, dest / FOLDER / FULL / full.name)
+            link = f"{FOLDER}/{FULL}/{full.name}"
         caption = f"{frame.get('stage', '?')} · {seconds_text(frame.get('t'))} s"
         reason = str(frame.get("reason", ""))
         figures.append(
-            f'<figure class="frame {esc(reason)}"><a href="{FOLDER}/{esc(name)}">'
+            f'<figure class="frame {esc(reason)}" id="frame-{index}">'
+            f'<a href="{esc(link)}" title="full size">'
             f'<img src="{FOLDER}/{esc(name)}" alt="{esc(caption)}" loading="lazy" '
             f'width="{esc(frame.get("width", ""))}" height="{esc(frame.get("height", ""))}">'
             f"</a><figcaption>{esc(caption)}"

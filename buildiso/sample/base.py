@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from buildiso import boundedjson, paths
+from buildiso.atomicfile import replace_dir
 from buildiso.errors import BuildError, InputError
 from buildiso.log import log, step
 from buildiso.master.basetree import open_base
@@ -308,16 +309,6 @@ def _rpm_name(rpm: Path) -> str:
     return output(["rpm", "-qp", "--nosignature", "--qf", "%{NAME}", rpm]).strip()
 
 
-def _replace(out_dir: Path, stage: Path) -> None:
-    """Swap the finished ``stage`` into ``out_dir`` (old output removed only afterwards)."""
-    old = out_dir.with_name(f".{out_dir.name}.old")
-    shutil.rmtree(old, ignore_errors=True)
-    if out_dir.exists():
-        out_dir.rename(old)
-    stage.rename(out_dir)
-    shutil.rmtree(old, ignore_errors=True)
-
-
 def _check_out_dir(out_dir: Path) -> None:
     """The output folder is replaced as a whole: never take over a folder that is not ours."""
     if out_dir.exists() and not out_dir.is_dir():
@@ -361,7 +352,7 @@ def build_sample_base(out_dir: Path, *, force: bool = False) -> SampleBase:
         try:
             _build(stage=stage, kernel=kernel, key=key, epoch=epoch)
             (stage / STAMP_NAME).write_text(json.dumps(stamp, indent=1, sort_keys=True) + "\n")
-            _replace(out_dir, stage)
+            replace_dir(stage, out_dir)  # the old output removed only afterwards
         finally:
             shutil.rmtree(stage, ignore_errors=True)
         result = _layout(out_dir)

@@ -13,6 +13,7 @@ import os
 import shutil
 from pathlib import Path
 
+from buildiso.atomicfile import temp_path
 from buildiso.errors import BuildError
 from buildiso.run import run
 
@@ -43,7 +44,11 @@ GRUB_MODULES = (
     "cat",
     "serial",
     "terminal",
-    "all_video",
+    # The firmware's own video (GOP/UGA) only: all_video would add GRUB's native bochs and
+    # cirrus drivers, which under QEMU set a mode behind GOP's back, so the kernel booted
+    # after this GRUB drew into a frame buffer of another shape (UEFI firstboot frames were
+    # noise). Real machines have neither card; the installed grub.efi has none either.
+    "efi_uga",
     "efi_gop",
     "gfxterm",
     "gfxmenu",  # the product's graphical menu (a theme with the title), as RHEL 7+ media
@@ -115,30 +120,28 @@ def make_efiboot_img(*, efi_boot_dir: Path, dest: Path, epoch: int) -> Path:
     payload = sum(p.stat().st_size for p in files)
     # FAT overhead + slack, rounded up to whole MiB (mkfs.fat -C takes KiB)
     size_kib = ((payload + 512 * 1024) // (1024 * 1024) + 1) * 1024
-    tmp = dest.with_name(dest.name + ".tmp")
-    tmp.unlink(missing_ok=True)
     env = {"SOURCE_DATE_EPOCH": str(epoch), "MTOOLS_SKIP_CHECK": "1", "TZ": "UTC"}
-    run(
-        [
-            "mkfs.fat",
-            "--invariant",
-            "-i",
-            EFIBOOT_VOLUME_ID,
-            "-n",
-            EFIBOOT_LABEL,
-            "-C",
-            str(tmp),
-            str(size_kib),
-        ],
-        env=env,
-    )
-    run(["mmd", "-i", str(tmp), "::/EFI", "::/EFI/BOOT"], env=env)
-    for source in files:
-        _set_mtime(source, epoch)
-        # -m keeps the (pinned) modification time; -o overwrites without asking
+    with temp_path(dest) as tmp:  # renamed to dest once every file is in
         run(
-            ["mcopy", "-m", "-o", "-i", str(tmp), str(source), f"::/EFI/BOOT/{source.name}"],
+            [
+                "mkfs.fat",
+                "--invariant",
+                "-i",
+                EFIBOOT_VOLUME_ID,
+                "-n",
+                EFIBOOT_LABEL,
+                "-C",
+                str(tmp),
+                str(size_kib),
+            ],
             env=env,
         )
-    tmp.replace(dest)
+        run(["mmd", "-i", str(tmp), "::/EFI", "::/EFI/BOOT"], env=env)
+        for source in files:
+            _set_mtime(source, epoch)
+            # -m keeps the (pinned) modification time; -o overwrites without asking
+            run(
+                ["mcopy", "-m", "-o", "-i", str(tmp), str(source), f"::/EFI/BOOT/{source.name}"],
+                env=env,
+            )
     return dest

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from buildiso.atomicfile import temp_path
 from buildiso.errors import BuildError
 from buildiso.run import run
 
@@ -70,8 +71,6 @@ def make_iso(*, tree: Path, iso: Path, epoch: int) -> Path:
             hint="install the Debian package isolinux (or run ./setup.sh)",
         )
     pin_times(tree, epoch)
-    tmp = iso.with_name(iso.name + ".tmp")
-    tmp.unlink(missing_ok=True)
-    run(mkisofs_args(tree=tree, iso=tmp), env={"SOURCE_DATE_EPOCH": str(epoch), "TZ": "UTC"})
-    tmp.replace(iso)
+    with temp_path(iso) as tmp:
+        run(mkisofs_args(tree=tree, iso=tmp), env={"SOURCE_DATE_EPOCH": str(epoch), "TZ": "UTC"})
     return iso

@@ -13,10 +13,11 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from buildiso.atomicfile import replace_dir
 from buildiso.errors import BuildError
 from buildiso.run import output, run
 
-log = logging.getLogger("buildiso.sample.kernel")
+log = logging.getLogger(__name__)
 
 PINNED_PACKAGE = "linux-image-6.1.0-50-amd64"
 META_PACKAGE = "linux-image-amd64"
@@ -81,8 +82,7 @@ def fetch_kernel(cache: Path) -> KernelTree:
         tmp.mkdir(parents=True)
         run(["dpkg-deb", "-x", deb, tmp])
         (tmp / ".extracted").write_text(deb.name + "\n")
-        shutil.rmtree(root, ignore_errors=True)
-        tmp.rename(root)
+        replace_dir(tmp, root)
     tree = KernelTree(root=root, version=version, deb=deb)
     if not tree.vmlinuz.is_file() or not tree.modules_dir.is_dir():
         raise BuildError(f"{deb.name} did not contain boot/vmlinuz-{version} and its modules")

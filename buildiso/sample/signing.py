@@ -14,6 +14,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from buildiso.atomicfile import replace_dir
 from buildiso.errors import BuildError
 from buildiso.run import output, run, tool_path
 
@@ -72,8 +73,7 @@ def ensure_key(home: Path, *, epoch: int) -> SigningKey:
         try:
             _gpg(tmp, "--quick-gen-key", KEY_USER_ID, "rsa2048", "sign", "never", epoch=epoch)
             stop_agent(tmp)
-            shutil.rmtree(home, ignore_errors=True)
-            tmp.rename(home)
+            replace_dir(tmp, home)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         fingerprint = _fingerprint(home)

@@ -1,4 +1,5 @@
-"""buildiso.boottest.filmstrip: frames at stage changes and while a stage runs long."""
+"""buildiso.boottest.filmstrip: frames at stage changes and while a stage runs long, kept at
+full size and shrunk so that a text console stays legible."""
 
 from __future__ import annotations
 
@@ -6,10 +7,17 @@ import json
 from pathlib import Path
 
 from bootfakes import CELL, FakeClock, good_report, install_script, run_scripted_cell
+from PIL import Image
 
 from buildiso.boottest import filmstrip
-from buildiso.boottest.screendump import Screenshot, downscale, encode_png
+from buildiso.boottest.screendump import Screenshot, png_size, shrink
 from buildiso.render.profile import Profile
+
+
+def _screen(path: Path, width: int = 640, height: int = 480) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", (width, height), (0, 0, 170)).save(path)
+    return path
 
 
 def _grabber(fail_on: set[int] | None = None):  # type: ignore[no-untyped-def]
@@ -19,9 +27,8 @@ def _grabber(fail_on: set[int] | None = None):  # type: ignore[no-untyped-def]
         calls.append(path)
         if fail_on and len(calls) in fail_on:
             raise OSError("guest gone")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(encode_png(1, 1, b"\0\0\0"))
-        return Screenshot(path=path, width=320, height=240, colours=2)
+        _screen(path)
+        return Screenshot(path=path, width=640, height=480, colours=2)
 
     return grab, calls
 
@@ -44,6 +51,8 @@ def test_frames_on_stage_changes_and_every_interval(tmp_path: Path) -> None:
     ]
     index = json.loads((tmp_path / "filmstrip" / "index.json").read_text())
     assert [f["file"] for f in index["frames"]] == [p.name for p in calls]
+    assert [f["full"] for f in index["frames"]] == [f"full/{p.name}" for p in calls]
+    assert all(p.parent == tmp_path / "filmstrip" / "full" for p in calls)  # grabbed full size
     assert filmstrip.read_index(tmp_path) == index["frames"]
 
 
@@ -58,45 +67,93 @@ def test_a_frame_that_cannot_be_taken_is_skipped(tmp_path: Path) -> None:
 
 
 def test_a_screen_between_video_modes_is_skipped_and_tried_again(tmp_path: Path) -> None:
-    # the guest's screen sizes; frames are shrunk to half of them
     sizes = iter(
-        [(640, 480), (8, 16), (640, 16), (320, 200), (1, 1), (319, 480), (1, 1), (800, 600)]
+        [(640, 480), (8, 16), (640, 16), (320, 200), (1, 1), (319, 480), (1, 1), (1280, 800)]
     )
     calls: list[Path] = []
 
     def grab(path: Path) -> Screenshot:
         calls.append(path)
         width, height = next(sizes)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(encode_png(1, 1, b"\0\0\0"))
-        return Screenshot(path=path, width=width // 2, height=height // 2, colours=2,
-                          screen=(width, height))  # fmt: skip
+        _screen(path, width, height)
+        return Screenshot(path=path, width=width, height=height, colours=2)
 
     film = filmstrip.Filmstrip(tmp_path / "filmstrip", grab=grab, started=0.0, interval_s=100)
     for t, stage in enumerate(["menu", "kernel", "kernel", "kernel", "media", "media", "media"]):
         film.tick(stage, float(t))
     film.tick("media", 4.0)  # three tries spent: no more stage frames, only periodic ones
     film.tick("media", 200.0)
-    kept = [(f.stage, f.reason, f.t, f.width) for f in film.frames]
+    kept = [(f.stage, f.reason, f.t, f.width, f.height) for f in film.frames]
     assert kept == [
-        ("menu", "stage", 0.0, 320),
-        ("kernel", "stage", 3.0, 160),  # a 320x200 screen is a screen, its frame 160 wide
-        ("media", "periodic", 200.0, 400),
+        ("menu", "stage", 0.0, 640, 480),
+        ("kernel", "stage", 3.0, 320, 200),  # a 320x200 screen is a screen
+        ("media", "periodic", 200.0, 640, 400),  # shrunk to FRAME_WIDTH, aspect kept
     ]
     assert len(calls) == 8
-    assert sorted(p.name for p in (tmp_path / "filmstrip").glob("*.png")) == [
-        "0000-menu.png", "0001-kernel.png", "0002-media.png"
-    ]  # fmt: skip
+    folder = tmp_path / "filmstrip"
+    expected = ["0000-menu.png", "0001-kernel.png", "0002-media.png"]
+    assert sorted(p.name for p in folder.glob("*.png")) == expected
+    assert sorted(p.name for p in (folder / "full").glob("*.png")) == expected  # skipped: gone
+    assert png_size(folder / "full" / "0002-media.png") == (1280, 800)
+    assert png_size(folder / "0002-media.png") == (640, 400)
 
 
-def test_downscale_picks_every_nth_pixel() -> None:
-    # 4x2 image, pixel (x, y) = (x, y, 7)
-    rgb = bytes(v for y in range(2) for x in range(4) for v in (x, y, 7))
-    assert downscale(4, 2, rgb, max_width=2) == (2, 1, bytes([0, 0, 7, 2, 0, 7]))
-    assert downscale(4, 2, rgb, max_width=3) == (2, 1, bytes([0, 0, 7, 2, 0, 7]))
-    assert downscale(4, 2, rgb, max_width=4) == (4, 2, rgb)
-    w, h, small = downscale(1280, 800, bytes(1280 * 800 * 3), max_width=400)
-    assert (w, h, len(small)) == (320, 200, 320 * 200 * 3)
+# --- legibility: a console's glyph strokes survive the shrinking -------------------------------
+
+STEM_X = [40 + 13 * k for k in range(90)]  # 13 px apart: every phase of a 2x, 3x, 3.2x shrink
+BAR_Y = [420 + 13 * k for k in range(28)]
+
+
+def _glyph_strokes(path: Path) -> Path:
+    """A 1280x800 UEFI console's worth of strokes: grey on black, one pixel thick, as an 8x16
+    font's stems (16 px tall) and bars (8 px wide) are, at every pixel phase."""
+    image = Image.new("RGB", (1280, 800))
+    for x in STEM_X:
+        image.paste((170, 170, 170), (x, 300, x + 1, 316))
+    for y in BAR_Y:
+        image.paste((170, 170, 170), (600, y, 608, y + 1))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path)
+    return path
+
+
+def _lost_strokes(thumb: Image.Image) -> list[str]:
+    """Strokes with no trace where they should be in ``thumb`` (a shrunk ``_glyph_strokes``).
+
+    Shrunk by ``scale``, a one-pixel stroke keeps 1/scale of its contrast spread over at
+    most two pixels, so one of them holds at least half of that; "no trace" is under 3/4 of
+    this least share (1280 -> 640: 32 of 170; 1280 -> 400: 20).
+    """
+    grey = thumb.convert("L")
+    scale = 1280 / grey.width
+    least = 170 / scale / 2 * 3 / 4
+    lost = []
+    for x in STEM_X:
+        col, top, bottom = x / scale, 300 / scale, 316 / scale
+        box = (int(col) - 1, int(top), int(col) + 2, int(bottom) + 1)
+        if grey.crop(box).getextrema()[1] < least:
+            lost.append(f"stem x={x}")
+    for y in BAR_Y:
+        row = y / scale
+        box = (int(600 / scale), int(row) - 1, int(608 / scale) + 1, int(row) + 2)
+        if grey.crop(box).getextrema()[1] < least:
+            lost.append(f"bar y={y}")
+    return lost
+
+
+def test_a_text_console_keeps_every_glyph_stroke_when_shrunk(tmp_path: Path) -> None:
+    source = _glyph_strokes(tmp_path / "full.png")
+    for width in (filmstrip.FRAME_WIDTH, 400):
+        small = shrink(source, tmp_path / f"small-{width}.png", max_width=width)
+        assert (small.width, small.height) == (width, width * 800 // 1280)
+        with Image.open(small.path) as thumb:
+            assert _lost_strokes(thumb) == [], width
+    # The check sees what the former nearest-pixel sampling did: it kept every Nth column
+    # and row, and the strokes in between vanished (the console became dots).
+    with Image.open(source) as image:
+        nearest = image.resize((filmstrip.FRAME_WIDTH, 400), Image.Resampling.NEAREST)
+    lost = _lost_strokes(nearest)
+    assert len(lost) >= (len(STEM_X) + len(BAR_Y)) // 3, lost
 
 
 def test_a_cell_run_leaves_a_filmstrip_of_every_stage(tmp_path: Path, profile: Profile) -> None:
@@ -116,9 +173,11 @@ def test_a_cell_run_leaves_a_filmstrip_of_every_stage(tmp_path: Path, profile: P
     times = [f["t"] for f in frames]
     assert times == sorted(times)
     guest = factory.started[0]
-    assert all(w == filmstrip.FRAME_WIDTH for _, w in guest.frames)
+    folder = tmp_path / CELL.name / "filmstrip"
+    assert guest.frames == [folder / f["full"] for f in frames]  # grabbed at full size
     for frame in frames:
-        assert (tmp_path / CELL.name / "filmstrip" / frame["file"]).is_file()
+        assert png_size(folder / frame["file"]) == (frame["width"], frame["height"])
+        assert png_size(folder / frame["full"]) == (640, 480)  # the fake's screen
 
 
 def test_a_failed_cell_ends_its_filmstrip_where_it_stopped(

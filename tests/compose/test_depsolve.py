@@ -15,9 +15,9 @@ from buildiso import paths
 from buildiso.cli import main
 from buildiso.compose.depsolve import Closure, resolve_install_set
 from buildiso.compose.kspackages import parse_packages
-from buildiso.compose.mediacheck import media_problems
 from buildiso.compose.repo import Group, MediaRepos, RepoPackage, compose_gateway_repo, load_media
 from buildiso.compose.rpmversion import Evr, Flag, Relation
+from buildiso.master.mediacheck import media_problems
 from buildiso.sample.base import SampleBase
 
 rel = Relation.parse

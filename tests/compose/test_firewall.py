@@ -10,11 +10,11 @@ from repo_factory import write_media
 from buildiso import paths
 from buildiso.cli import main
 from buildiso.compose.firewall import enabled_firewall_line
-from buildiso.compose.mediacheck import media_problems
 from buildiso.compose.repo import DirReader, Group, RepoPackage
 from buildiso.compose.rpmversion import Evr, Flag, Relation
 from buildiso.compose.stage import install_set
 from buildiso.errors import ValidationFailed
+from buildiso.master.mediacheck import media_problems
 from buildiso.sample.base import SampleBase
 
 LOKKIT_LINE = 3

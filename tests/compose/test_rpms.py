@@ -157,7 +157,7 @@ def test_signed_with_the_other_key_is_ok_for_that_key(signed: Signed) -> None:
 
 
 def test_rsa_sha1_signature_like_the_vendors(signed: Signed, tmp_path: Path) -> None:
-    # PRODUCT-FACTS: rpm reports "Header V4 RSA/SHA1 Signature, key ID 5522142c: OK".
+    # docs/product-facts.md, "Package signatures": rpm says "Header V4 RSA/SHA1 Signature".
     rpm = Path(shutil.copy(signed.unsigned, tmp_path / "cs-sha1.rpm"))
     signed.key.sign(rpm, digest="sha1")
     (result,) = verify_signatures([rpm], public_key=signed.key.public_key, key_id=signed.key.key_id)

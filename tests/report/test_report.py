@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from bootfakes import Script, good_report, install_script, quick, run_shard
+from PIL import Image, ImageChops, ImageStat
 
 from buildiso.boottest.bootcell import ALL_CELLS
 from buildiso.boottest.screendump import png_size
@@ -24,6 +25,8 @@ from buildiso.manifest import write_manifest
 from buildiso.render.profile import Profile
 from buildiso.report.command import report_command
 
+# Every guest's screen: a real UEFI text console (tests/data/screens/README.md).
+CONSOLE = Path(__file__).resolve().parents[1] / "data" / "screens" / "uefi-console.png"
 # A guest prints what it likes: markup in the serial log must stay text in the report.
 HOSTILE = "<script>document.title='pwned'</script></pre><b id=\"injected\">bold</b> & done"
 
@@ -53,7 +56,8 @@ def shards(tmp_path_factory: pytest.TempPathFactory, profile: Profile) -> list[P
     folders = []
     for k in (1, 2):
         folder = tmp / f"shard{k}"
-        run_shard(tmp, artifacts=folder, scripts=scripts, shard=Shard(k, 2), frame_every_s=0.2)
+        run_shard(tmp, artifacts=folder, scripts=scripts, shard=Shard(k, 2), frame_every_s=0.2,
+                  screen=CONSOLE)  # fmt: skip
         folders.append(folder)
     return folders
 
@@ -162,9 +166,14 @@ def test_report_pages_escape_the_serial_log_and_show_the_diff(
     ran_in = next(s for s in shards if (s / "uefi-dvd").is_dir())
     frames = json.loads((ran_in / "uefi-dvd" / "filmstrip" / "index.json").read_text())["frames"]
     assert frames
+    cell = out / "cells" / "uefi-dvd"
     for frame in frames:
         assert f'src="filmstrip/{frame["file"]}"' in page
-        assert (out / "cells" / "uefi-dvd" / "filmstrip" / frame["file"]).is_file()
+        assert png_size(cell / "filmstrip" / frame["file"]) == (640, 400)
+        # each thumbnail links to the guest's screen at full size
+        assert f'<a href="filmstrip/{frame["full"]}" title="full size"><img src="filmstrip/' \
+               f'{frame["file"]}"' in page  # fmt: skip
+        assert png_size(cell / "filmstrip" / frame["full"]) == (1280, 800)
     # rerun replaces the old report in place
     report_command(results=shards, out=out, manifest=new, previous=None)
     assert "no previous manifest given" in (out / "index.html").read_text()
@@ -225,3 +234,85 @@ def test_chromium_renders_the_report(shards: list[Path], tmp_path: Path) -> None
     shutil.copyfile(shot, keep / "index.png")
     shutil.copyfile(cell_shot, keep / "cell.png")
     print(f"\nchromium: 4 page loads in {time.monotonic() - started:.1f} s; shots in {keep}")
+
+
+def _best_match(screen: Image.Image, want: Image.Image, xs: range, ys: range) -> tuple[int, int]:
+    def distance(x: int, y: int) -> float:
+        crop = screen.crop((x, y, x + want.width, y + want.height))
+        return float(ImageStat.Stat(ImageChops.difference(crop, want)).mean[0])
+
+    return min(((x, y) for x in xs for y in ys), key=lambda xy: distance(*xy))
+
+
+def _shown_frame(page: Path, shot: Path, *, thumbnail: Path) -> Image.Image:
+    """A filmstrip frame as Chromium draws it on ``page`` on a 2x display (the 640-pixel
+    thumbnail in its 320 CSS pixels): the part of the screenshot that best matches the
+    thumbnail, found on an 8x smaller copy first, then to the pixel."""
+    proc = _chromium(f"--screenshot={shot}", "--force-device-scale-factor=2",
+                     "--window-size=1000,1300", page.as_uri())  # fmt: skip
+    assert shot.is_file(), proc.stderr[-2000:]
+    with Image.open(shot) as image, Image.open(thumbnail) as thumb:
+        screen, want = image.convert("L"), thumb.convert("L")
+    small = (screen.reduce(8), want.reduce(8))
+    x, y = _best_match(*small, range(small[0].width - small[1].width),
+                       range(small[0].height - small[1].height))  # fmt: skip
+    x, y = _best_match(screen, want, range(x * 8 - 8, x * 8 + 9), range(y * 8 - 8, y * 8 + 9))
+    return screen.crop((x, y, x + want.width, y + want.height))
+
+
+def _glyphs_lost(shown: Image.Image) -> tuple[int, int]:
+    """(vanished, confused): the console's glyphs (8x16 cells of CONSOLE) as ``shown``.
+
+    Vanished: a cell with a glyph whose shown block keeps under a quarter of its
+    brightness. Confused: a distinct glyph whose shown block is also another glyph's, so
+    the eye cannot tell them apart (OCR-free legibility).
+    """
+    with Image.open(CONSOLE) as image:
+        console = image.convert("L")
+    cw, ch = 8 * shown.width // console.width, 16 * shown.height // console.height
+    glyphs_of: dict[bytes, set[bytes]] = {}
+    vanished = 0
+    for row in range(console.height // 16):
+        for col in range(console.width // 8):
+            glyph = console.crop((col * 8, row * 16, col * 8 + 8, row * 16 + 16))
+            ink = glyph.getextrema()[1]
+            if ink < 64:
+                continue  # a blank cell
+            block = shown.crop((col * cw, row * ch, col * cw + cw, row * ch + ch))
+            vanished += block.getextrema()[1] < ink // 4
+            glyphs_of.setdefault(block.tobytes(), set()).add(glyph.tobytes())
+    confused = {g for glyphs in glyphs_of.values() if len(glyphs) > 1 for g in glyphs}
+    return vanished, len(confused)
+
+
+@pytest.mark.integration
+def test_chromium_shows_a_text_console_frame_legibly(shards: list[Path], tmp_path: Path) -> None:
+    """A UEFI text console in the filmstrip, as a browser on a 2x display shows it: every
+    glyph visible and told apart from the others, the full-size screen one click away.
+    The same report with thumbnails made by nearest-pixel sampling (the former way) fails."""
+    ours = tmp_path / "ours"
+    report_command(results=shards, out=ours, manifest=None, previous=None)
+    nearest_shards = []
+    for shard in shards:
+        copy = tmp_path / "nearest-shards" / shard.name
+        shutil.copytree(shard, copy)
+        for thumb in copy.glob("*/filmstrip/*.png"):
+            with Image.open(thumb.parent / "full" / thumb.name) as full:
+                full.resize(png_size(thumb), Image.Resampling.NEAREST).save(thumb)
+        nearest_shards.append(copy)
+    nearest = tmp_path / "nearest"
+    report_command(results=nearest_shards, out=nearest, manifest=None, previous=None)
+    lost = {}
+    for name, report in (("ours", ours), ("nearest", nearest)):
+        page = report / "cells" / "bios-dvd" / "index.html"
+        frame = page.parent / "filmstrip" / "0000-firmware.png"
+        shown = _shown_frame(page, tmp_path / f"{name}.png", thumbnail=frame)
+        assert shown.size == png_size(frame) == (640, 400)
+        lost[name] = _glyphs_lost(shown)
+    print(f"\nglyphs (vanished, confused) as Chromium shows them: {lost}")
+    assert lost["ours"] == (0, 0)
+    assert lost["nearest"][1] >= 5  # the check sees dots: glyphs no longer told apart
+    dom = _chromium("--dump-dom", (ours / "cells" / "bios-dvd" / "index.html").as_uri()).stdout
+    link = re.search(r'id="frame-0"><a href="([^"]+)" title="full size">', dom)
+    assert link is not None and link.group(1) == "filmstrip/full/0000-firmware.png"
+    assert png_size(ours / "cells" / "bios-dvd" / link.group(1)) == (1280, 800)

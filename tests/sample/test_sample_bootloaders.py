@@ -52,3 +52,21 @@ def test_efiboot_img_holds_grub_and_is_reproducible(tmp_path: Path) -> None:
     assert "::/EFI/BOOT/grub.cfg" in listing
     # a PE/COFF EFI application
     assert (tmp_path / "a" / "EFI" / "BOOT" / "BOOTX64.EFI").read_bytes()[:2] == b"MZ"
+
+
+@pytest.mark.integration
+def test_grub_efi_draws_through_the_firmware_only(tmp_path: Path) -> None:
+    """GOP/UGA, never GRUB's native bochs/cirrus drivers: under QEMU they change the video
+    mode behind GOP's back, and the kernel GRUB hands over to gets the wrong frame buffer."""
+    data = bootloaders.make_grub_efi(tmp_path / "BOOTX64.EFI").read_bytes()
+    assert b"efi_gop\0" in data and b"gfxterm\0" in data
+    assert b"video_bochs\0" not in data and b"video_cirrus\0" not in data
+    # the check sees those drivers when they are in (all_video pulls them in)
+    with_all = tmp_path / "all.efi"
+    subprocess.run(
+        ["grub-mkimage", "--format", "x86_64-efi", "--directory",
+         str(bootloaders.GRUB_EFI_MODULES_DIR), "--prefix", "/EFI/BOOT", "--output",
+         str(with_all), "all_video"],
+        check=True,
+    )  # fmt: skip
+    assert b"video_bochs\0" in with_all.read_bytes()

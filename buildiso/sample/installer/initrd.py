@@ -14,6 +14,7 @@ import logging
 import re
 from pathlib import Path
 
+from buildiso.atomicfile import open_atomic
 from buildiso.errors import BuildError
 from buildiso.run import output, run, tool_path
 from buildiso.sample.bincopy import shared_libraries
@@ -21,7 +22,7 @@ from buildiso.sample.installer import cpio
 from buildiso.sample.kernel import KernelTree
 from buildiso.sourcedate import epoch_from_env
 
-log = logging.getLogger("buildiso.sample.installer.initrd")
+log = logging.getLogger(__name__)
 
 INIT_SCRIPT = Path(__file__).with_name("init.sh")
 BUSYBOX = Path("/bin/busybox")
@@ -191,12 +192,10 @@ def build_initrd(*, kernel: KernelTree, dest: Path) -> Path:
     """Write the stage 1 initramfs to ``dest`` (gzip newc cpio) and return ``dest``."""
     data = cpio.archive(initrd_entries(kernel), mtime=source_date_epoch())
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(dest.name + ".tmp")
     with (
-        tmp.open("wb") as raw,
+        open_atomic(dest) as raw,
         gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=9, mtime=0) as gz,
     ):
         gz.write(data)
-    tmp.replace(dest)
     log.info("stage 1 initramfs: %s (%d KiB)", dest, dest.stat().st_size // 1024)
     return dest

@@ -13,18 +13,18 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-import os
 import shutil
 import tempfile
 from pathlib import Path
 
+from buildiso.atomicfile import replace_file
 from buildiso.errors import BuildError
 from buildiso.run import output, require_tools, run
 from buildiso.sample.bincopy import copy_with_libs, shared_libraries
 from buildiso.sample.installer.initrd import BUSYBOX, source_date_epoch
 from buildiso.sample.kernel import KernelTree
 
-log = logging.getLogger("buildiso.sample.installer.stage2")
+log = logging.getLogger(__name__)
 
 GUEST_SOURCE = Path(__file__).with_name("guest")
 PYTHON = Path("/usr/bin/python3.11")
@@ -38,7 +38,7 @@ PURE_PACKAGES = ("pykickstart", "requests", "urllib3", "idna", "charset_normaliz
 # installer installs what the build's manifest says; see guest/packages.py).
 BUILDISO_SOURCE = Path(__file__).resolve().parents[2]
 BUILDISO_MODULES = (
-    "__init__.py", "errors.py", "run.py", "sourcedate.py", "compose/__init__.py",
+    "__init__.py", "atomicfile.py", "errors.py", "run.py", "sourcedate.py", "compose/__init__.py",
     "compose/comps.py", "compose/depsolve.py", "compose/kspackages.py", "compose/repo.py",
     "compose/repomd.py",
     "compose/rpms.py", "compose/rpmversion.py", "compose/solver.py", "tmpdirs.py",
@@ -173,6 +173,6 @@ def build_stage2(*, kernel: KernelTree, dest: Path) -> Path:
         size = image.stat().st_size
         if size > MAX_SIZE:
             raise BuildError(f"install.img is {size // 2**20} MB, over the 100 MB budget")
-        os.replace(image, dest)
+        replace_file(image, dest)
     log.info("stage 2 image: %s (%d MiB)", dest, dest.stat().st_size // 2**20)
     return dest
