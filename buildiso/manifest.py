@@ -19,11 +19,13 @@ from typing import Any
 
 import click
 
+from buildiso.boundedjson import load_json
 from buildiso.compose.rpmversion import Evr
 from buildiso.errors import InputError
 from buildiso.manifesttypes import Package, ParsedManifest, RenderedFile, parse_manifest
 
 SCHEMA = 1
+MAX_BYTES = 64 * 2**20  # the install set and rendered files of a real DVD fit many times
 # createrepo_c names repodata files by checksum: a package change renames them all, which
 # the package lines already say.
 _REPODATA = "cs-repo/repodata"
@@ -47,16 +49,8 @@ def write_manifest(path: Path, manifest: Manifest) -> None:
 
 
 def load_manifest(path: Path) -> Manifest:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputError(
-            f"{path}: cannot read ({exc.strerror})", hint="give a build's *.manifest.json"
-        ) from exc
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(
-            f"{path}: not a JSON manifest ({exc})", hint="give a *.manifest.json"
-        ) from exc
+    # bounded: size, depth, numbers, valid text (a lone surrogate cannot be written out)
+    data = load_json(path, max_bytes=MAX_BYTES, hint="give a build's *.manifest.json")
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         raise InputError(
             f"{path}: not a buildiso manifest (schema {SCHEMA})",
