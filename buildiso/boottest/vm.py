@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import json
 import logging
 import os
@@ -18,7 +19,7 @@ import shutil
 import subprocess
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +27,15 @@ from types import TracebackType
 from typing import Any
 
 from buildiso import run
-from buildiso.boottest.qemu import OVMF_CODE, OVMF_VARS, QEMU, VmFiles, VmSpec, build_command
+from buildiso.boottest.qemu import (
+    OVMF_CODE,
+    OVMF_VARS,
+    QEMU,
+    VmFiles,
+    VmSpec,
+    build_command,
+    create_disk,
+)
 from buildiso.boottest.screendump import (
     Screenshot,
     colour_count,
@@ -277,6 +286,10 @@ class Vm:
     def event_names(self) -> list[str]:
         return self._qmp.event_names() if self._qmp is not None else []
 
+    @property
+    def console_socket(self) -> Path:
+        return self.files.console_socket
+
     def qmp(self, command: str, timeout: float = 10.0, **arguments: object) -> Any:
         if self._qmp is None:
             raise BuildError("QMP is not connected")
@@ -313,3 +326,17 @@ class Vm:
         return Screenshot(
             path=path, width=width, height=height, colours=colour_count(rgb), screen=screen
         )
+
+
+@contextlib.contextmanager
+def qemu_machine(
+    spec: VmSpec, folder: Path, *, new_disks: Sequence[Path], disk_mb: int
+) -> Iterator[Vm]:
+    """The real machine (session.MachineFactory): fresh sparse disks, then QEMU."""
+    for disk in new_disks:
+        try:
+            create_disk(disk, size_mb=disk_mb)
+        except Exception as exc:
+            raise QemuStartError(f"could not create the target disk {disk}: {exc}") from exc
+    with Vm(spec, artifacts=folder) as vm:
+        yield vm

@@ -1,4 +1,5 @@
-"""buildiso.boottest.bootcell: running a cell against a scripted guest: result files, retries."""
+"""buildiso.boottest.runner: running a scenario's cell against a scripted guest: result files,
+retries, dropped disks, cells in parallel and the longest first."""
 
 from __future__ import annotations
 
@@ -35,9 +36,9 @@ def test_happy_path(tmp_path: Path, profile: Profile) -> None:
         "local-boot",
         "firstboot",
     ):
-        assert result.stages[stage]["status"] == "ok", stage
-    assert result.stages["packages"]["seconds"] == pytest.approx(1.0, abs=0.3)
-    assert result.stages["packages"]["guest_seconds"] == 1.0
+        assert result.stage_map[stage].status == "ok", stage
+    assert result.stage_map["packages"].seconds == pytest.approx(1.0, abs=0.3)
+    assert result.stage_map["packages"].guest_seconds == 1.0
     assert all(c.ok for c in result.checks) and len(result.checks) == 11
     art = tmp_path / CELL.name
     saved = json.loads((art / "result.json").read_text())
