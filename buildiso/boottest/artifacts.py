@@ -42,7 +42,8 @@ def write_bytes(path: Path, data: bytes) -> None:
 
 
 def write_json(path: Path, data: object) -> None:
-    write_bytes(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode("utf-8"))
+    # insertion order kept: a stage table lists stages in the order they ran
+    write_bytes(path, (json.dumps(data, indent=2) + "\n").encode("utf-8"))
 
 
 @dataclass(frozen=True)

@@ -120,6 +120,8 @@ def test_command_exit_status_table_summary_and_junit(tmp_path: Path, profile: Pr
     root = ET.parse(tmp_path / "junit.xml").getroot()
     assert len([c for c in root.iter("testcase") if c.find("failure") is not None]) == 1
     summary = Summary.load(tmp_path / "art" / "summary.json")  # read back by its own type
+    written = json.loads((tmp_path / "art" / "summary.json").read_text())["cells"][0]["stages"]
+    assert list(written)[:3] == ["firmware", "menu", "kernel"]  # in the order they ran
     assert summary.matrix_cells == tuple(MATRIX) and summary.scenario == "install"
     (tested,) = summary.isos
     assert tested.role == "iso"
