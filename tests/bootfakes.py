@@ -220,8 +220,10 @@ class FakeFactory:
         *,
         start_failures: int = 0,
         guest_type: type[FakeGuest] | None = None,
+        make_disks: bool = False,
     ) -> None:
         self.clock = clock
+        self.make_disks = make_disks  # write the new disks (as qemu-img would make them)
         self.scripts = scripts
         self.start_failures = start_failures
         self.guest_type = guest_type or FakeGuest
@@ -239,6 +241,8 @@ class FakeFactory:
     ) -> Iterator[FakeGuest]:
         self.specs.append(spec)
         self.new_disks.append(tuple(new_disks))
+        for disk in new_disks if self.make_disks else ():
+            disk.write_bytes(b"QFI\xfb")
         if self.start_failures > 0:
             self.start_failures -= 1
             raise QemuStartError("QEMU exited with code 1 at start: Could not allocate memory")

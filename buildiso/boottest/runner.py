@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 
 from buildiso.boottest import vm
 from buildiso.boottest.artifacts import FAILURE_PNG, RunFolder, write_json
@@ -176,11 +177,11 @@ def run_cells(
 ) -> list[CellResult]:
     """Every cell of ``cells`` (results in cell order), up to ``jobs`` at a time."""
     cancel = threading.Event()
-    iso = plan.inputs.tested()[0].path if plan.inputs.tested() else "?"
+    isos = ", ".join(Path(i.path).name for i in plan.inputs.tested())
 
     def one(cell: Cell) -> CellResult:
         name = plan.scenario.run_name(cell)
-        step(f"{name}: {plan.scenario.name} with {iso} ({plan.options.accel.value})")
+        step(f"{name}: {plan.scenario.name} with {isos} ({plan.options.accel.value})")
         result = plan.run_cell(cell, cancelled=cancel.is_set,
                                on_stage=partial(progress.stage, name) if progress else None)
         verdict = "passed" if result.passed else f"FAILED [{result.failure_class}] {result.message}"
