@@ -137,6 +137,7 @@ class Session:
             self._shell.close()
             self._shell = None
         if self.guest is not None:
+            self.guest.console.poll()  # its last words, for the failure's console tail
             self.last_console = self.guest.console.text
         if self._machine is not None:
             self._machine.close()

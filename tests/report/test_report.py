@@ -226,3 +226,20 @@ def test_chromium_renders_the_report(shards: list[Path], tmp_path: Path) -> None
     shutil.copyfile(shot, keep / "index.png")
     shutil.copyfile(cell_shot, keep / "cell.png")
     print(f"\nchromium: 4 page loads in {time.monotonic() - started:.1f} s; shots in {keep}")
+
+
+def test_a_scenarios_other_machines_logs_are_on_its_page(
+    shards: list[Path], tmp_path: Path
+) -> None:
+    shard = tmp_path / "shard"
+    shutil.copytree(shards[0], shard)
+    cell = next(p for p in shard.iterdir() if (p / "result.json").is_file())
+    (cell / "server-install").mkdir()
+    (cell / "server-install" / "console.log").write_text("minimal server <install>\n")
+    (cell / "Not A Machine").mkdir()
+    (cell / "Not A Machine" / "console.log").write_text("never shown\n")
+    report_command(results=[shard], out=tmp_path / "r", manifest=None, previous=None)
+    page = (tmp_path / "r" / "cells" / cell.name / "index.html").read_text()
+    assert 'id="server-install-C">server-install: Console (ttyS0)' in page
+    assert "minimal server &lt;install&gt;" in page and "never shown" not in page
+    assert (tmp_path / "r" / "cells" / cell.name / "server-install-console.log.txt").is_file()
