@@ -182,10 +182,10 @@ def boot_test_command(
                       server_base_default=server_base_default)  # fmt: skip
     check_sources(scenario, sources, users=_users())
     folder = RunFolder(request.artifacts)
-    folder.path.mkdir(parents=True, exist_ok=True)
     with private_dir("boottest") as work:
         inputs = resolve(scenario, sources, cells=cells, needs=needs(scenario),
                          run_folder=folder, work=Path(work))  # fmt: skip
+        folder.path.mkdir(parents=True, exist_ok=True)
         choice = accel_chooser(request.accel)  # after every check: the probe boots a guest
         step(f"accelerator: {choice.accel.value} ({choice.reason})")
         options = RunOptions(accel=choice.accel, frame_every_s=request.frame_every_s,

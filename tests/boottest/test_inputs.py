@@ -28,6 +28,7 @@ from buildiso.boottest.release import read_release
 from buildiso.boottest.scenario import Cell
 from buildiso.boottest.scenarioreader import load_scenario
 from buildiso.boottest.vocabulary import needs
+from buildiso.cli import main
 from buildiso.config import Firmware, Media, Variant
 from buildiso.errors import InputError
 from buildiso.render.password import ENV_VAR, hash_password
@@ -87,6 +88,19 @@ def test_an_upgrade_from_an_iso_not_older_is_refused_before_booting(
     assert f"EMAIL_480_150.iso carries cs-email {old}, not older than EMAIL_490_190.iso's " \
            "4.9.0-190: there is nothing to upgrade" in message
     assert caught.value.exit_code == 2 and "\n" not in message
+
+
+def test_the_cli_refuses_an_upgrade_from_the_same_release_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    new_iso = _iso(tmp_path, "EMAIL_490_190.iso", gateway="4.9.0-190")
+    old_iso = _iso(tmp_path, "EMAIL_480_150.iso", gateway="4.9.0-190")
+    code = main(["boot-test", str(new_iso), "--scenario", "upgrade", "--from", str(old_iso),
+                 "--accel", "tcg", "--artifacts", str(tmp_path / "art")])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert "not older than EMAIL_490_190.iso's 4.9.0-190: there is nothing to upgrade" in err
+    assert not (tmp_path / "art").exists()  # refused before anything was written or booted
 
 
 def test_an_older_release_passes_the_identity_check(tmp_path: Path, profile: Profile) -> None:
