@@ -43,12 +43,12 @@ def test_layout_cells_install_and_boot(
     results = run_cells(iso, chosen, accel, tmp_path / "art", CELLS)
     want = "/dev/md" if disk_layout is DiskLayout.RAID1 else "/dev/"
     for result in results:
-        assert result.passed, f"{result.cell.name}: [{result.failure_class}] {result.message}"
+        assert result.passed, f"{result.name}: [{result.failure_class}] {result.message}"
         checks = {c.name: c for c in result.checks}
         assert checks["storage-layout"].ok, checks["storage-layout"].message
         assert f"/ on {want}" in checks["storage-layout"].message
         assert checks["filesystem-size /var"].ok and checks["filesystem-size /"].ok
-        print(f"[{disk_layout.value}/{result.cell.name}] {checks['storage-layout'].message}")
+        print(f"[{disk_layout.value}/{result.name}] {checks['storage-layout'].message}")
     uefi = {c.name: c for c in results[1].checks}
     # the EFI system partition is a plain partition beside the arrays / volumes
     assert "/boot/efi on /dev/" in uefi["storage-layout"].message, uefi["storage-layout"].message

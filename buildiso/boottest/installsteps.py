@@ -281,10 +281,9 @@ def boot_local(s: Session, call: StepCall) -> None:
     if menu.default_label != local:
         raise CellFailed("wrong-menu", f"the default entry is {menu.default_label!r}, "
                                        f"not {local!r}")  # fmt: skip
-    # The menu's own timeout now runs inside the next stage: allow for it.
+    # The menu's own timeout now runs inside the first boot's stage: allow for it.
     limits = dict(s.stages.timeouts)
-    for stage in ("firstboot",):
-        limits[stage] = limits.get(stage, 0) + float(menu.timeout_s or 0)
+    limits["firstboot"] = limits.get("firstboot", 0) + float(menu.timeout_s or 0)
     s.stages.timeouts = limits
 
 
