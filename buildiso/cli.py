@@ -22,7 +22,6 @@ from buildiso.config import (
     Firmware,
     IsolinuxFlavour,
     Media,
-    Scenario,
     Variant,
 )
 from buildiso.errors import BuildisoError, ValidationFailed
@@ -256,62 +255,37 @@ def diff(old: Path, new: Path) -> None:
 
 
 @cli.command("boot-test")
-@click.argument("iso", type=_EXISTING)
+@click.argument("iso", type=_EXISTING, required=False)
+@click.option("--scenario", default="install", show_default=True, metavar="NAME|FILE.toml",
+              help="What to prove: a shipped scenario (install, appendix-a, upgrade) or a "
+              "scenario file of your own (docs/boot-test.md).")  # fmt: skip
+@click.option("--list-steps", is_flag=True, help="Print the steps a scenario file may use, "
+              "with examples, its checks, inputs and failure classes; then exit.")  # fmt: skip
 @click.option("--firmware", type=_choice(Firmware), default=Firmware.BIOS.value, show_default=True)
 @click.option("--media", type=_choice(Media), default=Media.DVD.value, show_default=True)
-@click.option("--matrix", is_flag=True, help="All four cells: BIOS/UEFI x DVD/USB.")
+@click.option("--matrix", is_flag=True, help="The scenario's matrix (BIOS/UEFI x DVD/USB).")
 @click.option("--jobs", type=click.IntRange(1, 16), default=2, show_default=True)
 @click.option("--accel", type=_choice(Accel), default=Accel.AUTO.value, show_default=True)
 @click.option("--artifacts", type=_PATH, default=paths.DEFAULT_OUT / "boot-test", show_default=True)
 @click.option("--junit", type=_PATH, default=None, help="Write a JUnit XML report here.")
-@click.option(
-    "--wait-local-timeout",
-    is_flag=True,
-    help="After the install, let the menu's 60 s timeout pick 'Boot from local drive' "
-    "instead of pressing Enter on it.",
-)
-@click.option(
-    "--shard",
-    "shard_text",
-    default=None,
-    metavar="K/N",
-    help="With --matrix: run only shard K of N (a deterministic split balanced by expected "
-    "time; CI: --shard $CI_NODE_INDEX/$CI_NODE_TOTAL).",
-)
-@click.option(
-    "--cells",
-    "cell_list",
-    default="",
-    metavar="NAME,…",
-    help="With --matrix: only these cells (comma-separated names, e.g. bios-dvd,uefi-dvd).",
-)
-@click.option(
-    "--frame-every",
-    "frame_every_s",
-    type=click.FloatRange(0, 3600),
-    default=10.0,
-    show_default=True,
-    help="Filmstrip: a scaled screenshot at each stage change and every this many seconds "
-    "within a stage (0: stage changes only).",
-)
-@click.option(
-    "--scenario",
-    type=_choice(Scenario),
-    default=Scenario.INSTALL.value,
-    show_default=True,
-    help="install: fresh install from the ISO; appendix-a: the guide's Appendix A on a "
-    "Minimal RHEL 6.10 server; upgrade: an older release's gateway updated from the ISO.",
-)
-@click.option(
-    "--server-base",
-    type=_EXISTING,
-    default=None,
-    help="appendix-a: the RHEL 6.10 DVD the Minimal server is installed from "
-    "(default: the sample base ISO).",
-)
+@click.option("--wait-local-timeout", is_flag=True, help="After the install, let the menu's "
+              "60 s timeout pick 'Boot from local drive' instead of pressing Enter on it.")
+@click.option("--shard", "shard_text", default=None, metavar="K/N", help="With --matrix: run "
+              "only shard K of N (a deterministic split balanced by expected time; CI: "
+              "--shard $CI_NODE_INDEX/$CI_NODE_TOTAL).")  # fmt: skip
+@click.option("--cells", "cell_list", default="", metavar="NAME,…", help="With --matrix: only "
+              "these cells (comma-separated names, e.g. bios-dvd,uefi-dvd).")  # fmt: skip
+@click.option("--timings-from", type=_EXISTING, default=None, metavar="RESULTS",
+              help="A previous run's --artifacts folder (or its summary.json): its cells' "
+              "times weigh the shards and the start order (default: the scenario's figures).")
+@click.option("--frame-every", "frame_every_s", type=click.FloatRange(0, 3600), default=10.0,
+              show_default=True, help="Filmstrip: a scaled screenshot at each stage change "
+              "and every this many seconds within a stage (0: stage changes only).")
+@click.option("--server-base", type=_EXISTING, default=None, help="appendix-a: the RHEL 6.10 "
+              "DVD the Minimal server is installed from (default: the sample base ISO).")
 @click.option("--timeout-scale", type=click.FloatRange(0.1, 100), default=1.0, show_default=True,
               help="Multiply every stage's time limit (busy CI runner, slow host).")  # fmt: skip
-# --scenario upgrade (boottest/upgrade.py)
+# --scenario upgrade (a previous-release input)
 @click.option("--from", "from_iso", type=_PATH, help="upgrade (required): the previous "
               "release's ISO the gateway is installed from first.")  # fmt: skip
 @click.option("--from-profile", type=_EXISTING, help="upgrade: the profile --from was built "
@@ -321,7 +295,9 @@ def diff(old: Path, new: Path) -> None:
 @profile_option
 @variant_option
 def boot_test(
-    iso: Path,
+    iso: Path | None,
+    scenario: str,
+    list_steps: bool,
     firmware: str,
     media: str,
     matrix: bool,
@@ -332,9 +308,9 @@ def boot_test(
     wait_local_timeout: bool,
     shard_text: str | None,
     cell_list: str,
+    timings_from: Path | None,
     frame_every_s: float,
     timeout_scale: float,
-    scenario: str,
     server_base: Path | None,
     from_iso: Path | None,
     from_profile: Path | None,
@@ -342,7 +318,8 @@ def boot_test(
     profile_path: Path,
     variant: str,
 ) -> None:
-    """Boot the ISO under QEMU, drive its menu, install, boot the disk, check the results.
+    """Boot the ISO under QEMU and prove a scenario: by default the install (menu, unattended
+    install, the installed disk's first boot, its checks).
 
     \b
     Example:
@@ -351,15 +328,27 @@ def boot_test(
       buildiso boot-test out/EMAIL_490_190.iso --scenario appendix-a
       buildiso boot-test out/EMAIL_490_190.iso --scenario upgrade \\
           --from out/EMAIL_480_150.iso --password-file cs-admin-480.txt
+      buildiso boot-test out/EMAIL_490_190.iso --scenario my-check.toml
+      buildiso boot-test --list-steps
     """
-    from buildiso.boottest import matrix as boottest_mod
+    if list_steps:
+        from buildiso.boottest.vocabulary import describe
+
+        click.echo(describe(), nl=False)
+        return
+    if iso is None:
+        raise click.UsageError("Missing argument 'ISO' (or give --list-steps).")
+    from buildiso.boottest.command import BootTestRequest, boot_test_command
     from buildiso.boottest.shard import parse_shard
 
-    boottest_mod.boot_test_command(
+    request = BootTestRequest(
         iso=iso,
+        scenario=scenario,
         firmware=Firmware(firmware),
         media=Media(media),
         matrix=matrix,
+        cell_names=tuple(n.strip() for n in cell_list.split(",") if n.strip()),
+        shard=None if shard_text is None else parse_shard(shard_text),
         jobs=jobs,
         accel=Accel(accel),
         artifacts=artifacts,
@@ -367,16 +356,23 @@ def boot_test(
         wait_local_timeout=wait_local_timeout,
         profile_path=profile_path,
         variant=Variant(variant),
-        shard=None if shard_text is None else parse_shard(shard_text),
-        cell_names=[n.strip() for n in cell_list.split(",") if n.strip()],
         frame_every_s=frame_every_s,
         timeout_scale=timeout_scale,
-        scenario=Scenario(scenario),
         server_base=server_base,
         from_iso=from_iso,
         from_profile=from_profile,
         password_file=password_file,
+        timings_from=timings_from,
     )
+    boot_test_command(request, server_base_default=_sample_base_iso)
+
+
+def _sample_base_iso() -> Path:
+    """The default RHEL 6.10 DVD for a scenario's server, as build's default base: the
+    sample's (only cli and build may use the sample; boottest is given this)."""
+    from buildiso.sample.base import build_sample_base
+
+    return build_sample_base(paths.DEFAULT_SAMPLE_BASE).iso
 
 
 @cli.command()

@@ -21,14 +21,6 @@ class Media(enum.StrEnum):
     USB_FILES = "usb-files"  # the ISO's files on a FAT32 stick, as Rufus' ISO Image mode makes it
 
 
-class Scenario(enum.StrEnum):
-    """What a boot test proves: the fresh install, the guide's Appendix A, the offline upgrade."""
-
-    INSTALL = "install"
-    APPENDIX_A = "appendix-a"
-    UPGRADE = "upgrade"
-
-
 class IsolinuxFlavour(enum.StrEnum):
     """syslinux 4.x (RHEL 6: vesamenu.c32 alone) or 6.x (needs ldlinux/libcom32/libutil)."""
 

@@ -3,6 +3,8 @@
 The guest writes its serial output into real files read by the real ``SerialLog``; what it
 writes and when is a script of (trigger, delay, channel, text): trigger ``start`` is the
 guest's start, ``keyN`` the N-th ``send_keys`` call (a person choosing a menu entry).
+``run_scripted_cell`` runs one cell of a scenario (the shipped install by default) through
+the real runner, steps and session against such a guest.
 """
 
 from __future__ import annotations
@@ -13,21 +15,27 @@ import functools
 import io
 import json
 import shutil
+import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from PIL import Image
 
-from buildiso.boottest.bootcell import Cell, CellResult, run_cell
-from buildiso.boottest.celldriver import CellConfig
+from buildiso.boottest.artifacts import RunFolder
 from buildiso.boottest.filmstrip import FOLDER as FILMSTRIP
-from buildiso.boottest.isomenu import parse_isolinux
+from buildiso.boottest.inputs import Inputs, IsoMedia
+from buildiso.boottest.isomenu import BootMenu, parse_isolinux
 from buildiso.boottest.qemu import VmSpec
+from buildiso.boottest.results import CellResult
+from buildiso.boottest.runner import Plan, merged_limits
+from buildiso.boottest.scenario import Cell, Scenario
+from buildiso.boottest.scenarioreader import load_scenario
 from buildiso.boottest.screendump import Screenshot, png_size
 from buildiso.boottest.seriallog import SerialLog
+from buildiso.boottest.session import RunOptions
 from buildiso.boottest.vm import QemuStartError
 from buildiso.config import Accel, Firmware, Media
 from buildiso.render.profile import Profile
@@ -142,6 +150,7 @@ class FakeGuest:
     screenshots: list[Path] = field(default_factory=list)
     frames: list[Path] = field(default_factory=list)  # the filmstrip's (full-size) grabs
     screen: Path | None = None  # a PNG every screendump returns; None: _default_screen()
+    inserted: list[Path] = field(default_factory=list)  # change_media
 
     def __post_init__(self) -> None:
         self.artifacts.mkdir(parents=True, exist_ok=True)
@@ -151,6 +160,8 @@ class FakeGuest:
         for path in self.files.values():
             path.write_text("")
         self.console = SerialLog(self.files["console"])
+        # a unix socket's path must stay under 108 bytes: not in the (long) artifacts path
+        self.socket_dir = Path(tempfile.mkdtemp(prefix="bootfakes-"))
         self.protocol = SerialLog(self.files["protocol"])
         self.triggers = {"start": self.clock()}
         self.pending = list(self.script)
@@ -206,9 +217,18 @@ class FakeGuest:
     def stderr_tail(self, lines: int = 5) -> str:
         return ""
 
+    @property
+    def console_socket(self) -> Path:
+        return self.socket_dir / "ttyS0.sock"
+
+    def change_media(self, iso: Path) -> None:
+        self.inserted.append(iso)
+
 
 class FakeFactory:
-    """A guest factory: scripts per cell name; optionally fails to start N times first."""
+    """A machine factory (session.MachineFactory): scripts per cell name (the N-th machine
+    a cell starts after its first plays ``"<cell>#N"``); optionally fails to start N times
+    first. ``guest_type`` makes the guests (a subclass answers a console, say)."""
 
     def __init__(
         self,
@@ -217,25 +237,40 @@ class FakeFactory:
         *,
         start_failures: int = 0,
         screen: Path | None = None,
+        guest_type: type[FakeGuest] | None = None,
+        make_disks: bool = False,
     ) -> None:
         self.clock = clock
+        self.make_disks = make_disks  # write the new disks (as qemu-img would make them)
         self.scripts = scripts
         self.start_failures = start_failures
         self.screen = screen
+        self.guest_type = guest_type or FakeGuest
         self.started: list[FakeGuest] = []
         self.specs: list[VmSpec] = []
+        self.new_disks: list[tuple[Path, ...]] = []
         self.active = 0
         self.max_active = 0  # most guests running at once (matrix parallelism)
         self._lock = threading.Lock()
+        self._count: dict[str, int] = {}
 
     @contextlib.contextmanager
-    def __call__(self, spec: VmSpec, artifacts: Path) -> Iterator[FakeGuest]:
+    def __call__(
+        self, spec: VmSpec, artifacts: Path, *, new_disks: Sequence[Path] = (), disk_mb: int = 0
+    ) -> Iterator[FakeGuest]:
         self.specs.append(spec)
+        self.new_disks.append(tuple(new_disks))
+        for disk in new_disks if self.make_disks else ():
+            disk.write_bytes(b"QFI\xfb")
         if self.start_failures > 0:
             self.start_failures -= 1
             raise QemuStartError("QEMU exited with code 1 at start: Could not allocate memory")
         name = f"{spec.firmware.value}-{spec.media.value}"
-        guest = FakeGuest(artifacts, self.clock, self.scripts[name], screen=self.screen)
+        with self._lock:
+            self._count[name] = self._count.get(name, 0) + 1
+            nth = self._count[name]
+        script = self.scripts[name if nth == 1 else f"{name}#{nth}"]
+        guest = self.guest_type(artifacts, self.clock, script, screen=self.screen)
         with self._lock:
             self.started.append(guest)
             self.active += 1
@@ -244,6 +279,7 @@ class FakeFactory:
             yield guest
         finally:
             guest.alive = False
+            shutil.rmtree(guest.socket_dir, ignore_errors=True)
             with self._lock:
                 self.active -= 1
 
@@ -265,23 +301,56 @@ TIMEOUTS = {
 }
 
 
+def iso_media(
+    tmp_path: Path,
+    prof: Profile,
+    *,
+    name: str = "iso",
+    menu: BootMenu | str = MENU,
+    install_set: frozenset[str] | None = None,
+    **fields: Any,
+) -> IsoMedia:
+    """A resolved ISO input without an ISO: the menus, profile and install set given."""
+    return IsoMedia(
+        name=name, path=tmp_path / f"{name}.iso", profile=prof, sha256="0" * 64, size=0,
+        menus={f: menu for f in Firmware}, install_set=install_set, **fields,
+    )  # fmt: skip
+
+
+def plan_for(
+    tmp_path: Path,
+    prof: Profile,
+    factory: FakeFactory,
+    *,
+    scenario: Scenario | None = None,
+    inputs: Mapping[str, Any] | None = None,
+    limits: Mapping[str, float] = TIMEOUTS,
+    timeout_scale: float = 1.0,
+    wait_local_timeout: bool = False,
+    **media: Any,
+) -> Plan:
+    scenario = scenario or load_scenario("install")
+    items = dict(inputs) if inputs is not None else {"iso": iso_media(tmp_path, prof, **media)}
+    types = scenario.name != "install"
+    return Plan(
+        scenario=scenario, inputs=Inputs(items),
+        limits=merged_limits(scenario, overrides=limits, scale=timeout_scale),
+        options=RunOptions(accel=Accel.TCG, wait_local_timeout=wait_local_timeout,
+                           console_input=types),
+        folder=RunFolder(tmp_path), machines=factory,
+    )  # fmt: skip
+
+
 def run_scripted_cell(
     tmp_path: Path, prof: Profile, script: Script, **kw: Any
 ) -> tuple[CellResult, FakeFactory]:
-    """Run ``CELL`` against ``script`` with a fake clock; CellConfig fields via ``kw``."""
+    """Run ``CELL`` of the install scenario against ``script`` with a fake clock; the
+    plan's parts via ``kw`` (plan_for: profile, menu, install_set, timeout_scale, ...)."""
     clock = FakeClock()
     factory = FakeFactory(clock, {CELL.name: script}, start_failures=kw.pop("start_failures", 0))
-    config = CellConfig(
-        iso=tmp_path / "x.iso",
-        profile=kw.pop("profile", prof),
-        menu=kw.pop("menu", MENU),
-        accel=Accel.TCG,
-        artifacts=tmp_path / CELL.name,
-        timeouts=TIMEOUTS,
-        **kw,
-    )
-    result = run_cell(CELL, config, guest_factory=factory, clock=clock, sleep=clock.sleep)
-    return result, factory
+    profile = kw.pop("profile", prof)
+    plan = plan_for(tmp_path, profile, factory, **kw)
+    return plan.run_cell(CELL, clock=clock, sleep=clock.sleep), factory
 
 
 def cut_after(script: Script, text: str) -> Script:
@@ -303,46 +372,40 @@ def run_shard(
     screen: Path | None = None,
     **kw: Any,
 ) -> Exception | None:
-    """``boot_test_command --matrix`` against scripted guests (real time, real writers).
+    """``buildiso boot-test --matrix`` against scripted guests (real time, real writers).
 
     ``screen``: the PNG every guest's screendump returns. Extra keywords go to
-    boot_test_command (``shard``, ``cell_names``, ...). Returns the BuildError of failed
-    cells (results are written all the same), or None.
+    BootTestRequest (``shard``, ``cell_names``, ...), but ``progress_stream`` to the
+    command. Returns the BuildError of failed cells (results are written all the same), or
+    None.
     """
     import time
 
     import pytest
 
-    from buildiso import paths
-    from buildiso.boottest import matrix
+    from buildiso.boottest import inputs
     from buildiso.boottest.accel import AccelChoice
-    from buildiso.boottest.bootproto import ALL_STAGES
-    from buildiso.config import Variant
+    from buildiso.boottest.command import BootTestRequest, boot_test_command
     from buildiso.errors import BuildError
 
     iso = tmp_path / "EMAIL_490_190.iso"
     if not iso.exists():
         iso.write_bytes(b"\0")
+    stream = kw.pop("progress_stream", None)
+    if "cell_names" in kw:
+        kw["cell_names"] = tuple(kw["cell_names"])
+    request = BootTestRequest(iso=iso, matrix=True, jobs=2, accel=Accel.TCG,
+                              artifacts=artifacts, **kw)  # fmt: skip
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(matrix, "read_menu", lambda iso, firmware: MENU)
+        mp.setattr(inputs, "read_menu", lambda iso, firmware: MENU)
         try:
-            matrix.boot_test_command(
-                iso=iso,
-                firmware=Firmware.BIOS,
-                media=Media.DVD,
-                matrix=True,
-                jobs=2,
-                accel=Accel.TCG,
-                artifacts=artifacts,
-                junit=None,
-                wait_local_timeout=False,
-                profile_path=paths.DEFAULT_PROFILE,
-                variant=Variant.TEST,
+            boot_test_command(
+                request,
                 out=io.StringIO(),
+                progress_stream=stream,
                 accel_chooser=lambda a: AccelChoice(Accel.TCG, "asked for tcg"),
-                timeouts=dict.fromkeys(ALL_STAGES, 10.0),
-                guest_factory=FakeFactory(time.monotonic, scripts, screen=screen),
-                **kw,
+                limits=dict.fromkeys(TIMEOUTS, 10.0),
+                machines=FakeFactory(time.monotonic, scripts, screen=screen),
             )
         except BuildError as exc:
             return exc

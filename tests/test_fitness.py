@@ -47,11 +47,7 @@ SAMPLE_USERS = frozenset({"build", "cli"})
 
 # Imports that break a rule while their module is being rewritten. Each entry names who
 # removes it; the last test fails once an entry is no longer needed, so none lingers.
-_PENDING: set[tuple[str, str]] = {
-    # issue #20 items 1-3: the `scenarios` branch rewrites boottest/scenarios.py and takes
-    # the server's base from its caller; the coordinator drops this entry at the merge.
-    ("buildiso.boottest.scenarios", "buildiso.sample.base"),
-}
+_PENDING: set[tuple[str, str]] = set()
 
 
 def _modules() -> list[Path]:

@@ -95,7 +95,7 @@ def test_diff_verb(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
 
 @pytest.mark.parametrize(
     ("content", "message"),
-    [("not json", "not a JSON manifest"), ('{"schema": 99}', "not a buildiso manifest")],
+    [("not json", "not JSON"), ('{"schema": 99}', "not a buildiso manifest")],
 )
 def test_bad_manifest(tmp_path: Path, content: str, message: str) -> None:
     path = tmp_path / "m.json"

@@ -14,16 +14,13 @@ vm-tests/test_sample_storage.py's.
 from __future__ import annotations
 
 import dataclasses
-import time
 from pathlib import Path
 
 import pytest
-from test_boot_matrix import _build_variant, _report, accel  # noqa: F401 (fixture)
+from test_boot_matrix import _build_variant, accel, run_cells  # noqa: F401 (fixture)
 
-from buildiso.boottest import matrix as boottest
 from buildiso.boottest.accel import AccelChoice
-from buildiso.boottest.bootcell import Cell
-from buildiso.boottest.bootproto import DEFAULT_TIMEOUTS
+from buildiso.boottest.scenario import Cell
 from buildiso.config import Firmware, Media
 from buildiso.render.profile import DiskLayout, Profile
 
@@ -43,21 +40,15 @@ def test_layout_cells_install_and_boot(
 ) -> None:
     chosen = dataclasses.replace(profile, disk_layout=disk_layout)
     iso = _build_variant(sample_base, tmp_path / "out", monkeypatch, profile=chosen)
-    started = time.monotonic()
-    results = boottest.run_boot_test(
-        iso=iso, profile=chosen, cells=CELLS, jobs=2, accel=accel.accel,
-        artifacts=tmp_path / "art", timeouts=dict(DEFAULT_TIMEOUTS),
-    )  # fmt: skip
-    _report(results, time.monotonic() - started)
-    assert [r.cell for r in results] == CELLS
+    results = run_cells(iso, chosen, accel, tmp_path / "art", CELLS)
     want = "/dev/md" if disk_layout is DiskLayout.RAID1 else "/dev/"
     for result in results:
-        assert result.passed, f"{result.cell.name}: [{result.failure_class}] {result.message}"
+        assert result.passed, f"{result.name}: [{result.failure_class}] {result.message}"
         checks = {c.name: c for c in result.checks}
         assert checks["storage-layout"].ok, checks["storage-layout"].message
         assert f"/ on {want}" in checks["storage-layout"].message
         assert checks["filesystem-size /var"].ok and checks["filesystem-size /"].ok
-        print(f"[{disk_layout.value}/{result.cell.name}] {checks['storage-layout'].message}")
+        print(f"[{disk_layout.value}/{result.name}] {checks['storage-layout'].message}")
     uefi = {c.name: c for c in results[1].checks}
     # the EFI system partition is a plain partition beside the arrays / volumes
     assert "/boot/efi on /dev/" in uefi["storage-layout"].message, uefi["storage-layout"].message

@@ -1,4 +1,5 @@
-"""``buildiso boot-test`` for real: QEMU, the shipped ISO, the sample installer.
+"""``buildiso boot-test`` for real: QEMU, the shipped ISO, the sample installer, every cell
+run by the scenario runner (``boottest/command.py``, the ``install`` scenario file).
 
 1. The full matrix (BIOS/UEFI × DVD/USB) against ``EMAIL_490_190.iso`` built from the sample
    base (``built_iso``): every cell installs, boots its disk and passes the report checks;
@@ -14,6 +15,7 @@ Measured figures (wall time, per-stage seconds, accel) are printed: ``pytest -s`
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import re
 import shutil
@@ -26,16 +28,17 @@ from pathlib import Path
 
 import pytest
 
-from buildiso import build, paths
-from buildiso.boottest import matrix as boottest
+from buildiso import build
 from buildiso.boottest import vm
 from buildiso.boottest.accel import AccelChoice, choose_accel
-from buildiso.boottest.bootcell import ALL_CELLS, Cell, CellResult
-from buildiso.boottest.bootproto import DEFAULT_TIMEOUTS
+from buildiso.boottest.command import BootTestRequest, boot_test_command, format_table
 from buildiso.boottest.filmstrip import read_index
+from buildiso.boottest.results import CellResult, Summary
+from buildiso.boottest.scenario import Cell
+from buildiso.boottest.scenarioreader import load_scenario
 from buildiso.boottest.screendump import png_size
 from buildiso.build import SigningKey, build_iso
-from buildiso.config import Accel, EfiFlavour, Firmware, IsolinuxFlavour, Media, Variant
+from buildiso.config import Accel, EfiFlavour, Firmware, IsolinuxFlavour, Media
 from buildiso.errors import BuildError
 from buildiso.render.profile import Profile
 from buildiso.render.templates import KS_PATH, render_efi_menu, render_isolinux
@@ -46,10 +49,11 @@ BIOS_DVD = Cell(Firmware.BIOS, Media.DVD)
 ISOLINUX_BIN = Path("/usr/lib/ISOLINUX/isolinux.bin")
 SYSLINUX_MODULES = Path("/usr/lib/syslinux/modules/bios")
 # The boot loaders' screens: vesamenu's 640x480 (SeaBIOS); GRUB's graphical menu (gfxterm,
-# gfxmode auto) under OVMF: 800x600.
+# gfxmode auto) under OVMF: 1280x800 (GOP mode).
 MENU_SIZES = {Firmware.BIOS: (640, 480), Firmware.UEFI: (1280, 800)}  # UEFI: OVMF's GOP mode
-# Broken cases fail fast; these limits only bound a harness bug.
-FAIL_FAST = {**DEFAULT_TIMEOUTS, "kernel": 90.0, "media": 90.0}
+ALL_CELLS = load_scenario("install").matrix
+# Broken cases fail fast; these limits (over install.toml's) only bound a harness bug.
+FAIL_FAST = {"kernel": 90.0, "media": 90.0}
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +64,29 @@ def accel() -> AccelChoice:
 
 
 def _report(results: list[CellResult], wall: float) -> None:
-    print(f"\n{boottest.format_table(results)}\nwall time {wall:.1f} s")
+    print(f"\n{format_table(results)}\nwall time {wall:.1f} s")
+
+
+def run_cells(
+    iso: Path, profile: Profile, accel: AccelChoice, art: Path, cells: list[Cell],
+    limits: dict[str, float] | None = None,
+) -> list[CellResult]:  # fmt: skip
+    """The install scenario on ``cells`` through the boot-test command (failures included)."""
+    names = tuple(c.name for c in cells)
+    started = time.monotonic()
+    try:
+        boot_test_command(
+            BootTestRequest(iso=iso, matrix=True, cell_names=names, jobs=2, accel=accel.accel,
+                            artifacts=art),
+            profile=profile, limits=limits, out=io.StringIO(),
+        )  # fmt: skip
+    except BuildError:
+        pass  # the cells' results say why
+    results = list(Summary.load(art / "summary.json").cells)
+    _report(results, time.monotonic() - started)
+    assert [r.cell for r in results] == list(names)
+    assert not vm._LIVE  # no QEMU survives
+    return results
 
 
 def test_full_matrix_on_the_shipped_iso(
@@ -69,22 +95,11 @@ def test_full_matrix_on_the_shipped_iso(
     junit = tmp_path / "boot-test.xml"
     out = tmp_path / "table.txt"
     started = time.monotonic()
+    request = BootTestRequest(iso=built_iso, matrix=True, jobs=2, accel=accel.accel,
+                              artifacts=tmp_path / "art", junit=junit)  # fmt: skip
     with out.open("w") as stream:
         try:
-            boottest.boot_test_command(
-                iso=built_iso,
-                firmware=Firmware.BIOS,
-                media=Media.DVD,
-                matrix=True,
-                jobs=2,
-                accel=accel.accel,
-                artifacts=tmp_path / "art",
-                junit=junit,
-                wait_local_timeout=False,
-                profile_path=paths.DEFAULT_PROFILE,
-                variant=Variant.TEST,
-                out=stream,
-            )
+            boot_test_command(request, out=stream)
             failure = None
         except BuildError as exc:
             failure = exc
@@ -92,12 +107,17 @@ def test_full_matrix_on_the_shipped_iso(
     print("\n" + out.read_text() + f"(measured wall time {wall:.1f} s)")
     summary = json.loads((tmp_path / "art" / "summary.json").read_text())
     cells = {c["cell"]: c for c in summary["cells"]}
+    figures = {name: round(c["seconds"]) for name, c in cells.items()}
+    print(f"measured per cell (install.toml expected_s): {figures}")
     assert failure is None, f"{failure}\n" + "\n".join(
         f"{name}: [{c['failure_class']}] {c['message']}"
         for name, c in cells.items()
         if not c["passed"]
     )
     assert sorted(cells) == sorted(c.name for c in ALL_CELLS)
+    # the results name the bytes they tested: the build manifest's sha256 of the ISO
+    manifest = json.loads(built_iso.with_name(built_iso.stem + ".manifest.json").read_text())
+    assert summary["isos"][0]["sha256"] == manifest["iso"]["sha256"]
     for cell in ALL_CELLS:
         result = cells[cell.name]
         assert result["passed"] and all(check["ok"] for check in result["checks"])
@@ -178,29 +198,6 @@ def _build_variant(
     return result.iso
 
 
-def _one_cell(
-    iso: Path,
-    profile: Profile,
-    accel: AccelChoice,
-    art: Path,
-    cell: Cell = BIOS_DVD,
-    timeouts: dict[str, float] = FAIL_FAST,
-) -> CellResult:
-    started = time.monotonic()
-    (result,) = boottest.run_boot_test(
-        iso=iso,
-        profile=profile,
-        cells=[cell],
-        jobs=1,
-        accel=accel.accel,
-        artifacts=art,
-        timeouts=timeouts,
-    )
-    _report([result], time.monotonic() - started)
-    assert not vm._LIVE
-    return result
-
-
 def test_failing_post_is_class_post(
     sample_base: object,
     profile: Profile,
@@ -218,10 +215,10 @@ def test_failing_post_is_class_post(
     iso = _build_variant(
         sample_base, tmp_path / "out", monkeypatch, profile=profile, edit=failing_post
     )
-    result = _one_cell(iso, profile, accel, tmp_path / "art")
+    (result,) = run_cells(iso, profile, accel, tmp_path / "art", [BIOS_DVD], FAIL_FAST)
     assert result.failure_class == "post", result.message
     assert "exited with code 3" in result.message  # our %post, not another one
-    assert "post" in result.stages and result.stages["post"]["status"] == "failed"
+    assert result.stage_map["post"].status == "failed"
     assert (tmp_path / "art" / BIOS_DVD.name / "failure.png").exists()
 
 
@@ -291,7 +288,7 @@ def test_missing_dependency_is_class_packages(
         allow_unsigned=True,
         allow_unresolved=True,  # the development flag: ship the unresolved Requires
     )
-    result = _one_cell(iso, broken, accel, tmp_path / "art")
+    (result,) = run_cells(iso, broken, accel, tmp_path / "art", [BIOS_DVD], FAIL_FAST)
     assert result.failure_class == "packages", result.message
     assert "cs-email-broken" in result.message or "libbuildiso-missing" in result.message
 
@@ -313,7 +310,7 @@ def test_wrong_volume_label_in_menu_is_media_not_found(
     iso = _build_variant(
         sample_base, tmp_path / "out", monkeypatch, profile=profile, edit=wrong_label
     )
-    result = _one_cell(iso, profile, accel, tmp_path / "art")
+    (result,) = run_cells(iso, profile, accel, tmp_path / "art", [BIOS_DVD], FAIL_FAST)
     assert result.failure_class == "media-not-found", result.message
     assert wrong in result.message
 
@@ -352,7 +349,8 @@ def test_unbootable_media_is_class_firmware(
         check=True,
         capture_output=True,
     )
-    result = _one_cell(iso, profile, accel, tmp_path / "art", cell=Cell(firmware, Media.DVD))
+    (result,) = run_cells(iso, profile, accel, tmp_path / "art", [Cell(firmware, Media.DVD)],
+                          FAIL_FAST)  # fmt: skip
     assert result.failure_class == "firmware", result.message
 
 
@@ -401,7 +399,7 @@ def test_foreign_menu_is_class_wrong_menu(
         profile, menu=dataclasses.replace(profile.menu, title="Welcome to Acme Mail")
     )
     iso = _isolinux_only_iso(tmp_path, render_isolinux(other, flavour=IsolinuxFlavour.SYSLINUX6))
-    result = _one_cell(iso, profile, accel, tmp_path / "art")
+    (result,) = run_cells(iso, profile, accel, tmp_path / "art", [BIOS_DVD], FAIL_FAST)
     assert result.failure_class == "wrong-menu", result.message
     assert "'Welcome to Acme Mail'" in result.message
     assert png_size(tmp_path / "art" / BIOS_DVD.name / "menu.png") == (640, 480)
@@ -417,6 +415,7 @@ def test_menu_that_never_shows_is_class_menu_not_found(
         "timeout 600", "timeout 1"
     )
     iso = _isolinux_only_iso(tmp_path, cfg)
-    result = _one_cell(iso, profile, accel, tmp_path / "art", timeouts={**FAIL_FAST, "menu": 15.0})
+    (result,) = run_cells(iso, profile, accel, tmp_path / "art", [BIOS_DVD],
+                          {**FAIL_FAST, "menu": 15.0})  # fmt: skip
     assert result.failure_class == "menu-not-found", result.message
     assert "is not on the console" in result.message or "without showing the menu" in result.message

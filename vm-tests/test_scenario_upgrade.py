@@ -20,16 +20,20 @@ import pytest
 
 from buildiso import paths
 from buildiso.boottest.bootproto import strip_ansi
+from buildiso.boottest.checks import CONSOLE, QUERIES
 from buildiso.boottest.console import echoed
-from buildiso.boottest.upgrade import (
-    ADMIN_EDIT,
-    APPLY_UPDATES,
-    EDITED_SETTING,
-    INVENTORY_COMMANDS,
-    fresh_password,
-)
+from buildiso.boottest.consolesteps import fresh_password
+from buildiso.boottest.scenarioreader import load_scenario
 from buildiso.cli import main
 from buildiso.sample.base import SampleBase
+
+SCENARIO = load_scenario("upgrade")
+(EDIT,) = [c for c in SCENARIO.steps if c.kind == "edit-setting"]
+EDITED_SETTING = (str(EDIT.params["key"]), str(EDIT.params["value"]))
+ADMIN_EDIT = f"{CONSOLE} set {' '.join(EDITED_SETTING)}"
+(APPLY,) = [c for c in SCENARIO.steps if c.stage == "apply-updates"]
+APPLY_UPDATES = str(APPLY.params["command"])
+RPMS = QUERIES["rpms"](EDITED_SETTING)
 
 pytestmark = pytest.mark.vm
 
@@ -62,13 +66,18 @@ def test_the_previous_release_is_updated_offline_from_the_new_iso(
     result = json.loads((cell / "result.json").read_text())
     assert code == 0, f"[{result['failure_class']}] {result['message']}\n{out.err[-2000:]}"
     assert result["passed"]
+    # the results name both ISOs by role and identity (and sha256)
+    summary = json.loads((art / "summary.json").read_text())
+    assert [(i["role"], i["version"], i["build"]) for i in summary["isos"]] == [
+        ("iso", "4.9.0", 190), ("old", "4.8.0", 150)]  # fmt: skip
 
     checks = {c["name"]: c for c in result["checks"]}
-    assert set(checks) == {
+    assert {
         "gateway-version", "obsoleted-removed", "added-installed", "config-kept", "data-kept",
         "forbidden-absent", "cs-repos-disabled", "vendor-key-imported", "firewall-unchanged",
         "services-unchanged",
-    }  # fmt: skip
+    } <= set(checks)  # fmt: skip
+    assert "installed-packages" in checks  # the old release's install, checked as a fresh one
     assert all(c["ok"] for c in checks.values()), checks
     # what the guest reported, as the checks saw it
     assert "cs-email 4.9.0-190 (want 4.9.0-190, was 4.8.0-150)" in checks["gateway-version"][
@@ -81,11 +90,11 @@ def test_the_previous_release_is_updated_offline_from_the_new_iso(
 
     transcript = json.loads((cell / "transcript.json").read_text())
     by_command = {t["command"]: t for t in transcript}
-    update = by_command[APPLY_UPDATES[1]]
+    update = by_command[APPLY_UPDATES]
     assert update["status"] == 0 and "Complete!" in update["output"]
     assert "cs-email-legacy" in update["output"]  # dnf names what it obsoleted
     # each inventory command is read until two readings agree: first = before, last = after
-    readings = [t for t in transcript if t["command"] == INVENTORY_COMMANDS["rpms"]]
+    readings = [t for t in transcript if t["command"] == RPMS]
     assert "cs-email-legacy 4.8.0-150" in readings[0]["output"]
     assert "cs-email-syslog 4.9.0-190" in readings[-1]["output"]
     assert "policy created by" not in "".join(t["output"] for t in transcript)  # checksums only
@@ -94,7 +103,7 @@ def test_the_previous_release_is_updated_offline_from_the_new_iso(
     console = strip_ansi((cell / "console.log").read_text(errors="replace"))
     assert "You are required to change your password immediately" in console
     at = console.index("Retype new password")
-    for command in (ADMIN_EDIT[1], APPLY_UPDATES[1]):
+    for command in (ADMIN_EDIT, APPLY_UPDATES):
         found = re.compile(r"\$ " + echoed(command)).search(console, at)
         assert found, f"{command!r} not on the console after offset {at}"
         at = found.end()

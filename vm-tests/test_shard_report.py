@@ -19,12 +19,12 @@ from pathlib import Path
 import pytest
 
 from buildiso import paths
-from buildiso.boottest import matrix as boottest
 from buildiso.boottest.accel import choose_accel
+from buildiso.boottest.command import BootTestRequest, boot_test_command
 from buildiso.boottest.filmstrip import FRAME_WIDTH, read_index
 from buildiso.boottest.screendump import png_size
 from buildiso.boottest.shard import Shard
-from buildiso.config import Accel, Firmware, Media, Variant
+from buildiso.config import Accel
 from buildiso.report.command import report_command
 
 pytestmark = pytest.mark.vm
@@ -42,11 +42,11 @@ def test_two_shards_then_one_report(built_iso: Path, tmp_path: Path) -> None:
         folder = tmp_path / f"shard{k}"
         started = time.monotonic()
         with (tmp_path / f"table{k}.txt").open("w") as out:
-            boottest.boot_test_command(
-                iso=built_iso, firmware=Firmware.BIOS, media=Media.DVD, matrix=True, jobs=1,
-                accel=accel.accel, artifacts=folder, junit=None, wait_local_timeout=False,
-                profile_path=paths.DEFAULT_PROFILE, variant=Variant.TEST, out=out,
-                shard=Shard(k, 2), cell_names=CELLS, frame_every_s=5.0,
+            boot_test_command(
+                BootTestRequest(iso=built_iso, matrix=True, jobs=1, accel=accel.accel,
+                                artifacts=folder, shard=Shard(k, 2), cell_names=tuple(CELLS),
+                                frame_every_s=5.0),
+                out=out,
             )  # fmt: skip
         print(f"\nshard {k}/2 ({accel.accel.value}): {time.monotonic() - started:.1f} s\n"
               + (tmp_path / f"table{k}.txt").read_text())  # fmt: skip

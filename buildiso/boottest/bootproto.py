@@ -23,6 +23,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from buildiso.boottest.results import StageStatus, StageTiming
+
 # Host-observed stages first, then the installer's, then the installed system's.
 HOST_STAGES = ("firmware", "menu")
 # anaconda's order (and the sample installer's): the boot loader goes in before %post.
@@ -38,33 +40,6 @@ INSTALL_STAGES = (
 )
 FIRSTBOOT_STAGES = ("local-boot", "firstboot")
 ALL_STAGES = HOST_STAGES + INSTALL_STAGES + FIRSTBOOT_STAGES
-
-# Default per-stage limits in seconds, for TCG on 2 shared cores; generous because a
-# stuck stage costs only its own limit, and a real RHEL %post may take minutes.
-DEFAULT_TIMEOUTS: Mapping[str, float] = {
-    "firmware": 90,
-    "menu": 60,
-    "kernel": 120,
-    "media": 90,
-    "kickstart": 60,
-    "partitioning": 180,
-    "packages": 900,
-    "post": 600,
-    "bootloader": 180,
-    "reboot": 120,
-    "local-boot": 120,
-    "firstboot": 180,
-}
-
-
-def scaled(limits: Mapping[str, float], factor: float) -> dict[str, float]:
-    """Stage limits times ``factor`` (``boot-test --timeout-scale``: a slow or busy host).
-
-    The limits are set for TCG on an idle 2-core machine with room to spare; a runner that
-    shares its cores, or emulates a slower CPU, asks for more without editing them.
-    """
-    return {stage: limit * factor for stage, limit in limits.items()}
-
 
 # CSI sequences (ESC [ ... final byte); cursor moves become newlines so menu rows that
 # isolinux draws with absolute positioning stay apart.
@@ -200,7 +175,7 @@ class StageClock:
     its predecessor's ``ok`` line was lost. Times are host monotonic seconds.
     """
 
-    timeouts: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_TIMEOUTS))
+    timeouts: Mapping[str, float] = field(default_factory=dict)  # stage -> seconds
     records: list[StageRecord] = field(default_factory=list)
 
     @property
@@ -284,15 +259,17 @@ class StageClock:
             cur.ended = now
             cur.status = "failed"
 
-    def timings(self) -> dict[str, dict[str, Any]]:
-        """Stage → {seconds, status, guest_seconds}; later records of a name win (reboots)."""
-        out: dict[str, dict[str, Any]] = {}
+    def typed(self) -> tuple[StageTiming, ...]:
+        """Each stage's timing, in the order first seen; a stage seen again (a reboot)
+        keeps its place and takes the later timing."""
+        out: dict[str, StageTiming] = {}
         for rec in self.records:
             guest = None
             if rec.guest_start is not None and rec.guest_end is not None:
                 guest = round(rec.guest_end - rec.guest_start, 2)
-            out[rec.name] = {"seconds": rec.seconds, "status": rec.status, "guest_seconds": guest}
-        return out
+            out[rec.name] = StageTiming(name=rec.name, status=StageStatus(rec.status),
+                                        seconds=rec.seconds, guest_seconds=guest)  # fmt: skip
+        return tuple(out.values())
 
 
 def stage_names(lines: Iterable[ProtocolLine]) -> list[str]:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from buildiso.boottest.bootproto import strip_ansi
-from buildiso.boottest.cellfailure import CellFailed
+from buildiso.boottest.cellfailure import GUEST_STOPPED, TIMEOUT, CellFailed
 from buildiso.boottest.seriallog import SerialLog
 
 LOGIN_PROMPT = re.compile(r"login: ?")
@@ -110,11 +110,13 @@ class SerialShell:
             if found:
                 return found
             if not self.running():
-                raise CellFailed("guest-stopped", f"the guest stopped while waiting for {what}")
+                raise CellFailed(
+                    GUEST_STOPPED + what, f"the guest stopped while waiting for {what}"
+                )
             if time.monotonic() > deadline:
                 tail = self.text_since(since)[-300:].strip().splitlines()[-3:]
                 raise CellFailed(
-                    f"timeout-in-stage-{what}",
+                    TIMEOUT + what,
                     f"no {what} within {timeout:.0f} s; console: {' / '.join(tail)}",
                 )
             time.sleep(0.2)
@@ -129,12 +131,6 @@ class SerialShell:
         mark = self.mark()
         self.type_line(text)
         return self.wait_for(expect, since=mark, timeout=timeout, what="login").group(0)
-
-    def login(self, *, user: str, password: str, since: int, timeout: float) -> None:
-        """At the getty prompt (waited for from ``since``): user, password, then a prompt."""
-        self.wait_for(LOGIN_PROMPT, since=since, timeout=timeout, what="login")
-        self._type_then(user, PASSWORD_PROMPT, timeout=30)
-        self._type_then(password, SHELL_PROMPT, timeout=60)
 
     def login_changing_expired(
         self, *, user: str, password: str, new_password: str, since: int, timeout: float

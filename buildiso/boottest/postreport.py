@@ -8,13 +8,11 @@ installation guide broke (e.g. ``forbidden-packages-absent: postfix is installed
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from buildiso.boottest.layoutcheck import layout_problems
+from buildiso.boottest.results import Check
 from buildiso.render.profile import Profile
 
 REPORT_SCHEMA = 1
@@ -22,13 +20,6 @@ REPORT_SCHEMA = 1
 # reserved metadata): ext4 on 20 GiB shows ~1.6 % less. Sizes within this fraction of the
 # profile's minimum pass; anything smaller means the partition itself was too small.
 FS_OVERHEAD = 0.03
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    name: str
-    ok: bool
-    message: str
 
 
 def rpm_name(nevra: str) -> str:
@@ -51,29 +42,19 @@ def _ints(values: object) -> set[int]:
 INSTALLED_PACKAGES = "installed-packages"
 
 
-def install_set_beside(iso: Path) -> frozenset[str] | None:
-    """The install set (``N-V-R.A``, as ``rpm -qa`` prints it) of the manifest beside
-    ``iso``, or None when the ISO has no manifest (not built by buildiso)."""
-    path = iso.with_name(f"{iso.stem}.manifest.json")
-    if not path.is_file():
-        return None
-    entries = json.loads(path.read_text(encoding="utf-8")).get("install_set") or []
-    return frozenset(f"{e['name']}-{str(e['evr']).split(':', 1)[-1]}.{e['arch']}" for e in entries)
-
-
 def installed_packages_check(
     report: Mapping[str, Any], install_set: Collection[str]
-) -> CheckResult:
+) -> Check:
     """The installed system's ``rpm -qa`` must be the manifest's install set, exactly."""
     rpms = report.get("rpms")
     if not isinstance(rpms, list):
-        return CheckResult(INSTALLED_PACKAGES, False, "report has no rpms list")
+        return Check(INSTALLED_PACKAGES, False, "report has no rpms list")
     # gpg-pubkey-*: rpm's pseudo-packages for imported keys, not packages anyone installed.
     installed = {str(r) for r in rpms if not str(r).startswith("gpg-pubkey-")}
     extra, missing = sorted(installed - set(install_set)), sorted(set(install_set) - installed)
     problems = [f"not in the install set: {', '.join(extra)}"] if extra else []
     problems += [f"in the install set but not installed: {', '.join(missing)}"] if missing else []
-    return CheckResult(
+    return Check(
         INSTALLED_PACKAGES,
         not problems,
         "; ".join(problems) or f"rpm -qa = the manifest's install set ({len(installed)} packages)",
@@ -85,15 +66,15 @@ def check_report(
     profile: Profile,
     *,
     install_set: Collection[str] | None = None,
-) -> list[CheckResult]:
+) -> list[Check]:
     """Every check, passed or not, in a stable order; with ``install_set`` (the manifest's)
     also whether exactly those packages are installed."""
-    results: list[CheckResult] = []
+    results: list[Check] = []
     if install_set is not None:
         results.append(installed_packages_check(report, install_set))
 
     def add(name: str, problems: list[str], ok_message: str) -> None:
-        results.append(CheckResult(name, not problems, "; ".join(problems) or ok_message))
+        results.append(Check(name, not problems, "; ".join(problems) or ok_message))
 
     schema = report.get("schema")
     add(

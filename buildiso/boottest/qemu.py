@@ -51,7 +51,7 @@ class VmSpec:
     # More target disks (a raid1 layout's second disk), on the same bus, not bootable by
     # the firmware's order: the boot loader on each of them must find its own way.
     extra_disks: tuple[Path, ...] = ()
-    # Scenarios other than the fresh install (boottest/scenarios.py): the media attached
+    # Steps other than boot-media (boottest/serversteps.py): the media attached
     # without a boot index (the installed disk boots), further CD-ROMs, a kernel booted
     # directly (as PXE would), and ttyS0 writable through a socket (a shell on it).
     boot_media: bool = True

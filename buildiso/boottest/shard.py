@@ -1,4 +1,4 @@
-"""Splitting the boot-test matrix over CI runners: ``buildiso boot-test --matrix --shard K/N``.
+"""Splitting a scenario's matrix over CI runners: ``buildiso boot-test --matrix --shard K/N``.
 
 Every runner computes the same split from the same cell list, so shard K of N needs no
 coordination: each cell lands in exactly one shard. The split balances expected run time
@@ -6,9 +6,9 @@ with the longest-processing-time greedy rule (longest cell first, each onto the 
 the least expected time so far; ties by cell name and shard index, so it is deterministic).
 A shard's cells keep the matrix order.
 
-Expected seconds come from the cell itself when it knows them (an ``expected_seconds``
-attribute, for cell kinds that run longer, such as an upgrade's two installs), else from
-its firmware: figures measured under TCG on 2 shared cores (README, "Figures").
+Expected seconds are measured figures, never constants here: a previous run's timings
+when given (``--timings-from``), else the scenario file's ``[cells] expected_s``
+(``boottest/command.py``, ``cell_seconds``). Every runner must be given the same figures.
 """
 
 from __future__ import annotations
@@ -20,9 +20,6 @@ from typing import TypeVar
 
 from buildiso.errors import InputError
 
-# Measured per cell, install + installed-disk boot, TCG: BIOS 45-47 s, UEFI 70-72 s.
-FIRMWARE_SECONDS = {"bios": 46.0, "uefi": 71.0}
-DEFAULT_SECONDS = 60.0
 MAX_SHARDS = 256
 
 _SHARD = re.compile(r"\s*(\d+)\s*/\s*(\d+)\s*")
@@ -59,15 +56,6 @@ def parse_shard(text: str) -> Shard:
     return Shard(index=index, total=total)
 
 
-def expected_seconds(cell: object) -> float:
-    """How long ``cell`` is expected to run (install + first boot), for balancing."""
-    own = getattr(cell, "expected_seconds", None)
-    if isinstance(own, int | float) and own > 0:
-        return float(own)
-    firmware = getattr(cell, "firmware", None)
-    return FIRMWARE_SECONDS.get(str(getattr(firmware, "value", firmware)), DEFAULT_SECONDS)
-
-
 def split(
     cells: Sequence[C],
     total: int,
@@ -91,13 +79,20 @@ def split(
     return [[cells[i] for i in sorted(members)] for members in assigned]
 
 
-def select(cells: Sequence[C], shard: Shard, *, name: Callable[[C], str]) -> list[C]:
+def select(
+    cells: Sequence[C], shard: Shard, *, name: Callable[[C], str], seconds: Callable[[C], float]
+) -> list[C]:
     """The cells shard ``shard`` runs."""
-    return split(cells, shard.total, name=name, seconds=expected_seconds)[shard.index - 1]
+    return split(cells, shard.total, name=name, seconds=seconds)[shard.index - 1]
 
 
 def pick(
-    cells: Sequence[C], *, names: Sequence[str], shard: Shard | None, name: Callable[[C], str]
+    cells: Sequence[C],
+    *,
+    names: Sequence[str],
+    shard: Shard | None,
+    name: Callable[[C], str],
+    seconds: Callable[[C], float],
 ) -> list[C]:
     """The matrix reduced to ``names`` (all when empty), then shard ``shard`` of it."""
     chosen = list(cells)
@@ -113,4 +108,4 @@ def pick(
         chosen = [c for c in cells if name(c) in wanted]
     if shard is None:
         return chosen
-    return select(chosen, shard, name=name)
+    return select(chosen, shard, name=name, seconds=seconds)

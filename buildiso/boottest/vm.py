@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import json
 import logging
 import os
@@ -18,7 +19,7 @@ import shutil
 import subprocess
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +27,15 @@ from types import TracebackType
 from typing import Any
 
 from buildiso import run
-from buildiso.boottest.qemu import OVMF_CODE, OVMF_VARS, QEMU, VmFiles, VmSpec, build_command
+from buildiso.boottest.qemu import (
+    OVMF_CODE,
+    OVMF_VARS,
+    QEMU,
+    VmFiles,
+    VmSpec,
+    build_command,
+    create_disk,
+)
 from buildiso.boottest.screendump import Screenshot, ppm_to_png
 from buildiso.boottest.seriallog import SerialLog
 from buildiso.config import Firmware
@@ -271,6 +280,10 @@ class Vm:
     def event_names(self) -> list[str]:
         return self._qmp.event_names() if self._qmp is not None else []
 
+    @property
+    def console_socket(self) -> Path:
+        return self.files.console_socket
+
     def qmp(self, command: str, timeout: float = 10.0, **arguments: object) -> Any:
         if self._qmp is None:
             raise BuildError("QMP is not connected")
@@ -300,3 +313,17 @@ class Vm:
             return ppm_to_png(ppm, path)
         finally:
             ppm.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def qemu_machine(
+    spec: VmSpec, folder: Path, *, new_disks: Sequence[Path], disk_mb: int
+) -> Iterator[Vm]:
+    """The real machine (session.MachineFactory): fresh sparse disks, then QEMU."""
+    for disk in new_disks:
+        try:
+            create_disk(disk, size_mb=disk_mb)
+        except Exception as exc:
+            raise QemuStartError(f"could not create the target disk {disk}: {exc}") from exc
+    with Vm(spec, artifacts=folder) as vm:
+        yield vm

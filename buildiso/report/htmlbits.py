@@ -7,10 +7,11 @@ it likes); nothing from them reaches the page except through ``esc``.
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Iterable, Sequence
 
+from buildiso.boottest import cellfailure
 from buildiso.boottest.bootproto import ALL_STAGES, strip_ansi
+from buildiso.boottest.results import StageTiming
 
 PALETTE_SIZE = 12
 MAX_LOG_LINES = 20000
@@ -51,44 +52,42 @@ def page(*, title: str, body: str, css: str) -> str:
     )
 
 
-def stage_order(stage_maps: Iterable[Mapping[str, Any]]) -> list[str]:
-    """Stages seen in any cell: the known ones in flow order, then any others by name."""
-    seen: set[str] = set()
-    for stages in stage_maps:
-        seen.update(stages)
-    return [s for s in ALL_STAGES if s in seen] + sorted(seen - set(ALL_STAGES))
+def stage_order(cells: Iterable[Sequence[StageTiming]]) -> list[str]:
+    """Stages seen in any cell: the install's in flow order, then the others as they came."""
+    seen = list(dict.fromkeys(s.name for stages in cells for s in stages))
+    return [s for s in ALL_STAGES if s in seen] + [s for s in seen if s not in ALL_STAGES]
 
 
 def seconds_text(value: object) -> str:
     return f"{value:.1f}" if isinstance(value, int | float) else "–"
 
 
-def stage_cell(info: Mapping[str, Any] | None) -> str:
+def stage_cell(info: StageTiming | None) -> str:
     if info is None:
         return '<td class="num none">–</td>'
-    status = str(info.get("status", ""))
-    mark = " bad" if status in ("failed", "timeout") else ""
+    mark = " bad" if info.bad else ""
     return (
-        f'<td class="num{mark}" title="{esc(status)}">'
-        f"{esc(seconds_text(info.get('seconds')))}{'!' if mark else ''}</td>"
+        f'<td class="num{mark}" title="{esc(info.status.value)}">'
+        f"{esc(seconds_text(info.seconds))}{'!' if mark else ''}</td>"
     )
 
 
 def bar(
-    stages: Mapping[str, Mapping[str, Any]], order: Sequence[str], *, total: float, longest: float
+    stages: Sequence[StageTiming], order: Sequence[str], *, total: float, longest: float
 ) -> str:
     """A horizontal bar as long as the cell's run, in one coloured segment per stage."""
     if longest <= 0 or total <= 0:
         return '<div class="bar empty"></div>'
     width = max(1.0, 100.0 * total / longest)
+    by_name = {s.name: s for s in stages}
     parts = []
     for stage in order:
-        info = stages.get(stage)
-        seconds = info.get("seconds") if info else None
-        if not isinstance(seconds, int | float) or seconds <= 0:
+        info = by_name.get(stage)
+        seconds = info.seconds if info else None
+        if seconds is None or seconds <= 0 or info is None:
             continue
-        status = str(info.get("status", "")) if info else ""
-        bad = " bad" if status in ("failed", "timeout") else ""
+        status = info.status.value
+        bad = " bad" if info.bad else ""
         parts.append(
             f'<span class="seg st{order.index(stage) % PALETTE_SIZE}{bad}" '
             f'style="width:{100.0 * seconds / total:.2f}%" '
@@ -103,6 +102,15 @@ def legend(order: Sequence[str]) -> str:
         for i, stage in enumerate(order)
     )
     return f'<ul class="legend">{items}</ul>'
+
+
+def failure_legend(classes: Iterable[str | None]) -> str:
+    """What each failure class shown means (boottest/cellfailure.py's closed set)."""
+    shown = sorted({c for c in classes if c})
+    if not shown:
+        return ""
+    rows = "".join(f"<dt>{esc(c)}</dt><dd>{esc(cellfailure.meaning(c))}</dd>" for c in shown)
+    return f'<dl class="classes">{rows}</dl>'
 
 
 def log_block(raw: str, *, log_id: str) -> str:

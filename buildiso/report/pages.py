@@ -8,11 +8,13 @@ copied next to it, so the report folder stands alone (CI pages, an artifact, a l
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from buildiso.boottest.artifacts import SCREENSHOTS
 from buildiso.boottest.filmstrip import FOLDER, FULL
 from buildiso.boottest.qemu import CONSOLE_LOG, FIRMWARE_LOG, PROTOCOL_LOG
 from buildiso.report.htmlbits import (
@@ -20,6 +22,7 @@ from buildiso.report.htmlbits import (
     bar,
     definition_list,
     esc,
+    failure_legend,
     legend,
     log_block,
     page,
@@ -27,10 +30,10 @@ from buildiso.report.htmlbits import (
     stage_cell,
     stage_order,
 )
-from buildiso.report.results import CellRecord, Results
+from buildiso.report.results import CellRecord, Results, ShardRun
 
 CSS = "report.css"
-SCREENSHOTS = ("menu.png", "local-menu.png", "failure.png")
+MACHINE = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")  # a machine's log subfolder (scenario.py)
 RESULT_TEXT = {"passed": "pass", "failed": "FAIL", "missing": "NOT RUN"}
 
 
@@ -55,12 +58,16 @@ def index_page(results: Results, build: BuildInfo) -> str:
         verdict += f", {counts['failed']} failed"
     if counts["missing"]:
         verdict += f", {counts['missing']} not run"
+    if results.broken:
+        verdict += f"; {len(results.broken)} shard(s) unreadable"
+        ok = False
     order = stage_order(c.stages for c in results.cells)
     longest = max((c.seconds for c in results.cells), default=0.0)
     head = "".join(f'<th class="num">{esc(s)}</th>' for s in order)
     rows = []
     for cell in results.cells:
-        stages = "".join(stage_cell(cell.stages.get(s)) for s in order)
+        by_name = {s.name: s for s in cell.stages}
+        stages = "".join(stage_cell(by_name.get(s)) for s in order)
         name = (
             f'<a href="{esc(cell_href(cell))}">{esc(cell.name)}</a>'
             if cell.status != "missing"
@@ -86,17 +93,17 @@ def index_page(results: Results, build: BuildInfo) -> str:
         '<div class="scroll"><table class="matrix"><thead><tr><th>cell</th><th>result</th>'
         f'<th>shard</th>{head}<th class="num">total s</th><th>time line</th></tr></thead>'
         f"<tbody>{''.join(rows)}</tbody></table></div>{legend(order)}"
-    )
-    shard_rows = "".join(
-        f"<tr><td>{esc(s.shard)}</td><td>{esc(', '.join(s.cell_names) or '–')}</td>"
-        f"<td>{esc(s.accel)}</td><td>{esc(s.accel_reason)}</td>"
-        f'<td class="num">{esc(seconds_text(s.wall_seconds))}</td></tr>'
-        for s in results.shards
+        + failure_legend(c.failure_class for c in results.cells if c.status != "passed")
     )
     shards = (
-        "<table><thead><tr><th>shard</th><th>cells</th><th>accel</th><th>why</th>"
-        f'<th class="num">wall s</th></tr></thead><tbody>{shard_rows}</tbody></table>'
+        "<table><thead><tr><th>shard</th><th>cells</th><th>scenario</th><th>tested</th>"
+        "<th>accel</th><th>why</th>"
+        f'<th class="num">wall s</th></tr></thead><tbody>{"".join(map(_shard_row, results.shards))}'
+        "</tbody></table>"
     )
+    if results.isos_differ():
+        shards += ('<p class="verdict bad">the shards tested different ISOs (their sha256 '
+                   "differ): this report mixes builds</p>")  # fmt: skip
     body = [
         "<header><h1>Boot test report</h1>",
         f'<p class="verdict {"ok" if ok else "bad"}">{esc(verdict)}</p>',
@@ -106,6 +113,20 @@ def index_page(results: Results, build: BuildInfo) -> str:
         f'<section id="build"><h2>Build</h2>{build_section(build)}</section>',
     ]
     return page(title=f"Boot test: {verdict}", body="\n".join(body), css=CSS)
+
+
+def _shard_row(s: ShardRun) -> str:
+    if s.summary is None:
+        return (f'<tr class="failed"><td>{esc(s.folder.name)}</td><td colspan="6">unreadable: '
+                f"{esc(s.problem)}</td></tr>")  # fmt: skip
+    tested = "<br>".join(f"{esc(i.role)}: {esc(Path(i.path).name)} ({esc(i.identity)}), "
+                         f"sha256 {esc(i.sha256)}" for i in s.summary.isos)  # fmt: skip
+    return (
+        f"<tr><td>{esc(s.shard)}</td><td>{esc(', '.join(s.cell_names) or '–')}</td>"
+        f"<td>{esc(s.summary.scenario)}</td><td>{tested or '–'}</td>"
+        f"<td>{esc(s.summary.accel)}</td><td>{esc(s.summary.accel_reason)}</td>"
+        f'<td class="num">{esc(seconds_text(s.summary.wall_seconds))}</td></tr>'
+    )
 
 
 def build_section(build: BuildInfo) -> str:
@@ -134,8 +155,11 @@ def write_cell_page(record: CellRecord, dest: Path) -> None:
         + "</p>",
         f'<p class="message">{esc(record.message)}</p>',
         definition_list(
-            [("shard", record.shard), ("accel", record.accel), ("total seconds", record.seconds)]
-        ),
+            [("shard", record.shard), ("scenario", record.result.scenario if record.result
+                                       else "–"), ("accel", record.accel),
+             ("total seconds", record.seconds)]
+        ),  # fmt: skip
+        failure_legend([record.failure_class] if record.status != "passed" else []),
         "</header>",
         _stages_section(record),
         _filmstrip_section(record, dest),
@@ -153,10 +177,9 @@ def _stages_section(record: CellRecord) -> str:
     if not order:
         return '<section id="stages"><h2>Stages</h2><p class="note">no stage started</p></section>'
     rows = "".join(
-        f"<tr><td>{esc(s)}</td>{stage_cell(record.stages.get(s))}"
-        f"<td>{esc(record.stages[s].get('status', ''))}</td>"
-        f'<td class="num">{esc(seconds_text(record.stages[s].get("guest_seconds")))}</td></tr>'
-        for s in order
+        f"<tr><td>{esc(s.name)}</td>{stage_cell(s)}<td>{esc(s.status.value)}</td>"
+        f'<td class="num">{esc(seconds_text(s.guest_seconds))}</td></tr>'
+        for s in record.stages
     )
     return (
         '<section id="stages"><h2>Stages</h2>'
@@ -168,31 +191,29 @@ def _stages_section(record: CellRecord) -> str:
 
 def _filmstrip_section(record: CellRecord, dest: Path) -> str:
     if not record.frames or record.folder is None:
-        return (
-            '<section id="filmstrip"><h2>Filmstrip</h2>'
-            '<p class="note">no frames were recorded</p></section>'
-        )
+        why = record.frames_problem or "no frames were recorded"
+        return _section("filmstrip", "Filmstrip", f'<p class="note">{esc(why)}</p>')
     (dest / FOLDER).mkdir(exist_ok=True)
     figures = []
     for index, frame in enumerate(record.frames):
-        name = Path(str(frame["file"])).name  # the index is input too: no paths
+        name = frame.file  # a plain file name (results.FRAME_FILE): no paths
         source = record.folder / FOLDER / name
         if not source.is_file():
             continue
         shutil.copyfile(source, dest / FOLDER / name)
         link = f"{FOLDER}/{name}"  # results from before full-size frames: the frame itself
-        full = record.folder / FOLDER / FULL / Path(str(frame.get("full", ""))).name
-        if frame.get("full") and full.is_file():
+        full = record.folder / FOLDER / FULL / Path(frame.full).name
+        if frame.full and full.is_file():
             (dest / FOLDER / FULL).mkdir(exist_ok=True)
             shutil.copyfile(full, dest / FOLDER / FULL / full.name)
             link = f"{FOLDER}/{FULL}/{full.name}"
-        caption = f"{frame.get('stage', '?')} · {seconds_text(frame.get('t'))} s"
-        reason = str(frame.get("reason", ""))
+        caption = f"{frame.stage} · {seconds_text(frame.t)} s"
+        reason = frame.reason
         figures.append(
             f'<figure class="frame {esc(reason)}" id="frame-{index}">'
             f'<a href="{esc(link)}" title="full size">'
             f'<img src="{FOLDER}/{esc(name)}" alt="{esc(caption)}" loading="lazy" '
-            f'width="{esc(frame.get("width", ""))}" height="{esc(frame.get("height", ""))}">'
+            f'width="{frame.width}" height="{frame.height}">'
             f"</a><figcaption>{esc(caption)}"
             + (f" <em>{esc(reason)}</em>" if reason not in ("stage", "") else "")
             + "</figcaption></figure>"
@@ -218,12 +239,12 @@ def _checks_section(record: CellRecord) -> str:
     if not record.checks:
         return ""
     rows = "".join(
-        f'<tr class="{"passed" if c.get("ok") else "failed"}"><td>{esc(c.get("name", ""))}</td>'
-        f'<td>{"ok" if c.get("ok") else "FAIL"}</td><td>{esc(c.get("message", ""))}</td></tr>'
+        f'<tr class="{"passed" if c.ok else "failed"}"><td>{esc(c.name)}</td>'
+        f'<td>{"ok" if c.ok else "FAIL"}</td><td>{esc(c.message)}</td></tr>'
         for c in record.checks
     )
     return (
-        '<section id="checks"><h2>Post-install checks</h2><table><thead><tr><th>check</th>'
+        '<section id="checks"><h2>Checks</h2><table><thead><tr><th>check</th>'
         f"<th>result</th><th>detail</th></tr></thead><tbody>{rows}</tbody></table></section>"
     )
 
@@ -235,16 +256,26 @@ def _logs_section(src: Path | None, dest: Path) -> str:
         (FIRMWARE_LOG, "Firmware debug log", "F"),
     )
     parts = []
-    for name, title, anchor in logs:
-        if src is None or not (src / name).is_file():
-            continue
-        raw = (src / name).read_text(encoding="utf-8", errors="replace")
-        # Served as text/plain, never as HTML: the raw log keeps its escape sequences.
-        shutil.copyfile(src / name, dest / (name + ".txt"))
-        parts.append(
-            f'<h3 id="{anchor}">{esc(title)} <a class="raw" href="{esc(name)}.txt">raw</a></h3>'
-            + log_block(raw, log_id=anchor)
-        )
+    # A scenario's other machines keep their logs in subfolders (server-install/, ...).
+    machines = [""] + sorted(
+        p.name for p in (src.iterdir() if src is not None else ())
+        if p.is_dir() and MACHINE.fullmatch(p.name) and (p / CONSOLE_LOG).is_file()
+    )  # fmt: skip
+    for sub in machines:
+        for name, title, anchor in logs:
+            path = src / sub / name if src is not None else None
+            if path is None or not path.is_file():
+                continue
+            raw = path.read_text(encoding="utf-8", errors="replace")
+            # Served as text/plain, never as HTML: the raw log keeps its escape sequences.
+            copy = f"{sub}-{name}.txt" if sub else f"{name}.txt"
+            shutil.copyfile(path, dest / copy)
+            shown = f"{sub}: {title}" if sub else title
+            log_id = f"{sub}-{anchor}" if sub else anchor
+            parts.append(
+                f'<h3 id="{log_id}">{esc(shown)} <a class="raw" href="{esc(copy)}">raw</a></h3>'
+                + log_block(raw, log_id=log_id)
+            )
     if not parts:
         return ""
     bar_html = (

@@ -16,6 +16,7 @@ from buildiso.boottest.bootproto import (
     parse_line,
     strip_ansi,
 )
+from buildiso.boottest.results import StageStatus, StageTiming
 
 DATA = Path(__file__).parents[1] / "data"
 
@@ -143,10 +144,10 @@ def test_stage_clock_times_stages_and_detects_overstay() -> None:
     stuck = clock.overdue(31.5)
     assert stuck is not None and stuck.stage == "packages" and stuck.seconds == 20.5
     clock.mark_timeout(31.5)
-    timings = clock.timings()
-    assert timings["kernel"] == {"seconds": 4.0, "status": "ok", "guest_seconds": None}
-    assert timings["media"]["seconds"] == 1.0 and timings["media"]["guest_seconds"] == 1.0
-    assert timings["packages"]["status"] == "timeout"
+    timings = {s.name: s for s in clock.typed()}
+    assert timings["kernel"] == StageTiming("kernel", StageStatus.OK, 4.0, None)
+    assert timings["media"].seconds == 1.0 and timings["media"].guest_seconds == 1.0
+    assert timings["packages"].status is StageStatus.TIMEOUT and timings["packages"].bad
 
 
 def test_stage_clock_failed_stage_and_start_closes_previous() -> None:
@@ -155,15 +156,16 @@ def test_stage_clock_failed_stage_and_start_closes_previous() -> None:
     clock.enter("menu", 1.5)
     clock.feed(_stage("post", "start"), 3.0)
     clock.feed(_stage("post", "failed"), 4.0)
-    t = clock.timings()
-    assert t["firmware"]["seconds"] == 1.5 and t["firmware"]["status"] == "ok"
-    assert t["menu"]["seconds"] == 1.5
-    assert t["post"]["status"] == "failed"
+    t = {s.name: s for s in clock.typed()}
+    assert t["firmware"].seconds == 1.5 and t["firmware"].status == "ok"
+    assert t["menu"].seconds == 1.5
+    assert t["post"].status == "failed"
 
 
-def test_scaled_limits() -> None:
-    from buildiso.boottest.bootproto import DEFAULT_TIMEOUTS, scaled
-
-    doubled = scaled(DEFAULT_TIMEOUTS, 2)
-    assert doubled["firstboot"] == 2 * DEFAULT_TIMEOUTS["firstboot"]
-    assert doubled.keys() == DEFAULT_TIMEOUTS.keys() and scaled({}, 3) == {}
+def test_a_stage_seen_again_keeps_its_place_and_takes_the_later_timing() -> None:
+    clock = StageClock()
+    clock.enter("kernel", 0.0)
+    clock.enter("reboot", 1.0)
+    clock.enter("kernel", 2.0)
+    clock.finish("kernel", 5.0)
+    assert [(s.name, s.seconds) for s in clock.typed()] == [("kernel", 3.0), ("reboot", 1.0)]

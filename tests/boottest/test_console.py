@@ -49,7 +49,8 @@ def test_login_then_a_command_and_its_exit_status(tmp_path: Path, status: int) -
     guest = FakeGuest(tmp_path, status=status)
     shell = SerialShell(socket_path=guest.path, console=SerialLog(guest.log), running=lambda: True)
     try:
-        shell.login(user="root", password="Secret-Only-9x", since=0, timeout=10)
+        shell.login_changing_expired(user="root", password="Secret-Only-9x",
+                                     new_password="Unused-Only-8y", since=0, timeout=10)
         result = shell.run("yum remove -y postfix", timeout=10, stage="step-4")
     finally:
         shell.close()
@@ -66,7 +67,8 @@ def test_a_guest_that_never_prompts_times_out_in_its_stage(tmp_path: Path) -> No
     shell = SerialShell(socket_path=guest.path, console=SerialLog(guest.log), running=lambda: True)
     try:
         with pytest.raises(CellFailed) as caught:
-            shell.login(user="root", password="x", since=0, timeout=0.5)
+            shell.login_changing_expired(user="root", password="x", new_password="y", since=0,
+                                         timeout=0.5)
     finally:
         shell.close()
     assert caught.value.failure_class == "timeout-in-stage-login"

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import copy
-import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from buildiso.boottest.postreport import (
     check_report,
-    install_set_beside,
     installed_packages_check,
     rpm_name,
 )
@@ -137,20 +134,6 @@ def test_empty_report_fails_everything(profile: Profile) -> None:
 )
 def test_rpm_name(nevra: str, name: str) -> None:
     assert rpm_name(nevra) == name
-
-
-def test_install_set_read_from_the_manifest_beside_the_iso(tmp_path: Path) -> None:
-    iso = tmp_path / "EMAIL_490_190.iso"
-    assert install_set_beside(iso) is None  # no manifest: nothing to compare with
-    manifest = {
-        "install_set": [
-            {"name": "busybox", "evr": "1:1.15.1-21.el6", "arch": "x86_64"},
-            {"name": "setup", "evr": "2.8.14-23.el6", "arch": "noarch"},
-        ]
-    }
-    (tmp_path / "EMAIL_490_190.manifest.json").write_text(json.dumps(manifest))
-    # rpm -qa --qf '%{NAME}-%{VERSION}-%{RELEASE}.%{ARCH}' prints no epoch
-    assert install_set_beside(iso) == {"busybox-1.15.1-21.el6.x86_64", "setup-2.8.14-23.el6.noarch"}
 
 
 def test_installed_packages_check(profile: Profile) -> None:

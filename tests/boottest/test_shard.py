@@ -12,7 +12,8 @@ import pytest
 from bootfakes import good_report, install_script, quick, run_shard
 
 from buildiso.boottest import shard
-from buildiso.boottest.bootcell import ALL_CELLS
+from buildiso.boottest.command import cell_seconds
+from buildiso.boottest.scenarioreader import load_scenario
 from buildiso.cli import main
 from buildiso.errors import InputError
 from buildiso.render.profile import Profile
@@ -87,8 +88,14 @@ def test_split_does_not_depend_on_input_order() -> None:
         assert got == expected
 
 
+INSTALL = load_scenario("install")
+ALL_CELLS = INSTALL.matrix
+SECONDS = cell_seconds(INSTALL, None)  # the figures measured into install.toml
+
+
 def test_the_four_cell_matrix_pairs_a_bios_and_a_uefi_cell_per_shard() -> None:
-    halves = [shard.select(ALL_CELLS, shard.Shard(k, 2), name=_cellname) for k in (1, 2)]
+    halves = [shard.select(ALL_CELLS, shard.Shard(k, 2), name=_cellname, seconds=SECONDS)
+              for k in (1, 2)]  # fmt: skip
     assert sorted(c.name for h in halves for c in h) == sorted(c.name for c in ALL_CELLS)
     for half in halves:
         assert sorted(c.firmware.value for c in half) == ["bios", "uefi"]
@@ -99,7 +106,8 @@ def _cellname(cell: object) -> str:
 
 
 def test_more_shards_than_cells_leaves_empty_shards() -> None:
-    shards = [shard.select(ALL_CELLS, shard.Shard(k, 6), name=_cellname) for k in range(1, 7)]
+    shards = [shard.select(ALL_CELLS, shard.Shard(k, 6), name=_cellname, seconds=SECONDS)
+              for k in range(1, 7)]  # fmt: skip
     assert sorted(len(s) for s in shards) == [0, 0, 1, 1, 1, 1]
 
 
@@ -156,7 +164,7 @@ def test_two_shards_run_each_cell_once_with_their_own_results(
         art = tmp_path / f"s{k}"
         failed = run_shard(
             tmp_path, artifacts=art, scripts=scripts, shard=shard.Shard(k, 2),
-            cell_names=["bios-dvd", "uefi-dvd", "uefi-usb"],
+            cell_names=("bios-dvd", "uefi-dvd", "uefi-usb"),
         )  # fmt: skip
         assert failed is None
         summary = json.loads((art / "summary.json").read_text())
@@ -172,7 +180,7 @@ def test_two_shards_run_each_cell_once_with_their_own_results(
 def test_an_empty_shard_writes_empty_results_and_passes(tmp_path: Path, profile: Profile) -> None:
     art = tmp_path / "s3"
     assert run_shard(tmp_path, artifacts=art, scripts={}, shard=shard.Shard(3, 3),
-                     cell_names=["bios-dvd", "uefi-dvd"]) is None  # fmt: skip
+                     cell_names=("bios-dvd", "uefi-dvd")) is None  # fmt: skip
     summary = json.loads((art / "summary.json").read_text())
     assert summary["cells"] == [] and summary["matrix_cells"] == ["bios-dvd", "uefi-dvd"]
     assert (art / "junit.xml").is_file()

@@ -16,7 +16,7 @@ import pytest
 from bootfakes import Script, good_report, install_script, quick, run_shard
 from PIL import Image, ImageChops, ImageStat
 
-from buildiso.boottest.bootcell import ALL_CELLS
+from buildiso.boottest.scenarioreader import load_scenario
 from buildiso.boottest.screendump import png_size
 from buildiso.boottest.shard import Shard
 from buildiso.cli import main
@@ -27,6 +27,7 @@ from buildiso.report.command import report_command
 
 # Every guest's screen: a real UEFI text console (tests/data/screens/README.md).
 CONSOLE = Path(__file__).resolve().parents[1] / "data" / "screens" / "uefi-console.png"
+ALL_CELLS = load_scenario("install").matrix
 # A guest prints what it likes: markup in the serial log must stay text in the report.
 HOSTILE = "<script>document.title='pwned'</script></pre><b id=\"injected\">bold</b> & done"
 
@@ -143,7 +144,7 @@ def test_bad_inputs_are_one_line_errors(
     summary = json.loads((evil / "summary.json").read_text())
     summary["cells"][0]["cell"] = "../../etc"
     (evil / "summary.json").write_text(json.dumps(summary))
-    with pytest.raises(InputError, match="bad cell name"):
+    with pytest.raises(InputError, match=r"cells\[0\]\.cell: '\.\./\.\./etc' is not allowed"):
         report_command(results=[evil], out=tmp_path / "r", manifest=None, previous=None)
     assert not (tmp_path / "r").exists()  # nothing half-written
 
@@ -316,3 +317,20 @@ def test_chromium_shows_a_text_console_frame_legibly(shards: list[Path], tmp_pat
     link = re.search(r'id="frame-0"><a href="([^"]+)" title="full size">', dom)
     assert link is not None and link.group(1) == "filmstrip/full/0000-firmware.png"
     assert png_size(ours / "cells" / "bios-dvd" / link.group(1)) == (1280, 800)
+
+
+def test_a_scenarios_other_machines_logs_are_on_its_page(
+    shards: list[Path], tmp_path: Path
+) -> None:
+    shard = tmp_path / "shard"
+    shutil.copytree(shards[0], shard)
+    cell = next(p for p in shard.iterdir() if (p / "result.json").is_file())
+    (cell / "server-install").mkdir()
+    (cell / "server-install" / "console.log").write_text("minimal server <install>\n")
+    (cell / "Not A Machine").mkdir()
+    (cell / "Not A Machine" / "console.log").write_text("never shown\n")
+    report_command(results=[shard], out=tmp_path / "r", manifest=None, previous=None)
+    page = (tmp_path / "r" / "cells" / cell.name / "index.html").read_text()
+    assert 'id="server-install-C">server-install: Console (ttyS0)' in page
+    assert "minimal server &lt;install&gt;" in page and "never shown" not in page
+    assert (tmp_path / "r" / "cells" / cell.name / "server-install-console.log.txt").is_file()

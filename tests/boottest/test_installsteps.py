@@ -1,5 +1,6 @@
-"""buildiso.boottest.celldriver: following the stages and classifying failures, against scripted
-guests and a fake clock (driven through ``run_cell``, which turns a run into a result)."""
+"""buildiso.boottest.installsteps: the install scenario's steps following the stages and
+classifying failures, against scripted guests and a fake clock (through the real runner,
+which turns a run into a result)."""
 
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ def test_wait_local_timeout_presses_nothing(tmp_path: Path, profile: Profile) ->
     result, factory = run_scripted_cell(tmp_path, profile, script, wait_local_timeout=True)
     assert result.passed, result.message
     assert factory.started[0].keys == [["up", "ret"]]
-    assert result.stages["local-boot"]["seconds"] + result.stages["firstboot"]["seconds"] > 55
+    assert result.stage_map["local-boot"].seconds + result.stage_map["firstboot"].seconds > 55
 
 
 def test_stuck_in_packages_is_a_stage_timeout(tmp_path: Path, profile: Profile) -> None:
@@ -46,7 +47,7 @@ def test_stuck_in_packages_is_a_stage_timeout(tmp_path: Path, profile: Profile) 
     assert result.failure_class == "timeout-in-stage-packages"
     assert "stuck in stage packages after 60 s" in result.message
     assert "installing packages (3/10): cs-email" in result.message  # last console lines
-    assert result.stages["packages"]["status"] == "timeout"
+    assert result.stage_map["packages"].status == "timeout"
     assert (tmp_path / CELL.name / "failure.png").exists()
 
 
@@ -55,7 +56,7 @@ def test_timeout_scale_stretches_every_stage_limit(tmp_path: Path, profile: Prof
     result, _ = run_scripted_cell(tmp_path, profile, script, timeout_scale=2.5)
     assert result.failure_class == "timeout-in-stage-packages"
     assert "stuck in stage packages after 150 s" in result.message  # 60 s x 2.5
-    assert 150 < result.stages["packages"]["seconds"] < 152
+    assert 150 < result.stage_map["packages"].seconds < 152
 
 
 def test_silence_between_stages_names_the_next_stage(tmp_path: Path, profile: Profile) -> None:
@@ -263,7 +264,7 @@ def test_local_boot_that_finds_nothing_fails_at_once(tmp_path: Path, profile: Pr
     result, _ = run_scripted_cell(tmp_path, profile, script)
     assert result.failure_class == "installed-system-did-not-boot"
     assert "found nothing to boot: 'No bootable device'" in result.message
-    assert result.stages["firstboot"]["seconds"] < 5  # not the stage's 30 s limit
+    assert result.stage_map["firstboot"].seconds < 5  # not the stage's 30 s limit
 
 
 def _install_set(report: dict[str, object]) -> frozenset[str]:

@@ -1,0 +1,238 @@
+"""``buildiso boot-test``: a scenario (``--scenario NAME|FILE.toml``) on its cells, its table,
+summary.json and JUnit.
+
+Everything is checked before anything boots: the options, the scenario file, the cells
+(``--matrix``, ``--cells``, ``--shard``), the inputs (``boottest/inputs.py``); only then is
+the accelerator probed (a short KVM boot) and the cells run (``boottest/runner.py``).
+Exit status: 0 only when every cell passed (otherwise BuildError, exit 1).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from buildiso import paths
+from buildiso.boottest import bootproto, vm
+from buildiso.boottest.accel import AccelChoice, choose_accel
+from buildiso.boottest.artifacts import RunFolder, write_json
+from buildiso.boottest.filmstrip import DEFAULT_INTERVAL_S
+from buildiso.boottest.inputs import Sources, check_sources, resolve
+from buildiso.boottest.junit import write_junit
+from buildiso.boottest.progress import Progress
+from buildiso.boottest.results import CellResult, Summary
+from buildiso.boottest.runner import DEFAULT_CELL_S, Plan, merged_limits, run_cells
+from buildiso.boottest.scenario import DEFAULT_SCENARIO, Cell, Scenario
+from buildiso.boottest.scenarioreader import load_scenario, shipped
+from buildiso.boottest.session import MachineFactory, RunOptions
+from buildiso.boottest.shard import Shard, pick
+from buildiso.boottest.vocabulary import VOCABULARY, needs
+from buildiso.config import Accel, Firmware, Media, Variant
+from buildiso.errors import BuildError, InputError
+from buildiso.log import log as tree_log
+from buildiso.log import step
+from buildiso.render import layout
+from buildiso.render.profile import Profile, load_profile
+from buildiso.run import require_tools
+from buildiso.tmpdirs import private_dir
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BootTestRequest:
+    """``buildiso boot-test``'s options, parsed."""
+
+    iso: Path
+    scenario: str = DEFAULT_SCENARIO  # a shipped scenario's name, or a file
+    firmware: Firmware = Firmware.BIOS
+    media: Media = Media.DVD
+    matrix: bool = False
+    cell_names: tuple[str, ...] = ()
+    shard: Shard | None = None
+    jobs: int = 2
+    accel: Accel = Accel.AUTO
+    artifacts: Path = paths.DEFAULT_OUT / "boot-test"
+    junit: Path | None = None
+    wait_local_timeout: bool = False
+    profile_path: Path = paths.DEFAULT_PROFILE
+    variant: Variant = Variant.TEST
+    frame_every_s: float = DEFAULT_INTERVAL_S
+    timeout_scale: float = 1.0
+    server_base: Path | None = None
+    from_iso: Path | None = None
+    from_profile: Path | None = None
+    password_file: Path | None = None
+    timings_from: Path | None = None  # a previous run's summary.json (or its folder)
+
+
+def choose_cells(scenario: Scenario, request: BootTestRequest) -> list[Cell]:
+    """The cells asked for, refused in one line when the scenario does not run on them."""
+    allowed = ", ".join(c.name for c in scenario.cells)
+    hint = scenario.note or f"choose among {allowed}"
+    if request.matrix:
+        if not scenario.matrix:
+            raise InputError(f"--scenario {scenario.name} runs on {allowed} only: it has no "
+                             "--matrix", hint=f"drop --matrix: {hint}")  # fmt: skip
+        return list(scenario.matrix)
+    cell = Cell(request.firmware, request.media)
+    if cell not in scenario.cells:
+        raise InputError(f"--scenario {scenario.name} runs on {allowed} only, not {cell.name}",
+                         hint=f"drop --firmware/--media: {hint}")  # fmt: skip
+    return [cell]
+
+
+def cell_seconds(scenario: Scenario, previous: Path | None) -> Callable[[Cell], float]:
+    """How long each cell is expected to run: a previous run's passed cells when given,
+    else the figures the scenario file carries, else DEFAULT_CELL_S."""
+    measured: dict[str, float] = {}
+    if previous is not None:
+        summary = Summary.load(previous / "summary.json" if previous.is_dir() else previous)
+        measured = {r.cell: r.seconds for r in summary.cells
+                    if r.passed and r.scenario == scenario.name}  # fmt: skip
+    known = {**scenario.expected_s, **measured}
+
+    def seconds(cell: Cell) -> float:
+        return known.get(cell.name, DEFAULT_CELL_S)
+
+    return seconds
+
+
+def _users() -> dict[str, list[str]]:
+    """Which shipped scenarios use each input kind (for hints)."""
+    found: dict[str, list[str]] = {}
+    for name in shipped():
+        for kind in set(load_scenario(name).inputs.values()):
+            found.setdefault(kind, []).append(name)
+    return found
+
+
+def format_table(results: Sequence[CellResult]) -> str:
+    """One row per cell: result, failure class, seconds per stage ("!" where it failed), total."""
+    seen = [s.name for r in results for s in r.stages]
+    stages = [s for s in bootproto.ALL_STAGES if s in seen]
+    stages += [s for s in dict.fromkeys(seen) if s not in stages]  # a scenario's own, in order
+    header = ["cell", "result", *stages, "total"]
+    rows = []
+    for r in results:
+        row = [r.name, "pass" if r.passed else f"FAIL:{r.failure_class}"]
+        for name in stages:
+            timing = r.stage(name)
+            mark = "!" if timing is not None and timing.bad else ""  # where it failed
+            row.append("-" if timing is None else _secs(timing.seconds) + mark)
+        rows.append([*row, _secs(r.seconds)])
+    widths = [max(len(x) for x in col) for col in zip(header, *rows, strict=True)]
+    return "\n".join("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip()
+                     for row in [header, *rows])  # fmt: skip
+
+
+def _secs(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def _is_tty(stream: TextIO | None) -> bool:
+    # A terminal gets the redrawn block; CI logs and files get plain lines.
+    try:
+        return (stream or sys.stderr).isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def boot_test_command(
+    request: BootTestRequest,
+    *,
+    out: TextIO | None = None,
+    progress_stream: TextIO | None = None,
+    accel_chooser: Callable[[Accel], AccelChoice] = choose_accel,
+    machines: MachineFactory = vm.qemu_machine,
+    limits: Mapping[str, float] | None = None,
+    server_base_default: Callable[[], Path] | None = None,
+    profile: Profile | None = None,
+) -> Summary:
+    """Run the scenario; print the table; BuildError unless every cell passed.
+
+    ``limits`` overrides stage limits (before --timeout-scale); ``server_base_default`` is
+    the DVD a server is installed from when --server-base is not given (the CLI's: the
+    sample base ISO, which boottest may not build itself); ``profile`` is one built in
+    code, instead of --profile's (a test's variant of the product).
+    """
+    if (request.shard is not None or request.cell_names) and not request.matrix:
+        raise InputError("--shard and --cells select from the matrix",
+                         hint="add --matrix to the command")  # fmt: skip
+    require_tools("qemu-system-x86_64", "qemu-img")
+    if not request.iso.is_file():
+        raise InputError(f"{request.iso}: not a file", hint="pass the ISO built by buildiso build")
+    profile = profile or load_profile(request.profile_path, request.variant)
+    scenario = load_scenario(request.scenario)
+    seconds = cell_seconds(scenario, request.timings_from)
+    matrix_cells = pick(choose_cells(scenario, request), names=request.cell_names, shard=None,
+                        name=lambda c: c.name, seconds=seconds)  # fmt: skip
+    cells = pick(matrix_cells, names=(), shard=request.shard, name=lambda c: c.name,
+                 seconds=seconds)  # fmt: skip
+    if request.shard is not None:
+        step(f"shard {request.shard}: {', '.join(c.name for c in cells) or 'no cells'}")
+    sources = Sources(iso=request.iso, profile=profile, variant=request.variant,
+                      from_iso=request.from_iso, from_profile=request.from_profile,
+                      password_file=request.password_file, server_base=request.server_base,
+                      server_base_default=server_base_default)  # fmt: skip
+    check_sources(scenario, sources, users=_users())
+    folder = RunFolder(request.artifacts)
+    with private_dir("boottest") as work:
+        inputs = resolve(scenario, sources, cells=cells, needs=needs(scenario),
+                         run_folder=folder, work=Path(work))  # fmt: skip
+        folder.path.mkdir(parents=True, exist_ok=True)
+        choice = accel_chooser(request.accel)  # after every check: the probe boots a guest
+        step(f"accelerator: {choice.accel.value} ({choice.reason})")
+        options = RunOptions(accel=choice.accel, frame_every_s=request.frame_every_s,
+                             wait_local_timeout=request.wait_local_timeout,
+                             disk_mb=layout.disk_mb(profile),
+                             console_input=any(VOCABULARY[c.kind].types for c in scenario.steps))
+        plan = Plan(scenario=scenario, inputs=inputs, options=options, folder=folder,
+                    limits=merged_limits(scenario, overrides=limits, scale=request.timeout_scale),
+                    machines=machines)  # fmt: skip
+        started = time.monotonic()
+        tree = tree_log  # the "buildiso" tree: its level (--quiet) and handlers
+        progress = (
+            Progress([scenario.run_name(c) for c in cells], stream=progress_stream or sys.stderr,
+                     tty=_is_tty(progress_stream))
+            if tree.isEnabledFor(logging.INFO)  # not with --quiet
+            else None
+        )  # fmt: skip
+        with progress.shown(tree) if progress else nullcontext():
+            results = run_cells(plan, cells, jobs=request.jobs, seconds=seconds,
+                                progress=progress)  # fmt: skip
+        wall = time.monotonic() - started
+    summary = Summary(
+        scenario=scenario.name, isos=inputs.tested(), accel=choice.accel.value,
+        accel_reason=choice.reason, jobs=request.jobs, wall_seconds=wall,
+        shard=str(request.shard) if request.shard else None,
+        matrix_cells=tuple(scenario.run_name(c) for c in matrix_cells), cells=tuple(results),
+    )  # fmt: skip
+    _report(summary, folder, request, out or sys.stdout)
+    return summary
+
+
+def _report(summary: Summary, folder: RunFolder, request: BootTestRequest, out: TextIO) -> None:
+    results = summary.cells
+    out.write(format_table(results) + "\n")
+    out.write(f"accel {summary.accel}; wall time {summary.wall_seconds:.1f} s for "
+              f"{len(results)} cell(s); artifacts in {folder.path}\n")  # fmt: skip
+    write_json(folder.summary, summary.to_json())
+    # Always beside the summary, so `buildiso report` finds every shard's JUnit.
+    write_junit(list(results), folder.junit)
+    if request.junit is not None:
+        write_junit(list(results), request.junit)
+    failed = [r for r in results if not r.passed]
+    if failed:
+        first = failed[0]
+        raise BuildError(
+            f"boot test failed in {len(failed)} of {len(results)} cell(s); "
+            f"{first.name}: [{first.failure_class}] {first.message}",
+            hint=f"see {first.artifacts} (console.log, protocol.log, result.json, *.png)",
+        )

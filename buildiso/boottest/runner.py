@@ -1,0 +1,215 @@
+"""The one runner of every scenario: its cells, each cell's steps, and each cell's result.
+
+For each cell the runner owns what every scenario shares: the cell's folder (cleared,
+then filled), a ``Session`` (the machine, the stage clock with the limits merged and
+scaled once, the filmstrip, the transcript), the steps dispatched in order, the failure
+screenshot, one retry when QEMU did not start, the typed result and its files, and
+dropping a passed cell's disks. Cells run in parallel threads, up to ``jobs`` at a time,
+the longest expected first (each thread only waits on its QEMU, so threads are enough);
+Ctrl-C stops every QEMU before returning.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import shutil
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+from buildiso.atomicfile import replace_dir
+from buildiso.boottest import vm
+from buildiso.boottest.artifacts import FAILURE_PNG, RunFolder, write_json
+from buildiso.boottest.bootproto import last_lines
+from buildiso.boottest.cellfailure import CellFailed
+from buildiso.boottest.inputs import Inputs
+from buildiso.boottest.progress import Progress
+from buildiso.boottest.results import CellResult, Screen, stages_to_json
+from buildiso.boottest.scenario import Cell, Scenario
+from buildiso.boottest.session import MachineFactory, RunOptions, Session
+from buildiso.boottest.vm import QemuStartError
+from buildiso.boottest.vocabulary import VOCABULARY, dispatch
+from buildiso.log import step
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CELL_S = 60.0  # a cell's weight when neither a previous run nor the scenario knows
+
+
+def merged_limits(
+    scenario: Scenario, *, overrides: Mapping[str, float] | None = None, scale: float = 1.0
+) -> dict[str, float]:
+    """Every stage's limit: the scenario's, then ``overrides``, times ``scale`` — once.
+
+    The limits are set for TCG on an idle 2-core machine with room to spare; a runner that
+    shares its cores asks for more with ``--timeout-scale`` rather than editing them.
+    """
+    merged = {**scenario.limits(), **(overrides or {})}
+    return {stage: limit * scale for stage, limit in merged.items()}
+
+
+def expected_checks(scenario: Scenario, inputs: Inputs | None) -> tuple[str, ...]:
+    """Every check the scenario's steps run, in order."""
+    names: list[str] = []
+    booted: str | None = None
+    for call in scenario.steps:
+        kind = VOCABULARY[call.kind]
+        if kind.boots:
+            booted = call.text(kind.boots)
+        names += kind.expects(call, inputs, booted)
+    return tuple(dict.fromkeys(names))
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What every cell of one run shares."""
+
+    scenario: Scenario
+    inputs: Inputs
+    limits: Mapping[str, float]  # merged and scaled (merged_limits)
+    options: RunOptions
+    folder: RunFolder
+    machines: MachineFactory = vm.qemu_machine
+
+    def run_cell(
+        self,
+        cell: Cell,
+        *,
+        cancelled: Callable[[], bool] = lambda: False,
+        on_stage: Callable[[str], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        retries: int = 1,
+    ) -> CellResult:
+        """Run ``cell``; only infrastructure failures (QEMU did not start) are retried."""
+        folder = self.folder.cell(self.scenario.run_name(cell))
+        attempts = 0
+        while True:
+            attempts += 1
+            shutil.rmtree(folder.path, ignore_errors=True)  # this cell's folder, nothing else
+            folder.path.mkdir(parents=True)
+            session = Session(cell=cell, folder=folder, inputs=self.inputs, limits=self.limits,
+                              options=self.options, machines=self.machines, clock=clock,
+                              sleep=sleep, cancelled=cancelled, on_stage=on_stage)  # fmt: skip
+            result = self._attempt(session, attempts)
+            if result.failure_class != "infrastructure" or attempts > retries:
+                return result
+            log.warning("%s: QEMU failed to start (%s); retrying once", cell.name,
+                        result.message)  # fmt: skip
+            with contextlib.suppress(OSError):
+                target = folder.path.with_name(f"{folder.path.name}.attempt{attempts}")
+                replace_dir(folder.path, target)
+
+    def _attempt(self, s: Session, attempts: int) -> CellResult:
+        started = s.clock()
+        failure: CellFailed | None = None
+        try:
+            try:
+                for call in self.scenario.steps:
+                    dispatch(s, call)
+                now = s.clock()
+                if s.stages.current is not None:
+                    s.stages.finish(s.stages.current.name, now)
+                last = s.stages.records[-1].name if s.stages.records else "end"
+                s.film.capture(last, now, reason="end")
+            except CellFailed as exc:
+                failure = exc
+                s.stages.fail_current(s.clock())
+                last_record = s.stages.records[-1] if s.stages.records else None
+                where = (last_record.name if last_record and last_record.status != "ok"
+                         else s.stages.waiting_for())  # fmt: skip
+                s.film.capture(where, s.clock(), reason="failed")
+                s.screenshot(s.folder.screenshot(FAILURE_PNG))
+            finally:
+                s.close()
+        except QemuStartError as exc:
+            failure = CellFailed("infrastructure", str(exc))
+        return self._result(s, failure, seconds=s.clock() - started, attempts=attempts)
+
+    def _result(
+        self, s: Session, failure: CellFailed | None, *, seconds: float, attempts: int
+    ) -> CellResult:
+        scenario, shot = self.scenario, s.menu_screenshot
+        tail = tuple(last_lines(s.console_text(), 15)) if failure else ()
+        message = (failure.message if failure else
+                   f"{scenario.name}: all {len(scenario.steps)} steps passed"
+                   + (f"; all {len(s.checks)} checks passed" if s.checks else ""))  # fmt: skip
+        if failure is not None and tail:
+            message += " | last console lines: " + " / ".join(tail[-5:])
+        result = CellResult(
+            name=s.folder.path.name, cell=s.cell.name, scenario=scenario.name,
+            passed=failure is None, failure_class=failure.failure_class if failure else None,
+            message=message, accel=self.options.accel.value, seconds=seconds,
+            artifacts=str(s.folder.path), stages=s.stages.typed(), checks=tuple(s.checks),
+            expected_checks=expected_checks(scenario, self.inputs), attempts=attempts,
+            menu_screenshot=Screen(str(shot.path), shot.width, shot.height, shot.colours)
+            if shot else None,
+            console_tail=tail,
+        )  # fmt: skip
+        write_json(s.folder.timings, stages_to_json(result.stages))
+        if s.transcript:
+            write_json(s.folder.transcript, s.transcript)
+        write_json(s.folder.result, result.to_json())
+        if result.passed:
+            for disk in s.folder.disks():  # kept for failed cells only (the post-mortem)
+                disk.unlink()
+        return result
+
+
+def longest_first(cells: Sequence[Cell], seconds: Callable[[Cell], float]) -> list[Cell]:
+    """``cells`` in the order to start them: the longest expected first, so the short ones
+    fill in after it instead of delaying it (the run's wall time ~ the longest cell)."""
+    return sorted(cells, key=lambda c: (-seconds(c), cells.index(c)))
+
+
+def run_cells(
+    plan: Plan,
+    cells: Sequence[Cell],
+    *,
+    jobs: int,
+    seconds: Callable[[Cell], float] = lambda cell: DEFAULT_CELL_S,
+    progress: Progress | None = None,
+) -> list[CellResult]:
+    """Every cell of ``cells`` (results in cell order), up to ``jobs`` at a time."""
+    cancel = threading.Event()
+    isos = ", ".join(Path(i.path).name for i in plan.inputs.tested())
+
+    def one(cell: Cell) -> CellResult:
+        name = plan.scenario.run_name(cell)
+        step(f"{name}: {plan.scenario.name} with {isos} ({plan.options.accel.value})")
+        result = plan.run_cell(cell, cancelled=cancel.is_set,
+                               on_stage=partial(progress.stage, name) if progress else None)
+        verdict = "passed" if result.passed else f"FAILED [{result.failure_class}] {result.message}"
+        log.info("%s: %s in %.0f s", name, verdict, result.seconds)
+        if progress is not None:
+            progress.done(name, passed=result.passed, seconds=result.seconds,
+                          failure=result.failure_class)  # fmt: skip
+        return result
+
+    results: dict[Cell, CellResult] = {}
+    pool = ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="cell")
+    futures: dict[Future[CellResult], Cell] = {
+        pool.submit(one, c): c for c in longest_first(cells, seconds)
+    }
+    try:
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+            for fut in done:
+                results[futures[fut]] = fut.result()
+    except BaseException:
+        # Ctrl-C (or a bug): stop every guest now, then let the threads unwind.
+        cancel.set()
+        for fut in futures:
+            fut.cancel()
+        vm.stop_all()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+    return [results[c] for c in cells]
+
