@@ -191,7 +191,8 @@ COMMANDS: dict[str, CommandRule] = {
                 skip=_n("skips the installation number")),
     "keyboard": _cmd(_c("/etc/sysconfig/keyboard (sysconfig.py)")),
     "lang": _cmd(_c("/etc/sysconfig/i18n (sysconfig.py)")),
-    "logging": _cmd(_c("the installer's log level"), level=_c("the level"),
+    "logging": _cmd(_n("the installer's own logs: no trace on the installed system"),
+                    level=_n("the installer's log level"),
                     host=_r(f"remote syslog: {_NO_NET}"), port=_r(f"remote syslog: {_NO_NET}")),
     "logvol": _cmd(
         _c("an LVM logical volume (storage.py)"),

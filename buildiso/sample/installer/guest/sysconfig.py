@@ -353,9 +353,8 @@ def apply(root: Path, handler: Any, say: Any) -> None:
           0o600)
     set_service(root, "iptables", enabled)
     write(root, "etc/selinux/config", selinux(handler.selinux.selinux))
-    if handler.firstboot.firstboot == FIRSTBOOT_SKIP:
-        write(root, "etc/sysconfig/firstboot", "RUN_FIRSTBOOT=NO\n")
-        set_service(root, "firstboot", False)
+    if handler.firstboot.firstboot == FIRSTBOOT_SKIP:  # packages.py firstbootConfiguration
+        write(root, "etc/sysconfig/firstboot", "RUN_FIRSTBOOT=NO")
     elif handler.firstboot.firstboot == FIRSTBOOT_RECONFIG:
         write(root, "etc/reconfigSys", "")
     for name in handler.services.enabled:
