@@ -15,7 +15,10 @@ the bootloader command.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import re
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -59,12 +62,23 @@ class _StrictParser(KickstartParser):  # type: ignore[misc]
         if not self.survey:
             kstable.stop_on(findings)
 
+    def _parse_error(self, lineno: int, command: str, exc: KickstartError) -> None:
+        """survey: what pykickstart itself refuses on a line, as a failing finding."""
+        self.findings.append(Finding(lineno, command, "", kstable.Rule(
+            kstable.Verdict.FAILS, f"pykickstart: {' '.join(str(exc).split())}"), self._file))
+
     def registerSection(self, obj: Any) -> None:  # noqa: N802 (pykickstart API)
         original = obj.handleHeader
 
         def checked_header(lineno: int, args: list[str]) -> Any:
             self._record(kstable.section_findings(args, line=lineno, file=self._file))
-            return original(lineno, args)
+            try:
+                return original(lineno, args)
+            except KickstartError as exc:
+                if not self.survey:
+                    raise
+                self._parse_error(lineno, args[0], exc)
+                return None
 
         obj.handleHeader = checked_header
         super().registerSection(obj)
@@ -82,9 +96,7 @@ class _StrictParser(KickstartParser):  # type: ignore[misc]
         except KickstartError as exc:
             if not self.survey:
                 raise
-            self.findings.append(Finding(lineno, command, "", kstable.Rule(
-                kstable.Verdict.FAILS, f"pykickstart: {' '.join(str(exc).split())}"),
-                self._file))
+            self._parse_error(lineno, command, exc)
             return None
         if retval is not None:
             self.order += 1
@@ -160,7 +172,11 @@ def survey_parse(path: Path) -> list[Finding]:
     """kstable.survey: every verdict of ``path`` and what it includes, errors kept going."""
     parser = _parser(first_pass=True, survey=True)
     try:
-        parser.readKickstart(str(path))
+        # pykickstart prints what it skips in this mode, and warns of deprecated words:
+        # the findings say it all
+        with contextlib.redirect_stderr(io.StringIO()), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            parser.readKickstart(str(path))
     except KickstartError as exc:  # a parse error pykickstart cannot go on after
         parser.findings.append(Finding(getattr(exc, "lineno", 0) or 0, "(parser)", "",
                                        kstable.Rule(kstable.Verdict.FAILS,
