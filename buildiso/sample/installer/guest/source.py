@@ -70,11 +70,11 @@ def method_of(handler: Any, media: Media) -> Method:
 
 
 def media_device(method: Method, media: Media) -> str:
-    """The device the install will read (no disk is installed onto it): the hd: partition,
-    or the CD stage 1 found (not a disk anyway)."""
+    """The device no disk is installed onto: the hd: partition the tree is read from, else
+    the one stage 1 booted from (a CD, or a USB stick when the kickstart says cdrom)."""
     if method.kind == "hd":
         return find_device(method.device)
-    return media.device if media.method == "cdrom" else ""
+    return media.device
 
 
 def disc_numbers(line: str) -> list[int]:
