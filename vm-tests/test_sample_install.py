@@ -5,6 +5,10 @@ cs-repo/) with a boot entry that carries the install arguments and no menu delay
 kickstart sits on a second small ISO (label BUILDISO-KS). Cells: BIOS/UEFI × CD/USB, each
 followed by a boot of the installed disk to its FIRSTBOOT-RESULT; then failing
 kickstarts, each of which must end in INSTALL-RESULT status=failed with the right class.
+The VMs have a network device that reaches nothing (QEMU user networking, restrict=on) unless
+a case needs a machine without one. Each cell also records what anaconda 13 would leave
+(docs/anaconda13.md): the media unmounted before %post for hd: and kept for cdrom, no findfs
+in stage 2, the NIC's ifcfg file, --fsoptions in fstab, --excludedocs, poweroff --eject.
 The guest reports on its second serial port (/dev/ttyS1), see
 buildiso/sample/installer/PROTOCOL.md. Timings are printed (pytest -s shows them).
 """
@@ -65,7 +69,7 @@ clearpart --all --initlabel
 bootloader --location=mbr --timeout=1 --append="buildiso.poweroff"
 repo --name=cs-repo --baseurl=file:///mnt/source/cs-repo
 {extra_commands}
-poweroff
+poweroff --eject
 
 %pre --log=/tmp/ks-pre.log
 # anaconda-style firmware check: UEFI machines get an EFI system partition
@@ -75,19 +79,21 @@ else
     : > /tmp/part-include
 fi
 echo "part / --fstype=ext4 --size=20480" >> /tmp/part-include
-echo "part /var --fstype=ext4 --size=61440 --grow" >> /tmp/part-include
+echo "part /var --fstype=ext4 --size=61440 --grow --fsoptions=nodev" >> /tmp/part-include
 echo "part swap --size=512" >> /tmp/part-include
 %end
 
-%packages --nobase
+%packages --nobase --excludedocs
 @core
 {packages}
 %end
 
 %post --nochroot --log=/mnt/sysimage/root/ks-post-nochroot.log
-# the media where anaconda mounts it, the new system at /mnt/sysimage
-test -f /mnt/source/.treeinfo && test -d /mnt/sysimage/etc
-echo nochroot-ok > /mnt/sysimage/root/nochroot-evidence
+# anaconda 13 unmounts the media before %post for hd: and keeps a CD; stage 2 has no findfs
+if grep -q " /mnt/source " /proc/mounts; then media=mounted; else media=unmounted; fi
+if command -v findfs >/dev/null 2>&1; then findfs=present; else findfs=absent; fi
+test -d /mnt/sysimage/etc && \\
+  echo "nochroot-ok $media $findfs" > /mnt/sysimage/root/nochroot-evidence
 %end
 
 %post --log=/root/ks-post.log
@@ -97,10 +103,16 @@ selinux=$(sed -n 's/^SELINUX=//p' /etc/selinux/config)
 if grep -q '^cs-admin:' /etc/passwd; then admin=true; else admin=false; fi
 if grep -q -- '--dport 19200 ' /etc/sysconfig/iptables; then fw=true; else fw=false; fi
 nochroot=$(cat /root/nochroot-evidence)
+ifcfg=$(grep -hE '^(DEVICE|IPV6INIT|ONBOOT)=' /etc/sysconfig/network-scripts/ifcfg-* \\
+  | tr -d '"' | tr '\\n' ' ')
+docs=absent
+[ -e /usr/share/doc/redhat-release-server/BUILDISO-SAMPLE ] && docs=present
 cat > /root/buildiso-postinstall.json <<EOF
 {{"schema": 1, "test": "sample-installer", "rpms": [$rpms], "selinux": "$selinux",
  "cs_admin": $admin, "firewall_19200_udp": $fw, "nochroot": "$nochroot",
- "mounts": "$(awk '$2 ~ /^\\/(var|boot\\/efi)?$/ {{print $2}}' /etc/fstab | tr '\\n' ' ')"}}
+ "mounts": "$(awk '$2 ~ /^\\/(var|boot\\/efi)?$/ {{print $2}}' /etc/fstab | tr '\\n' ' ')",
+ "var_options": "$(awk '$2 == "/var" {{print $4}}' /etc/fstab)", "ifcfg": "$ifcfg",
+ "docs": "$docs"}}
 EOF
 %end
 {extra_sections}
@@ -202,10 +214,14 @@ class Outcome:
 
 
 def qemu_command(*, work: Path, firmware: str, disk: Path, media: Path | None,
-                 media_kind: str, ks_iso: Path | None, vars_file: Path) -> list[str]:
+                 media_kind: str, ks_iso: Path | None, vars_file: Path,
+                 nic: bool = True) -> list[str]:
+    # a NIC that reaches nothing (as boottest/qemu.py), or none at all
+    network = (["-netdev", "user,id=net0,restrict=on", "-device", "e1000,netdev=net0,romfile="]
+               if nic else ["-nic", "none"])
     cmd = [
         "qemu-system-x86_64", "-machine", "q35", "-accel", "tcg", "-cpu", "max",
-        "-m", "1536", "-smp", "1", "-nic", "none", "-no-reboot", "-display", "none",
+        "-m", "1536", "-smp", "1", *network, "-no-reboot", "-display", "none",
         "-serial", f"file:{work / 'ttyS0.log'}", "-serial", f"file:{work / 'ttyS1.log'}",
         "-drive", f"file={disk},if=none,id=disk,format=qcow2",
         "-device", "virtio-blk-pci,drive=disk,bootindex=2",
@@ -289,12 +305,14 @@ class Cell:
     disk: Path
     vars_file: Path
 
-    def install(self, media: Path, ks_iso: Path, *, disk_size: str = DISK_SIZE) -> Outcome:
+    def install(self, media: Path, ks_iso: Path, *, disk_size: str = DISK_SIZE,
+                nic: bool = True) -> Outcome:
         self.disk.unlink(missing_ok=True)
         run(["qemu-img", "create", "-q", "-f", "qcow2", self.disk, disk_size])
         shutil.copyfile(OVMF_VARS, self.vars_file)
         cmd = qemu_command(work=self.work, firmware=self.firmware, disk=self.disk, media=media,
-                           media_kind=self.media_kind, ks_iso=ks_iso, vars_file=self.vars_file)
+                           media_kind=self.media_kind, ks_iso=ks_iso, vars_file=self.vars_file,
+                           nic=nic)
         return boot(cmd, work=self.work, until="INSTALL-RESULT", timeout=INSTALL_TIMEOUT)
 
     def boot_disk(self) -> Outcome:
@@ -395,9 +413,15 @@ def test_install_then_first_boot(
     assert rpm_qa == _install_set(media, kickstart()), report["rpms"]
     assert report["selinux"] == "disabled"
     assert report["cs_admin"] is True and report["firewall_19200_udp"] is True
-    assert report["nochroot"] == "nochroot-ok"
+    # anaconda 13: hd: media unmounted before %post (methodcomplete), a CD kept; no findfs
+    media_state = "mounted" if iso_fixture == "cdrom_iso" else "unmounted"
+    assert report["nochroot"] == f"nochroot-ok {media_state} absent", report
     expected_mounts = {"/", "/var"} | ({"/boot/efi"} if firmware == "uefi" else set())
     assert set(report["mounts"].split()) == expected_mounts, report
+    assert report["var_options"] == "nodev" and report["docs"] == "absent", report
+    # the VM's NIC: the loader's ifcfg file, changed by the kickstart's network line
+    assert report["ifcfg"].split() == ["DEVICE=eth0", "IPV6INIT=yes", "ONBOOT=no"], report
+    assert "\nEjected /dev/sr0\r" in installed.console, _explain(installed)
     print(f"\n[{firmware}-{media_kind}] install {installed.seconds:.0f} s, "
           f"boot to FIRSTBOOT-RESULT {booted.seconds:.0f} s")
 
@@ -408,8 +432,8 @@ FAILING = {
     "conflict-left-in": (dict(packages="cs-email"), DISK_SIZE, "packages", "conflicts"),
     "post-erroronfail": (dict(extra_sections="%post --erroronfail\nexit 3\n%end\n"),
                          DISK_SIZE, "post", "exited with code 3"),
-    "unsupported-command": (dict(extra_commands="autopart"), DISK_SIZE,
-                            "kickstart", "unsupported kickstart command autopart at line 19"),
+    "unsupported-command": (dict(extra_commands="url --url=http://example.com/os"), DISK_SIZE,
+                            "kickstart-unsupported", "unsupported: url at line 19"),
     "disk-too-small": ({}, "50G", "disk", "too small"),
 }
 
@@ -426,6 +450,22 @@ def test_failing_kickstart(work: Path, cdrom_iso: Path, case: str,
         f"INSTALL-RESULT status=failed class={klass} "), _explain(outcome)
     assert words in line, line
     print(f"\n[{case}] failed as expected in {outcome.seconds:.0f} s: {line}")
+
+
+def test_network_line_without_a_device_on_a_machine_without_a_nic(
+        work: Path, cdrom_iso: Path, cleanup_disks: None) -> None:
+    """anaconda 13 stops (kickstart.py NetworkData.execute: min() of no devices), before
+    the disk is touched; the sample used to invent an ifcfg-eth0."""
+    text = kickstart().replace("network --bootproto=dhcp --device=eth0 --onboot=no "
+                               "--hostname=sample-test.example.com", "network --bootproto=dhcp")
+    ks_iso = make_ks_iso(text, dest=work / "ks-no-nic.iso")
+    outcome = _cell(work, "bios", "cd").install(cdrom_iso, ks_iso, nic=False)
+    line = outcome.find("INSTALL-RESULT")
+    assert line is not None and line.startswith(
+        "INSTALL-RESULT status=failed class=kickstart "), _explain(outcome)
+    assert "the machine has no network device" in line, line
+    assert "BUILDISO-STAGE name=partitioning status=start" not in outcome.lines
+    print(f"\n[network-without-nic] failed as expected in {outcome.seconds:.0f} s: {line}")
 
 
 def test_media_not_found_names_the_label(sample_base: SampleBase, work: Path, good_ks: Path,

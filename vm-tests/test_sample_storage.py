@@ -1,9 +1,12 @@
-"""The sample installer on LVM and software RAID 1 layouts, then the installed system boots.
+"""The sample installer on LVM and software RAID layouts, then the installed system boots.
 
 Uses test_sample_install.py's media and QEMU helpers. LVM: /boot on a partition, / , swap
 and /var as logical volumes of one volume group on one disk. RAID 1: two disks, /boot, /
 and /var each a RAID 1 array; the installed system must then boot from either disk alone
 (degraded), as the boot loader is on both and the initramfs starts degraded arrays.
+RAID 5: / and /var on three disks. autopart: RHEL 6's default layout (docs/anaconda13.md).
+bootloader --location=partition: GRUB in /boot's boot sector, the MBR left empty; with a
+generic MBR (syslinux's mbr.bin, as another boot manager would be) the disk then boots.
 The guest's own %post reports what it mounted from which device (/proc/mounts, /proc/mdstat).
 """
 
@@ -55,6 +58,26 @@ echo "raid / --level=1 --device=md1 --fstype=ext4 raid.vda.2 raid.vdb.2" >> /tmp
 echo "raid /var --level=1 --device=md2 --fstype=ext4 raid.vda.3 raid.vdb.3" >> /tmp/part-include
 """
 
+RAID5_PARTS = """\
+echo "part /boot --fstype=ext4 --size=500 --ondisk=vda" >> /tmp/part-include
+for d in vda vdb vdc; do
+  echo "part raid.$d.2 --size=10240 --ondisk=$d"
+  echo "part raid.$d.3 --size=30720 --grow --ondisk=$d"
+done >> /tmp/part-include
+echo "raid / --level=5 --device=md1 --fstype=ext4 raid.vda.2 raid.vdb.2 raid.vdc.2" \\
+  >> /tmp/part-include
+echo "raid /var --level=RAID5 --device=md2 --fstype=ext4 raid.vda.3 raid.vdb.3 raid.vdc.3" \\
+  >> /tmp/part-include
+"""
+
+PLAIN_PARTS = """\
+echo "part /boot --fstype=ext4 --size=500" >> /tmp/part-include
+echo "part / --fstype=ext4 --size=20480" >> /tmp/part-include
+echo "part /var --fstype=ext4 --size=61440 --grow" >> /tmp/part-include
+"""
+SYSLINUX_MBR = Path("/usr/lib/syslinux/mbr/mbr.bin")
+GRUB_BOOT_IMG = Path("/usr/lib/grub/i386-pc/boot.img")
+
 # At every boot, before the FIRSTBOOT-RESULT service (S99): what the running system mounted
 # from which device, and the state of its arrays, added to the report as "storage".
 STORAGE_POST = r"""
@@ -65,7 +88,7 @@ cat > /etc/rc.d/init.d/buildiso-storage <<'EOS'
 [ "$1" = start ] || exit 0
 {
   echo "mounts:"
-  awk '$1 ~ /^\/dev\// && $2 ~ /^\/(var|boot)?$/ {print $1, $2}' /proc/mounts
+  awk '$1 ~ /^\/dev\// && $2 ~ /^\/(var|boot|home)?$/ {print $1, $2}' /proc/mounts
   echo "mdstat:"
   cat /proc/mdstat 2>/dev/null
   for md in /sys/block/md*; do
@@ -106,6 +129,16 @@ def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def cdrom_iso(sample_base: SampleBase, work: Path) -> Path:
     return build_test_iso(sample_base, work=work, name="storage", args="ks=cdrom:/ks.cfg")
+
+
+def _sector(disk: Path, number: int) -> bytes:
+    """Sector ``number`` of a qcow2 disk (qemu-img dd counts the skipped blocks too)."""
+    out = disk.with_name(f"{disk.stem}-sector{number}.raw")
+    run(["qemu-img", "dd", "-f", "qcow2", "-O", "raw", f"if={disk}", f"of={out}", "bs=512",
+         f"skip={number}", f"count={number + 1}"])
+    data = out.read_bytes()
+    out.unlink()
+    return data
 
 
 class MultiDiskCell(Cell):
@@ -218,4 +251,67 @@ def test_raid1_install_then_boot_and_degraded_boots(work: Path, cdrom_iso: Path)
         arrays = re.findall(r"md (md\d+) level=(\w+) degraded=(\d+)", storage)
         assert len(arrays) == 3 and all(d == "1" for _, _, d in arrays), storage
         print(f"[raid1] degraded boot from {alone.name} alone: {degraded.seconds:.0f} s")
+    cell.cleanup()
+
+
+def test_raid5_install_then_boot(work: Path, cdrom_iso: Path) -> None:
+    cell = MultiDiskCell(work, "raid5", 3)
+    ks = make_ks_iso(storage_kickstart(RAID5_PARTS, extra_commands="ignoredisk --only-use="
+                                       "vda,vdb,vdc"), dest=work / "ks-raid5.iso")
+    installed = cell.install(cdrom_iso, ks, disk_size="60G")
+    assert installed.find("INSTALL-RESULT") == "INSTALL-RESULT status=ok", _explain(installed)
+    booted = cell.boot_disks(cell.disks)
+    _, storage = _storage_report(booted)
+    arrays = re.findall(r"md (md\d+) level=(\w+) degraded=(\d+) sync=(\w+) disks=(\d+)", storage)
+    assert sorted((name, level, degraded, disks) for name, level, degraded, _, disks in arrays) == [
+        ("md1", "raid5", "0", "3"), ("md2", "raid5", "0", "3")], storage
+    mounts = dict(reversed(line.split()) for line in storage.split("mdstat:")[0].splitlines()[1:])
+    assert mounts["/"] == "/dev/md1" and mounts["/var"] == "/dev/md2", storage
+    assert mounts["/boot"] == "/dev/vda1", storage
+    print(f"\n[raid5] install {installed.seconds:.0f} s, boot {booted.seconds:.0f} s")
+    cell.cleanup()
+
+
+def test_autopart_install_then_boot(work: Path, cdrom_iso: Path) -> None:
+    """autopart: /boot, then vg_<host> with lv_root (50 GB cap), lv_home, lv_swap."""
+    cell = MultiDiskCell(work, "autopart", 1)
+    ks = make_ks_iso(storage_kickstart("", extra_commands="autopart"),
+                     dest=work / "ks-autopart.iso")
+    installed = cell.install(cdrom_iso, ks)
+    assert installed.find("INSTALL-RESULT") == "INSTALL-RESULT status=ok", _explain(installed)
+    booted = cell.boot_disks(cell.disks)
+    report, storage = _storage_report(booted)
+    mounts = dict(reversed(line.split()) for line in storage.split("mdstat:")[0].splitlines()[1:])
+    assert mounts["/boot"] == "/dev/vda1", storage
+    names = set(re.findall(r"dm dm-\d+ name=(\S+)", storage))
+    # network --hostname=sample-test.example.com: vg_ + "sample-test" without the "-"
+    assert names == {"vg_sampletest-lv_root", "vg_sampletest-lv_home",
+                     "vg_sampletest-lv_swap"}, storage
+    assert {"/", "/home"} <= set(mounts), storage
+    print(f"\n[autopart] install {installed.seconds:.0f} s, boot {booted.seconds:.0f} s")
+    cell.cleanup()
+
+
+def test_bootloader_location_partition(work: Path, cdrom_iso: Path) -> None:
+    """GRUB's boot.img in /boot's first sector and the MBR untouched (booty's stage1 on the
+    partition); a generic MBR that starts the active partition then boots the system."""
+    if not SYSLINUX_MBR.is_file():
+        pytest.fail(f"{SYSLINUX_MBR} missing: install the Debian package syslinux-common")
+    cell = MultiDiskCell(work, "location-partition", 1)
+    text = storage_kickstart(PLAIN_PARTS).replace("bootloader --location=mbr",
+                                                  "bootloader --location=partition")
+    assert "--location=partition" in text
+    installed = cell.install(cdrom_iso, make_ks_iso(text, dest=work / "ks-vbr.iso"))
+    assert installed.find("INSTALL-RESULT") == "INSTALL-RESULT status=ok", _explain(installed)
+    mbr = _sector(cell.disk, 0)
+    assert mbr[:440] == bytes(440) and mbr[510:] == b"\x55\xaa"  # no boot code, a table
+    boot_sector = _sector(cell.disk, 2048)  # /boot: the first partition, at 1 MiB
+    # the sample grub package ships Debian's GRUB 2 boot.img as it is (grub.spec)
+    assert boot_sector == GRUB_BOOT_IMG.read_bytes()[:510] + b"\x55\xaa", boot_sector[:16]
+    run(["qemu-io", "-f", "qcow2", "-c", f"write -s {SYSLINUX_MBR} 0 440", cell.disk])
+    booted = cell.boot_disks(cell.disks)
+    _, storage = _storage_report(booted)
+    assert "/dev/vda1 /boot" in storage, storage
+    print(f"\n[location=partition] install {installed.seconds:.0f} s, "
+          f"boot (syslinux MBR → GRUB in /boot) {booted.seconds:.0f} s")
     cell.cleanup()

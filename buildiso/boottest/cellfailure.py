@@ -31,6 +31,8 @@ CLASSES: dict[str, str] = {
     "kernel-panic": "the installer's kernel panicked",
     "media-not-found": "the installer did not find its installation media",
     "kickstart": "the installer could not read or obey the kickstart",
+    "kickstart-unsupported": "the sample installer does not carry out a command or option of "
+    "the kickstart (a limit of the stand-in installer, docs/anaconda13.md, not RHEL 6's verdict)",
     "disk": "the installer could not partition or format the disks",
     "packages": "packages could not be installed: by the installer, by a typed rpm or yum "
     "command; or rpm -qa differs from the install set",
@@ -80,6 +82,7 @@ def meaning(name: str) -> str:
 INSTALLER_CLASSES = {
     "media": "media-not-found",
     "kickstart": "kickstart",
+    "kickstart-unsupported": "kickstart-unsupported",
     "packages": "packages",
     "post": "post",
     "disk": "disk",

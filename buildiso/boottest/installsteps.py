@@ -371,7 +371,8 @@ KINDS = (
         run=follow_install,
         stages=INSTALL_STAGES,
         classes=("kernel-panic", "kernel-not-loaded", "boot-loader-error", "media-not-found",
-                 "kickstart", "disk", "packages", "bootloader", "post", "installer-internal"),
+                 "kickstart", "kickstart-unsupported", "disk", "packages", "bootloader", "post",
+                 "installer-internal"),
         needs_booted=True,
     ),  # fmt: skip
     StepKind(

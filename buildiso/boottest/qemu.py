@@ -125,8 +125,10 @@ def build_command(spec: VmSpec, files: VmFiles, *, qemu: str = QEMU) -> list[str
         cmd += ["-machine", "q35,accel=tcg", "-cpu", "max"]
     cmd += ["-m", str(spec.memory_mb), "-smp", str(spec.cpus)]
     cmd += ["-display", "none", "-device", "VGA"]
-    # No network: OVMF would otherwise try PXE/HTTP boot before the disk.
-    cmd += ["-nic", "none"]
+    # A network device that reaches nothing (restrict=on), as the installer expects one (a
+    # kickstart "network" line without --device fails on a machine without any). No PXE
+    # ROM (romfile=) and no boot index: the firmware never tries to boot from it.
+    cmd += ["-netdev", "user,id=net0,restrict=on", "-device", "e1000,netdev=net0,romfile="]
     if not spec.reboot:
         cmd.append("-no-reboot")
     if spec.firmware is Firmware.UEFI:

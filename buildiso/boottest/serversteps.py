@@ -80,7 +80,8 @@ KINDS = (
                 folder_param("server-install", "subfolder for the install's logs")),
         stages=INSTALL_STAGES,
         classes=("kernel-panic", "kernel-not-loaded", "boot-loader-error", "media-not-found",
-                 "kickstart", "disk", "packages", "bootloader", "post", "installer-internal"),
+                 "kickstart", "kickstart-unsupported", "disk", "packages", "bootloader", "post",
+                 "installer-internal"),
         needs_machine=False, starts=True, stops=True,
         needs=_server_needs,
     ),  # fmt: skip

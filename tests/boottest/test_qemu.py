@@ -60,7 +60,11 @@ def test_command_per_cell(tmp_path: Path, firmware: Firmware, media: Media) -> N
         assert pflash == []
     assert any("format=qcow2" in d and "d.qcow2" in d for d in drives)
     assert "virtio-blk-pci,drive=target,bootindex=1" in devices
-    assert _option_values(cmd, "-nic") == ["none"]
+    # a NIC that reaches nothing, never a boot device (no ROM, no boot index)
+    assert _option_values(cmd, "-netdev") == ["user,id=net0,restrict=on"]
+    nics = [d for d in devices if "netdev=net0" in d]
+    assert nics == ["e1000,netdev=net0,romfile="] and "bootindex" not in nics[0]
+    assert "-nic" not in cmd
     assert _option_values(cmd, "-cpu") == ["max"]
     assert "q35,accel=tcg" in _option_values(cmd, "-machine")
     assert _option_values(cmd, "-serial") == ["chardev:ttyS0", "chardev:ttyS1"]

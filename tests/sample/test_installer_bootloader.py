@@ -113,3 +113,48 @@ def test_separate_boot_and_every_disk_of_a_raid1(tmp_path: Path) -> None:
     assert link.is_symlink() and str(link.readlink()) == "."
     assert (link / "grub/grub.conf").read_text().startswith("# GRUB 2 configuration")
     assert "linux /vmlinuz-k root=UUID=u" in (root / "boot/grub/grub.conf").read_text()
+    assert (root / "boot/grub/grub.conf").stat().st_mode & 0o777 == 0o600  # booty's perms
+
+
+def test_location_partition_writes_the_boot_partitions_sector_not_the_mbr(
+        tmp_path: Path) -> None:
+    root = _installed_root(tmp_path)
+    disk = tmp_path / "vda"
+    mbr = b"M" * 440 + b"SIG!" + b"\0\0" + bytes(64) + b"\x55\xaa"
+    disk.write_bytes(mbr + b"\0" * 1024 * 1024)
+    boot_part = tmp_path / "vda1"
+    boot_part.write_bytes(b"\0" * 4096)
+    bootloader.install(root=root, disk=str(disk), uefi=False, separate_boot=True,
+                       root_uuid="u", title="T", append="", timeout=1, esp_number=None,
+                       boot_partitions={str(disk): [str(boot_part)]})
+    written = disk.read_bytes()
+    assert written[:512] == mbr  # the MBR left as it was (booty: stage1 on the partition)
+    assert written[512:4512] == b"C" * 4000  # core.img where boot.img looks for it
+    sector = boot_part.read_bytes()[:512]
+    assert sector[:510] == b"\xeb" * 510 and sector[510:] == b"\x55\xaa"
+    assert boot_part.read_bytes()[512:] == bytes(4096 - 512)
+
+
+def test_password_protects_editing_and_boots_without_it() -> None:
+    import hashlib
+    from types import SimpleNamespace
+
+    assert bootloader.grub_password(SimpleNamespace(password="", isCrypted=False)) == ""
+    plain = bootloader.grub_password(SimpleNamespace(password="Grub!pw1", isCrypted=False))
+    superusers, pbkdf2, _ = plain.split("\n")
+    assert superusers == 'set superusers="root"'
+    word, user, value = pbkdf2.split(" ")
+    assert (word, user) == ("password_pbkdf2", "root")
+    _grub, _pbkdf2, algo, rounds, salt, digest = value.split(".")
+    assert (algo, rounds, len(salt), len(digest)) == ("sha512", "10000", 128, 128)
+    assert hashlib.pbkdf2_hmac("sha512", b"Grub!pw1", bytes.fromhex(salt), 10000,
+                               64).hex().upper() == digest
+    # a crypt hash (--iscrypted, --md5pass) cannot be checked by GRUB 2: editing locked
+    locked = bootloader.grub_password(SimpleNamespace(password="$1$ab$cd", isCrypted=True))
+    assert locked == 'set superusers="root"\n'
+    text = bootloader.grub_conf(title="T", kernel_path="/k", initrd_path="/i", cmdline="c",
+                                timeout=5, password=plain)
+    assert "menuentry 'T' --unrestricted {" in text and text.index(pbkdf2) < text.index("menu")
+    assert "--unrestricted" not in bootloader.grub_conf(title="T", kernel_path="/k",
+                                                        initrd_path="/i", cmdline="c",
+                                                        timeout=5)

@@ -14,7 +14,7 @@ from buildiso.compose.kspackages import parse_packages
 from buildiso.compose.repo import Group, RepoPackage, load_media
 from buildiso.compose.rpmversion import Evr, Flag, Relation
 from buildiso.sample.installer.guest.errors import InstallFailed
-from buildiso.sample.installer.guest.packages import resolve
+from buildiso.sample.installer.guest.packages import resolve, rpm_options
 
 
 def pkg(name: str, *, requires: tuple[str, ...] = (), repo: str = "base") -> RepoPackage:
@@ -31,8 +31,8 @@ CORE = Group("core", "Core", ("bash",), (), (), ())
 KS = "%packages --nobase\ncs-email\nextra-tool\n%end\n"
 
 
-def repo(path: Path, name: str = "extra") -> SimpleNamespace:
-    return SimpleNamespace(name=name, baseurl=f"file://{path}")
+def repo(path: Path, name: str = "extra", cost: int | None = None) -> SimpleNamespace:
+    return SimpleNamespace(name=name, baseurl=f"file://{path}", cost=cost, lineno=9)
 
 
 @pytest.fixture
@@ -71,6 +71,28 @@ def test_problems_stop_the_install_with_the_kickstart_line(media: tuple[Path, Pa
 
 def test_only_file_repositories(media: tuple[Path, Path]) -> None:
     tree, _extra = media
-    web = SimpleNamespace(name="web", baseurl="http://example.com/repo")
-    with pytest.raises(InstallFailed, match="only file:// repositories"):
+    web = SimpleNamespace(name="web", baseurl="http://example.com/repo", cost=None, lineno=4)
+    with pytest.raises(InstallFailed) as err:
         resolve(KS, media_tree=tree, repos=[web])
+    assert err.value.klass == "kickstart-unsupported"
+    assert err.value.reason.startswith("unsupported: repo --name=web --baseurl=http://example"
+                                       ".com/repo at line 4")
+
+
+def test_repo_cost_picks_the_cheapest_copy_of_the_same_package(tmp_path: Path) -> None:
+    tree = write_media(tmp_path / "media", [pkg("bash")], [CORE])
+    mirror = write_media(tmp_path / "mirror", [pkg("bash", repo="mirror")], [])
+    ks = "%packages --nobase\n%end\n"
+    # yum: the media's base repository costs 100, a repo line 1000 unless --cost says less
+    [chosen] = resolve(ks, media_tree=tree, repos=[repo(mirror, "mirror")])
+    assert chosen.path == tree / "Packages/bash-1.0-1.el6.x86_64.rpm"
+    [chosen] = resolve(ks, media_tree=tree, repos=[repo(mirror, "mirror", cost=50)])
+    assert chosen.path == mirror / "Packages/bash-1.0-1.el6.x86_64.rpm"
+
+
+def test_excludedocs_and_instlangs_become_rpm_macros() -> None:
+    assert rpm_options(excludedocs=False, install_langs=None) == []
+    assert rpm_options(excludedocs=True, install_langs="en:de") == [
+        "--define", "_excludedocs 1", "--define", "_install_langs en:de"]
+    assert rpm_options(excludedocs=False, install_langs="") == [
+        "--define", "_install_langs %{nil}"]

@@ -38,7 +38,7 @@ def test_stage2_image_runs_the_installer_python(tmp_path: Path) -> None:
     subprocess.run(["unsquashfs", "-q", "-n", "-d", str(root), str(image)], check=True,
                    capture_output=True)
     probe = (
-        "import sampleinstaller.main, charset_normalizer\n"
+        "import sampleinstaller.main, sampleinstaller.sysconfig, charset_normalizer\n"
         "from pykickstart.version import makeVersion, RHEL6\n"
         "print(type(makeVersion(RHEL6)).__name__)\n"
     )
@@ -64,12 +64,28 @@ def test_stage2_image_runs_the_installer_python(tmp_path: Path) -> None:
         "/tmp/media/Packages/lib-1.0-1.el6.x86_64.rpm",
     ]
     for tool in ("/usr/bin/rpm --version", "/sbin/sfdisk --version", "/sbin/mke2fs -V",
-                 "/sbin/mkfs.fat --help", "/sbin/blkid -V", "/sbin/findfs",
-                 "/usr/bin/efibootmgr --version"):
+                 "/sbin/mkfs.fat --help", "/sbin/blkid -V", "/usr/bin/efibootmgr --version"):
         proc = subprocess.run(["chroot", str(root), *tool.split()], capture_output=True,
                               text=True, check=False)
         assert "not found" not in proc.stderr and "error while loading" not in proc.stderr, (
             tool, proc.stderr)
+    # As RHEL 6's stage 2: util-linux's blkid, no findfs, so a kickstart's
+    # "findfs LABEL=x || blkid -L x" takes the blkid path in a test too.
+    blkid = subprocess.run(["chroot", str(root), "/sbin/blkid", "-V"], capture_output=True,
+                           text=True, check=False)
+    assert "util-linux" in blkid.stdout + blkid.stderr
+    for where in ("usr/bin", "usr/sbin"):
+        assert not (root / where / "findfs").exists() and not (root / where / "findfs").is_symlink()
+    # /bin/sh is bash (as RHEL 6 links it): no busybox applet behind the shell's back
+    shell = subprocess.run(["chroot", str(root), "/bin/sh", "-c",
+                            "echo $BASH_VERSION; command -v findfs || echo no-findfs"],
+                           capture_output=True, text=True, check=False)
+    assert shell.stdout.split("\n")[0].startswith("5.") and "no-findfs" in shell.stdout
+    hashed = subprocess.run(["chroot", str(root), "/usr/bin/python3", "-c",
+                             "from sampleinstaller.sysconfig import hash_password\n"
+                             "print(hash_password('pw', False))"],
+                            capture_output=True, text=True, check=True).stdout.strip()
+    assert hashed.startswith("$6$")
     for mountpoint in ("mnt", "tmp", "run", "dev", "proc", "sys"):
         assert (root / mountpoint).is_dir()
 

@@ -2,19 +2,36 @@
 
 from __future__ import annotations
 
-import warnings
+import ast
+import subprocess
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 from pykickstart.constants import SELINUX_DISABLED, SELINUX_PERMISSIVE
 
+from buildiso.sample.installer import guest
 from buildiso.sample.installer.guest import sysconfig
 from buildiso.sample.installer.guest.errors import InstallFailed
 
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", DeprecationWarning)  # crypt: still in 3.11, as in stage 2
-    import crypt
+
+def _openssl_agrees(password: str, hashed: str) -> bool:
+    """OpenSSL's SHA-512 crypt (a third party) gives the same hash for the same salt."""
+    salt = hashed.split("$")[2]
+    out = subprocess.run(["openssl", "passwd", "-6", "-salt", salt, "-stdin"], input=password,
+                         capture_output=True, text=True, check=True).stdout.strip()
+    return out == hashed
+
+
+def test_guest_code_never_imports_crypt() -> None:
+    """The crypt module is gone in Python 3.13 (issue #22): stage 2 hashes with buildiso's
+    pure-Python SHA-512 crypt."""
+    package = Path(guest.__file__).parent
+    for module in sorted(package.glob("*.py")):
+        for node in ast.walk(ast.parse(module.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            assert "crypt" not in names, module.name
 
 
 def test_selinux_i18n_clock_keyboard() -> None:
@@ -29,7 +46,7 @@ def test_selinux_i18n_clock_keyboard() -> None:
 def test_plain_password_is_hashed_and_crypted_kept() -> None:
     hashed = sysconfig.hash_password("Secr3t!pass", False)
     assert hashed.startswith("$6$") and "Secr3t" not in hashed
-    assert crypt.crypt("Secr3t!pass", hashed) == hashed
+    assert _openssl_agrees("Secr3t!pass", hashed) and len(hashed.split("$")[2]) == 16
     assert sysconfig.hash_password("$6$abc$def", True) == "$6$abc$def"
     with pytest.raises(InstallFailed):
         sysconfig.hash_password("plaintext", True)
@@ -55,8 +72,32 @@ def test_add_user_like_useradd(tmp_path: Path) -> None:
     assert "wheel:x:10:root,cs-admin" in group and "cs-admin:x:500:" in group
     assert "cs-admin:$6$s$h:" in (root / "etc/shadow").read_text()
     assert (root / "home/cs-admin/.bashrc").is_file()
-    with pytest.raises(InstallFailed):
-        sysconfig.add_user(root, user)  # exists already
+    # as libuser: an existing user is not created again, and that is no failure
+    before = (root / "etc/passwd").read_text()
+    [warning] = sysconfig.add_user(root, user)
+    assert "exists already" in warning and (root / "etc/passwd").read_text() == before
+
+
+def test_add_user_leaves_out_missing_groups_and_add_group(tmp_path: Path) -> None:
+    root = _root(tmp_path)
+    group = SimpleNamespace(name="mailadm", gid=None)
+    assert sysconfig.add_group(root, group) is None
+    assert "mailadm:x:500:" in (root / "etc/group").read_text()
+    assert "exists already" in (sysconfig.add_group(root, group) or "")
+    user = SimpleNamespace(name="bob", uid=None, homedir="", shell="", groups=["nope",
+                                                                              "mailadm"],
+                           password="", isCrypted=False, lock=False, gecos="")
+    [warning] = sysconfig.add_user(root, user)
+    assert "group nope does not exist" in warning
+    text = (root / "etc/group").read_text()
+    assert "mailadm:x:500:bob" in text and "bob:x:501:" in text
+    assert "bob:!!:" in (root / "etc/shadow").read_text()  # no password: libuser's locked
+
+
+def test_authconfig_missing_on_the_installed_system_is_only_a_warning(tmp_path: Path) -> None:
+    warning = sysconfig.run_authconfig(tmp_path, "--enableshadow --passalgo=sha512")
+    assert warning is not None and "usr/sbin/authconfig is not on the installed system" in warning
+    assert not (tmp_path / "etc/sysconfig/authconfig").exists()
 
 
 def test_root_password_replaced_in_shadow(tmp_path: Path) -> None:
@@ -83,10 +124,26 @@ def test_regenerated_kickstart_holds_no_plain_password(tmp_path: Path) -> None:
 
     ks = tmp_path / "ks.cfg"
     ks.write_text("rootpw Plain!Secret1\nuser --name=bob --password=Other!Secret2\n"
-                  "user --name=eve --iscrypted --password=$6$s$h\n%packages\n@core\n%end\n")
+                  "user --name=eve --iscrypted --password=$6$s$h\n"
+                  "sshpw --username=root --plaintext Ssh!Secret3\n"
+                  "bootloader --location=mbr --password=Grub!Secret4\n%packages\n@core\n%end\n")
     handler = kickstart.parse(ks, first_pass=False)
     sysconfig.crypt_passwords(handler)
     text = str(handler)
     assert "Secret" not in text
     assert "rootpw --iscrypted $6$" in text and "--password=$6$s$h" in text
-    assert crypt.crypt("Plain!Secret1", handler.rootpw.password) == handler.rootpw.password
+    assert _openssl_agrees("Plain!Secret1", handler.rootpw.password)
+    assert _openssl_agrees("Grub!Secret4", handler.bootloader.password)
+
+
+def test_plain_passwords_with_another_algorithm_are_refused(tmp_path: Path) -> None:
+    from buildiso.sample.installer.guest import kickstart
+
+    ks = tmp_path / "ks.cfg"
+    ks.write_text("rootpw Plain!Secret1\nauthconfig --enableshadow --passalgo=md5\n")
+    handler = kickstart.parse(ks, first_pass=False)
+    with pytest.raises(InstallFailed) as info:
+        sysconfig.crypt_passwords(handler)
+    assert info.value.reason.startswith("unsupported: authconfig --passalgo=md5 at line 2")
+    ks.write_text("rootpw --iscrypted $1$ab$cd\nauthconfig --enableshadow --passalgo=md5\n")
+    sysconfig.crypt_passwords(kickstart.parse(ks, first_pass=False))  # nothing to hash

@@ -188,23 +188,12 @@ case "$REPO" in
         ;;
 esac
 
-# The tree: the directory repo= names, or (anaconda's hd: method) an ISO image in it.
-SOURCE_DIR="/media${TREE_PATH%/}"
-if [ "$METHOD" = hd ] && [ ! -f "$SOURCE_DIR/images/install.img" ]; then
-    mkdir -p /isoimage
-    for image in "$SOURCE_DIR"/*.iso; do
-        [ -f "$image" ] || continue
-        if mount -t iso9660 -o ro,loop "$image" /isoimage 2>/dev/null; then
-            if [ -f /isoimage/images/install.img ]; then
-                SOURCE_DIR=/isoimage
-                say "Installation media: ISO image $image"
-                break
-            fi
-            umount /isoimage
-        fi
-    done
-fi
-
+# As RHEL 6's loader does (loader/cdinstall.c setupCdrom, loader/hdinstall.c
+# setupIsoImages): install.img is read from images/ of the tree (on hd:, next to the ISO
+# images too: the loader never looks inside them) and copied into RAM, so the media is not
+# held by stage 2. The hd: device is unmounted again; a CD stays mounted (the loader's
+# /mnt/stage2) until stage 2 unmounts it before the packages (yuminstall.py doInstall).
+# Stage 2 mounts the install tree itself (media.py, as yuminstall.py configBaseURL).
 case "$STAGE2" in
     hd:*)
         spec=$(hd_device "$STAGE2")
@@ -218,28 +207,31 @@ case "$STAGE2" in
         STAGE2_FILE="/stage2dev$(hd_path "$STAGE2")"
         ;;
     "")
-        STAGE2_FILE="$SOURCE_DIR/images/install.img"
+        STAGE2_FILE="/media${TREE_PATH%/}/images/install.img"
         ;;
     *)
         fail_install media "unsupported stage2=$STAGE2 (this installer reads hd: stage2 images)"
         ;;
 esac
-[ -f "$STAGE2_FILE" ] || fail_install media "stage 2 image $STAGE2_FILE not found on $MEDIA_DEVICE"
-mount -t squashfs -o ro,loop "$STAGE2_FILE" /stage2 \
+[ -f "$STAGE2_FILE" ] || fail_install media "stage 2 image $STAGE2_FILE not found on $MEDIA_DEVICE (RHEL 6's loader reads images/install.img of the tree, or next to the ISO images)"
+cp "$STAGE2_FILE" /tmp/install.img || fail_install media "cannot copy $STAGE2_FILE into memory"
+mount -t squashfs -o ro,loop /tmp/install.img /stage2 \
     || fail_install media "cannot mount the stage 2 image $STAGE2_FILE"
+if grep -q " /stage2dev " /proc/mounts; then umount /stage2dev; fi
+umount /media
 say "Installation media: $MEDIA_DEVICE (method $METHOD)"
 
-# Stage 2's writable places and the media where anaconda (RHEL 6) mounts it: /mnt/isodir
-# is the hd: device, /mnt/source the tree (the CD, or the ISO image found on the hd:
-# device, or the hd: directory itself when it holds an unpacked tree such as a USB stick
-# written with the hybrid ISO); both paths are valid whichever the method.
+# Stage 2's writable places; the kernel file systems; the CD at /mnt/stage2 (cdrom only).
 for dir in tmp run mnt; do mount -t tmpfs -o mode=0755 tmpfs "/stage2/$dir"; done
 mkdir -p /stage2/mnt/sysimage /stage2/mnt/isodir /stage2/mnt/source /stage2/mnt/install
 mount -o bind /dev /stage2/dev
 mount -o bind /proc /stage2/proc
 mount -o bind /sys /stage2/sys
-mount -o bind /media /stage2/mnt/isodir
-mount -o bind "$SOURCE_DIR" /stage2/mnt/source
+if [ "$METHOD" = cdrom ]; then
+    mkdir -p /stage2/mnt/stage2
+    mount -t iso9660 -o ro "$MEDIA_DEVICE" /stage2/mnt/stage2 \
+        || fail_install media "cannot mount $MEDIA_DEVICE again at /mnt/stage2"
+fi
 if [ -d /sys/firmware/efi ]; then
     mount -t efivarfs efivarfs /stage2/sys/firmware/efi/efivars 2>/dev/null
 fi

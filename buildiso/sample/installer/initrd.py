@@ -28,7 +28,8 @@ INIT_SCRIPT = Path(__file__).with_name("init.sh")
 BUSYBOX = Path("/bin/busybox")
 
 # CD/ATA, USB storage (xHCI, EHCI, UHCI, OHCI), virtio and SATA, the file systems of the
-# media, of stage 2 and of the installed system, and loop for install.img (MACHINE-NOTES).
+# media, of stage 2 and of the installed system, loop for install.img (MACHINE-NOTES), and
+# network drivers.
 MODULES = (
     "ahci",
     "ata_piix",
@@ -60,7 +61,12 @@ MODULES = (
     "raid1",
     "raid10",
     "raid0",
+    "raid456",  # RAID 4, 5 and 6
     "dm_mod",
+    # network devices: the boot test's e1000 (and virtio-net), so the installer sees the
+    # machine's devices as RHEL 6's loader does (kickstart network lines, ifcfg files)
+    "e1000",
+    "virtio_net",
 )
 # Debian's binaries (with their libraries) that assemble arrays and activate volume groups
 # before the installed system's root is mounted.

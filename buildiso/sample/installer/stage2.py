@@ -3,9 +3,11 @@
 Debian's python3.11 (the host's files from its Debian package, with their libraries via
 bincopy) with the stdlib minus tests/GUI parts, pykickstart and its pure-Python
 dependencies, buildiso's install-set resolution (compose/ + libsolv's Python binding, so the
-installer installs exactly what the build's manifest says), the installer itself (``guest/``
-as package ``sampleinstaller``), and the tools it runs: rpm, sfdisk, wipefs, blkid, mke2fs,
-mkfs.fat, mkswap, efibootmgr, lvm, mdadm (Debian's lvm2 and mdadm), busybox. The tree is
+installer installs exactly what the build's manifest says) and SHA-512 crypt (render/), the
+installer itself (``guest/`` as package ``sampleinstaller``), and the tools it runs: rpm,
+sfdisk, wipefs, blkid (util-linux's, as RHEL 6's stage 2 has), mke2fs, mkfs.fat, mkswap,
+efibootmgr, lvm, mdadm (Debian's lvm2 and mdadm), bash as /bin/sh (as in RHEL 6's stage 2),
+busybox for the other commands (without findfs, which RHEL 6's stage 2 lacks). The tree is
 usr-merged like Debian 12 (/bin, /sbin, /lib, /lib64 → usr/...).
 """
 
@@ -42,7 +44,11 @@ BUILDISO_MODULES = (
     "compose/comps.py", "compose/depsolve.py", "compose/kspackages.py", "compose/repo.py",
     "compose/repomd.py",
     "compose/rpms.py", "compose/rpmversion.py", "compose/solver.py", "tmpdirs.py",
+    "render/__init__.py", "render/shacrypt.py",  # SHA-512 crypt: no crypt module needed
 )
+# busybox applets RHEL 6's stage 2 does not have (scripts/upd-instroot keeps util-linux-ng's
+# blkid, no findfs): a kickstart's "findfs ... || blkid ..." must take the blkid path here.
+NOT_IN_RHEL6_STAGE2 = frozenset({"findfs"})
 # Not needed by the installer: tests, GUI, packaging helpers.
 STDLIB_SKIP = frozenset({
     "test", "idlelib", "tkinter", "turtledemo", "ensurepip", "lib2to3", "pydoc_data",
@@ -52,7 +58,7 @@ STDLIB_SKIP = frozenset({
 DYNLOAD_SKIP = ("_test", "xxlimited", "_xxtest", "_tkinter", "audioop", "nis", "ossaudiodev",
                 "_curses", "readline", "_dbm", "_gdbm")
 TOOLS = (
-    "/usr/bin/rpm", "/usr/bin/rpmkeys", "/usr/bin/rpmdb", "/usr/sbin/sfdisk",
+    "/usr/bin/bash", "/usr/bin/rpm", "/usr/bin/rpmkeys", "/usr/bin/rpmdb", "/usr/sbin/sfdisk",
     "/usr/sbin/wipefs", "/usr/sbin/blkid", "/usr/sbin/mke2fs", "/usr/sbin/mkfs.fat",
     "/usr/sbin/mkswap", "/usr/bin/efibootmgr", "/usr/sbin/lvm", "/usr/sbin/mdadm",
 )
@@ -121,12 +127,16 @@ def _tools(root: Path) -> None:
     shutil.copytree("/usr/lib/rpm", root / "usr/lib/rpm", symlinks=True, dirs_exist_ok=True)
     (root / "etc").mkdir(exist_ok=True)
     shutil.copyfile("/etc/mke2fs.conf", root / "etc/mke2fs.conf")
+    # /bin/sh is bash, as RHEL 6's stage 2 links it (scripts/upd-instroot): %pre and
+    # %post --nochroot scripts run in a shell that finds commands on PATH, not a busybox
+    # sh that would run its own findfs applet although no findfs is installed.
+    (root / "usr/bin/sh").symlink_to("bash")
     busybox = root / "usr/bin/busybox"
     shutil.copyfile(BUSYBOX, busybox)
     busybox.chmod(0o755)
     for applet in sorted(set(output([BUSYBOX, "--list-full"]).split())):
         name = Path(applet).name
-        if name == "busybox":
+        if name == "busybox" or name in NOT_IN_RHEL6_STAGE2:
             continue
         sub = "usr/sbin" if "sbin" in Path(applet).parts else "usr/bin"
         target = root / sub / name

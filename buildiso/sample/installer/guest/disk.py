@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InstallFailed
+from .kstable import unsupported
 
 MIB = 1024 * 1024
 ALIGN_MIB = 1  # first partition at 1 MiB, like anaconda/parted
@@ -30,6 +31,7 @@ MBR_TYPES = {"linux": "83", "swap": "82", "efi": "ef", "raid": "fd", "lvmpv": "8
 FSTYPES = ("ext4", "ext3", "ext2", "swap", "efi", "vfat")
 # Not file systems: members of an array / volume group, made by storage.py.
 CONTAINER_TYPES = ("raid", "lvmpv")
+MAX_SWAP_DISK_RATIO = 0.1  # iutil.py
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,10 @@ class PartRequest:
     label: str | None = None
     lineno: int = 0
     disk: str = ""  # part --ondisk (a name such as vdb), "" for the first target disk
+    fsoptions: str = ""  # --fsoptions: mount options, fstab's 4th column ("" = defaults)
+    fsprofile: str = ""  # --fsprofile: mke2fs -T
+    primary: bool = False  # --asprimary
+    order: int = 0  # where its line came in the kickstart (kickstart.py numbers them)
 
     @property
     def is_container(self) -> bool:
@@ -55,18 +61,31 @@ class PlannedPart:
     number: int  # partition number (logical ones from 5 on msdos)
 
 
-def recommended_swap_mb(meminfo: str) -> int:
-    """RHEL 6's recommended swap for the machine's RAM (the installation guide's table)."""
+def recommended_swap_mb(meminfo: str, *, hibernation: bool = False,
+                        disk_space_mb: int | None = None) -> int:
+    """iutil.swapSuggestion: the RAM in MB rounded up to the next 16, the installation
+    guide's table, plus the RAM for hibernation (up to 64 GB of RAM); without hibernation
+    at most 10 % of the disk space."""
     kib = next((int(line.split()[1]) for line in meminfo.splitlines()
                 if line.startswith("MemTotal:")), 2 * 1024 * 1024)
-    ram = max(1, kib // 1024)
-    if ram <= 2048:
-        return 2 * ram
-    if ram <= 8192:
-        return ram
-    if ram <= 65536:
-        return ram // 2
-    return 4096
+    ram = (kib // 1024 // 16 + 1) * 16
+    if ram < 2048:
+        swap = 2 * ram
+    elif ram < 8192:
+        swap = ram
+    elif ram < 65536:
+        swap = ram // 2
+    else:
+        swap = 4096
+    if hibernation and ram <= 65536:
+        swap += ram
+    if disk_space_mb is not None and not hibernation:
+        swap = min(swap, int(disk_space_mb * MAX_SWAP_DISK_RATIO))
+    return swap
+
+
+# /boot/efi's mount options, whatever --fsoptions says (kickstart.py PartitionData.execute)
+EFI_FSOPTIONS = "defaults,uid=0,gid=0,umask=0077,shortname=winnt"
 
 
 def _fstype_of(data: Any) -> str:
@@ -78,7 +97,8 @@ def _fstype_of(data: Any) -> str:
     return (data.fstype or ("swap" if mount == "swap" else "ext4")).lower()
 
 
-def requests_from_ks(partitions: list[Any], *, uefi: bool, meminfo: str = "") -> list[PartRequest]:
+def requests_from_ks(partitions: list[Any], *, uefi: bool, meminfo: str = "",
+                     disk_space_mb: int | None = None) -> list[PartRequest]:
     """PartRequests from pykickstart's partition data, checked like anaconda would."""
     result: list[PartRequest] = []
     seen: set[str] = set()
@@ -87,9 +107,11 @@ def requests_from_ks(partitions: list[Any], *, uefi: bool, meminfo: str = "") ->
         fstype = _fstype_of(data)
         where = f"part {mount} (line {data.lineno})"
         if mount == "biosboot":
-            raise InstallFailed("kickstart", f"{where}: biosboot partitions are not supported")
+            raise unsupported(f"part {mount}", f"line {data.lineno}",
+                              "biosboot partitions are not carried out")
         if fstype not in FSTYPES + CONTAINER_TYPES:
-            raise InstallFailed("kickstart", f"{where}: file system {fstype} is not supported")
+            raise unsupported(f"part {mount} --fstype={fstype}", f"line {data.lineno}",
+                              "the sample makes ext2/ext3/ext4, swap, vfat and efi only")
         if fstype == "efi" and not uefi:
             raise InstallFailed(
                 "disk", f"{where}: an EFI system partition on a BIOS machine (anaconda refuses it)"
@@ -98,21 +120,32 @@ def requests_from_ks(partitions: list[Any], *, uefi: bool, meminfo: str = "") ->
             raise InstallFailed("kickstart", f"{where}: mount point given twice")
         seen.add(mount)
         size = int(data.size or 0)
-        if getattr(data, "recommended", False):
-            if fstype != "swap":
-                raise InstallFailed("kickstart", f"{where}: --recommended is for swap only")
-            size = recommended_swap_mb(meminfo or _read_meminfo())
-        if not size and not data.grow:
-            raise InstallFailed("kickstart", f"{where}: needs --size or --grow")
+        max_mb = int(data.maxSizeMB) if data.maxSizeMB else None
+        grow = bool(data.grow)
+        if fstype == "swap" and (getattr(data, "recommended", False)
+                                 or getattr(data, "hibernation", False)):
+            # iutil.swapSuggestion gives (size, size) and the request grows up to it
+            size = recommended_swap_mb(meminfo or _read_meminfo(),
+                                       hibernation=bool(getattr(data, "hibernation", False)),
+                                       disk_space_mb=disk_space_mb)
+            max_mb, grow = size, True
+        if not size:
+            raise InstallFailed("kickstart", f"{where}: partition requires a size "
+                                "specification (anaconda 13: --grow alone is not one)")
+        options = EFI_FSOPTIONS if mount == "/boot/efi" else (getattr(data, "fsopts", "") or "")
         result.append(PartRequest(
             mountpoint=mount,
-            size_mb=size or 1,
-            grow=bool(data.grow),
-            max_mb=int(data.maxSizeMB) if data.maxSizeMB else None,
+            size_mb=size,
+            grow=grow,
+            max_mb=max_mb,
             fstype=fstype,
             label=data.label or None,
             lineno=int(data.lineno or 0),
             disk=(getattr(data, "disk", "") or "").removeprefix("/dev/"),
+            fsoptions=options,
+            fsprofile=getattr(data, "fsprofile", "") or "",
+            primary=bool(getattr(data, "primOnly", False)),
+            order=int(getattr(data, "sample_order", 0) or 0),
         ))
     if uefi and not any(r.fstype == "efi" for r in result):
         raise InstallFailed(
@@ -141,6 +174,8 @@ def plan(requests: list[PartRequest], *, disk_mib: int, gpt: bool, disk: str) ->
     """Sizes in MiB for each request; too small a disk raises InstallFailed('disk')."""
     ordered = sorted(requests, key=_order_key)  # stable: kickstart order within a class
     logical = (not gpt) and len(ordered) > 4
+    if logical:
+        ordered = _primaries_first(ordered, disk=disk)
     # Each logical partition needs 1 MiB in front of it for its EBR (aligned).
     overhead = ALIGN_MIB + (GPT_TAIL_MIB if gpt else 0) + (len(ordered) - 3 if logical else 0)
     fixed = sum(r.size_mb for r in ordered)
@@ -178,6 +213,21 @@ def plan(requests: list[PartRequest], *, disk_mib: int, gpt: bool, disk: str) ->
         number = index + 1 if not logical or index < 3 else index + 2
         planned.append(PlannedPart(r, sizes[id(r)], number))
     return planned
+
+
+def _primaries_first(ordered: list[PartRequest], *, disk: str) -> list[PartRequest]:
+    """msdos with an extended partition: three primary slots, --asprimary requests first
+    (anaconda's allocation fails when they do not fit: "Unable to allocate requested
+    partition scheme")."""
+    wanted = [r for r in ordered if r.primary]
+    if len(wanted) > 3:
+        lines = ", ".join(str(r.lineno) for r in wanted)
+        raise InstallFailed("disk", f"disk {disk}: {len(wanted)} partitions --asprimary (lines "
+                            f"{lines}) but an msdos label with {len(ordered)} partitions has 3 "
+                            "primary slots: unable to allocate requested partition scheme")
+    others = [i for i, r in enumerate(ordered) if not r.primary]
+    head = sorted([i for i, r in enumerate(ordered) if r.primary] + others[:3 - len(wanted)])
+    return [ordered[i] for i in head] + [r for i, r in enumerate(ordered) if i not in head]
 
 
 def sfdisk_script(parts: list[PlannedPart], *, gpt: bool, boot_mount: str) -> str:
@@ -221,6 +271,7 @@ def disk_size_mib(disk: str) -> int:
 
 
 def make_filesystem(device: str, request: PartRequest) -> None:
+    profile = ["-T", request.fsprofile] if request.fsprofile else []
     if request.fstype == "swap":
         run(["/sbin/mkswap", *(["-L", request.label] if request.label else []), device],
             klass="disk")
@@ -228,7 +279,7 @@ def make_filesystem(device: str, request: PartRequest) -> None:
         run(["/sbin/mkfs.fat", *(["-n", request.label] if request.label else []), device],
             klass="disk")
     else:
-        run(["/sbin/mke2fs", "-q", "-F", "-t", request.fstype,
+        run(["/sbin/mke2fs", "-q", "-F", "-t", request.fstype, *profile,
              "-E", "lazy_itable_init=1,lazy_journal_init=1",
              *(["-L", request.label] if request.label else []), device], klass="disk")
 

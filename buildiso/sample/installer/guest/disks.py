@@ -11,20 +11,43 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pykickstart.constants import CLEARPART_TYPE_ALL, CLEARPART_TYPE_LINUX
+from pykickstart.constants import CLEARPART_TYPE_ALL
 
 from . import disk, media, storage
 from .errors import InstallFailed
+from .kstable import unsupported
 
 PV_METADATA_MIB = 1  # LVM label and metadata area at the start of each PV
+DEV = Path("/dev")
+SYS_BLOCK = Path("/sys/block")
 
 
 def _names(values: list[str] | None) -> list[str]:
     return [v.removeprefix("/dev/") for v in values or [] if v]
 
 
-def target_disks(handler: Any, media_info: media.Media) -> list[str]:
-    """The disks to install to, boot disk first, checked against ignoredisk/clearpart."""
+def usable_disks(handler: Any, media_info: media.Media) -> list[str]:
+    """The machine's disks the install may see: not the media, not ignored (names)."""
+    h = handler
+    media_disk = media.whole_disk(media_info.device) if media_info.device else ""
+    only_use = _names(h.ignoredisk.onlyuse)
+    exclude = {media_disk} | set(_names(h.ignoredisk.ignoredisk))
+    names = [Path(d).name for d in media.candidate_disks(exclude)]
+    return [d for d in names if not only_use or d in only_use]
+
+
+def space_mb(handler: Any, media_info: media.Media) -> int:
+    """The disk space anaconda's swap suggestion is capped against (kickstart.py
+    PartitionData.execute): every disk, or those clearpart --drives names."""
+    drives = _names(handler.clearpart.drives)
+    return sum(disk.disk_size_mib(f"/dev/{d}") for d in usable_disks(handler, media_info)
+               if not drives or d in drives)
+
+
+def target_disks(handler: Any, media_info: media.Media, *, every_disk: bool = False,
+                 say: Any = None) -> list[str]:
+    """The disks to install to, boot disk first, checked against ignoredisk/clearpart.
+    ``every_disk`` (autopart): all usable disks rather than the first, unless named."""
     h = handler
     media_disk = media.whole_disk(media_info.device) if media_info.device else ""
     only_use = _names(h.ignoredisk.onlyuse)
@@ -38,12 +61,13 @@ def target_disks(handler: Any, media_info: media.Media) -> list[str]:
     if named:
         wanted = named
     else:
-        exclude = {media_disk} | ignored
-        candidates = [Path(d).name for d in media.candidate_disks(exclude)]
-        if only_use:
-            candidates = [d for d in candidates if d in only_use]
-        wanted = candidates[:1]
+        candidates = usable_disks(h, media_info)
+        wanted = candidates if every_disk else candidates[:1]
     order = _names(h.bootloader.driveorder)
+    for name in order:
+        if say is not None and not (DEV / name).exists():
+            say(f"Warning: requested drive {name} in boot drive order doesn't exist "
+                "(bootloader --driveorder; anaconda only logs it)")
     wanted = sorted(wanted, key=lambda d: order.index(d) if d in order else len(order))
     for name in wanted:
         if name in ignored or (only_use and name not in only_use):
@@ -51,7 +75,7 @@ def target_disks(handler: Any, media_info: media.Media) -> list[str]:
                                 "excluded by its ignoredisk line")
         if name == media_disk:
             raise InstallFailed("disk", f"disk {name} holds the install media")
-        if not Path(f"/dev/{name}").exists():
+        if not (DEV / name).exists():
             raise InstallFailed("disk", f"disk {name} named by the kickstart does not exist")
     if not wanted:
         raise InstallFailed("disk", "no disk to install to (the install media excluded)")
@@ -61,16 +85,16 @@ def target_disks(handler: Any, media_info: media.Media) -> list[str]:
 
 
 def _check_cleared(h: Any, name: str) -> None:
-    # The sample installer always empties the disk: only a kickstart that asks for that
-    # (clearpart --all, or --linux on a disk without partitions) is carried out.
-    has_parts = any(p.name.startswith(name) for p in Path(f"/sys/block/{name}").iterdir())
+    # The sample installer always empties the disk: a disk without partitions is carried
+    # out whatever clearpart says (--linux, --none, or no clearpart); one with partitions
+    # only when clearpart --all clears it. Anything else would keep data: refused.
+    has_parts = any(p.name.startswith(name) for p in (SYS_BLOCK / name).iterdir())
     drives = _names(h.clearpart.drives)
-    cleared = not drives or name in drives
-    if not cleared or (h.clearpart.type != CLEARPART_TYPE_ALL and not (
-            h.clearpart.type == CLEARPART_TYPE_LINUX and not has_parts)):
-        raise InstallFailed("kickstart", f"the kickstart does not clear /dev/{name} "
-                            "(clearpart --all): the sample installer only installs to an "
-                            "emptied disk")
+    cleared = h.clearpart.type == CLEARPART_TYPE_ALL and (not drives or name in drives)
+    if has_parts and not cleared:
+        where = f"line {h.clearpart.lineno}" if h.clearpart.seen else "the kickstart"
+        raise unsupported(f"clearpart (keeping the partitions of /dev/{name})", where,
+                          "the sample installs onto emptied disks only: clearpart --all")
 
 
 def plan_all(requests: list[disk.PartRequest], targets: list[str], *,
@@ -96,8 +120,7 @@ def check_group_fits(group: storage.VolumeGroup, layout: storage.Layout,
         if array.request is None:
             smallest = min(sizes[m] for m in array.members)
             active = len(array.members) - array.spares
-            data = {"0": active, "1": 1, "10": active // 2}[array.level]
-            sizes[array.name] = smallest * data
+            sizes[array.name] = smallest * storage.data_members(array.level, active)
     extent_mib = group.pesize_kib / 1024
     extents = sum(int((sizes[pv] - PV_METADATA_MIB) // extent_mib) for pv in group.pvs)
     storage.lv_extents(group, extents=extents, extent_mib=extent_mib)

@@ -1,4 +1,8 @@
-"""The install media as stage 1 mounted it, the kickstart file, and the target disk."""
+"""What stage 1 found (the boot line's media), the kickstart file, and the disks.
+
+Devices named by label or UUID are found with util-linux's blkid, as in RHEL 6's stage 2
+(no findfs there: scripts/upd-instroot keeps sbin/blkid, not findfs).
+"""
 
 from __future__ import annotations
 
@@ -12,8 +16,7 @@ from .cmdline import Location
 from .errors import InstallFailed
 
 MEDIA_FILE = Path("/run/buildiso-media")
-SOURCE = Path("/mnt/source")  # the tree (cdrom method; made valid for hd: too)
-ISODIR = Path("/mnt/isodir")  # the hd: device (made valid for cdrom too)
+BLKID = "/sbin/blkid"
 KS_COPY = Path("/tmp/ks.cfg")
 
 
@@ -39,8 +42,8 @@ def find_device(spec: str, *, wait: float = 15.0) -> str:
     deadline = time.monotonic() + wait
     while True:
         if spec.startswith(("LABEL=", "UUID=")):
-            proc = subprocess.run(["/sbin/findfs", spec], capture_output=True, text=True,
-                                  check=False)
+            proc = subprocess.run([BLKID, "-c", "/dev/null", "-l", "-o", "device", "-t", spec],
+                                  capture_output=True, text=True, check=False)
             device = proc.stdout.strip()
         else:
             device = spec if spec.startswith("/dev/") else f"/dev/{spec}"

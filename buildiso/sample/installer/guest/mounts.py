@@ -18,26 +18,38 @@ def blkid_uuid(device: str) -> str:
     return uuid
 
 
-def fstab(entries: list[tuple[PartRequest, str]]) -> str:
-    """/etc/fstab as anaconda writes it: UUID= specs, / first, then the kernel file systems."""
-    lines = ["#", "# /etc/fstab", "# Created by anaconda (buildiso sample installer)", "#"]
-    ordered = sorted(entries, key=lambda e: (e[0].fstype == "swap", e[0].mountpoint.count("/"),
-                                             e[0].mountpoint))
-    for request, uuid in ordered:
+FSTAB_LINE = "{:<23} {:<23} {:<7} {:<15} {} {}"  # storage/__init__.py FSSet.fstab
+
+
+def fstab_spec(uuid: str, device: str) -> str:
+    """A logical volume by its /dev/mapper path (its fstabSpec), anything else by UUID."""
+    return device if device.startswith("/dev/mapper/") else f"UUID={uuid}"
+
+
+def fstab(entries: list[tuple[PartRequest, str, str]]) -> str:
+    """/etc/fstab as anaconda writes it (FSSet.fstab): file systems by mount point, then
+    swap, then the kernel file systems; the options are --fsoptions or "defaults".
+    ``entries``: (request, UUID, device)."""
+    lines = ["", "#", "# /etc/fstab", "# Created by anaconda (buildiso sample installer)", "#"]
+    mounted = sorted((e for e in entries if e[0].fstype != "swap"), key=lambda e: e[0].mountpoint)
+    swaps = [e for e in entries if e[0].fstype == "swap"]
+    for request, uuid, device in [*mounted, *swaps]:
+        options = request.fsoptions or "defaults"
         if request.fstype == "swap":
-            lines.append(f"UUID={uuid} swap                    swap    defaults        0 0")
-            continue
-        fstype = "vfat" if request.fstype == "efi" else request.fstype
-        options = "umask=0077,shortname=winnt" if fstype == "vfat" else "defaults"
-        passno = 1 if request.mountpoint == "/" else 2
-        lines.append(f"UUID={uuid} {request.mountpoint:<23} {fstype:<7} {options:<15} 1 {passno}"
-                     if fstype != "vfat" else
-                     f"UUID={uuid} {request.mountpoint:<23} {fstype:<7} {options} 0 0")
+            line = FSTAB_LINE.format(fstab_spec(uuid, device), "swap", "swap", options, 0, 0)
+        elif request.fstype in ("efi", "vfat"):
+            line = FSTAB_LINE.format(fstab_spec(uuid, device), request.mountpoint, "vfat",
+                                     options, 0, 0)
+        else:
+            passno = 1 if request.mountpoint == "/" else 2
+            line = FSTAB_LINE.format(fstab_spec(uuid, device), request.mountpoint,
+                                     request.fstype, options, 1, passno)
+        lines.append(line.rstrip())
     lines += [
-        "tmpfs                   /dev/shm                tmpfs   defaults        0 0",
-        "devpts                  /dev/pts                devpts  gid=5,mode=620  0 0",
-        "sysfs                   /sys                    sysfs   defaults        0 0",
-        "proc                    /proc                   proc    defaults        0 0",
+        FSTAB_LINE.format("tmpfs", "/dev/shm", "tmpfs", "defaults", 0, 0),
+        FSTAB_LINE.format("devpts", "/dev/pts", "devpts", "gid=5,mode=620", 0, 0),
+        FSTAB_LINE.format("sysfs", "/sys", "sysfs", "defaults", 0, 0),
+        FSTAB_LINE.format("proc", "/proc", "proc", "defaults", 0, 0),
     ]
     return "\n".join(lines) + "\n"
 
@@ -58,12 +70,14 @@ class Mounts:
         self.mounted.append(target)
 
     def mount_filesystems(self, devices: list[tuple[PartRequest, str]]) -> None:
-        for request, device in sorted(devices, key=lambda d: d[0].mountpoint.count("/")
-                                      if d[0].mountpoint != "/" else -1):
-            if request.fstype == "swap":
+        """Mounted by mount point with their --fsoptions (a noauto one not at all), as
+        FSSet.mountFilesystems does during the install."""
+        for request, device in sorted(devices, key=lambda d: d[0].mountpoint):
+            options = [o for o in request.fsoptions.split(",") if o and o != "defaults"]
+            if request.fstype == "swap" or "noauto" in options:
                 continue
             fstype = "vfat" if request.fstype == "efi" else request.fstype
-            self.mount(device, request.mountpoint, fstype)
+            self.mount(device, request.mountpoint, fstype, options=",".join(options))
 
     def bind_kernel_filesystems(self) -> None:
         for source, where, fstype in (("/dev", "dev", ""), ("proc", "proc", "proc"),

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import subprocess
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from buildiso.compose.repo import GATEWAY_REPO_DIR, RepoPackage, load_media
 from buildiso.errors import InputError
 
 from .errors import InstallFailed
+from .kstable import unsupported
 
 RPM = "/usr/bin/rpm"
 DBPATH = "/var/lib/rpm"  # RHEL's place (Debian's rpm defaults to ~/.rpmdb)
@@ -31,15 +32,16 @@ DBPATH = "/var/lib/rpm"  # RHEL's place (Debian's rpm defaults to ~/.rpmdb)
 _INSTALLING = re.compile(r"^\s*(?:\d+:)?(\S+)\s+#")
 
 
+BASE_COST = 100  # anaconda's base repository (yuminstall.py configBaseRepo)
+REPO_COST = 1000  # yum's default, a kickstart repo without --cost
+
+
 def repo_path(data: Any) -> Path:
     """The directory of a kickstart ``repo --baseurl=file://…`` line."""
     url = data.baseurl or ""
     if not url.startswith("file://"):
-        raise InstallFailed(
-            "packages",
-            f"repo --name={data.name} --baseurl={url}: only file:// repositories can be "
-            "used (there is no network during the sample install)",
-        )
+        raise unsupported(f"repo --name={data.name} --baseurl={url}", f"line {data.lineno}",
+                          "the sample installs without a network: file:// only")
     path = Path(url[len("file://") :])
     if not (path / "repodata" / "repomd.xml").is_file():
         raise InstallFailed(
@@ -86,15 +88,53 @@ def resolve(ks_text: str, *, media_tree: Path, repos: list[Any]) -> list[Chosen]
         problems = closure.problems(filename="ks.cfg")
         more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
         raise InstallFailed("packages", "; ".join(problems[:3]) + more)
-    return [Chosen(p, roots[p.repo] / p.location) for p in closure.packages]
+    costs = repo_costs(repos, roots)
+    cheapest = cheapest_copies(media.packages, costs)
+    return [Chosen(c, roots[c.repo] / c.location)
+            for c in (cheapest.get(p.nevra, p) for p in closure.packages)]
 
 
-def install(chosen: list[Chosen], *, root: Path, say: Callable[[str], None]) -> None:
+def repo_costs(repos: list[Any], roots: dict[str, Path]) -> dict[str, int]:
+    """Each repository's yum cost: the media's base 100, a kickstart repo its --cost (yum's
+    1000 by default), the media's cs-repo/ the cost of the repo line naming it."""
+    costs = {"base": BASE_COST}
+    for data in repos:
+        path = repo_path(data).resolve()
+        name = next((n for n, p in roots.items() if p.resolve() == path), data.name)
+        costs[name] = int(data.cost) if data.cost is not None else REPO_COST
+    return costs
+
+
+def cheapest_copies(available: Iterable[RepoPackage],
+                    costs: dict[str, int]) -> dict[str, RepoPackage]:
+    """yum's costExcludePackages: of the same package (N-E:V-R.A) in several repositories,
+    the copy of the cheapest; equal costs keep the first seen."""
+    best: dict[str, RepoPackage] = {}
+    for package in available:
+        cost = costs.get(package.repo, REPO_COST)
+        kept = best.get(package.nevra)
+        if kept is None or cost < costs.get(kept.repo, REPO_COST):
+            best[package.nevra] = package
+    return best
+
+
+def rpm_options(*, excludedocs: bool, install_langs: str | None) -> list[str]:
+    """rpm macros of %packages --excludedocs/--instLangs (yuminstall.py doInstall)."""
+    options = ["--define", "_excludedocs 1"] if excludedocs else []
+    if install_langs is not None:  # "" means none: %{nil}
+        options += ["--define", f"_install_langs {install_langs or '%{nil}'}"]
+    return options
+
+
+def install(chosen: list[Chosen], *, root: Path, say: Callable[[str], None],
+            excludedocs: bool = False, install_langs: str | None = None) -> None:
     """Install ``chosen`` into ``root`` in one rpm transaction, reporting n/N progress."""
     subprocess.run(
         [RPM, "--root", str(root), "--dbpath", DBPATH, "--initdb"], check=False, capture_output=True
     )
-    cmd = [RPM, "--root", str(root), "--dbpath", DBPATH, "-ivh", *(str(c.path) for c in chosen)]
+    cmd = [RPM, "--root", str(root), "--dbpath", DBPATH,
+           *rpm_options(excludedocs=excludedocs, install_langs=install_langs),
+           "-ivh", *(str(c.path) for c in chosen)]
     # stderr to a file: a pipe we do not read while reading stdout could fill and block rpm
     with tempfile.TemporaryFile("w+") as err:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True)

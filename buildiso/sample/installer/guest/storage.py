@@ -22,14 +22,23 @@ from typing import Any
 
 from .disk import PartRequest, make_filesystem, recommended_swap_mb, run
 from .errors import InstallFailed
+from .kstable import unsupported
 
 MDADM = "/sbin/mdadm"
 LVM = "/sbin/lvm"
 LVM_CONFIG = ("devices { obtain_device_list_from_udev=0 } "
               "activation { udev_sync=0 udev_rules=0 monitoring=0 }")
-# RAID levels the sample carries out (the installed system's initramfs has these modules).
-LEVELS = {"RAID0": "0", "RAID1": "1", "RAID10": "10"}
+# RAID levels (storage/devicelibs/mdraid.py; the installed system's initramfs has their
+# modules) and the fewest members each needs (get_raid_min_members).
+LEVELS = {"RAID0": "0", "RAID1": "1", "RAID4": "4", "RAID5": "5", "RAID6": "6", "RAID10": "10"}
+MIN_MEMBERS = {"0": 2, "1": 2, "4": 3, "5": 3, "6": 4, "10": 2}
 METADATA = "1.2"
+
+
+def data_members(level: str, active: int) -> int:
+    """How many members' worth of space an array of ``active`` members holds."""
+    return {"0": active, "1": 1, "4": active - 1, "5": active - 1, "6": active - 2,
+            "10": max(1, active // 2)}[level]
 
 
 @dataclass(frozen=True)
@@ -72,70 +81,102 @@ class Layout:
         return found | {lv.request.mountpoint for g in self.groups for lv in g.volumes}
 
 
-def _request(data: Any, *, fstype_default: str, meminfo: str, where: str) -> PartRequest:
+def _request(data: Any, *, fstype_default: str, meminfo: str, where: str,
+             disk_space_mb: int | None = None) -> PartRequest:
     mount = data.mountpoint
     fstype = (data.fstype or ("swap" if mount == "swap" else fstype_default)).lower()
     if fstype not in ("ext4", "ext3", "ext2", "swap"):
-        raise InstallFailed("kickstart", f"{where}: file system {fstype} is not supported")
+        raise unsupported(f"{where.split(' (')[0]} --fstype={fstype}",
+                          f"line {data.lineno}", "the sample makes ext2/ext3/ext4 and swap "
+                          "on arrays and volumes")
     size = int(getattr(data, "size", 0) or 0)
-    if getattr(data, "recommended", False):
-        if fstype != "swap":
-            raise InstallFailed("kickstart", f"{where}: --recommended is for swap only")
-        size = recommended_swap_mb(meminfo)
-    return PartRequest(mountpoint=mount, size_mb=size, grow=bool(getattr(data, "grow", False)),
-                       max_mb=int(getattr(data, "maxSizeMB", 0) or 0) or None, fstype=fstype,
-                       label=getattr(data, "label", "") or None, lineno=int(data.lineno or 0))
+    max_mb = int(getattr(data, "maxSizeMB", 0) or 0) or None
+    grow = bool(getattr(data, "grow", False))
+    hibernation = bool(getattr(data, "hibernation", False))
+    if fstype == "swap" and (getattr(data, "recommended", False) or hibernation):
+        size = recommended_swap_mb(meminfo or _meminfo(), hibernation=hibernation,
+                                   disk_space_mb=disk_space_mb)
+        max_mb, grow = size, True  # as kickstart.py LogVolData.execute
+    return PartRequest(mountpoint=mount, size_mb=size, grow=grow, max_mb=max_mb, fstype=fstype,
+                       label=getattr(data, "label", "") or None, lineno=int(data.lineno or 0),
+                       fsoptions=getattr(data, "fsopts", "") or "",
+                       fsprofile=getattr(data, "fsprofile", "") or "")
+
+
+def _meminfo() -> str:
+    try:
+        return Path("/proc/meminfo").read_text()
+    except OSError:
+        return ""
+
+
+def _order(data: Any) -> int:
+    """Where the line came in the kickstart (kickstart.py numbers them): anaconda executes
+    the storage lines in that order, so a line may only use what earlier lines made."""
+    return int(getattr(data, "sample_order", 0) or 0)
 
 
 def layout_from_ks(handler: Any, partitions: list[PartRequest], *,
-                   meminfo: str = "") -> Layout:
+                   meminfo: str = "", disk_space_mb: int | None = None) -> Layout:
     """The kickstart's arrays and volume groups, checked against its partitions."""
     layout = Layout()
+    part_order = {p.mountpoint: p.order for p in partitions}
     members = {p.mountpoint for p in partitions if p.fstype == "raid"}
-    pvs = {p.mountpoint for p in partitions if p.fstype == "lvmpv"}
+    pvs = {p.mountpoint: p.order for p in partitions if p.fstype == "lvmpv"}
     used: set[str] = set()
     for index, data in enumerate(handler.raid.raidList):
         where = f"raid {data.mountpoint} (line {data.lineno})"
         level = LEVELS.get(str(data.level).upper())
         if level is None:
             raise InstallFailed("kickstart", f"{where}: RAID level {data.level} is not "
-                                f"supported (the sample carries out {', '.join(LEVELS)})")
-        missing = [m for m in data.members if m not in members]
+                                "one of RHEL 6's")
+        missing = [m for m in data.members if m not in members
+                   or part_order.get(m, 0) > _order(data)]
         if missing:
-            raise InstallFailed("kickstart", f"{where}: member {missing[0]} is not a "
-                                "'part raid.NN' of the kickstart")
+            raise InstallFailed("kickstart", f"{where}: tried to use undefined partition "
+                                f"{missing[0]} (a 'part raid.NN' line before this one), as "
+                                "anaconda 13 says")
         if used & set(data.members):
             raise InstallFailed("kickstart", f"{where}: a member is used twice")
         used |= set(data.members)
         active = len(data.members) - int(data.spares or 0)
-        if active < (4 if level == "10" else 2):
-            raise InstallFailed("kickstart", f"{where}: too few members for RAID{level}")
+        if len(data.members) < MIN_MEMBERS[level]:
+            raise InstallFailed("kickstart", f"{where}: RAID{level} needs at least "
+                                f"{MIN_MEMBERS[level]} members")
         device = f"/dev/md{data.device if data.device is not None else index}"
         request = None
         if data.mountpoint.startswith("pv."):
-            pvs.add(data.mountpoint)
+            pvs[data.mountpoint] = _order(data)
         else:
             request = _request(data, fstype_default="ext4", meminfo=meminfo, where=where)
+        if active < 1:
+            raise InstallFailed("kickstart", f"{where}: no active member left beside the "
+                                "spares")
         layout.arrays.append(Array(data.mountpoint, device, level, tuple(data.members),
                                    int(data.spares or 0), request, int(data.lineno or 0)))
-    unused = sorted(members - used)
-    if unused:
-        raise InstallFailed("kickstart", f"part {unused[0]}: a RAID member no raid line uses")
     volumes: dict[str, list[LogicalVolume]] = {}
+    group_order = {g.vgname: _order(g) for g in handler.volgroup.vgList}
     for data in handler.logvol.lvList:
         where = f"logvol {data.mountpoint} (line {data.lineno})"
-        request = _request(data, fstype_default="ext4", meminfo=meminfo, where=where)
-        if not request.size_mb and not data.grow and not data.percent:
-            raise InstallFailed("kickstart", f"{where}: needs --size, --percent or --grow")
+        if group_order.get(data.vgname, 1 << 30) > _order(data):
+            raise InstallFailed("kickstart", f"{where}: no volume group exists with the name "
+                                f"{data.vgname}; specify volume groups before logical volumes "
+                                "(anaconda 13)")
+        request = _request(data, fstype_default="ext4", meminfo=meminfo, where=where,
+                           disk_space_mb=disk_space_mb)
+        if not data.percent and not request.size_mb:
+            raise InstallFailed("kickstart", f"{where}: size required (anaconda 13: --size "
+                                "or --percent)")
         volumes.setdefault(data.vgname, []).append(LogicalVolume(
-            data.name, request.size_mb, bool(data.grow), request.max_mb,
+            data.name, request.size_mb, request.grow, request.max_mb,
             int(data.percent or 0), request))
     for data in handler.volgroup.vgList:
         where = f"volgroup {data.vgname} (line {data.lineno})"
-        missing = [p for p in data.physvols if p not in pvs]
+        missing = [p for p in data.physvols if pvs.get(p, 1 << 30) > _order(data)]
         if missing:
-            raise InstallFailed("kickstart", f"{where}: physical volume {missing[0]} is not "
-                                "a 'part pv.NN' or 'raid pv.NN' of the kickstart")
+            raise InstallFailed("kickstart", f"{where}: tried to use undefined partition "
+                                f"{missing[0]} (a 'part pv.NN' or 'raid pv.NN' line before "
+                                "this one), as anaconda 13 says")
         layout.groups.append(VolumeGroup(data.vgname, tuple(data.physvols),
                                          int(data.pesize or 32768),
                                          tuple(volumes.pop(data.vgname, [])),
@@ -144,6 +185,29 @@ def layout_from_ks(handler: Any, partitions: list[PartRequest], *,
         name = sorted(volumes)[0]
         raise InstallFailed("kickstart", f"logvol --vgname={name}: no volgroup {name}")
     return layout
+
+
+def check_boot_request(requests: list[PartRequest], layout: Layout, *, uefi: bool) -> None:
+    """platform.py checkBootRequest (BIOS): the file system GRUB boots from (/boot, else /)
+    may not be a logical volume, and on RAID only on RAID 1; it must be ext2/3/4. On UEFI
+    the EFI system partition is what the firmware boots (a plain partition, disk.py)."""
+    if uefi:
+        return
+    mounts = {r.mountpoint for r in requests} | layout.mounts()
+    boot = "/boot" if "/boot" in mounts else "/"
+    where = f"{boot} (the boot file system)"
+    if any(lv.request.mountpoint == boot for g in layout.groups for lv in g.volumes):
+        raise InstallFailed("kickstart", f"{where}: bootable partitions cannot be on a logical "
+                            "volume (anaconda 13)")
+    array = next((a for a in layout.arrays if a.request and a.request.mountpoint == boot), None)
+    if array is not None and array.level != "1":
+        raise InstallFailed("kickstart", f"{where}: bootable partitions can only be on RAID1 "
+                            f"devices, not RAID{array.level} (anaconda 13)")
+    fstype = next((r.fstype for r in requests if r.mountpoint == boot),
+                  array.request.fstype if array and array.request else "ext4")
+    if fstype not in ("ext2", "ext3", "ext4"):
+        raise InstallFailed("kickstart", f"{where}: bootable partitions cannot be on a {fstype} "
+                            "file system (anaconda 13)")
 
 
 def lv_extents(group: VolumeGroup, *, extents: int, extent_mib: float) -> list[int]:

@@ -2,15 +2,19 @@
 
 Pure text builders (tested on the host) plus ``apply``, which writes them under the
 installed system's root. No plaintext password is written anywhere: a password that is
-not given --iscrypted is hashed here with SHA-512 crypt, as anaconda did.
+not given --iscrypted is hashed here with SHA-512 crypt, as anaconda did (users.py
+cryptPassword), by buildiso's pure-Python implementation (no ``crypt`` module: gone in
+Python 3.13). The network files are network.py's.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import secrets
+import shlex
 import shutil
-import warnings
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +26,14 @@ from pykickstart.constants import (
     SELINUX_PERMISSIVE,
 )
 
+from buildiso.render.shacrypt import ALPHABET, sha512_crypt
+
 from . import firewall
 from .errors import InstallFailed
+from .kstable import unsupported
 
-with warnings.catch_warnings():
-    # Stage 2 runs Debian's Python 3.11, which has crypt (SHA-512 crypt, as anaconda used).
-    warnings.simplefilter("ignore", DeprecationWarning)
-    import crypt
+AUTHCONFIG = "usr/sbin/authconfig"  # inside the installed system
+SALT_LENGTH = 16  # users.py cryptPassword: 16 characters of [a-zA-Z0-9./]
 
 
 def quoted(value: str) -> str:
@@ -58,40 +63,42 @@ def selinux(mode: int | None) -> str:
     )
 
 
-def network_file(networks: list[Any]) -> str:
-    hostname = next((n.hostname for n in networks if n.hostname), "localhost.localdomain")
-    gateway = next((n.gateway for n in networks if n.gateway), "")
-    text = f"NETWORKING=yes\nHOSTNAME={hostname}\n"
-    return text + (f"GATEWAY={gateway}\n" if gateway else "")
-
-
-def ifcfg(net: Any, device: str) -> str:
-    proto = (net.bootProto or "dhcp").lower()
-    lines = [f"DEVICE={device}", f"BOOTPROTO={'none' if proto == 'static' else proto}",
-             f"ONBOOT={'yes' if net.onboot is not False else 'no'}", "TYPE=Ethernet"]
-    if proto == "static":
-        lines += [f"IPADDR={net.ip}", f"NETMASK={net.netmask}"]
-        if net.gateway:
-            lines.append(f"GATEWAY={net.gateway}")
-        for index, server in enumerate(s for s in (net.nameserver or "").split(",") if s):
-            lines.append(f"DNS{index + 1}={server.strip()}")
-    return "\n".join(lines) + "\n"
-
-
 def hash_password(password: str, is_crypted: bool) -> str:
     if is_crypted:
         if not password.startswith("$") and password not in ("!", "*", "!!"):
             raise InstallFailed("kickstart", "an --iscrypted password must be a crypt hash")
         return password
-    return crypt.crypt(password, crypt.mksalt(crypt.METHOD_SHA512))
+    salt = "".join(secrets.choice(ALPHABET) for _ in range(SALT_LENGTH))
+    return sha512_crypt(password, salt)
+
+
+def pass_algo(authconfig: str) -> str:
+    """instdata.py getPassAlgo: the hash of plain-text passwords (None there: SHA-512)."""
+    if "--enablemd5" in authconfig or "--passalgo=md5" in authconfig:
+        return "md5"
+    if "--passalgo=sha256" in authconfig:
+        return "sha256"
+    return "sha512"
 
 
 def crypt_passwords(handler: Any) -> None:
-    """Replace plain-text rootpw/user passwords in the parsed kickstart by SHA-512 hashes."""
-    for data in [handler.rootpw, *handler.user.userList]:
+    """Replace the plain-text passwords of the parsed kickstart (rootpw, user, sshpw,
+    bootloader) by SHA-512 hashes, so neither the system nor anaconda-ks.cfg (regenerated
+    from the parsed kickstart) holds them in clear."""
+    plain = [d for d in [handler.rootpw, *handler.user.userList] if d.password
+             and not d.isCrypted]
+    algo = pass_algo(handler.authconfig.authconfig or "")
+    if plain and algo != "sha512":
+        raise unsupported(f"authconfig --passalgo={algo}", f"line {handler.authconfig.lineno}",
+                          "plain-text passwords are hashed with SHA-512 crypt only")
+    for data in [*plain, *handler.sshpw.sshUserList]:
         if data.password and not data.isCrypted:
             data.password = hash_password(data.password, False)
             data.isCrypted = True
+    loader = handler.bootloader
+    if loader.password and not loader.isCrypted:  # booty x86.py setPassword: $6$ always
+        loader.password = hash_password(loader.password, False)
+        loader.isCrypted = True
 
 
 def _read_table(path: Path) -> list[list[str]]:
@@ -121,19 +128,50 @@ def set_shadow_password(root: Path, user: str, hashed: str, *, lock: bool) -> No
     _write_table(shadow, rows, 0o000)
 
 
-def add_user(root: Path, data: Any) -> None:
-    """useradd as RHEL 6 does it: uid ≥ 500, a private group, /home/NAME from /etc/skel."""
+_NAME = re.compile(r"[a-z_][a-z0-9_.-]*\$?")
+
+
+def _next_id(used: set[int]) -> int:
+    """libuser's choice: the lowest free ID from 500 (RHEL 6's first regular ID)."""
+    candidate = 500
+    while candidate in used:
+        candidate += 1
+    return candidate
+
+
+def add_group(root: Path, data: Any) -> str | None:
+    """The ``group`` command as users.py createGroup: a warning (no failure) when the group
+    exists or cannot be made; returns that warning."""
     name = data.name
-    if not re.fullmatch(r"[a-z_][a-z0-9_.-]*\$?", name or ""):
-        raise InstallFailed("kickstart", f"user --name={name!r} is not a valid user name")
+    group = _read_table(root / "etc/group")
+    if not _NAME.fullmatch(name or "") or any(r[0] == name for r in group):
+        return f"group {name} exists already or is not a valid name: not created (as anaconda)"
+    used = {int(r[2]) for r in group if len(r) > 2 and r[2].isdigit()}
+    gid = int(data.gid) if data.gid is not None else _next_id(used)
+    group.append([name, "x", str(gid), ""])
+    _write_table(root / "etc/group", group, 0o644)
+    gshadow = root / "etc/gshadow"
+    if gshadow.exists():
+        _write_table(gshadow, [*_read_table(gshadow), [name, "!", "", ""]], 0o000)
+    return None
+
+
+def add_user(root: Path, data: Any) -> list[str]:
+    """The ``user`` command as users.py createUser (libuser): uid from 500, a private group,
+    /home/NAME from /etc/skel. A user that exists, or a name libuser refuses, is not created
+    and only logged; supplementary groups that do not exist are left out. Returns the
+    warnings."""
+    name = data.name
     passwd = _read_table(root / "etc/passwd")
     group = _read_table(root / "etc/group")
-    if any(r[0] == name for r in passwd):
-        raise InstallFailed("kickstart", f"user {name} exists already on the installed system")
+    if not _NAME.fullmatch(name or "") or any(r[0] == name for r in passwd):
+        return [f"user {name} exists already or is not a valid name: not created (as "
+                "anaconda)"]
+    warnings: list[str] = []
     used = {int(r[2]) for r in passwd if len(r) > 2 and r[2].isdigit()}
     used_g = {int(r[2]) for r in group if len(r) > 2 and r[2].isdigit()}
-    uid = int(data.uid) if data.uid else max([499, *(u for u in used if u < 60000)]) + 1
-    gid = uid if uid not in used_g else max([499, *(g for g in used_g if g < 60000)]) + 1
+    uid = int(data.uid) if data.uid else _next_id(used)
+    gid = uid if uid not in used_g else _next_id(used_g)
     home = data.homedir or f"/home/{name}"
     shell = data.shell or "/bin/bash"
     passwd.append([name, "x", str(uid), str(gid), getattr(data, "gecos", "") or "", home, shell])
@@ -145,7 +183,8 @@ def add_user(root: Path, data: Any) -> None:
                 row[3:] = [",".join([*members, name])]
                 break
         else:
-            raise InstallFailed("kickstart", f"user {name}: group {extra} does not exist")
+            warnings.append(f"user {name}: group {extra} does not exist: left out (as "
+                            "anaconda)")
     _write_table(root / "etc/passwd", passwd, 0o644)
     _write_table(root / "etc/group", group, 0o644)
     gshadow = root / "etc/gshadow"
@@ -165,6 +204,7 @@ def add_user(root: Path, data: Any) -> None:
         for path in [home_dir, *home_dir.rglob("*")]:
             os.lchown(path, uid, gid)
         home_dir.chmod(0o700)
+    return warnings
 
 
 _CHKCONFIG = re.compile(r"^#\s*chkconfig:\s*(\S+)\s+(\d+)\s+(\d+)", re.M)
@@ -190,6 +230,20 @@ def set_service(root: Path, name: str, enabled: bool) -> bool:
     return True
 
 
+def run_authconfig(root: Path, words: str) -> str | None:
+    """instdata.write: ``authconfig --update --nostart WORDS`` inside the installed system.
+    Missing or failing, anaconda only logs it: so a warning here, and nothing written."""
+    if not (root / AUTHCONFIG).is_file():
+        return (f"/{AUTHCONFIG} is not on the installed system: authentication settings not "
+                "written (anaconda logs this too)")
+    proc = subprocess.run(["/usr/sbin/chroot", str(root), f"/{AUTHCONFIG}", "--update",
+                           "--nostart", *shlex.split(words)], capture_output=True, text=True,
+                          check=False)
+    if proc.returncode != 0:
+        return f"authconfig failed ({proc.returncode}): {' '.join(proc.stderr.split())[:200]}"
+    return None
+
+
 def write(root: Path, rel: str, text: str, mode: int = 0o644) -> None:
     path = root / rel
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -213,28 +267,24 @@ def apply(root: Path, handler: Any, say: Any) -> None:
         if zoneinfo.is_file():
             localtime.unlink(missing_ok=True)
             shutil.copyfile(zoneinfo, localtime)
-    networks = list(handler.network.network)
-    write(root, "etc/sysconfig/network", network_file(networks))
-    for index, net in enumerate(networks):
-        device = net.device or f"eth{index}"
-        write(root, f"etc/sysconfig/network-scripts/ifcfg-{device}", ifcfg(net, device))
+    warning = run_authconfig(root, handler.authconfig.authconfig or "")
+    if warning:
+        say(f"Warning: {warning}")
     if handler.rootpw.password or handler.rootpw.lock:
         hashed = (hash_password(handler.rootpw.password, handler.rootpw.isCrypted)
                   if handler.rootpw.password else "!!")
         set_shadow_password(root, "root", hashed, lock=bool(handler.rootpw.lock))
+    for group in handler.group.groupList:  # groups before users, as instdata.write
+        warning = add_group(root, group)
+        if warning:
+            say(f"Warning: {warning}")
     for user in handler.user.userList:
-        add_user(root, user)
-    if handler.authconfig.authconfig:
-        args = handler.authconfig.authconfig.split()
-        algo = next((a.split("=", 1)[1] for a in args if a.startswith("--passalgo=")), "md5")
-        write(root, "etc/sysconfig/authconfig",
-              f"USESHADOW={'yes' if '--enableshadow' in args or '--useshadow' in args else 'no'}\n"
-              f"PASSWDALGORITHM={algo}\n")
+        for warning in add_user(root, user):
+            say(f"Warning: {warning}")
     firewall.write(root, handler.firewall, say)  # through the target's lokkit
     write(root, "etc/selinux/config", selinux(handler.selinux.selinux))
-    if handler.firstboot.firstboot == FIRSTBOOT_SKIP:
-        write(root, "etc/sysconfig/firstboot", "RUN_FIRSTBOOT=NO\n")
-        set_service(root, "firstboot", False)
+    if handler.firstboot.firstboot == FIRSTBOOT_SKIP:  # packages.py firstbootConfiguration
+        write(root, "etc/sysconfig/firstboot", "RUN_FIRSTBOOT=NO")
     elif handler.firstboot.firstboot == FIRSTBOOT_RECONFIG:
         write(root, "etc/reconfigSys", "")
     for name in handler.services.enabled:
