@@ -29,7 +29,7 @@ from typing import TypeVar
 from buildiso.errors import InputError
 
 MAX_DEPTH = 32
-MAX_INT_DIGITS = 18  # any count, size or byte offset; float() of it never overflows
+MAX_INT_DIGITS = 20  # any 64-bit count, size, offset or mtime_ns; float() of it never overflows
 MAX_FLOAT_TEXT = 40
 # Strings in JSON (escapes included) are skipped when counting brackets.
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)

@@ -67,3 +67,14 @@ def test_fields_read_each_value_by_its_type() -> None:
     ]:
         with pytest.raises(InputError, match=message.replace("(", r"\(").replace(")", r"\)")):
             call()
+
+
+def test_a_files_mtime_in_nanoseconds_is_a_number_it_reads() -> None:
+    """The rebuild state records st_mtime_ns (19 digits today): read back, not refused."""
+    import os
+
+    mtime_ns = os.stat(__file__).st_mtime_ns
+    assert parse_json(b'{"mtime_ns": %d}' % mtime_ns, source="s", hint="h") == {
+        "mtime_ns": mtime_ns
+    }
+    assert parse_json(b'{"n": %d}' % (2**64 - 1), source="s", hint="h") == {"n": 2**64 - 1}
