@@ -262,12 +262,26 @@ def sigterm_as_interrupt() -> Iterator[None]:
 
 @contextmanager
 def signals_held() -> Iterator[None]:
-    """Ctrl-C and SIGTERM are held (not lost) until the block ends, then delivered."""
+    """Ctrl-C and SIGTERM are held (not lost) until the block ends, then delivered.
+
+    Held by Python-level handlers that only note the signal, not by a signal mask: a mask
+    covers the calling thread only, and the kernel hands a process-directed signal to any
+    thread that does not block it (a hashing or QMP thread), after which Python runs the
+    handler in the main thread anyway, inside the block."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    pending: list[int] = []
+
+    def hold(signum: int, frame: FrameType | None) -> None:
+        pending.append(signum)
+
+    held = (signal.SIGINT, signal.SIGTERM)
+    previous = {signum: signal.signal(signum, hold) for signum in held}
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        if pending:  # once, to this thread, with the handlers of before
+            signal.raise_signal(pending[0])

@@ -140,3 +140,26 @@ def test_one_build_per_output_folder(tmp_path: Path) -> None:
     os.close(folder)
     worker.join()
     assert entered.is_set()  # ... and goes on once the folder is free
+
+
+def test_signals_are_held_while_other_threads_run(tmp_path: Path) -> None:
+    """A process-directed SIGTERM may be handed to any thread that does not block it; the
+    hold must not depend on which one (a signal mask covers only the main thread)."""
+    import threading
+
+    stop = threading.Event()
+    others = [threading.Thread(target=stop.wait, daemon=True) for _ in range(4)]
+    for thread in others:
+        thread.start()
+    done = []
+    try:
+        for _ in range(5):
+            with pytest.raises(KeyboardInterrupt), publish.sigterm_as_interrupt():
+                with publish.signals_held():
+                    os.kill(os.getpid(), signal.SIGTERM)
+                    time.sleep(0.2)
+                    done.append("published")
+                time.sleep(5)
+    finally:
+        stop.set()
+    assert done == ["published"] * 5
