@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from buildiso.errors import InputError
+from buildiso.errors import BuildError, InputError
 
 # The guide's Appendix B URLs, below the vendor's host name.
 REPO_PATH = PurePosixPath("rhel6/gw/os/x86_64")
@@ -124,7 +124,7 @@ def _link_tree(source: Path, dest: Path) -> None:
         for name in names:
             src, dst = Path(folder) / name, dest / rel / name
             if src.is_symlink() or not src.is_file():
-                raise InputError(f"{src}: not a plain file", hint="report this bug")
+                raise BuildError(f"{src}: not a plain file", hint="report this bug")
             try:
                 os.link(src, dst)
             except OSError:
