@@ -182,12 +182,17 @@ def test_gitlab_pipeline_runs_the_release_teams_build(
     assert online.published_intact(tree, manifest["online"]["files"])  # an artifact too
 
     # the password: in no job log, no artifact, nothing the pipeline left in the project
+    # (job folders, caches, generated scripts) but the CI engine's own variables file
     state = project / ".gitlab-ci-local"
-    leaks = _files_holding(
-        password.encode(), log, state / "output", state / "artifacts",
-        project / "out", project / "results", project / "public",
-    )
+    for where in ("output", "artifacts", "builds", "scripts"):
+        assert any((state / where).iterdir()), where  # a scan of nothing proves nothing
+    assert _files_holding(password.encode(), project / VARIABLES_FILE)  # the needle works
+    scanned = [log, *(p for p in project.iterdir() if p.name not in (".git", VARIABLES_FILE))]
+    leaks = _files_holding(password.encode(), *scanned)
     assert leaks == [], f"the password is in {leaks}"
+    # gitlab-ci-local writes File variables to /tmp for each job, as a runner does: gone
+    left = Path(tempfile.gettempdir()).glob("gitlab-ci-local-file-variables-*")
+    assert _files_holding(password.encode(), *left) == [], "a File variable left on disk"
 
     ran = []
     for k in (1, 2):
