@@ -81,10 +81,14 @@ def _copy_checkout(project: Path) -> None:
 def project() -> Iterator[Path]:
     """The checkout as a git project; its variables file (the CI engine's secret store
     here) and the file variables gitlab-ci-local writes are gone afterwards."""
+    def file_variables() -> set[Path]:
+        return set(Path(tempfile.gettempdir()).glob("gitlab-ci-local-file-variables-*"))
+
+    before = file_variables()
     _copy_checkout(WORK)
     yield WORK
     (WORK / VARIABLES_FILE).unlink(missing_ok=True)
-    for leftover in Path(tempfile.gettempdir()).glob("gitlab-ci-local-file-variables-*"):
+    for leftover in file_variables() - before:  # ours only: another run's are its own
         shutil.rmtree(leftover, ignore_errors=True)
 
 
