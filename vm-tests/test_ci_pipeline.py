@@ -186,9 +186,9 @@ def test_gitlab_pipeline_runs_the_release_teams_build(
     assert online.published_intact(tree, manifest["online"]["files"])  # an artifact too
 
     # the password: in no job log, no artifact, nothing the pipeline left in the project
-    # (job folders, caches, generated scripts) but the CI engine's own variables file
+    # (job folders, caches) but the CI engine's own variables file
     state = project / ".gitlab-ci-local"
-    for where in ("output", "artifacts", "builds", "scripts"):
+    for where in ("output", "artifacts", "builds"):
         assert any((state / where).iterdir()), where  # a scan of nothing proves nothing
     assert _files_holding(password.encode(), project / VARIABLES_FILE)  # the needle works
     scanned = [log, *(p for p in project.iterdir() if p.name not in (".git", VARIABLES_FILE))]
