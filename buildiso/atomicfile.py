@@ -24,6 +24,7 @@ and renaming over one would silently drop the link the user made. Temporary file
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import secrets
@@ -111,6 +112,15 @@ def replace_file(src: Path, dest: Path, *, durable: bool = False) -> Path:
     os.replace(src, dest)
     if durable:
         fsync_path(dest.parent)
+    return dest
+
+
+def move_aside(src: Path, dest: Path) -> Path:
+    """Rename an old output (a file, a folder or a link) out of the way to ``dest``, a name
+    that must not exist yet: no new data, so nothing to fsync first."""
+    if dest.exists() or dest.is_symlink():
+        raise FileExistsError(errno.EEXIST, "already there", str(dest))
+    os.replace(src, dest)
     return dest
 
 

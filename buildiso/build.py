@@ -4,10 +4,12 @@
    headers and signatures — every check before anything is written;
 2. **render** (``render.templates``): ks.cfg and the boot menus for the base's boot-loader
    flavours; an unchanged rebuild (same fingerprint, ISO untouched) stops here;
-3. **compose** (``compose.stage``): ``cs-repo/`` and the kickstart's install set;
+3. **compose** (``compose.stage``): ``cs-repo/`` and the kickstart's install set; the online
+   repository tree of Appendix B from the same ``cs-repo/`` (``compose.online``);
 4. **master** (``master.stage``): the overlay of new/changed files, the ISO written by
    xorriso with the MD5 implanted while streaming, its SHA-256;
-5. **publish** (``publish``): SHA256SUM, ISO and manifest renamed into place together.
+5. **publish** (``publish``): SHA256SUM, ISO, online tree and manifest renamed into place
+   together.
 
 The manifest is a pure function of the inputs and outputs: two builds of the same inputs
 give byte-identical manifests (the nightly job diffs them). Any error or Ctrl-C removes the
@@ -28,6 +30,7 @@ import click
 
 from buildiso import __version__, buildinputs, outdir, paths, publish, run
 from buildiso.buildinputs import SigningKey
+from buildiso.compose import online
 from buildiso.compose.stage import (
     Composed,
     compose_media,
@@ -74,6 +77,7 @@ def build_iso(
     step("checking tools and inputs")
     run.require_tools(*buildinputs.REQUIRED_TOOLS)
     iso.check_volume_label(profile.volume_label, source=str(profile.path))
+    online.check_public_key(key.public_key)
     password_hash = admin_password_hash(
         default_hash=profile.admin_password_hash,
         salt=profile_salt(profile),
@@ -113,6 +117,11 @@ def build_iso(
                     media=OverlayReader(overlay, base), ks_text=rendered[KS_PATH],
                     epoch=checked.epoch, allow_unresolved=allow_unresolved,
                 )  # fmt: skip
+                with step(f"online repository {outputs.online.name}/{online.REPO_PATH}"):
+                    tree = online.compose_online_tree(
+                        gateway_repo=composed.repo_dir, public_key=key.public_key,
+                        dest=work / "online", epoch=checked.epoch,
+                    )  # fmt: skip
                 with step("install set: base packages' digests (rpm -K), file conflicts"):
                     base_files = verify_base_packages(
                         base=base, packages=composed.closure.packages, scratch=work
@@ -122,10 +131,10 @@ def build_iso(
                     base=base, overlay=overlay, scratch=work, profile=profile, rendered=rendered,
                     epoch=checked.epoch, content_seed=identity.content_seed,
                 )  # fmt: skip
-                manifest = _manifest(profile, identity, composed, mastered)
+                manifest = _manifest(profile, identity, composed, mastered, tree)
                 publish.publish(
                     outputs=outputs, tmp_iso=mastered.image, sha256=mastered.sha256,
-                    manifest=manifest, fingerprint=identity.fingerprint,
+                    manifest=manifest, fingerprint=identity.fingerprint, tmp_online=tree.root,
                 )  # fmt: skip
     return publish.result_from(manifest, outputs, started, skipped=False)
 
@@ -163,7 +172,11 @@ def out_of_room_is_one_line(out_dir: Path) -> Iterator[None]:
 
 
 def _manifest(
-    profile: Profile, identity: BuildIdentity, composed: Composed, mastered: Mastered
+    profile: Profile,
+    identity: BuildIdentity,
+    composed: Composed,
+    mastered: Mastered,
+    tree: online.OnlineTree,
 ) -> Manifest:
     return {
         "schema": SCHEMA,
@@ -188,6 +201,8 @@ def _manifest(
         # base files the ISO leaves out, and those its .treeinfo lists but it lacks
         "base_pruning": mastered.staged.pruned.manifest_entry(),
         "tools": identity.tools,
+        # the online repository next to the ISO (docs/online-repo.md), file by file
+        "online": tree.manifest_entry(),
     }
 
 
@@ -293,6 +308,12 @@ def build_command(
     return result
 
 
+def _online_line(result: BuildResult, manifest: Manifest) -> str:
+    entry = manifest.get("online") or {}
+    key = entry.get("public_key") or "no public key (none given)"
+    return f"{result.online}/  ({entry.get('repository', '?')}, {key})"
+
+
 def summary(result: BuildResult, manifest: Manifest) -> str:
     """What the user reads at the end of a build."""
     inputs = manifest["inputs"]
@@ -313,6 +334,7 @@ def summary(result: BuildResult, manifest: Manifest) -> str:
             if unresolved
             else ""
         ),
+        f"  online repo    {_online_line(result, manifest)}",
         f"  implanted MD5  {result.implanted_md5}",
         f"  sha256         {result.sha256}  (SHA256SUM)",
         f"  manifest       {result.manifest}",

@@ -5,8 +5,8 @@
   (so the final renames are atomic);
 - ``unchanged_build`` / ``record_state``: the hidden ``.<stem>.buildstate.json`` that lets an
   unchanged rebuild be skipped (machine facts kept out of the byte-reproducible manifest);
-- ``publish``: SHA256SUM, the ISO and the manifest renamed into place together, with
-  Ctrl-C/SIGTERM held until all three agree;
+- ``publish``: SHA256SUM, the ISO, the online repository tree and the manifest renamed into
+  place together, with Ctrl-C/SIGTERM held until all of them agree;
 - ``sigterm_as_interrupt``: a killed build (CI cancel, systemd stop) cleans up like Ctrl-C.
 """
 
@@ -29,7 +29,8 @@ from types import FrameType
 from typing import Any
 
 from buildiso import boundedjson
-from buildiso.atomicfile import fsync_path, replace_file
+from buildiso.atomicfile import fsync_path, move_aside, replace_file
+from buildiso.compose import online
 from buildiso.errors import InputError
 from buildiso.manifest import MAX_MANIFEST_BYTES, Manifest, load_manifest, write_manifest
 
@@ -66,6 +67,11 @@ class Outputs:
     def sums(self) -> Path:
         return self.out_dir / "SHA256SUM"
 
+    @property
+    def online(self) -> Path:
+        """The online repository's document root (docs/online-repo.md)."""
+        return self.out_dir / online.folder_name(self.stem)
+
 
 @dataclass(frozen=True)
 class BuildResult:
@@ -76,6 +82,7 @@ class BuildResult:
     manifest: Path
     seconds: float
     skipped: bool  # unchanged inputs: the existing ISO was kept
+    online: Path  # the online repository's document root (docs/online-repo.md)
 
 
 def result_from(
@@ -89,6 +96,7 @@ def result_from(
         manifest=outputs.manifest,
         seconds=time.monotonic() - started,
         skipped=skipped,
+        online=outputs.online,
     )
 
 
@@ -192,26 +200,45 @@ def unchanged_build(
 
 
 def previous_build(outputs: Outputs, *, fingerprint: str) -> Manifest | None:
-    """``unchanged_build`` for these outputs."""
-    return unchanged_build(
+    """``unchanged_build`` for these outputs, whose online repository tree must also hold
+    exactly the files the manifest lists, by content (it is served as it is on disk)."""
+    previous = unchanged_build(
         manifest_path=outputs.manifest,
         iso_path=outputs.iso,
         sums=outputs.sums,
         state_path=outputs.state,
         fingerprint=fingerprint,
     )
+    if previous is None:
+        return None
+    entry = previous.get("online")
+    files = entry.get("files") if isinstance(entry, dict) else None
+    if not (isinstance(files, dict) and online.published_intact(outputs.online, files)):
+        log.info("    %s differs from the manifest: rebuilding", outputs.online.name)
+        outputs.state.unlink(missing_ok=True)
+        return None
+    return previous
 
 
 # --- publishing -------------------------------------------------------------------------------
 
 
 def publish(
-    *, outputs: Outputs, tmp_iso: Path, sha256: str, manifest: Manifest, fingerprint: str
+    *,
+    outputs: Outputs,
+    tmp_iso: Path,
+    sha256: str,
+    manifest: Manifest,
+    fingerprint: str,
+    tmp_online: Path | None = None,
 ) -> None:
-    """Rename the ISO into place with its SHA256SUM and manifest; record the rebuild state.
+    """Rename the ISO into place with its SHA256SUM, online repository tree (``tmp_online``,
+    in the scratch folder) and manifest; record the rebuild state.
 
-    An interrupt waits until the three agree; the old state goes first, so it never vouches
-    for a half-published set, and the new one is written last.
+    An interrupt waits until they all agree; the old state goes first, so it never vouches
+    for a half-published set, and the new one is written last. A folder cannot be renamed
+    over a full one: the old tree is moved into the scratch folder (removed with it) and the
+    new one renamed in, two renames apart.
     """
     tmp_sums = tmp_iso.with_name("SHA256SUM")
     tmp_sums.write_text(f"{sha256}  {outputs.iso_name}\n", encoding="ascii")
@@ -223,10 +250,17 @@ def publish(
     # data that was still only in the page cache.
     for path in (tmp_sums, tmp_manifest, tmp_iso):
         fsync_path(path)
+    if tmp_online is not None:
+        online.fsync_tree(tmp_online, fsync_path)
     with signals_held():
         outputs.state.unlink(missing_ok=True)
         replace_file(tmp_sums, outputs.sums)
         replace_file(tmp_iso, outputs.iso)
+        if tmp_online is not None:
+            if outputs.online.exists() or outputs.online.is_symlink():
+                # into the scratch folder: removed with it, after the signals are let go
+                move_aside(outputs.online, tmp_online.with_name(tmp_online.name + ".old"))
+            replace_file(tmp_online, outputs.online)
         replace_file(tmp_manifest, outputs.manifest)
         try:
             record_state(

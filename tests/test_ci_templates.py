@@ -4,6 +4,7 @@ GitLab pipeline and lays out its jobs (the real local run is vm-tests/test_ci_pi
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -80,3 +81,37 @@ def test_gitlab_ci_local_lays_out_the_pipeline(tmp_path: Path) -> None:
     assert set(jobs) == {"build", "boot-test: [1/2]", "boot-test: [2/2]", "report"}
     assert [n["job"] for n in jobs["boot-test: [1/2]"]["needs"]] == ["build"]
     assert jobs["report"]["when"] == "always"
+
+
+# --- the product build: ci/build-product.sh (tests/test_ci_build_product.py) -------------
+
+BUILD_VARIABLES = (
+    "BUILDISO_BASE", "BUILDISO_BASE_URL", "BUILDISO_BASE_SHA256", "BUILDISO_GATEWAY_RPMS",
+    "BUILDISO_KEY_ID", "BUILDISO_VARIANT",
+)  # fmt: skip
+
+
+def test_both_templates_build_through_the_one_script() -> None:
+    for text in (GITLAB.read_text(), WORKFLOW.read_text()):
+        assert "bash ci/build-product.sh" in text
+        assert "buildiso build" not in text.replace("`buildiso build`", "")  # no second copy
+        assert "out/EMAIL_490_190.online/" in text  # the online repository is an artifact
+        assert "set -x" not in text
+    gitlab = GITLAB.read_text()
+    for name in BUILD_VARIABLES:
+        assert f"\n  {name}: " in gitlab, name
+    # secrets and File variables come from the CI engine's settings, never from the file
+    for secret in ("BUILDISO_CS_ADMIN_PASSWORD", "BUILDISO_ADMIN_PASSWORD_FILE",
+                   "BUILDISO_GPG_KEY"):
+        assert not re.search(rf"^ +{secret}:", gitlab, re.M), secret  # fmt: skip
+    assert "key: base-dvd-$BUILDISO_BASE_SHA256" in gitlab
+
+
+def test_the_github_secret_reaches_the_build_step_only() -> None:
+    text = WORKFLOW.read_text()
+    assert text.count("secrets.BUILDISO_CS_ADMIN_PASSWORD") == 1
+    build_step = text[text.index("- name: Build the ISO") :]
+    build_step = build_step[: build_step.index("\n      - ")]
+    assert "BUILDISO_CS_ADMIN_PASSWORD: ${{ secrets.BUILDISO_CS_ADMIN_PASSWORD }}" in build_step
+    for name in (*BUILD_VARIABLES, "BUILDISO_GPG_KEY"):
+        assert f"          {name}: ${{{{ " in build_step, name

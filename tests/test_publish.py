@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -163,3 +164,94 @@ def test_signals_are_held_while_other_threads_run(tmp_path: Path) -> None:
     finally:
         stop.set()
     assert done == ["published"] * 5
+
+
+# --- the online repository tree -----------------------------------------------------------
+
+
+def _online_build(out: Path, content: bytes) -> tuple[publish.Outputs, Path]:
+    """A build's scratch folder holding an ISO and an online tree with one file."""
+    out.mkdir(exist_ok=True)
+    work = out / ".X.iso.work-1"
+    shutil.rmtree(work, ignore_errors=True)
+    tree = work / "online"
+    (tree / "rhel6").mkdir(parents=True)
+    (tree / "rhel6" / "f.rpm").write_bytes(content)
+    (work / "X.iso").write_bytes(b"iso")
+    return publish.Outputs(out_dir=out, iso_name="X.iso"), work
+
+
+def _publish_online(outputs: publish.Outputs, work: Path, content: bytes) -> None:
+    files = {"rhel6/f.rpm": hashlib.sha256(content).hexdigest()}
+    manifest = {"schema": 1, "iso": {"sha256": "s" * 64}, "online": {"files": files}}
+    publish.publish(
+        outputs=outputs, tmp_iso=work / "X.iso", sha256="s" * 64, manifest=manifest,
+        fingerprint="f", tmp_online=work / "online",
+    )  # fmt: skip
+
+
+def test_the_online_tree_is_published_beside_the_iso_and_replaces_the_old_one(
+    tmp_path: Path,
+) -> None:
+    outputs, work = _online_build(tmp_path / "out", b"one")
+    assert outputs.online == tmp_path / "out" / "X.online"
+    _publish_online(outputs, work, b"one")
+    assert (outputs.online / "rhel6" / "f.rpm").read_bytes() == b"one"
+    assert not (work / "online").exists()
+    assert publish.previous_build(outputs, fingerprint="f") is not None
+
+    outputs, work = _online_build(tmp_path / "out", b"two")
+    (outputs.online / "served-by-hand.txt").write_text("old tree")
+    _publish_online(outputs, work, b"two")
+    assert sorted(p.name for p in outputs.online.rglob("*")) == ["f.rpm", "rhel6"]
+    assert (outputs.online / "rhel6" / "f.rpm").read_bytes() == b"two"
+    assert (work / "online.old" / "served-by-hand.txt").is_file()  # removed with the scratch
+
+
+def test_an_edited_online_tree_is_rebuilt(tmp_path: Path) -> None:
+    outputs, work = _online_build(tmp_path / "out", b"one")
+    _publish_online(outputs, work, b"one")
+    assert publish.previous_build(outputs, fingerprint="f") is not None
+    (outputs.online / "rhel6" / "f.rpm").write_bytes(b"eno")  # same size, other bytes
+    assert publish.previous_build(outputs, fingerprint="f") is None
+    assert not outputs.state.exists()  # the state no longer vouches for the outputs
+
+    outputs, work = _online_build(tmp_path / "out", b"one")
+    _publish_online(outputs, work, b"one")
+    shutil.rmtree(outputs.online)
+    assert publish.previous_build(outputs, fingerprint="f") is None
+
+
+def test_a_manifest_without_an_online_section_is_rebuilt(tmp_path: Path) -> None:
+    files = _published(tmp_path)
+    publish.record_state(
+        state_path=files["state_path"], iso_path=files["iso_path"],
+        manifest_path=files["manifest_path"], fingerprint="f",
+    )  # fmt: skip
+    outputs = publish.Outputs(out_dir=tmp_path, iso_name="X.iso")
+    assert publish.unchanged_build(**files, fingerprint="f") is not None  # the ISO's part
+    assert publish.previous_build(outputs, fingerprint="f") is None  # but no online tree
+
+
+def test_the_online_tree_is_on_disk_before_its_rename(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    outputs, work = _online_build(tmp_path / "out", b"one")
+    tree = work / "online"
+    expected = {str(p) for p in (tree, *tree.rglob("*"))}
+    events: list[tuple[str, str]] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd: int) -> None:
+        events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
+        real_fsync(fd)
+
+    def replace(src: str | Path, dst: str | Path) -> None:
+        events.append(("replace", str(src)))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    _publish_online(outputs, work, b"one")
+    renamed = events.index(("replace", str(tree)))
+    assert expected <= {path for kind, path in events[:renamed] if kind == "fsync"}

@@ -3,12 +3,16 @@
 A Minimal-like root gets every base package (postfix, rsyslog and samba-common included, as
 a Minimal RHEL 6.10 has them); the gateway RPMs are a repository at /media/os/cs-repo made
 by createrepo_c --compatibility, as on the product ISO. Then the installation guide's
-Appendix A runs inside the root with the sample's own rpm and yum.
+Appendix A runs inside the root with the sample's own rpm and yum; Appendix B against the
+online repository tree `buildiso build` wrote, served over HTTP on 127.0.0.1:80 inside a
+network namespace of the test's own (the root's /etc/hosts names the vendor's host there).
+Every command runs in a new network namespace: nothing leaves the machine.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -17,6 +21,7 @@ from pathlib import Path
 import pytest
 from rpm_factory import build_rpm
 
+from buildiso.compose import online
 from buildiso.sample.base import CONFLICTING, SampleBase
 
 pytestmark = [
@@ -25,26 +30,40 @@ pytestmark = [
 ]
 
 REPO_CONF = "cs-email-repo-conf-3.6.3-1.x86_64.rpm"
+VENDOR_HOST = "repo.clearswift.net"  # the sample's cs-email.repo baseurl (and the guide's)
+_SERVE = (
+    "ip link set lo up && "
+    "python3 -m http.server 80 --bind 127.0.0.1 --directory \"$ONLINE\" 2>>\"$HTTP_LOG\" & "
+    "for i in $(seq 100); do "
+    "  curl -fs -o /dev/null http://127.0.0.1/ && break; sleep 0.1; "
+    "done; "
+)
 
 
-def _guest(root: Path, script: str) -> subprocess.CompletedProcess[str]:
+def _guest(
+    root: Path, script: str, *, online_tree: Path | None = None, http_log: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     """``script`` in the sample's /bin/sh inside ``root``, with /dev and /proc as a booted
-    system has them (gpgme spawns gpg through /dev/null; busybox needs /proc/self/exe)."""
+    system has them (gpgme spawns gpg through /dev/null; busybox needs /proc/self/exe), in a
+    network namespace of its own: only loopback, and with ``online_tree`` an HTTP server
+    on 127.0.0.1:80 serving it (Appendix B's vendor host, as the root's /etc/hosts says)."""
+    serve = _SERVE if online_tree is not None else ""
     mount = (
-        f"mount --bind /dev {root}/dev && mount -t proc proc {root}/proc && "
-        f"exec chroot {root} /usr/bin/env -i PATH=/sbin:/bin:/usr/sbin:/usr/bin HOME=/root "
+        f"{serve}mount --bind /dev {root}/dev && mount -t proc proc {root}/proc && "
+        f"chroot {root} /usr/bin/env -i PATH=/sbin:/bin:/usr/sbin:/usr/bin HOME=/root "
         f"/bin/sh -l -c \"$0\""
     )
+    env = {**os.environ, "ONLINE": str(online_tree or ""), "HTTP_LOG": str(http_log or "")}
     return subprocess.run(
-        ["unshare", "--mount", "--propagation", "private", "sh", "-c", mount, script],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+        # --pid --fork: the HTTP server dies with the namespace's first process
+        ["unshare", "--net", "--mount", "--pid", "--fork", "--propagation", "private",
+         "sh", "-c", mount, script],
+        capture_output=True, text=True, check=False, env=env,
+    )  # fmt: skip
 
 
-def _ok(root: Path, script: str) -> str:
-    proc = _guest(root, script)
+def _ok(root: Path, script: str, **served: Path) -> str:
+    proc = _guest(root, script, **served)
     assert proc.returncode == 0, f"{script}:\n{proc.stdout}\n{proc.stderr}"
     return proc.stdout + proc.stderr  # dnf logs key imports and warnings on stderr
 
@@ -95,8 +114,11 @@ def test_appendix_a_steps_3_to_5(root: Path, sample_base: SampleBase) -> None:
     keys = _guest(root, "rpm -q gpg-pubkey --qf '%{VERSION}\\n'").stdout.split()
     assert sample_base.key_id in keys
     listing = _ok(root, "yum repolist --all")
-    assert all(f"{r}" in listing for r in ("cs-media", "cs-email", "cs-updates"))
+    assert all(f"{r}" in listing for r in ("cs-media", "cs-email"))
     assert "enabled" not in listing.replace("disabled", "")  # all cs-* disabled afterwards
+    # --enablerepo=cs-* enabled the online repository too, offline: skipped, not fatal
+    assert "Failed to download metadata for repo 'cs-email'" in out
+    assert "Ignoring repositories: cs-email" in out
 
 
 def test_step_5_without_step_4_names_the_conflict(root: Path) -> None:
@@ -117,6 +139,99 @@ def test_gpgcheck_refuses_an_unsigned_package(root: Path, tmp_path: Path) -> Non
     assert proc.returncode != 0
     assert "cs-email-extra" in proc.stderr and "not signed" in proc.stderr
     assert "cs-email-extra" not in _installed(root)
+
+
+# --- Appendix B: the online repository ---------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def online_tree(built_iso: Path) -> Path:
+    """The document root `buildiso build` wrote next to the session's ISO."""
+    tree = built_iso.with_name(online.folder_name(built_iso.stem))
+    assert (tree / online.REPO_PATH / "repodata" / "repomd.xml").is_file()
+    return tree
+
+
+@pytest.fixture()
+def server(root: Path) -> Path:
+    """A Minimal server with no media mounted, whose /etc/hosts names the vendor's host."""
+    shutil.rmtree(root / "media/os/cs-repo")
+    with (root / "etc/hosts").open("a") as hosts:
+        hosts.write(f"127.0.0.1 {VENDOR_HOST}\n")
+    return root
+
+
+def _appendix_b_steps_1_to_3(server: Path, online_tree: Path, key_id: str, log: Path) -> None:
+    """curl and rpm --import as the guide prints them, run by the host's curl inside the
+    namespace (the sample has no curl, so its rpm cannot fetch a URL itself) with the host
+    name resolved as the guest's /etc/hosts would; then rpm --checksig and rpm -ivh."""
+    base = f"http://{VENDOR_HOST}"
+    fetch = [
+        f"curl --resolve {VENDOR_HOST}:80:127.0.0.1 --get --remote-name "
+        f"{base}/{online.REPO_PATH}/Packages/{REPO_CONF}",
+        f"curl --resolve {VENDOR_HOST}:80:127.0.0.1 --get --remote-name "
+        f"{base}/{online.PUBLIC_KEY_NAME}",
+    ]
+    proc = subprocess.run(
+        ["unshare", "--net", "--pid", "--fork", "sh", "-c", _SERVE + " && ".join(fetch)],
+        cwd=server / "root", env={**os.environ, "ONLINE": str(online_tree), "HTTP_LOG": str(log)},
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    _ok(server, f"cd /root && rpm --import {online.PUBLIC_KEY_NAME}")
+    checked = _ok(server, f"cd /root && rpm --checksig --verbose {REPO_CONF}")
+    assert re.search(rf"Signature, key ID {key_id}: OK", checked), checked
+    _ok(server, f"cd /root && rpm -ivh {REPO_CONF}")
+
+
+def test_appendix_b_installs_from_the_online_repository(
+    server: Path, online_tree: Path, sample_base: SampleBase, tmp_path: Path
+) -> None:
+    log = tmp_path / "http.log"
+    _appendix_b_steps_1_to_3(server, online_tree, sample_base.key_id, log)
+    _ok(server, "yum remove -y postfix rsyslog samba-common")
+    out = _ok(server, "yum install -y cs-email --enablerepo=cs-*",
+              online_tree=online_tree, http_log=log)  # fmt: skip
+    names = _installed(server)
+    assert {"cs-email", "cs-email-core", "cs-email-web", "cs-email-syslog"} <= names
+    assert set(CONFLICTING).isdisjoint(names)
+    # from the online repository, over HTTP; the media repository (none mounted) skipped
+    installed = _ok(server, "yum list installed 'cs-email*'")
+    assert re.search(r"^cs-email\.x86_64 +4\.9\.0-190 +@cs-email$", installed, re.M), installed
+    assert "Ignoring repositories: cs-media" in out
+    requests = log.read_text()
+    for path in ("/it-pub.key", f"/{online.REPO_PATH}/repodata/repomd.xml",
+                 f"/{online.REPO_PATH}/Packages/cs-email-4.9.0-190.x86_64.rpm"):
+        assert f'"GET {path} HTTP/1.1" 200' in requests, path  # fmt: skip
+    listing = _ok(server, "yum repolist --all")
+    assert "enabled" not in listing.replace("disabled", "")  # as the package defines them
+
+
+def test_appendix_b_needs_the_media_repository_to_skip_itself(
+    server: Path, online_tree: Path, sample_base: SampleBase, tmp_path: Path
+) -> None:
+    """RHEL 6's yum stops at an enabled repository it cannot reach; so does the sample's,
+    so cs-media.repo's skip_if_unavailable=1 is what lets Appendix B run without media."""
+    log = tmp_path / "http.log"
+    _appendix_b_steps_1_to_3(server, online_tree, sample_base.key_id, log)
+    _ok(server, "yum remove -y postfix rsyslog samba-common")
+    media = server / "etc/yum.repos.d/cs-media.repo"
+    media.write_text(media.read_text().replace("skip_if_unavailable=1\n", ""))
+    proc = _guest(server, "yum install -y cs-email --enablerepo=cs-*",
+                  online_tree=online_tree, http_log=log)  # fmt: skip
+    assert proc.returncode != 0
+    assert "Failed to download metadata for repo 'cs-media'" in proc.stderr
+    assert "cs-email" not in _installed(server)
+
+
+def test_the_online_repository_is_defined_as_the_build_publishes_it(root: Path) -> None:
+    _ok(root, f"rpm -ivh /media/os/cs-repo/Packages/{REPO_CONF}")
+    repo = (root / "etc/yum.repos.d/cs-email.repo").read_text()
+    assert f"baseurl=http://{VENDOR_HOST}/rhel6/gw/os/$basearch/\n" in repo
+    assert str(online.REPO_PATH) == "rhel6/gw/os/x86_64"  # $basearch on the x86_64 server
+    for line in ("enabled=0", "gpgcheck=1", "skip_if_unavailable=1",
+                 "gpgkey=file:///etc/pki/rpm-gpg/RPM-GPG-KEY-buildiso-sample"):
+        assert f"\n{line}\n" in repo, line  # fmt: skip
 
 
 def _media_repo(root: Path, rpms: Path) -> None:
