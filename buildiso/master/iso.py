@@ -8,7 +8,9 @@ xorriso writes the temporary output file; we follow it as it grows and compute t
 implanted MD5 (buildiso.master.isomd5) from the page cache meanwhile, so the image is never read
 back for it (implantisomd5 would re-read it all). The SHA-256 for SHA256SUM covers the
 implanted bytes, so it needs one read of the final image, from the page cache through mmap,
-overlapping the fsync (buildiso.master.imagestream says why it cannot be the same pass).
+overlapping the fsync (buildiso.master.imagestream says why it cannot be the same pass). That
+read also checks, block by block (CRC-32), that the bytes on disk are the bytes the MD5 was
+taken from.
 
 Layout: ISO 9660 level 3 (files over 4 GiB) + Rock Ridge + Joliet; El Torito BIOS entry
 (isolinux.bin, boot-info-table, 4 sectors loaded, catalog isolinux/boot.cat) and EFI entry
@@ -33,7 +35,15 @@ from pathlib import Path
 from buildiso import run
 from buildiso.errors import BuildError, InputError
 from buildiso.master import imagestream
-from buildiso.master.isomd5 import Implant, IsoMd5Stream, read_implant, volume_size, write_implant
+from buildiso.master.isomd5 import (
+    APPDATA_POSITION,
+    APPDATA_SIZE,
+    Implant,
+    IsoMd5Stream,
+    read_implant,
+    volume_size,
+    write_implant,
+)
 
 log = logging.getLogger("buildiso.master.iso")
 
@@ -89,12 +99,14 @@ class MasterPlan:
 
 @dataclass(frozen=True)
 class MasterResult:
-    """The image as written: its size, the implanted MD5, the SHA-256 of its final bytes."""
+    """The image as written: its size, the implanted MD5, the SHA-256 of its final bytes
+    (checked to be the bytes the MD5 was taken from), and how the MD5 kept up with xorriso."""
 
     size: int
     implant: Implant
     sha256: str
     seconds: float
+    follow: imagestream.FollowStats
 
 
 def gpt_guid_from(seed: bytes) -> str:
@@ -179,11 +191,13 @@ def master_iso(
 
     xorriso writes ``dest`` itself, front to back with plain write() calls (libburn's
     stdio output; "no_emul_toc" keeps the image at LBA 0, byte-identical to what it
-    streams to a pipe). We follow the growing file and take the MD5 from the page cache
-    while xorriso writes the rest (buildiso.master.imagestream), implant it, then read the
-    final image once for its SHA-256 (and feed ``verifiers`` the same bytes) while the
-    fsync runs. ``dest`` is left for the caller to remove on failure (the scratch
-    folder); a full disk raises BuildError naming the folder.
+    streams to a pipe). We follow the growing file and take the MD5 (and a CRC-32 per
+    block) from the page cache while xorriso writes the rest
+    (buildiso.master.imagestream), implant it, then read the final image once for its
+    SHA-256, its block CRCs (BuildError unless they are the followed ones: the implanted
+    MD5 would not describe the image) and ``verifiers``, while the fsync runs. ``dest``
+    is left for the caller to remove on failure (the scratch folder); a full disk raises
+    BuildError naming the folder.
     """
     argv = xorriso_argv(plan, outdev=dest)
     if dest.exists():  # xorriso would take an existing image as media to append to
@@ -191,16 +205,18 @@ def master_iso(
     started = time.monotonic()
     stream = IsoMd5Stream()
     guarded = _Guarded(stream)
+    written = _block_sums()
     hashed = 0
     try:
         with run.spawn(argv, env=_env(plan)) as xorriso:
-            hashed = imagestream.follow(
+            followed = imagestream.follow(
                 dest,
                 finished=lambda: xorriso.poll() is not None,
-                consumer=guarded,
+                consumers=[guarded, written],
                 expected_size=lambda: stream.image_size,
                 progress=progress,
             )
+            hashed = followed.size
             rc = xorriso.wait()
             detail = xorriso.stderr_tail()
         if rc != 0 and _DISK_FULL.search(detail):
@@ -220,7 +236,7 @@ def master_iso(
             raise BuildError(
                 f"xorriso wrote {hashed} bytes but the volume descriptor says {stream.image_size}"
             )
-        sha256 = _implant_and_hash(dest, implant, verifiers=verifiers)
+        sha256 = _implant_and_hash(dest, implant, written=written, verifiers=verifiers)
     except OSError as exc:
         if exc.errno == errno.ENOSPC:
             raise BuildError(
@@ -229,8 +245,14 @@ def master_iso(
             ) from exc
         raise
     return MasterResult(
-        size=hashed, implant=implant, sha256=sha256, seconds=time.monotonic() - started
-    )
+        size=hashed, implant=implant, sha256=sha256, seconds=time.monotonic() - started,
+        follow=followed,
+    )  # fmt: skip
+
+
+def _block_sums() -> imagestream.BlockSums:
+    # The implant field is blank while hashed and carries the implant once final.
+    return imagestream.BlockSums(masked=range(APPDATA_POSITION, APPDATA_POSITION + APPDATA_SIZE))
 
 
 class _Guarded:
@@ -250,10 +272,15 @@ class _Guarded:
 
 
 def _implant_and_hash(
-    dest: Path, implant: Implant, *, verifiers: Sequence[imagestream.Consumer]
+    dest: Path,
+    implant: Implant,
+    *,
+    written: imagestream.BlockSums,
+    verifiers: Sequence[imagestream.Consumer],
 ) -> str:
     """Implant, then fsync (one thread, waiting on the disk) while the final bytes are
-    read for the SHA-256 (this thread, from the page cache): both overlap."""
+    read for the SHA-256 and the landed-bytes check (from the page cache): both overlap."""
+    landed = _block_sums()
     out_fd = os.open(dest, os.O_WRONLY)
     try:
         write_implant(out_fd, implant)
@@ -268,13 +295,16 @@ def _implant_and_hash(
         syncer = threading.Thread(target=sync, name="fsync")
         syncer.start()
         try:
-            sha256 = imagestream.final_digests(dest, extra=verifiers)
+            sha256 = imagestream.final_digests(dest, extra=[landed, *verifiers])
         finally:
             syncer.join()
         if synced:
             raise synced[0]
     finally:
         os.close(out_fd)
+    imagestream.check_landed(dest, hashed=written.sums(), landed=landed.sums())
+    if bytes(landed.masked_bytes) != implant.appdata:
+        raise BuildError(f"{dest.name}: the implanted MD5 text is not the one written")
     return sha256
 
 
