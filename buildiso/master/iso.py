@@ -122,6 +122,11 @@ def xorriso_argv(plan: MasterPlan, *, outdev: Path) -> list[str]:
 
     ``no_emul_toc``: without it xorriso treats a regular file as multi-session media and
     starts the image at LBA 32 behind a 64 KiB table-of-content emulation.
+    ``-stdio_sync off``: by default xorriso fsyncs the output file every 16 MiB and waits
+    on the disk each time (115 times for 1.8 GB; xorriso alone on that tree, medians of
+    3: 7.5 s wall and 2.6 s system time with, 4.3 s and 1.7 s without). master_iso
+    fsyncs the image once, overlapping the final read. The bytes are the same either way
+    (tests/master/test_iso.py compares them).
     """
     check_volume_label(plan.volume_label)
     lay = plan.layout
@@ -133,6 +138,7 @@ def xorriso_argv(plan: MasterPlan, *, outdev: Path) -> list[str]:
         "-no_rc",
         "-abort_on", "FAILURE",
         "-report_about", "WARNING",
+        "-stdio_sync", "off",
     ]
     if plan.base_is_iso:
         # Boot records of the base are replaced by ours below.
