@@ -169,11 +169,15 @@ class BlockSums:
         view = memoryview(data)
         start, end = self._offset, self._offset + len(view)
         lo, hi = max(start, self._masked.start), min(end, self._masked.stop)
-        if lo < hi:  # once per image: a copy of one read, the field blanked
+        if lo < hi:  # once per image: the field's bytes kept, spaces summed instead
             self.masked_bytes += view[lo - start : hi - start]
-            copy = bytearray(view)
-            copy[lo - start : hi - start] = b" " * (hi - lo)
-            view = memoryview(copy)
+            self._feed(view[: lo - start])
+            self._feed(memoryview(b" " * (hi - lo)))
+            self._feed(view[hi - start :])
+        else:
+            self._feed(view)
+
+    def _feed(self, view: memoryview) -> None:
         while len(view):
             take = min(len(view), self._block - self._offset % self._block)
             self._crc = zlib.crc32(view[:take], self._crc)
