@@ -239,8 +239,12 @@ def spawn(
     stderr: Path | None = None,
     cwd: Path | None = None,
     grace: float = 5.0,
+    nice: int = 0,
 ) -> Iterator[Child]:
     """Start a long-running program; yield it; stop it on leaving the block.
+
+    ``nice`` > 0 lowers the program's priority below ours (its threads, started after,
+    inherit it), for a producer that must not take the CPU from the consumer following it.
 
     stdin is closed and stdout discarded (or, with ``stderr`` a file, both go there);
     with ``stderr=None`` its lines are kept (``Child.stderr_tail``) and logged under
@@ -271,7 +275,25 @@ def spawn(
     except FileNotFoundError as exc:
         name = Path(argv[0]).name
         raise ToolMissing(name, TOOL_PACKAGES.get(name, name)) from exc
+    if nice:
+        _lower_priority(child.proc.pid, nice)
     try:
         yield child
     finally:
         child.stop(grace=grace)
+
+
+def _lower_priority(pid: int, nice: int) -> None:
+    """Raise the nice value of a child just started. Linux keeps it per thread and a new
+    thread inherits its creator's: the child's main thread is reniced before it gets to
+    start others (programs start threads after reading their arguments), and any thread
+    already there is reniced too."""
+    try:
+        tasks = [int(t.name) for t in Path(f"/proc/{pid}/task").iterdir()]
+    except OSError:
+        tasks = [pid]
+    for task in tasks:
+        try:
+            os.setpriority(os.PRIO_PROCESS, task, nice)
+        except (ProcessLookupError, PermissionError):
+            pass  # gone already; or not ours to renice: it only costs speed

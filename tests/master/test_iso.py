@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -353,3 +354,23 @@ def test_bytes_changed_after_they_were_hashed_are_refused(
     _damage_before_the_final_read(monkeypatch, damage)
     with pytest.raises(BuildError, match=message):
         iso.master_iso(_plan(big_tree, media["overlay"]), dest=tmp_path / "x.iso")
+
+
+def test_xorriso_yields_the_cpu_to_the_md5_following_it(
+    media: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The MD5 is the critical path: xorriso runs reniced below it (the threads it starts
+    inherit that: tests/test_run.py)."""
+    seen: list[int] = []
+    real_spawn = iso.run.spawn
+
+    @contextlib.contextmanager
+    def spawn(argv: list[str], **kwargs: Any) -> Iterator[iso.run.Child]:
+        with real_spawn(argv, **kwargs) as child:
+            seen.append(os.getpriority(os.PRIO_PROCESS, child.proc.pid))
+            yield child
+
+    monkeypatch.setattr(iso.run, "spawn", spawn)
+    iso.master_iso(_plan(media["tree"], media["overlay"]), dest=tmp_path / "x.iso")
+    assert iso.XORRISO_NICE > 0
+    assert seen == [min(os.getpriority(os.PRIO_PROCESS, 0) + iso.XORRISO_NICE, 19)]
