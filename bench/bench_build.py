@@ -95,8 +95,8 @@ def parse_size(text: str) -> int:
 
 
 def make_tree(root: Path, *, size: int) -> Path:
-    """The sample base's tree (hard links) plus filler under Packages/filler/ up to
-    ``size`` bytes in all (reused when built before for the same size)."""
+    """The sample base's tree (hard links) plus package-sized filler files (not packages)
+    under Packages/filler/, ``size`` bytes in all (reused when made before for that size)."""
     from buildiso.sample.base import build_sample_base
 
     sample = build_sample_base(paths.DEFAULT_SAMPLE_BASE)
@@ -105,7 +105,7 @@ def make_tree(root: Path, *, size: int) -> Path:
         [str(sample.gateway_rpms), str(sample.gpg_public_key), sample.key_id]
     )
     stamp = root / ".bench-stamp"
-    wanted = json.dumps({"size": size, "version": 2, "sample": str(sample.tree)})
+    wanted = json.dumps({"size": size, "version": 3, "sample": str(sample.tree)})
     tree = root / "tree"
     if not (stamp.is_file() and stamp.read_text() == wanted):
         import random
@@ -121,7 +121,9 @@ def make_tree(root: Path, *, size: int) -> Path:
         while left > 4096:
             # Package sizes are skewed: many small, a few large (lognormal).
             want = max(4096, min(left, int(rng.lognormvariate(0, 1.0) * FILLER_MEAN / 1.65)))
-            with (filler / f"pkg{i:05d}-1.0-1.el6.x86_64.rpm").open("wb") as f:
+            # Not named *.rpm: the build checks every package on its base by rpm's own
+            # digests, and filler is no package.
+            with (filler / f"pkg{i:05d}.filler").open("wb") as f:
                 f.write(i.to_bytes(8, "big"))
                 rest = want - 8
                 while rest > 0:
