@@ -243,7 +243,7 @@ def spawn(
 ) -> Iterator[Child]:
     """Start a long-running program; yield it; stop it on leaving the block.
 
-    ``nice`` > 0 lowers the program's priority below ours (its threads, started after,
+    ``nice`` > 0 lowers the program's priority that much below ours (the threads it starts
     inherit it), for a producer that must not take the CPU from the consumer following it.
 
     stdin is closed and stdout discarded (or, with ``stderr`` a file, both go there);
@@ -284,16 +284,17 @@ def spawn(
 
 
 def _lower_priority(pid: int, nice: int) -> None:
-    """Raise the nice value of a child just started. Linux keeps it per thread and a new
-    thread inherits its creator's: the child's main thread is reniced before it gets to
-    start others (programs start threads after reading their arguments), and any thread
-    already there is reniced too."""
+    """Give a child just started ``nice`` more than our own nice value. Linux keeps it per
+    thread and a new thread inherits its creator's: the child's main thread is reniced
+    before it gets to start others (programs start threads after reading their
+    arguments), and any thread already there is reniced too."""
+    value = min(os.getpriority(os.PRIO_PROCESS, 0) + nice, 19)
     try:
         tasks = [int(t.name) for t in Path(f"/proc/{pid}/task").iterdir()]
     except OSError:
         tasks = [pid]
     for task in tasks:
         try:
-            os.setpriority(os.PRIO_PROCESS, task, nice)
+            os.setpriority(os.PRIO_PROCESS, task, value)
         except (ProcessLookupError, PermissionError):
             pass  # gone already; or not ours to renice: it only costs speed

@@ -298,7 +298,7 @@ def _implant_and_hash(
         write_implant(out_fd, implant)
         synced: list[BaseException] = []
         started = time.monotonic()
-        took = {}
+        took: dict[str, float] = {}
 
         def sync() -> None:
             try:
