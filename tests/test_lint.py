@@ -136,3 +136,14 @@ def test_every_stage_package_says_what_comes_in_and_goes_out() -> None:
     for stage in ("render", "compose", "master", "boottest"):
         doc = ast.get_docstring(ast.parse((ROOT / "buildiso" / stage / "__init__.py").read_text()))
         assert doc and "In:" in doc and "Out:" in doc, stage
+
+
+def test_vm_tests_import() -> None:
+    """Every VM test module imports: a module moved or renamed in buildiso/ breaks them
+    at collection, long before a VM boots, and ``pytest -m 'not vm'`` would not notice."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
+         "vm-tests"],
+        cwd=ROOT, capture_output=True, text=True,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
