@@ -415,9 +415,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         cli.main(args=args, prog_name="buildiso", standalone_mode=False)
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
-    except click.Abort:
-        click.echo("buildiso: interrupted", err=True)
-        return 130
+    except click.Abort as exc:  # click's word for KeyboardInterrupt: Ctrl-C, SIGTERM, SIGHUP
+        return _interrupted(exc.__cause__ or exc)
     except click.ClickException as exc:
         exc.show()
         return 2
@@ -431,10 +430,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         click.echo(f"buildiso: error: {exc}", err=True)
         return exc.exit_code
-    except KeyboardInterrupt:
-        click.echo("buildiso: interrupted; partial outputs were removed", err=True)
-        return 130
+    except KeyboardInterrupt as exc:
+        return _interrupted(exc)
     return 0
+
+
+def _interrupted(exc: BaseException) -> int:
+    """Ctrl-C, or SIGTERM/SIGHUP (``interrupts.Terminated``): 128 + the signal's number."""
+    from buildiso import interrupts
+
+    signum = interrupts.signal_of(exc)
+    click.echo(f"buildiso: interrupted ({signum.name}); partial outputs were removed", err=True)
+    return interrupts.exit_code(exc)
 
 
 def entry_point() -> None:

@@ -1,13 +1,23 @@
-"""Output folders (``--out``): checked before any work, created only when needed, and
-removed again when a build that created one fails (no empty folder left behind).
+"""Output folders (``--out``): checked before any work, created only when needed,
+removed again when a build that created one fails (no empty folder left behind), and
+locked while a verb writes into them.
 
 Every way an output path can be wrong — a file, a path under a file, ``/dev/null``,
 ``/proc/x``, a read-only file system, no permission — is one InputError naming the path.
+
+``locked``: one writer per output folder (``boot-test --artifacts``, ``report --out``). The
+lock is an ``flock`` on the folder itself, so no lock file is left behind and a killed
+writer's lock goes with it. A second writer is refused at once in one line (exit 2)
+rather than made to wait: two runs into one folder is a mistake (the second would replace
+the first's results), and a boot test runs for many minutes. A verb that replaces the
+folder by a new one (``report``) locks the new one too before renaming it into place
+(``Lock.also``), so no one slips in between.
 """
 
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -78,3 +88,58 @@ def removed_if_left_empty(path: Path) -> Iterator[None]:
             except OSError:
                 break  # not empty, or gone: leave it
         raise
+
+
+class Lock:
+    """The locks one writer holds (see ``locked``)."""
+
+    def __init__(self, *, option: str, verb: str) -> None:
+        self.option = option
+        self.verb = verb
+        self._fds: list[int] = []
+
+    def take(self, path: Path) -> None:
+        """Lock ``path`` (an existing folder) or refuse: another writer holds it."""
+        for _attempt in range(20):
+            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                raise InputError(
+                    f"{self.option} {path}: another buildiso {self.verb} is writing into it",
+                    hint=f"wait until it ends, or give {self.option} another folder",
+                ) from None
+            try:
+                same = os.path.samestat(os.fstat(fd), os.stat(path))
+            except FileNotFoundError:
+                same = False
+            if same:
+                self._fds.append(fd)
+                return
+            # replaced meanwhile (by the writer that just let go): lock the new one
+            os.close(fd)
+            make(path, option=self.option)
+        raise _refuse(path, "replaced over and over while being locked", option=self.option)
+
+    def also(self, path: Path) -> None:
+        """Lock a folder about to take the locked one's place (nobody else knows it yet)."""
+        self.take(path)
+
+    def release(self) -> None:
+        for fd in self._fds:
+            os.close(fd)  # closing drops the flock
+        self._fds.clear()
+
+
+@contextmanager
+def locked(path: Path, *, option: str, verb: str) -> Iterator[Lock]:
+    """``path`` created if needed (``make``) and locked for this process until the block
+    ends; InputError (exit 2) when another writer holds it."""
+    make(path, option=option)
+    lock = Lock(option=option, verb=verb)
+    try:
+        lock.take(path)
+        yield lock
+    finally:
+        lock.release()
