@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from buildiso import __version__, config, paths, secretenv
+from buildiso import __version__, config, interrupts, paths, secretenv
 from buildiso.config import (
     Accel,
     EfiFlavour,
@@ -408,15 +408,20 @@ def report(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; return the exit code (0 ok, 1 failed build, 2 bad input)."""
+    """Run the CLI; return the exit code (0 ok, 1 failed build, 2 bad input, 128 + N when
+    signal N stopped it: every verb handles SIGTERM and SIGHUP as Ctrl-C)."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     try:
-        cli.main(args=args, prog_name="buildiso", standalone_mode=False)
+        with interrupts.terminate_as_interrupt():
+            cli.main(args=args, prog_name="buildiso", standalone_mode=False)
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
-    except click.Abort as exc:  # click's word for KeyboardInterrupt: Ctrl-C, SIGTERM, SIGHUP
-        return _interrupted(exc.__cause__ or exc)
+    except (click.Abort, KeyboardInterrupt) as exc:  # click says Abort for KeyboardInterrupt
+        cause = exc.__cause__ if isinstance(exc, click.Abort) and exc.__cause__ else exc
+        name = interrupts.signal_of(cause).name
+        click.echo(f"buildiso: interrupted ({name}); partial outputs were removed", err=True)
+        return interrupts.exit_code(cause)
     except click.ClickException as exc:
         exc.show()
         return 2
@@ -430,18 +435,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         click.echo(f"buildiso: error: {exc}", err=True)
         return exc.exit_code
-    except KeyboardInterrupt as exc:
-        return _interrupted(exc)
     return 0
-
-
-def _interrupted(exc: BaseException) -> int:
-    """Ctrl-C, or SIGTERM/SIGHUP (``interrupts.Terminated``): 128 + the signal's number."""
-    from buildiso import interrupts
-
-    signum = interrupts.signal_of(exc)
-    click.echo(f"buildiso: interrupted ({signum.name}); partial outputs were removed", err=True)
-    return interrupts.exit_code(exc)
 
 
 def entry_point() -> None:

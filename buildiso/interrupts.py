@@ -16,11 +16,14 @@ handler in the main thread anyway, inside the block.
 
 from __future__ import annotations
 
+import logging
 import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
+
+log = logging.getLogger(__name__)
 
 TERMINATING = (signal.SIGTERM, signal.SIGHUP)  # handled as Ctrl-C (SIGINT) is
 
@@ -62,9 +65,10 @@ def terminate_as_interrupt() -> Iterator[None]:
 
 
 @contextmanager
-def signals_held() -> Iterator[None]:
+def signals_held(*, deliver: bool = True) -> Iterator[None]:
     """Ctrl-C, SIGTERM and SIGHUP are held (not lost) until the block ends, then the first
-    is delivered again, to this thread, with the handlers of before."""
+    is delivered again, to this thread, with the handlers of before. ``deliver=False``:
+    they are only noted (the block is already the clean-up of an interrupt)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -72,6 +76,8 @@ def signals_held() -> Iterator[None]:
 
     def hold(signum: int, frame: FrameType | None) -> None:
         pending.append(signum)
+        if not deliver:
+            log.warning("%s: already stopping", signal.Signals(signum).name)
 
     held = (signal.SIGINT, *TERMINATING)
     previous = {signum: signal.signal(signum, hold) for signum in held}
@@ -80,5 +86,5 @@ def signals_held() -> Iterator[None]:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-        if pending:
+        if pending and deliver:
             signal.raise_signal(pending[0])

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from buildiso.errors import InputError
 
-_HINT = "give --out a folder (new or existing) on a writable file system"
+_HINT = "give {option} a folder (new or existing) on a writable file system"
 
 
 def _nearest_existing(path: Path) -> Path:
@@ -36,7 +36,7 @@ def _nearest_existing(path: Path) -> Path:
 
 
 def _refuse(path: Path, why: str, *, option: str) -> InputError:
-    return InputError(f"{option} {path}: {why}", hint=_HINT)
+    return InputError(f"{option} {path}: {why}", hint=_HINT.format(option=option))
 
 
 def check(path: Path, *, option: str = "--out") -> None:
@@ -48,13 +48,33 @@ def check(path: Path, *, option: str = "--out") -> None:
     if existing != path and not existing.is_dir():
         raise _refuse(path, f"{existing} is not a folder", option=option)
     try:
-        readonly = os.statvfs(existing).f_flag & os.ST_RDONLY
+        fs = os.statvfs(existing)
     except OSError as exc:
         raise _refuse(path, f"cannot look at {existing} ({exc.strerror})", option=option) from None
-    if readonly:
+    if fs.f_flag & os.ST_RDONLY:
         raise _refuse(path, f"{existing} is on a read-only file system", option=option)
+    if fs.f_blocks == 0:  # proc, sysfs, cgroup: the kernel's views, no room for files
+        raise _refuse(path, f"{existing} is on a file system that stores no files",
+                      option=option)  # fmt: skip
     if not os.access(existing, os.W_OK | os.X_OK):
         raise _refuse(path, f"no permission to write into {existing}", option=option)
+
+
+def check_file(path: Path, *, option: str) -> None:
+    """Refuse an output file that cannot be one (its folder as ``check``; the file itself,
+    if there, a regular file and no link), creating nothing."""
+    full = Path(os.path.abspath(path))
+    if full.is_symlink():
+        raise InputError(f"{option} {path}: a symbolic link; buildiso writes no file through "
+                         "a link", hint="give the real path")  # fmt: skip
+    if full.exists() and not full.is_file():
+        what = "a folder" if full.is_dir() else "not a regular file"
+        raise InputError(f"{option} {path}: {what}", hint=f"give {option} a file name to write")
+    try:
+        check(full.parent, option=option)
+    except InputError as exc:
+        raise InputError(f"{option} {path}: {exc.message.removeprefix(f'{option} ')}",
+                         hint=f"give {option} a file in a writable folder") from None
 
 
 def make(path: Path, *, option: str = "--out") -> bool:

@@ -97,6 +97,8 @@ def _build_info(manifest: Path | None, previous: Path | None) -> BuildInfo:
 
 
 def _check_out(out: Path) -> None:
+    if out.is_symlink():  # replaced by a new folder: the link would be dropped
+        raise InputError(f"--out {out}: a symbolic link", hint="give the folder itself")
     if out.exists() and not out.is_dir():
         raise InputError(f"{out}: exists and is not a folder", hint="give a folder for --out")
     if out.is_dir() and any(out.iterdir()) and not (out / MARKER).exists():
