@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from buildiso import __version__, config, paths, secretenv
+from buildiso import __version__, config, interrupts, paths, secretenv
 from buildiso.config import (
     Accel,
     EfiFlavour,
@@ -408,16 +408,20 @@ def report(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; return the exit code (0 ok, 1 failed build, 2 bad input)."""
+    """Run the CLI; return the exit code (0 ok, 1 failed build, 2 bad input, 128 + N when
+    signal N stopped it: every verb handles SIGTERM and SIGHUP as Ctrl-C)."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     try:
-        cli.main(args=args, prog_name="buildiso", standalone_mode=False)
+        with interrupts.terminate_as_interrupt():
+            cli.main(args=args, prog_name="buildiso", standalone_mode=False)
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
-    except click.Abort:
-        click.echo("buildiso: interrupted", err=True)
-        return 130
+    except (click.Abort, KeyboardInterrupt) as exc:  # click says Abort for KeyboardInterrupt
+        cause = exc.__cause__ if isinstance(exc, click.Abort) and exc.__cause__ else exc
+        name = interrupts.signal_of(cause).name
+        click.echo(f"buildiso: interrupted ({name}); partial outputs were removed", err=True)
+        return interrupts.exit_code(cause)
     except click.ClickException as exc:
         exc.show()
         return 2
@@ -431,9 +435,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         click.echo(f"buildiso: error: {exc}", err=True)
         return exc.exit_code
-    except KeyboardInterrupt:
-        click.echo("buildiso: interrupted; partial outputs were removed", err=True)
-        return 130
     return 0
 
 

@@ -255,7 +255,9 @@ def spawn(
     log.debug("starting: %s%s", shlex.join(argv), f"  (in {cwd})" if cwd else "")
     try:
         if stderr is not None:
-            with stderr.open("wb") as sink:
+            # never through a link planted at the log's name (O_NOFOLLOW)
+            flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
+            with open(os.open(stderr, flags, 0o644), "wb") as sink:
                 proc = subprocess.Popen(
                     argv, cwd=cwd, env=child_env(env), stdin=subprocess.DEVNULL,
                     stdout=sink, stderr=sink,

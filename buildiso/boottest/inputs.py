@@ -15,6 +15,7 @@ import logging
 import re
 import secrets
 import shutil
+import stat
 import string
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
@@ -37,7 +38,7 @@ from buildiso.boottest.steps import (
     STICK,
     Need,
 )
-from buildiso.boundedjson import Fields, load_json
+from buildiso.boundedjson import Fields, parse_json, read_bytes
 from buildiso.config import Firmware, Media, Variant
 from buildiso.errors import InputError
 from buildiso.log import step
@@ -255,11 +256,22 @@ def install_set_beside(iso: Path) -> frozenset[str] | None:
     """The install set (``N-V-R.A``, as ``rpm -qa`` prints it) of the manifest beside
     ``iso``, or None when the ISO has no manifest (not built by buildiso)."""
     path = iso.with_name(f"{iso.stem}.manifest.json")
-    if not path.is_file():
-        return None
     hint = "rebuild the ISO (buildiso build), or remove the damaged manifest beside it"
+    try:
+        mode = path.lstat().st_mode
+    except FileNotFoundError:
+        return None
+    if stat.S_ISLNK(mode):  # not named by the user: not followed
+        raise InputError(f"{path}: a symbolic link, not followed", hint="put the manifest "
+                         "itself beside the ISO (or remove the link)")  # fmt: skip
+    if not stat.S_ISREG(mode):
+        raise InputError(f"{path}: not a regular file", hint=hint)
+    try:
+        raw = read_bytes(path, max_bytes=MAX_MANIFEST_BYTES)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror})", hint=hint) from None
     f = Fields(str(path), hint=hint)
-    data = f.table(load_json(path, max_bytes=MAX_MANIFEST_BYTES, hint=hint), "(top)")
+    data = f.table(parse_json(raw, source=str(path), hint=hint), "(top)")
 
     def entry(item: object, key: str) -> str:
         e = f.table(item, key)

@@ -30,6 +30,7 @@ from buildiso.boottest.qemu import FIRMWARE_LOG, VmSpec
 from buildiso.boottest.results import Check
 from buildiso.boottest.scenario import Cell
 from buildiso.boottest.screendump import Screenshot
+from buildiso.boottest.seriallog import read_tail
 from buildiso.config import Accel
 
 if TYPE_CHECKING:
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 POLL_S = 0.2
+FIRMWARE_TAIL = 4 * 2**20  # what is read of the firmware log: SeaBIOS writes a few KiB
 
 
 class MachineFactory(Protocol):
@@ -205,7 +207,7 @@ class Session:
         # SeaBIOS logs to the debug console (port 0x402); OVMF prints BdsDxe lines on ttyS0.
         guest = self.running()
         try:
-            return (guest.console.path.parent / FIRMWARE_LOG).read_text(errors="replace")
+            return read_tail(guest.console.path.parent / FIRMWARE_LOG, max_bytes=FIRMWARE_TAIL)
         except OSError:
             return ""
 
