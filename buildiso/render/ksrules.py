@@ -18,7 +18,9 @@ thing missing from the whole file is pointed at the place it belongs and said to
   from ``openssl rand`` or ``/dev/urandom`` is no plain text); no ``user`` that is root or a
   system account (the profile's admin-user rule, ``profilerules.admin_user_problem``);
 - the gateway repository (``cs-repo``) configured;
-- ``%include`` only of a file a ``%pre`` writes, under /tmp or on the install media.
+- ``%include`` only of a file a ``%pre`` writes, under /tmp or on the install media;
+- no ``firewall --telnet``: RHEL 6 turns it into a service its lokkit refuses, so the
+  install gets no firewall rules at all (docs/anaconda13-firewall.md).
 """
 
 from __future__ import annotations
@@ -419,6 +421,21 @@ def ending_rules(ks: _Kickstart) -> Found:
         )
 
 
+def firewall_rules(ks: _Kickstart) -> Found:
+    """The last firewall line wins; with --telnet and the firewall on, no rules at all."""
+    lines = [c for c in ks.reading.commands if c.name == "firewall"]
+    read = CommandChecker().read(list(lines[-1].words)) if lines else None
+    states = [o for o, _ in read.options if o.startswith(("--enable", "--disable"))] if read else []
+    if read is not None and read.has("--telnet") and not states[-1:] == ["--disable"]:
+        yield (
+            lines[-1].line,
+            "firewall --telnet: RHEL 6's parser turns it into the service telnet, which RHEL "
+            "6's lokkit refuses, so the install writes no firewall rules at all (every port "
+            "stays closed, the product's too) and its SELinux setting is not applied either; "
+            "drop it (open 23/tcp with --port=23:tcp if telnet is really wanted)",
+        )
+
+
 def product_problems(reading: Reading, text: str, profile: Profile) -> list[tuple[int, str]]:
     """Every product-rule problem of a kickstart RHEL 6 read as ``reading``: (line, message)."""
     ks = _kickstart(reading, text)
@@ -434,6 +451,7 @@ def product_problems(reading: Reading, text: str, profile: Profile) -> list[tupl
         script_password_rules(ks),
         user_rules(ks),
         ending_rules(ks),
+        firewall_rules(ks),
     ):
         found.extend(rules)
     return found
