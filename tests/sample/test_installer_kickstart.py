@@ -228,3 +228,10 @@ def test_packages_nocore_is_kept_off_pykickstart_3(tmp_path: Path) -> None:
                               first_pass=False)  # fmt: skip
     assert handler.packages.sample_nocore is True
     assert handler.packages.packageList == ["bash"]
+
+
+def test_a_kickstart_over_1_mib_is_not_read(tmp_path: Path) -> None:
+    path = _ks(tmp_path, "#" * (kickstart.MAX_KICKSTART_BYTES + 1) + "\n")
+    with pytest.raises(InstallFailed) as info:
+        kickstart.parse(path, first_pass=True)
+    assert info.value.klass == "kickstart" and "over 1024 KiB: not a kickstart" in info.value.reason

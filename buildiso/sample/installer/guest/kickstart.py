@@ -61,8 +61,17 @@ class Rhel6Error:
         return f"line {self.line}" + (f" of {self.file}" if self.file else "")
 
 
-def _text(path: Path) -> str:
-    return path.read_text(encoding="utf-8", errors="replace")
+MAX_KICKSTART_BYTES = 1024 * 1024  # as validate: a kickstart is a few KB
+
+
+def read_text(path: Path) -> str:
+    """A kickstart (or a file it includes), at most ``MAX_KICKSTART_BYTES``."""
+    with path.open("rb") as handle:
+        data = handle.read(MAX_KICKSTART_BYTES + 1)
+    if len(data) > MAX_KICKSTART_BYTES:
+        raise InstallFailed("kickstart", f"{path}: over {MAX_KICKSTART_BYTES // 1024} KiB: not "
+                            "a kickstart")  # fmt: skip
+    return data.decode("utf-8", errors="replace")
 
 
 def rhel6_errors(path: Path, *, full: bool = False) -> tuple[list[Rhel6Error], list[int]]:
@@ -72,7 +81,7 @@ def rhel6_errors(path: Path, *, full: bool = False) -> tuple[list[Rhel6Error], l
     parse after %pre, where a missing %include file stops anaconda (``anaconda``'s
     "Could not open kickstart file or included file")."""
     try:
-        reading = read_kickstart(_text(path))
+        reading = read_kickstart(read_text(path))
     except OSError:
         return [], []
     found = [(f.line, 0, Rhel6Error(f.line, f.message)) for f in reading.findings
@@ -86,7 +95,7 @@ def rhel6_errors(path: Path, *, full: bool = False) -> tuple[list[Rhel6Error], l
                 f"cannot open the %include file {include.path}"))))  # fmt: skip
         if include.section is not None or not target.is_file():
             continue
-        inner = read_kickstart(_text(target)).findings
+        inner = read_kickstart(read_text(target)).findings
         found += [(include.line, f.line, Rhel6Error(f.line, f.message, str(target)))
                   for f in inner if not f.warning]  # fmt: skip
     open_ends = [s.line for s in reading.sections if s.end == "eof"]
@@ -314,7 +323,7 @@ def _rhel6_findings(path: Path, errors: list[Rhel6Error]) -> list[Finding]:
     found = []
     for error in errors:
         try:
-            lines = _text(Path(error.file) if error.file else path).split("\n")
+            lines = read_text(Path(error.file) if error.file else path).split("\n")
             words = lines[error.line - 1].split()
         except (OSError, IndexError):
             words = []

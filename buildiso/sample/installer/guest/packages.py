@@ -23,6 +23,7 @@ from buildiso.compose.kspackages import parse_packages
 from buildiso.compose.repo import GATEWAY_REPO_DIR, RepoPackage, load_media
 from buildiso.errors import InputError
 
+from . import kickstart
 from .errors import InstallFailed
 from .kstable import unsupported
 
@@ -98,8 +99,9 @@ def resolve(ks_text: str, *, media_tree: Path, repos: list[Any]) -> list[Chosen]
 
 
 def _included(name: str) -> str | None:
+    """The package list an %include inside %packages names (None: no such file)."""
     path = Path(name)
-    return path.read_text(encoding="utf-8", errors="replace") if path.is_file() else None
+    return kickstart.read_text(path) if path.is_file() else None
 
 
 def repo_costs(repos: list[Any], roots: dict[str, Path]) -> dict[str, int]:
