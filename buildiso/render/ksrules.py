@@ -59,6 +59,10 @@ _EXPANSION = re.compile(r"[$`]")
 _VARIABLE = re.compile(r"\$\{?([A-Za-z_]\w*)")
 
 Found = Iterator[tuple[int, str]]
+_TELNET = ("firewall --telnet: RHEL 6's parser turns it into the service telnet, which RHEL 6's "
+           "lokkit refuses, so the install writes no firewall rules at all (every port stays "
+           "closed, the product's too) and its SELinux setting is not applied either; drop it "
+           "(open 23/tcp with --port=23:tcp if telnet is really wanted)")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -384,25 +388,15 @@ def ending_rules(ks: _Kickstart) -> Found:
             f"'{command.name}': the installation guide's install ends with an automatic reboot",
         )
     if ks.complete and not stops and not any(c.name == "reboot" for c in commands):
-        yield (
-            ks.last_command_line(),
-            (
-                "no 'reboot' command anywhere in the file: the install must end with an automatic "
-                "reboot"
-            ),
-        )
+        yield ks.last_command_line(), ("no 'reboot' command anywhere in the file: the install "
+                                       "must end with an automatic reboot")  # fmt: skip
     repos = [c for c in commands if c.name == "repo"]
     if any("/cs-repo" in c.text for c in repos) or not ks.complete:
         return
     method = next((c for c in commands if c.name in _METHODS), None)
     if repos:
-        yield (
-            repos[0].line,
-            (
-                "no repo --baseurl=.../cs-repo among the repo lines: the gateway packages are not "
-                "reachable"
-            ),
-        )
+        yield repos[0].line, ("no repo --baseurl=.../cs-repo among the repo lines: the gateway "
+                              "packages are not reachable")  # fmt: skip
     elif method is not None:
         yield (
             method.line,
@@ -423,17 +417,11 @@ def ending_rules(ks: _Kickstart) -> Found:
 
 def firewall_rules(ks: _Kickstart) -> Found:
     """The last firewall line wins; with --telnet and the firewall on, no rules at all."""
-    lines = [c for c in ks.reading.commands if c.name == "firewall"]
-    read = CommandChecker().read(list(lines[-1].words)) if lines else None
-    states = [o for o, _ in read.options if o.startswith(("--enable", "--disable"))] if read else []
-    if read is not None and read.has("--telnet") and not states[-1:] == ["--disable"]:
-        yield (
-            lines[-1].line,
-            "firewall --telnet: RHEL 6's parser turns it into the service telnet, which RHEL "
-            "6's lokkit refuses, so the install writes no firewall rules at all (every port "
-            "stays closed, the product's too) and its SELinux setting is not applied either; "
-            "drop it (open 23/tcp with --port=23:tcp if telnet is really wanted)",
-        )
+    last = ([None] + [c for c in ks.reading.commands if c.name == "firewall"])[-1]
+    read = CommandChecker().read(list(last.words)) if last else None
+    on = [o for o, _ in read.options if o.startswith(("--enable", "--disable"))] if read else []
+    if last and read and read.has("--telnet") and on[-1:] != ["--disable"]:
+        yield last.line, _TELNET
 
 
 def product_problems(reading: Reading, text: str, profile: Profile) -> list[tuple[int, str]]:
