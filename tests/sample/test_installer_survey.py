@@ -51,10 +51,10 @@ def _outcome(findings: list[Finding]) -> dict[str, object]:
 def _survey_data() -> dict[str, object]:
     return {
         "what": "kstable.survey of each corpus kickstart: per line the sample installer's "
-        "verdict, and the outcome (where an install would stop: the first refused or failing "
-        "finding of the sample, else the first of RHEL 6's parser; none: carried out whole as "
-        "far as the file decides). Regenerate: BUILDISO_UPDATE_GOLDEN=1 .venv/bin/pytest "
-        "tests/sample/test_installer_survey.py",
+        "verdict, and the outcome (survey.first_stop: where an install would stop, the first "
+        "pass's first refusal or failure, else RHEL 6's parser's first error, else the first "
+        "refused value; none: carried out whole as far as the file decides). Regenerate: "
+        "BUILDISO_UPDATE_GOLDEN=1 .venv/bin/pytest tests/sample/test_installer_survey.py",
         "files": {
             name: {"outcome": _outcome(found), "findings": [_entry(f) for f in found]}
             for name, found in SURVEYS.items()

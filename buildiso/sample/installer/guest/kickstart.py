@@ -328,7 +328,8 @@ def _rhel6_findings(path: Path, errors: list[Rhel6Error]) -> list[Finding]:
         except (OSError, IndexError):
             words = []
         found.append(Finding(error.line, words[0] if words else "(line)", "", kstable.Rule(
-            kstable.Verdict.FAILS, f"{RHEL6_NOTE}{error.message}"), error.file))  # fmt: skip
+            kstable.Verdict.FAILS, f"{RHEL6_NOTE}{error.message}"), error.file,
+            phase="rhel6"))  # fmt: skip
     return found
 
 

@@ -370,6 +370,9 @@ class Finding:
     option: str  # "" for the command (or section) itself
     rule: Rule
     file: str = ""  # an %include'd file; "" for the kickstart itself
+    # when an install meets it: "parse" (the first pass, before %pre), "rhel6" (RHEL 6's
+    # parser, the full pass), "check" (the checks on values before anything is written)
+    phase: str = "parse"
 
     @property
     def where(self) -> str:

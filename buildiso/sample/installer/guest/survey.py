@@ -47,7 +47,8 @@ def _refusal(check: Callable[[], object]) -> list[Finding]:
         if exc.klass == UNSUPPORTED and match:
             command, _, option = match["words"].partition(" ")
             return [Finding(int(match["line"]), command, option,
-                            kstable.Rule(Verdict.REFUSED, match["why"]), match["file"] or "")]
+                            kstable.Rule(Verdict.REFUSED, match["why"]), match["file"] or "",
+                            phase="check")]  # fmt: skip
     return []
 
 
@@ -78,9 +79,12 @@ def survey(path: Path) -> list[Finding]:
 
 def first_stop(findings: list[Finding]) -> Finding | None:
     """Where an install of the surveyed kickstart stops: the first refused or failing
-    finding of the table, the sample's parser or a value in file order (the first pass, before
-    %pre, already stops there), else the first of RHEL 6's parser (the full pass, after
-    %pre); None: carried out whole, as far as the file decides."""
+    finding of the first pass (the table, the sample's parser: before %pre), else of RHEL 6's
+    parser (the full pass), else of the checks on values; None: carried out whole, as far as
+    the file decides."""
     stops = [f for f in findings if f.rule.verdict in (Verdict.REFUSED, Verdict.FAILS)]
-    own = [f for f in stops if not f.rule.note.startswith(kickstart.RHEL6_NOTE)]
-    return own[0] if own else stops[0] if stops else None
+    for phase in ("parse", "rhel6", "check"):
+        first = next((f for f in stops if f.phase == phase), None)
+        if first is not None:
+            return first
+    return None
