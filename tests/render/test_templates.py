@@ -563,3 +563,17 @@ def test_no_firewall_ports_no_lokkit_and_no_empty_port_option() -> None:
     ks = render_kickstart(profile, password_hash=profile.admin_password_hash)
     assert "system-config-firewall-base" not in _packages_lines(ks)
     assert "\nfirewall --enabled\nselinux " in ks  # anaconda adds --service=ssh itself
+
+
+@pytest.mark.parametrize(("mode", "added"), [("enforcing", False), ("permissive", True),
+                                             ("disabled", True)])  # fmt: skip
+def test_a_selinux_mode_other_than_the_default_brings_lokkit(mode: str, added: bool) -> None:
+    """anaconda sets the mode with the installed system's lokkit (security.py); without it
+    the file stays selinux-policy's default, enforcing (docs/anaconda13-firewall.md)."""
+    profile = _profile()
+    profile = dataclasses.replace(
+        profile, firewall=dataclasses.replace(profile.firewall, ports=()),
+        system=dataclasses.replace(profile.system, selinux=mode))  # fmt: skip
+    ks = render_kickstart(profile, password_hash=profile.admin_password_hash)
+    assert ("system-config-firewall-base" in _packages_lines(ks)) is added
+    assert f"\nselinux --{mode}\n" in ks

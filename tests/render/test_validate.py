@@ -191,6 +191,32 @@ def test_rules_rhel6_exit_0_with_warnings_printed(
     assert info.value.message.endswith("kickstart check failed (1 rhel6-warning): 1 problem(s)")
 
 
+@pytest.mark.parametrize(
+    ("line", "product_problem"),
+    [("firewall --enabled --telnet --port=22:tcp", True), ("firewall --tel --ssh", True),
+     ("firewall --telnet --disabled", False), ("firewall --telnet\nfirewall --port=22:tcp", False)],
+)  # fmt: skip
+def test_firewall_telnet_leaves_every_port_closed(line: str, product_problem: bool) -> None:
+    """RHEL 6 accepts --telnet with a warning; the product rules say what it does: the
+    service telnet makes RHEL 6's lokkit refuse the whole firewall (the last line wins)."""
+    text = GOOD.read_text()
+    start = _starting(text, "firewall ")
+    lines = text.split("\n")
+    lines[start - 1] = line
+    text = "\n".join(lines)
+    rhel6 = _check(text, KsRules.RHEL6)
+    assert [p for p in rhel6 if "rhel6-syntax" in p] == []
+    assert f"ks.cfg:{start}: rhel6-warning: firewall --telnet is deprecated yet RHEL 6's " \
+           "parser still adds the service telnet (which RHEL 6's lokkit refuses)" in rhel6
+    product = [p for p in _check(text, KsRules.PRODUCT) if "telnet" in p]
+    assert product == ([f"ks.cfg:{start}: product-rule: firewall --telnet: RHEL 6's parser turns "
+                        "it into the service telnet, which RHEL 6's lokkit refuses, so the "
+                        "install writes no firewall rules at all (every port stays closed, the "
+                        "product's too) and its SELinux setting is not applied either; drop it "
+                        "(open 23/tcp with --port=23:tcp if telnet is really wanted)"]
+                       if product_problem else [])  # fmt: skip
+
+
 def test_rules_rhel6_exit_2_on_syntax_with_counts(tmp_path: Path) -> None:
     path = tmp_path / "ks.cfg"
     path.write_text(_broken(GOOD.read_text()))
