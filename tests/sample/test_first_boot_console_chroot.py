@@ -195,3 +195,23 @@ def test_its_policy_on_the_samples_python_gives_the_products_verdicts(root: Path
     differ = [(c, policy_failures(c), v) for c, v in zip(checked, verdicts, strict=True)
               if policy_failures(c) != v]  # fmt: skip
     assert differ == []
+
+
+def test_an_upgraded_gateway_does_not_ask_again(
+    sample_base: SampleBase, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A 4.8 gateway updated to 4.9 was set up under its old release: no First Boot
+    Console at its next login (cs-email-core's %post leaves the marker on a fresh install
+    only)."""
+    root = tmp_path_factory.mktemp("upgraded")
+    packages = sorted((sample_base.tree / "Packages").glob("*.rpm"))
+    kept = [p for p in packages if not p.name.startswith(tuple(f"{c}-" for c in CONFLICTING))]
+    old = sorted(sample_base.gateway_rpms.with_name("gateway-rpms-480").glob("*.rpm"))
+    # cs-email-repo-conf is the same in both releases: not updated
+    new = sorted(p for p in sample_base.gateway_rpms.glob("*.rpm") if "repo-conf" not in p.name)
+    rpm = ["rpm", "--root", str(root), "--dbpath", "/var/lib/rpm", "--nosignature"]
+    subprocess.run([*rpm, "-i", *map(str, kept + old)], check=True, capture_output=True)
+    assert not (root / PENDING).exists()
+    subprocess.run([*rpm, "-U", *map(str, new)], check=True, capture_output=True)
+    assert (root / "usr/sbin/cs-first-boot-console").is_file()
+    assert not (root / PENDING).exists()
