@@ -290,8 +290,10 @@ def diff(old: Path, new: Path) -> None:
               "release's ISO the gateway is installed from first.")  # fmt: skip
 @click.option("--from-profile", type=_EXISTING, help="upgrade: the profile --from was built "
               "from (default: the one in profiles/ whose iso_name is its file name).")  # fmt: skip
-@click.option("--password-file", type=_EXISTING, help="upgrade: the cs-admin password --from "
-              "was built with (or BUILDISO_CS_ADMIN_PASSWORD), to log in.")  # fmt: skip
+@click.option("--password-file", type=_EXISTING, help="The custom cs-admin password the ISO "
+              "whose admin logs in was built with (upgrade: --from's; first-login: the ISO's), "
+              "or BUILDISO_CS_ADMIN_PASSWORD (default: the installation guide's default "
+              "password).")  # fmt: skip
 @profile_option
 @variant_option
 def boot_test(
@@ -326,8 +328,9 @@ def boot_test(
       buildiso boot-test out/EMAIL_490_190.iso --matrix --junit out/boot-test.xml
       buildiso boot-test out/EMAIL_490_190.iso --matrix --shard 2/3 --artifacts out/shard2
       buildiso boot-test out/EMAIL_490_190.iso --scenario appendix-a
+      buildiso boot-test out/EMAIL_490_190.iso --scenario first-login
       buildiso boot-test out/EMAIL_490_190.iso --scenario upgrade \\
-          --from out/EMAIL_480_150.iso --password-file cs-admin-480.txt
+          --from out/EMAIL_480_150.iso
       buildiso boot-test out/EMAIL_490_190.iso --scenario my-check.toml
       buildiso boot-test --list-steps
     """

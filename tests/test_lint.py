@@ -62,13 +62,15 @@ def test_every_input_error_has_a_hint() -> None:
 # --- the design's promises (docs/design.md), checked on the code itself ------------------------
 
 GUEST = ROOT / "buildiso" / "sample" / "installer" / "guest"  # runs inside the VM: exempt
+SAMPLE_OS = ROOT / "buildiso" / "sample" / "sources"  # programs of the sample OS: exempt too
 MAX_MODULE_LINES = 450
 # Modules over the limit while being split (keep it short; each entry names its issue).
 _OVERSIZE_PENDING: set[str] = set()
 
 
 def _product_modules() -> list[Path]:
-    return [p for p in sorted((ROOT / "buildiso").rglob("*.py")) if GUEST not in p.parents]
+    return [p for p in sorted((ROOT / "buildiso").rglob("*.py"))
+            if GUEST not in p.parents and SAMPLE_OS not in p.parents]  # fmt: skip
 
 
 def test_only_run_py_starts_programs() -> None:

@@ -29,6 +29,8 @@ DATA = Path(__file__).parents[1] / "data"
 KS = DATA / "ks"
 CORPUS = DATA / "ks-corpus"
 GOOD = DATA / "golden" / "test" / "ks.cfg.expected"
+# A line of GOOD's gateway %post: the tests add script lines after it.
+POST_LINE = "# 4. The web UI keeps TLS 1.2 only (profile: tls10 = false).\n"
 PROFILE = load_profile(paths.DEFAULT_PROFILE, Variant.TEST)
 
 
@@ -254,8 +256,8 @@ def test_media_problems_labelled(tmp_path: Path) -> None:
 # --- RHEL 6's parser, through validate ----------------------------------------------------
 def test_wheel_here_document_is_script_text() -> None:
     text = GOOD.read_text().replace(
-        'echo "expired the cs-admin password"\n',
-        'echo "expired the cs-admin password"\ncat > /etc/sudoers.d/wheel <<EOF\n'
+        POST_LINE,
+        POST_LINE + "cat > /etc/sudoers.d/wheel <<EOF\n"
         "%wheel ALL=(ALL) ALL\n%admin ALL=(ALL) NOPASSWD: ALL\nEOF\n",
     )
     assert _check(text) == []
@@ -332,8 +334,8 @@ def test_partitions_and_packages_from_a_pre_written_include() -> None:
 )
 def test_script_password_rule(script: str, plain: bool) -> None:
     text = GOOD.read_text().replace(
-        'echo "expired the cs-admin password"\n',
-        f'echo "expired the cs-admin password"\n{script}\n',
+        POST_LINE,
+        f"{POST_LINE}{script}\n",
     )
     if script.startswith("PW="):
         text = text.replace(f"{script}\n", "PW=hunter2\necho $PW | passwd --stdin root\n")
@@ -441,8 +443,8 @@ def test_validate_command_exit_path() -> None:
 
 def test_plaintext_password_in_post_script(tmp_path: Path) -> None:
     text = GOOD.read_text().replace(
-        'echo "expired the cs-admin password"\n',
-        'echo "expired the cs-admin password"\necho secret | passwd --stdin cs-admin\n'
+        POST_LINE,
+        POST_LINE + "echo secret | passwd --stdin cs-admin\n"
         "echo cs-admin:$6$abc | chpasswd -e\n",
     )
     path = tmp_path / "ks.cfg"

@@ -15,6 +15,7 @@ import secrets
 import shlex
 import shutil
 import subprocess
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -108,17 +109,26 @@ def _write_table(path: Path, rows: list[list[str]], mode: int) -> None:
     tmp.replace(path)
 
 
+def shadow_today() -> str:
+    """Today as /etc/shadow counts it: days since 1970-01-01 (UTC)."""
+    return str(int(time.time()) // 86400)
+
+
 def set_shadow_password(root: Path, user: str, hashed: str, *, lock: bool) -> None:
+    """The password as users.py sets it through libuser 0.56 (RHEL 6): the last change is
+    today (lib/user.c lu_user_setpass, lu_util_update_shadow_last_change; a new user's
+    default is today too), never 0, which would make PAM demand a new password."""
     shadow = root / "etc/shadow"
     rows = _read_table(shadow)
     for row in rows:
         if row[0] == user:
             row[1] = ("!" + hashed) if lock else hashed
+            if len(row) > 2:
+                row[2] = shadow_today()
             break
     else:
-        days = "0"
-        rows.append([user, ("!" + hashed) if lock else hashed, days, "0", "99999", "7", "", "",
-                     ""])
+        rows.append([user, ("!" + hashed) if lock else hashed, shadow_today(), "0", "99999",
+                     "7", "", "", ""])  # fmt: skip
     _write_table(shadow, rows, 0o000)
 
 
