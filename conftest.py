@@ -43,7 +43,7 @@ def built_iso(sample_base: SampleBase) -> Path:
     return build_sample_iso(sample_base, out_dir=paths.DEFAULT_OUT).iso
 
 
-# --- running the suite on every core (pytest-xdist; docs/testing.md) ---------------------
+# --- running the suite on every core (pytest-xdist; README, "Development") --------------
 #
 # `pytest` runs with one worker per core (pyproject addopts). The VM tests of one file stay
 # on one worker (their module fixtures build ISOs once), the longest files are handed out
