@@ -46,6 +46,8 @@ CLASSES: dict[str, str] = {
     "media": "a typed command that mounts the media failed",
     "console": "a typed Server Console command failed",
     "login": "the serial console refused the login or the password change",
+    "unclean-shutdown": "the machine did not shut down in order on Ctrl-Alt-Delete (publish-disk "
+    "publishes only a cleanly stopped disk)",
     "infrastructure": "QEMU did not start (retried once), or refused a command",
     "qemu-exited": "QEMU exited while the host waited for the firmware or the menu",
     TIMEOUT + "STAGE": "stage STAGE overran its time limit",
