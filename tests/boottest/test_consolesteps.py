@@ -13,7 +13,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from bootfakes import (
@@ -33,6 +33,7 @@ from bootfakes import (
 from fakeserial import FakeSerial
 
 from buildiso import paths
+from buildiso.boottest import consolesteps
 from buildiso.boottest.checks import QUERIES
 from buildiso.boottest.console import CommandResult
 from buildiso.boottest.consolesteps import fresh_password, reason
@@ -41,6 +42,7 @@ from buildiso.boottest.release import ReleaseRepo
 from buildiso.boottest.results import CellResult
 from buildiso.boottest.scenario import Cell, Scenario
 from buildiso.boottest.scenarioreader import load_scenario, read_scenario
+from buildiso.boottest.session import Session
 from buildiso.compose.rpmversion import Evr
 from buildiso.config import Firmware, Media, Variant
 from buildiso.render.password import policy_failures
@@ -389,3 +391,22 @@ def test_fresh_passwords_meet_the_policy_and_differ() -> None:
 def test_inputs_keep_passwords_out_of_their_repr(tmp_path: Path, profile: Profile) -> None:
     old = iso_media(tmp_path, profile, account=Account("cs-admin", OLD_PASSWORD))
     assert OLD_PASSWORD not in repr(Inputs({"old": old}))
+
+
+def test_a_reading_is_taken_once_any_two_agree(monkeypatch: pytest.MonkeyPatch) -> None:
+    readings = iter(["a udp", "a uddp", "a udp", "a sttate", "never read"])
+    calls: list[str] = []
+
+    def typed(s: object, stage: str, command: str, failure_class: str | None) -> str:
+        calls.append(command)
+        return next(readings)
+
+    monkeypatch.setattr(consolesteps, "typed", typed)
+    session = cast(Session, None)
+    assert consolesteps.agreed(session, "inventory", "status") == "a udp"
+    assert len(calls) == 3  # the 1st and 3rd agree, though not in a row
+    # none agree: every try is read (8 by default), the last one is returned
+    readings = iter(str(n) for n in range(20))
+    calls.clear()
+    assert consolesteps.agreed(session, "inventory", "status") == "7"
+    assert len(calls) == 8
