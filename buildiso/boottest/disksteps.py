@@ -78,9 +78,10 @@ class CellDisk:
             return False
         self.started_from = True
         first, last = self.skips[0], self.skips[-1]
+        skipped = (f"step {first.index} ({first.kind})" if first is last else
+                   f"steps {first.index}-{last.index} ({first.kind} … {last.kind})")  # fmt: skip
         self.note = (f"started from published disk {self.key.name} (made {self.entry.made}); "
-                     f"steps {first.index}-{last.index} ({first.kind} … {last.kind}) "
-                     "skipped")  # fmt: skip
+                     f"{skipped} skipped")  # fmt: skip
         return True
 
     def _shared(self) -> Entry | None:

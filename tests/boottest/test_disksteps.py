@@ -194,7 +194,7 @@ def test_the_second_run_starts_from_the_disk_the_first_published(
     assert len(second.factory.started) == 1 and second.factory.backing == [str(published)]
     assert second.factory.new_disks == [()]  # nothing installed: no fresh disk
     line = f"started from published disk {key} (made {entry.made})"
-    assert line in result.message and "steps 1-1 (install-server … install-server) skipped" \
+    assert line in result.message and "step 1 (install-server) skipped" \
         in result.message  # fmt: skip
     assert line in caplog.text
     assert result.disk is not None and (result.disk.action, result.disk.made) == (
