@@ -285,10 +285,8 @@ def diff(old: Path, new: Path) -> None:
               "DVD the Minimal server is installed from (default: the sample base ISO).")
 @click.option("--timeout-scale", type=click.FloatRange(0.1, 100), default=1.0, show_default=True,
               help="Multiply every stage's time limit (busy CI runner, slow host).")  # fmt: skip
-@click.option("--disk-cache", type=_PATH, default=None, metavar="DIR", help="Published disks "
-              "kept between runs (made when missing): a scenario starts from the disk its "
-              "publish-disk step published, or makes and publishes it (upgrade, appendix-a; "
-              "docs/boot-test.md).")  # fmt: skip
+@click.option("--disk-cache", type=_PATH, default=None, metavar="DIR", help="Installed disks kept "
+              "between runs, made when missing (upgrade, appendix-a; docs/boot-test.md).")
 # --scenario upgrade (a previous-release input)
 @click.option("--from", "from_iso", type=_PATH, help="upgrade (required): the previous "
               "release's ISO the gateway is installed from first.")  # fmt: skip
@@ -370,9 +368,8 @@ def boot_test(
         from_iso=from_iso,
         from_profile=from_profile,
         password_file=password_file,
-        timings_from=timings_from,
-        disk_cache=disk_cache,
-    )
+        timings_from=timings_from, disk_cache=disk_cache,
+    )  # fmt: skip
     boot_test_command(request, server_base_default=_sample_base_iso)
 
 
