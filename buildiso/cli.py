@@ -285,6 +285,8 @@ def diff(old: Path, new: Path) -> None:
               "DVD the Minimal server is installed from (default: the sample base ISO).")
 @click.option("--timeout-scale", type=click.FloatRange(0.1, 100), default=1.0, show_default=True,
               help="Multiply every stage's time limit (busy CI runner, slow host).")  # fmt: skip
+@click.option("--disk-cache", type=_PATH, default=None, metavar="DIR", help="Installed disks kept "
+              "between runs, made when missing (upgrade, appendix-a; docs/boot-test.md).")
 # --scenario upgrade (a previous-release input)
 @click.option("--from", "from_iso", type=_PATH, help="upgrade (required): the previous "
               "release's ISO the gateway is installed from first.")  # fmt: skip
@@ -313,6 +315,7 @@ def boot_test(
     timings_from: Path | None,
     frame_every_s: float,
     timeout_scale: float,
+    disk_cache: Path | None,
     server_base: Path | None,
     from_iso: Path | None,
     from_profile: Path | None,
@@ -327,7 +330,7 @@ def boot_test(
     Example:
       buildiso boot-test out/EMAIL_490_190.iso --matrix --junit out/boot-test.xml
       buildiso boot-test out/EMAIL_490_190.iso --matrix --shard 2/3 --artifacts out/shard2
-      buildiso boot-test out/EMAIL_490_190.iso --scenario appendix-a
+      buildiso boot-test out/EMAIL_490_190.iso --scenario appendix-a --disk-cache ~/disks
       buildiso boot-test out/EMAIL_490_190.iso --scenario first-login
       buildiso boot-test out/EMAIL_490_190.iso --scenario upgrade \\
           --from out/EMAIL_480_150.iso
@@ -365,8 +368,8 @@ def boot_test(
         from_iso=from_iso,
         from_profile=from_profile,
         password_file=password_file,
-        timings_from=timings_from,
-    )
+        timings_from=timings_from, disk_cache=disk_cache,
+    )  # fmt: skip
     boot_test_command(request, server_base_default=_sample_base_iso)
 
 
