@@ -54,7 +54,7 @@ def built_iso(sample_base: SampleBase) -> Path:
 # these out before the unit tests, so no long VM file starts last.
 VM_FILES_LONGEST_FIRST = (
     "test_boot_matrix.py", "test_sample_install.py", "test_sample_storage.py",
-    "test_ci_pipeline.py", "test_scenario_upgrade.py", "test_scenario_appendix_b.py",
+    "test_scenario_upgrade.py", "test_ci_pipeline.py", "test_scenario_appendix_b.py",
     "test_scenario_appendix_a.py", "test_boot_layouts.py", "test_usb_files.py",
     "test_scenario_first_login.py", "test_boottest_signals.py", "test_scenario_file.py",
     "test_sample_menu.py",
