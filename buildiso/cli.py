@@ -257,8 +257,8 @@ def diff(old: Path, new: Path) -> None:
 @cli.command("boot-test")
 @click.argument("iso", type=_EXISTING, required=False)
 @click.option("--scenario", default="install", show_default=True, metavar="NAME|FILE.toml",
-              help="What to prove: a shipped scenario (install, appendix-a, upgrade) or a "
-              "scenario file of your own (docs/boot-test.md).")  # fmt: skip
+              help="What to prove: a shipped scenario (install, appendix-a, appendix-b, "
+              "upgrade) or a scenario file of your own (docs/boot-test.md).")  # fmt: skip
 @click.option("--list-steps", is_flag=True, help="Print the steps a scenario file may use, "
               "with examples, its checks, inputs and failure classes; then exit.")  # fmt: skip
 @click.option("--firmware", type=_choice(Firmware), default=Firmware.BIOS.value, show_default=True)
@@ -281,8 +281,11 @@ def diff(old: Path, new: Path) -> None:
 @click.option("--frame-every", "frame_every_s", type=click.FloatRange(0, 3600), default=10.0,
               show_default=True, help="Filmstrip: a scaled screenshot at each stage change "
               "and every this many seconds within a stage (0: stage changes only).")
-@click.option("--server-base", type=_EXISTING, default=None, help="appendix-a: the RHEL 6.10 "
+@click.option("--server-base", type=_EXISTING, default=None, help="appendix-a/b: the RHEL 6.10 "
               "DVD the Minimal server is installed from (default: the sample base ISO).")
+@click.option("--online-tree", type=_EXISTING, default=None, help="appendix-b: the online "
+              "repository tree the server downloads from (default: the one buildiso build "
+              "wrote beside the ISO, EMAIL_490_190.online).")
 @click.option("--timeout-scale", type=click.FloatRange(0.1, 100), default=1.0, show_default=True,
               help="Multiply every stage's time limit (busy CI runner, slow host).")  # fmt: skip
 # --scenario upgrade (a previous-release input)
@@ -312,6 +315,7 @@ def boot_test(
     frame_every_s: float,
     timeout_scale: float,
     server_base: Path | None,
+    online_tree: Path | None,
     from_iso: Path | None,
     from_profile: Path | None,
     password_file: Path | None,
@@ -326,6 +330,7 @@ def boot_test(
       buildiso boot-test out/EMAIL_490_190.iso --matrix --junit out/boot-test.xml
       buildiso boot-test out/EMAIL_490_190.iso --matrix --shard 2/3 --artifacts out/shard2
       buildiso boot-test out/EMAIL_490_190.iso --scenario appendix-a
+      buildiso boot-test out/EMAIL_490_190.iso --scenario appendix-b
       buildiso boot-test out/EMAIL_490_190.iso --scenario upgrade \\
           --from out/EMAIL_480_150.iso --password-file cs-admin-480.txt
       buildiso boot-test out/EMAIL_490_190.iso --scenario my-check.toml
@@ -363,6 +368,7 @@ def boot_test(
         from_profile=from_profile,
         password_file=password_file,
         timings_from=timings_from,
+        online_tree=online_tree,
     )
     boot_test_command(request, server_base_default=_sample_base_iso)
 

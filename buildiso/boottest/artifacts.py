@@ -23,6 +23,7 @@ RESULT = "result.json"
 TIMINGS = "timings.json"
 TRANSCRIPT = "transcript.json"
 POSTINSTALL_REPORT = "postinstall-report.json"
+REPO_SERVER_LOG = "repo-server.log"
 MENU_PNG = "menu.png"
 LOCAL_MENU_PNG = "local-menu.png"
 FAILURE_PNG = "failure.png"
@@ -65,6 +66,10 @@ class CellFolder:
     @property
     def filmstrip(self) -> Path:
         return self.path / FILMSTRIP
+
+    @property
+    def repo_server_log(self) -> Path:
+        return self.path / REPO_SERVER_LOG
 
     def screenshot(self, name: str) -> Path:
         return self.path / name

@@ -70,6 +70,7 @@ class BootTestRequest:
     from_profile: Path | None = None
     password_file: Path | None = None
     timings_from: Path | None = None  # a previous run's summary.json (or its folder)
+    online_tree: Path | None = None  # appendix-b: the online tree (default: beside the ISO)
 
 
 def choose_cells(scenario: Scenario, request: BootTestRequest) -> list[Cell]:
@@ -180,7 +181,8 @@ def boot_test_command(
     sources = Sources(iso=request.iso, profile=profile, variant=request.variant,
                       from_iso=request.from_iso, from_profile=request.from_profile,
                       password_file=request.password_file, server_base=request.server_base,
-                      server_base_default=server_base_default)  # fmt: skip
+                      server_base_default=server_base_default,
+                      online_tree=request.online_tree)  # fmt: skip
     check_sources(scenario, sources, users=_users())
     folder = RunFolder(request.artifacts)
     with private_dir("boottest") as work:

@@ -3,18 +3,22 @@
 A scenario declares its inputs by kind (``steps.INPUT_KINDS``); the command line gives
 their sources (``Sources``). ``resolve`` reads exactly what the steps need of each
 (``steps.Need``: the menus a firmware shows, the manifest's install set, the Rufus-style
-stick, the cs-repo release and its signer, a login account) and refuses bad input in one
+stick, the cs-repo release, its signer and the repositories its cs-email-repo-conf
+defines, a login account, the online tree a server is given) and refuses bad input in one
 line: an ISO that is no ISO, a damaged manifest, an admin password that is not the one
-OLD.iso was built with, an OLD.iso whose cs-email is not older than the ISO's.
+OLD.iso was built with, an OLD.iso whose cs-email is not older than the ISO's, an online
+tree that is not the product ISO's repository.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
 import secrets
 import shutil
+import stat
 import string
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
@@ -25,7 +29,7 @@ from buildiso.boottest import release as releases
 from buildiso.boottest.artifacts import RunFolder
 from buildiso.boottest.cellfailure import CellFailed
 from buildiso.boottest.isomenu import BootMenu, NotAnIso, read_menu
-from buildiso.boottest.release import ReleaseRepo
+from buildiso.boottest.release import ReleaseRepo, RepoDefinition
 from buildiso.boottest.results import IsoUnderTest
 from buildiso.boottest.scenario import Cell, Scenario
 from buildiso.boottest.steps import (
@@ -33,11 +37,13 @@ from buildiso.boottest.steps import (
     INSTALL_SET,
     MENUS,
     RELEASE,
+    REPOS,
     SIGNER,
     STICK,
     Need,
 )
 from buildiso.boundedjson import Fields, load_json
+from buildiso.compose import online
 from buildiso.config import Firmware, Media, Variant
 from buildiso.errors import InputError
 from buildiso.log import step
@@ -76,6 +82,7 @@ class IsoMedia:
     stick: Path | None = None  # the Rufus-style stick made from it (usb-files cells)
     release: ReleaseRepo | None = None
     signer: str | None = None
+    repos: tuple[RepoDefinition, ...] | None = None  # what its cs-email-repo-conf defines
     account: Account | None = None  # previous-release: the admin it was built with
 
     def menu(self, firmware: Firmware) -> BootMenu:
@@ -104,8 +111,18 @@ class ServerMedia:
 
 
 @dataclass(frozen=True)
+class OnlineTree:
+    """An online-tree input: the document root a repository server serves (Appendix B)."""
+
+    name: str
+    root: Path
+    public_key: bool  # it-pub.key is there (the guide's rpm --import fetches it)
+    account: None = None  # nobody logs in to a tree
+
+
+@dataclass(frozen=True)
 class Inputs:
-    items: Mapping[str, IsoMedia | ServerMedia]
+    items: Mapping[str, IsoMedia | ServerMedia | OnlineTree]
 
     def iso(self, name: str) -> IsoMedia:
         item = self.items[name]
@@ -115,6 +132,11 @@ class Inputs:
     def server(self, name: str) -> ServerMedia:
         item = self.items[name]
         assert isinstance(item, ServerMedia), name
+        return item
+
+    def online(self, name: str) -> OnlineTree:
+        item = self.items[name]
+        assert isinstance(item, OnlineTree), name
         return item
 
     def account(self, name: str) -> Account:
@@ -138,15 +160,18 @@ class Sources:
     password_file: Path | None = None
     server_base: Path | None = None
     server_base_default: Callable[[], Path] | None = None  # the CLI's: the sample base ISO
+    online_tree: Path | None = None  # default: <ISO stem>.online beside the ISO
 
 
-OPTIONS = {"previous-release": "--from", "server-dvd": "--server-base"}
+OPTIONS = {"previous-release": "--from", "server-dvd": "--server-base",
+           "online-tree": "--online-tree"}  # fmt: skip
 
 
 def check_sources(scenario: Scenario, sources: Sources, *, users: Mapping[str, list[str]]) -> None:
     """Options the scenario needs present and those it does not refused (``users``: the
     shipped scenarios using each input kind, for the hint)."""
-    given = {"previous-release": sources.from_iso, "server-dvd": sources.server_base}
+    given = {"previous-release": sources.from_iso, "server-dvd": sources.server_base,
+             "online-tree": sources.online_tree}  # fmt: skip
     for kind, option in OPTIONS.items():
         wanted = scenario.inputs_of(kind)
         if given[kind] is not None and not wanted:
@@ -188,11 +213,14 @@ def resolve(
         known[product] = releases.read_release(sources.iso, work=work / product)
         releases.refuse_unless_older(old=known[name], old_iso=sources.from_iso,
                                      new=known[product], new_iso=sources.iso)  # fmt: skip
-    items: dict[str, IsoMedia | ServerMedia] = {}
+    items: dict[str, IsoMedia | ServerMedia | OnlineTree] = {}
     for name, kind in scenario.inputs.items():
         want = {what for n, what in wants if n == name}
         if kind == "server-dvd":
             items[name] = _server(name, sources, work / name)
+            continue
+        if kind == "online-tree":
+            items[name] = _online(name, sources, work / name)
             continue
         path, profile = sources.iso, sources.profile
         if kind == "previous-release":
@@ -238,7 +266,7 @@ def _iso(
             stick = stick.with_name(f"{stick.stem}-{name}{stick.suffix}")
         label = make_usb_files_image(iso=path, dest=stick)
         step(f"usb-files: {stick.name}, FAT32 labelled {label} (Rufus ISO Image mode)")
-    if release is None and want & {RELEASE, SIGNER}:
+    if release is None and want & {RELEASE, SIGNER, REPOS}:
         release = releases.read_release(path, work=work)
     return IsoMedia(
         name=name, path=path, profile=profile, sha256=sha256, size=path.stat().st_size,
@@ -247,6 +275,8 @@ def _iso(
         stick=stick,
         release=release,
         signer=releases.signer(path, release, work=work) if SIGNER in want and release else None,
+        repos=releases.repo_definitions(path, release, work=work)
+        if REPOS in want and release else None,
         account=_admin(path, profile, password_file, work) if ACCOUNT in want else None,
     )  # fmt: skip
 
@@ -350,3 +380,58 @@ def _server(name: str, sources: Sources, work: Path) -> ServerMedia:
 def _throwaway_password() -> str:
     alphabet = string.ascii_letters + string.digits
     return "Bt-" + "".join(secrets.choice(alphabet) for _ in range(16)) + "9x"
+
+
+MAX_REPOMD = 1 << 20
+
+
+def default_online_tree(iso: Path) -> Path:
+    """Where ``buildiso build`` writes the online tree: ``<ISO stem>.online`` beside it."""
+    return iso.with_name(online.folder_name(iso.stem))
+
+
+def _online(name: str, sources: Sources, work: Path) -> OnlineTree:
+    """The online tree, checked to be the product ISO's cs-repo (the same repomd.xml: the
+    build hard-links one into the other, docs/online-repo.md)."""
+    root = sources.online_tree or default_online_tree(sources.iso)
+    option = "--online-tree" if sources.online_tree else "the online tree beside the ISO"
+    hint = (f"build the ISO with buildiso build (it writes {default_online_tree(sources.iso).name} "
+            "beside it), or pass --online-tree DIR")  # fmt: skip
+    repomd = root / online.REPO_PATH / "repodata" / "repomd.xml"
+    if not root.is_dir():
+        raise InputError(f"{root}: {option} is not a folder", hint=hint)
+    try:
+        served = _small_file(repomd)
+    except OSError:
+        raise InputError(f"{root}: {option} has no {online.REPO_PATH}/repodata/repomd.xml "
+                         "(a plain file)", hint=hint) from None  # fmt: skip
+    work.mkdir(parents=True, exist_ok=True)
+    disc = work / "repomd.xml"
+    disc.unlink(missing_ok=True)
+    run(["osirrox", "-indev", sources.iso, "-extract",
+         f"/{releases.REPO}/repodata/repomd.xml", disc])  # fmt: skip
+    if not disc.is_file() or disc.read_bytes() != served:
+        raise InputError(
+            f"{root}: not the repository of {sources.iso.name} (its repomd.xml differs from "
+            f"the ISO's {releases.REPO}/repodata/repomd.xml)",
+            hint="pass the online tree built with this ISO (--online-tree OUT/"
+            f"{default_online_tree(sources.iso).name})",
+        )
+    key = root / online.PUBLIC_KEY_NAME
+    public_key = key.is_file() and not key.is_symlink()
+    if not public_key:
+        log.warning("%s: no %s: the guide's rpm --import of it will fail", root,
+                    online.PUBLIC_KEY_NAME)  # fmt: skip
+    return OnlineTree(name=name, root=root, public_key=public_key)
+
+
+def _small_file(path: Path) -> bytes:
+    """A regular file's bytes, read without following a symlink in its last part."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+            raise OSError(f"{path}: not a regular file")
+        data = fh.read(MAX_REPOMD + 1)
+    if len(data) > MAX_REPOMD:
+        raise OSError(f"{path}: larger than {MAX_REPOMD} bytes")
+    return data
