@@ -1,40 +1,57 @@
 #!/usr/bin/env python3
-"""Whole ``buildiso build --base TREE`` against the pipeline a release engineer scripts.
+"""Whole ``buildiso build --base TREE`` against the near-floor and the peer pipelines.
 
-On one DVD-shaped tree (the sample base's tree, hard-linked, plus package-sized filler
-files: ``3.8 GB * scale`` in all; cached under out/bench/), in the same run, interleaved
-round by round (the order rotates each round) so that a busy neighbour hurts every
-variant alike, each run in its own child process:
+For each ``--size``, a DVD-shaped tree (the sample base's tree, hard-linked, plus
+package-sized filler files up to that size; cached under out/bench/), then, in the same
+run, interleaved round by round (the order rotates each round, so that a busy neighbour
+hurts every variant alike), each run in its own child process:
 
-  copy    ``tar -cf`` of the same bytes into one file, then ``sync FILE`` (buildiso fsyncs
-          its image too): the floor, what writing the bytes durably costs
-  peer    ``xorriso -as mkisofs`` (same layout as buildiso) + ``implantisomd5`` + ``sha256sum``
-          as a release engineer scripts it (no sync: the stricter comparison for us)
-  build   ``buildiso build --base TREE --gateway-rpms ... --out ...`` (the whole command)
-  master  ``buildiso.master.iso.master_iso`` alone (MD5 implanted, SHA-256, fsync)
+  floor   the near-floor pipeline: ``tar -cf`` of the tree into one file, then one read of
+          that file feeding MD5 and SHA-256 in two threads (hashlib, mmap), its fsync
+          overlapping the read — the bytes written durably and both digests taken, with
+          nothing of ISO 9660, the implant or any check
+  peer    ``xorriso -as mkisofs`` (same layout as buildiso) + ``implantisomd5`` +
+          ``sha256sum``, as a release engineer scripts it (no sync: the stricter
+          comparison for us)
+  build   ``buildiso build --base TREE --gateway-rpms ... --out ...`` (the whole command:
+          inputs, fingerprint, compose, mastering with the landed-bytes check, fsync,
+          publish)
+  master  ``buildiso.master.iso.master_iso`` alone (optional: ``--kinds``)
+  copy    ``tar -cf`` + ``sync FILE`` (optional)
 
-Medians per variant, and the medians of the per-round ratios build/peer and master/copy.
-Peak memory is the largest sum of the resident sets of a run's process tree, sampled
-every 50 ms (buildiso and its xorriso run at the same time). ``--cold`` drops the page
-cache before every run (``echo 3 > /proc/sys/vm/drop_caches``, root only): the tree is
-then read from the disk, as on a build machine that did not just write it. ``sync`` runs
-between runs in any case, so no run pays for the previous one's writeback.
+Printed per size: medians of the rounds with their spread, the median of the per-round
+ratios build/floor (goal <= 1.0) and build/peer (goal <= 0.6), the process-tree peak
+memory (goal <= 150 MiB; sampled every 50 ms), how far behind xorriso the build's MD5 ran
+(from its log), the load (``uptime``) before and after, the page cache and disk state,
+and the hash speeds of this CPU (MD5, SHA-256, CRC-32; CPU time, one core). ``sync``
+runs between runs, so no run pays for the previous one's writeback. ``--cold`` drops the
+page cache before every run (root only). ``--results FILE`` appends the figures to a
+markdown file (bench/results/). One command for the coordinator:
 
-    .venv/bin/python bench/bench_build.py --scale 0.5 --rounds 3
-    .venv/bin/python bench/bench_build.py --scale 0.1 --rounds 3 --cold
+    .venv/bin/python bench/bench_build.py --size 1.8G --size 4G \\
+        --results bench/results/$(date +%F)-master.md
+    git archive main | tar -x -C /tmp/before && \\
+      .venv/bin/python bench/bench_build.py --size 1.8G --before /tmp/before  # before/after
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
+import hashlib
 import json
+import mmap
 import os
+import re
 import shutil
 import statistics
 import subprocess
 import sys
 import threading
 import time
+import zlib
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,8 +63,6 @@ sys.path.insert(0, str(CODE))
 from bench_master import _BLOCK as FILLER  # noqa: E402
 from bench_master import (  # noqa: E402
     EPOCH,
-    FULL_BYTES,
-    FULL_FILES,
     _tree_bytes,
     _warm,
     buildiso_master,
@@ -55,13 +70,33 @@ from bench_master import (  # noqa: E402
 )
 
 from buildiso import paths  # noqa: E402
-from buildiso.master import iso  # noqa: E402
 
-KINDS = ("copy", "peer", "build", "master")
+KINDS = ("floor", "peer", "build", "master", "copy")
+DEFAULT_KINDS = "floor,peer,build"
+FILLER_MEAN = 1_000_000  # bytes per filler package (lognormal around it, like a DVD's)
+NAMES = {
+    "floor": "near-floor: tar -cf, then MD5 || SHA-256 (+ fsync)",
+    "peer": "peer: xorriso -as mkisofs + implantisomd5 + sha256sum",
+    "build": "buildiso build --base TREE (whole command)",
+    "master": "buildiso master_iso alone",
+    "copy": "tar -cf + sync FILE",
+    "build-before": "buildiso build, --before code",
+    "master-before": "master_iso, --before code",
+}
+_FOLLOW_LINE = re.compile(r"MD5 under the write: .*")
 
 
-def make_tree(root: Path, *, scale: float) -> Path:
-    """The sample base's tree (hard links) plus filler under Packages/filler/."""
+def parse_size(text: str) -> int:
+    """``1.8G``, ``4G``, ``500M`` (decimal units, like the issue's figures) -> bytes."""
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)([MG])B?", text.strip(), re.I)
+    if not match:
+        raise argparse.ArgumentTypeError(f"size {text!r}: give e.g. 1.8G or 500M")
+    return int(float(match[1]) * {"M": 10**6, "G": 10**9}[match[2].upper()])
+
+
+def make_tree(root: Path, *, size: int) -> Path:
+    """The sample base's tree (hard links) plus package-sized filler files (not packages)
+    under Packages/filler/, ``size`` bytes in all (reused when made before for that size)."""
     from buildiso.sample.base import build_sample_base
 
     sample = build_sample_base(paths.DEFAULT_SAMPLE_BASE)
@@ -70,29 +105,32 @@ def make_tree(root: Path, *, scale: float) -> Path:
         [str(sample.gateway_rpms), str(sample.gpg_public_key), sample.key_id]
     )
     stamp = root / ".bench-stamp"
-    wanted = json.dumps({"scale": scale, "version": 2, "sample": str(sample.tree)})
+    wanted = json.dumps({"size": size, "version": 3, "sample": str(sample.tree)})
     tree = root / "tree"
     if not (stamp.is_file() and stamp.read_text() == wanted):
+        import random
+
         shutil.rmtree(root, ignore_errors=True)
         root.mkdir(parents=True)
         subprocess.run(["cp", "-al", str(sample.tree), str(tree)], check=True)
         filler = tree / "Packages" / "filler"
         filler.mkdir()
-        import random
-
-        count = max(10, round(FULL_FILES * scale))
-        mean = FULL_BYTES * scale / count
+        left = size - _tree_bytes(tree)[1]
         rng = random.Random(42)
-        for i in range(count):
-            size = max(4096, int(rng.lognormvariate(0, 1.0) * mean / 1.65))
+        i = 0
+        while left > 4096:
+            # Package sizes are skewed: many small, a few large (lognormal).
+            want = max(4096, min(left, int(rng.lognormvariate(0, 1.0) * FILLER_MEAN / 1.65)))
             # Not named *.rpm: the build checks every package on its base by rpm's own
-            # digests (docs/build-checks.md), and filler is no package.
+            # digests, and filler is no package.
             with (filler / f"pkg{i:05d}.filler").open("wb") as f:
                 f.write(i.to_bytes(8, "big"))
-                left = size - 8
-                while left > 0:
-                    f.write(FILLER[: min(left, len(FILLER))])
-                    left -= len(FILLER)
+                rest = want - 8
+                while rest > 0:
+                    f.write(FILLER[: min(rest, len(FILLER))])
+                    rest -= len(FILLER)
+            left -= want
+            i += 1
         for path in [filler, *filler.iterdir()]:
             os.utime(path, (EPOCH, EPOCH))
         stamp.write_text(wanted)
@@ -102,11 +140,34 @@ def make_tree(root: Path, *, scale: float) -> Path:
 # --- one measured run, in a child process -------------------------------------------------
 
 
+def near_floor_digests(image: Path) -> tuple[str, str]:
+    """MD5 and SHA-256 of ``image`` in one read (two threads), its fsync overlapping."""
+    md5, sha = hashlib.md5(usedforsecurity=False), hashlib.sha256()
+    size = image.stat().st_size
+    with (
+        image.open("rb") as f,
+        mmap.mmap(f.fileno(), size, access=mmap.ACCESS_READ) as mapped,
+        ThreadPoolExecutor(max_workers=3) as pool,
+    ):
+        synced = pool.submit(os.fsync, f.fileno())
+        for start in range(0, size, 16 << 20):
+            with memoryview(mapped)[start : start + (16 << 20)] as block:
+                for job in [pool.submit(md5.update, block), pool.submit(sha.update, block)]:
+                    job.result()
+            mapped.madvise(mmap.MADV_DONTNEED, start, min(16 << 20, size - start))
+        synced.result()
+    return md5.hexdigest(), sha.hexdigest()
+
+
 def run_one(kind: str, tree: Path, out: Path) -> None:
     env = {**os.environ, "SOURCE_DATE_EPOCH": str(EPOCH)}
-    if kind == "copy":
+    if kind == "floor":
+        image = out / "floor.tar"
+        subprocess.run(["tar", "-cf", str(image), "-C", str(tree), "."], check=True)
+        md5, sha = near_floor_digests(image)
+        (out / "SUMS").write_text(f"{md5}\n{sha}  {image.name}\n")
+    elif kind == "copy":
         subprocess.run(["tar", "-cf", str(out / "copy.tar"), "-C", str(tree), "."], check=True)
-        # On the disk, like buildiso's image (master_iso fsyncs it before publishing).
         subprocess.run(["sync", str(out / "copy.tar")], check=True)
     elif kind == "peer":
         image = out / "peer.iso"
@@ -116,7 +177,7 @@ def run_one(kind: str, tree: Path, out: Path) -> None:
     elif kind == "build":
         # The sample's gateway RPMs and key, found by the parent (not timed here).
         rpms, key, key_id = json.loads(os.environ["BENCH_SAMPLE"])
-        subprocess.run(
+        proc = subprocess.run(
             [
                 sys.executable,
                 "-m",
@@ -131,16 +192,25 @@ def run_one(kind: str, tree: Path, out: Path) -> None:
                 "--key-id",
                 key_id,
                 "--out",
-                str(out),
+                str(out / "build"),
             ],  # fmt: skip
             check=True,
             capture_output=True,
+            text=True,
             env={**os.environ, "PYTHONPATH": str(CODE)},
+            cwd=out,  # not the checkout: "-m" would import buildiso from the current folder
         )
+        follow = _FOLLOW_LINE.search(proc.stderr)
+        (out / "follow.txt").write_text(follow[0] if follow else "")
     elif kind == "master":
         result = buildiso_master(tree, out / "overlay", out / "master.iso")
-        if not hasattr(result, "sha256"):  # code before #15: SHA-256 in a second pass
-            iso.sha256_file(out / "master.iso")
+        follow = getattr(result, "follow", None)
+        if follow is not None:
+            (out / "follow.txt").write_text(
+                f"MD5 under the write: at most {follow.max_lag / 2**20:.0f} MiB behind "
+                f"xorriso, {follow.lag_at_finish / 2**20:.0f} MiB left when it finished "
+                f"(hashed {follow.tail_seconds:.2f} s after)"
+            )
     else:
         raise SystemExit(f"unknown run {kind}")
 
@@ -167,9 +237,10 @@ def _tree_rss_kib(pid: int) -> int:
     return total
 
 
-def measure(
-    kind: str, tree: Path, out: Path, *, cold: bool, before: Path | None
-) -> dict[str, float]:
+Run = dict[str, float | str]
+
+
+def measure(kind: str, tree: Path, out: Path, *, cold: bool, before: Path | None) -> Run:
     """One run of ``kind`` (``build-before``: ``build`` with the code in ``before``)."""
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
@@ -203,24 +274,34 @@ def measure(
     sampler.join()
     if rc != 0:
         raise SystemExit(f"{kind} failed (exit code {rc})")
+    follow = out / "follow.txt"
+    lag = follow.read_text() if follow.is_file() else ""
     shutil.rmtree(out)
     # CPU time of the whole process tree: less moved by busy neighbours than wall time.
-    return {"seconds": seconds, "cpu": usage.ru_utime + usage.ru_stime, "peak_kib": peak}
+    return {
+        "seconds": seconds,
+        "cpu": usage.ru_utime + usage.ru_stime,
+        "peak_kib": peak,
+        "follow": lag,
+    }
 
 
 def hash_rates() -> dict[str, float]:
-    """MB/s per core (CPU time, so a busy neighbour hardly moves it) of the two hashes
-    every image needs: MD5 (implanted) and SHA-256 (SHA256SUM), as hashlib runs them."""
-    import hashlib
-
-    block = FILLER * 64  # 64 MiB
+    """MB/s per core (CPU time, so a busy neighbour hardly moves it) of the two digests
+    every image needs, MD5 (implanted) and SHA-256 (SHA256SUM), and of the CRC-32 of the
+    landed-bytes check, as hashlib and zlib run them here (medians of 3)."""
+    block = memoryview(FILLER * 64)  # 64 MiB
+    crc32: Callable[[memoryview], object] = zlib.crc32
     rates = {}
-    for name in ("md5", "sha256"):
-        digest = hashlib.new(name)
-        started = time.thread_time()
-        for _ in range(4):
-            digest.update(block)
-        rates[name] = 4 * len(block) / (time.thread_time() - started) / 1e6
+    for name in ("md5", "sha256", "crc32"):
+        samples = []
+        for _ in range(3):
+            update = crc32 if name == "crc32" else hashlib.new(name).update
+            started = time.thread_time()
+            for _ in range(4):
+                update(block)
+            samples.append(4 * len(block) / (time.thread_time() - started) / 1e6)
+        rates[name] = statistics.median(samples)
     return rates
 
 
@@ -228,18 +309,137 @@ def _uptime() -> str:
     return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
 
 
+def _meminfo() -> str:
+    fields = dict(line.split(":", 1) for line in Path("/proc/meminfo").read_text().splitlines())
+
+    def gib(name: str) -> str:
+        return f"{int(fields[name].split()[0]) / 2**20:.1f} GiB"
+
+    return (
+        f"RAM {gib('MemTotal')}, available {gib('MemAvailable')}, page cache "
+        f"{gib('Cached')}, dirty {int(fields['Dirty'].split()[0]) // 1024} MiB"
+    )
+
+
+def _disk(path: Path) -> str:
+    df = (
+        subprocess.run(
+            ["df", "--output=source,fstype,avail", "-h", str(path)], capture_output=True, text=True
+        )
+        .stdout.splitlines()[-1]
+        .split()
+    )
+    return f"{path} on {df[0]} ({df[1]}), {df[2]} free"
+
+
+def _machine() -> str:
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        "unknown CPU",
+    )
+    return f"{os.cpu_count()} cores ({model})"
+
+
+class Report:
+    """Printed lines, also kept for the --results markdown."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def __call__(self, text: str = "") -> None:
+        print(text, flush=True)
+        self.lines.append(text)
+
+
+def bench_size(args: argparse.Namespace, kinds: list[str], size: int, say: Report) -> None:
+    work: Path = args.work
+    t0 = time.monotonic()
+    tree = make_tree(work / f"buildtree-{size / 1e9:g}G", size=size)
+    files, total = _tree_bytes(tree)
+    say(f"### tree {total / 1e9:.2f} GB ({files} files)")
+    say()
+    say(f"- prepared in {time.monotonic() - t0:.0f} s; {_disk(work)}")
+    if not args.cold:
+        _warm(tree)
+    say(
+        "- page cache: "
+        + ("dropped before each run (cold)" if args.cold else "warm (tree read once before)")
+        + f"; {_meminfo()}"
+    )
+    say(f"- load before: {_uptime()}")
+    runs: dict[str, list[Run]] = {k: [] for k in kinds}
+    for r in range(args.rounds):
+        order = kinds[r % len(kinds) :] + kinds[: r % len(kinds)]
+        for kind in order:
+            result = measure(kind, tree, work / "run", cold=args.cold, before=args.before)
+            runs[kind].append(result)
+            print(
+                f"  round {r + 1}: {kind:<13} {result['seconds']:7.2f} s wall"
+                f"  {result['cpu']:7.2f} s CPU  {result['follow']}",
+                flush=True,
+            )
+    say(f"- load after: {_uptime()}")
+    say()
+
+    def values(kind: str, what: str = "seconds") -> list[float]:
+        return [float(r[what]) for r in runs[kind]]
+
+    say(f"| run ({args.rounds} interleaved rounds) | median wall | spread | MB/s | CPU | peak |")
+    say("| --- | --- | --- | --- | --- | --- |")
+    for kind in kinds:
+        wall = values(kind)
+        med = statistics.median(wall)
+        say(
+            f"| {NAMES[kind]} | {med:.2f} s | {min(wall):.2f}-{max(wall):.2f} s"
+            f" | {total / med / 1e6:.0f} | {statistics.median(values(kind, 'cpu')):.2f} s"
+            f" | {max(values(kind, 'peak_kib')) / 1024:.0f} MiB |"
+        )
+    say()
+
+    def ratio(a: str, b: str, goal: str) -> None:
+        if a in runs and b in runs:
+            per_round = [x / y for x, y in zip(values(a), values(b), strict=True)]
+            cpu = statistics.median(
+                x / y for x, y in zip(values(a, "cpu"), values(b, "cpu"), strict=True)
+            )
+            spread = ", ".join(f"{v:.2f}" for v in per_round)
+            say(
+                f"- **{a} / {b}: {statistics.median(per_round):.2f}x** wall"
+                f" (per round {spread}; CPU {cpu:.2f}x) — {goal}"
+            )
+
+    ratio("build", "floor", "goal <= 1.0")
+    ratio("build", "peer", "goal <= 0.6")
+    ratio("master", "floor", "mastering alone")
+    ratio("build-before", "floor", "before")
+    ratio("build-before", "peer", "before")
+    ratio("build", "build-before", "after / before")
+    ratio("master", "master-before", "after / before")
+    for kind in ("build", "master"):
+        if kind in runs and (lags := [str(r["follow"]) for r in runs[kind] if r["follow"]]):
+            say(f"- {kind}, per round: " + "; ".join(lags))
+    say()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--scale", type=float, default=0.25, help="1.0 = DVD-sized (3.8 GB)")
+    parser.add_argument(
+        "--size", type=parse_size, action="append", help="tree size, e.g. 1.8G (repeatable)"
+    )
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (medians)")
     parser.add_argument("--cold", action="store_true", help="drop the page cache before runs")
-    parser.add_argument("--kinds", default=",".join(KINDS), help="variants to run")
+    parser.add_argument("--kinds", default=DEFAULT_KINDS, help=f"of {','.join(KINDS)}")
     parser.add_argument("--work", type=Path, default=paths.DEFAULT_OUT / "bench")
+    parser.add_argument("--results", type=Path, help="append the figures to this markdown file")
     parser.add_argument(
         "--before",
         type=Path,
         help="another checkout of buildiso (e.g. git archive of main): adds build-before "
-        "and master-before runs, interleaved with the others",
+        "(and master-before) runs, interleaved with the others",
     )
     parser.add_argument("--run-one", help=argparse.SUPPRESS)
     parser.add_argument("--tree", type=Path, help=argparse.SUPPRESS)
@@ -250,85 +450,30 @@ def main() -> int:
         return 0
 
     kinds = [k for k in args.kinds.split(",") if k]
+    if unknown := set(kinds) - set(KINDS):
+        parser.error(f"unknown --kinds {', '.join(sorted(unknown))}")
     if args.before:
         kinds += [f"{k}-before" for k in ("build", "master") if k in kinds]
-    work: Path = args.work
-    t0 = time.monotonic()
-    tree = make_tree(work / f"buildtree-{args.scale:g}", scale=args.scale)
-    files, size = _tree_bytes(tree)
-    print(f"tree: {files} files, {size / 1e9:.2f} GB ({time.monotonic() - t0:.0f} s to prepare)")
-    print(
-        f"mode: {'cold (page cache dropped before each run)' if args.cold else 'warm page cache'}"
-    )
-    print(f"load before: {_uptime()}")
-    if not args.cold:
-        _warm(tree)
-    runs: dict[str, list[dict[str, float]]] = {k: [] for k in kinds}
-    for r in range(args.rounds):
-        order = kinds[r % len(kinds) :] + kinds[: r % len(kinds)]
-        for kind in order:
-            result = measure(kind, tree, work / "run", cold=args.cold, before=args.before)
-            runs[kind].append(result)
-            print(
-                f"  round {r + 1}: {kind:<13} {result['seconds']:7.2f} s wall"
-                f"  {result['cpu']:7.2f} s CPU",
-                flush=True,
-            )
-    print(f"load after:  {_uptime()}")
-
-    def med(kind: str, what: str = "seconds") -> float:
-        return statistics.median(r[what] for r in runs[kind])
-
-    print(f"medians of {args.rounds} interleaved rounds:")
-    names = {
-        "copy": "plain copy (tar -cf + sync FILE)",
-        "peer": "xorriso -as mkisofs + implantisomd5 + sha256sum",
-        "build": "buildiso build --base TREE (whole command)",
-        "master": "buildiso master_iso (MD5 + SHA-256 + fsync)",
-        "build-before": "buildiso build, --before code",
-        "master-before": "master_iso + sha256_file, --before code",
-    }
-    for kind in kinds:
-        peak = max(r["peak_kib"] for r in runs[kind]) / 1024
-        print(
-            f"  {names[kind]:<50} {med(kind):7.2f} s  {size / med(kind) / 1e6:6.0f} MB/s"
-            f"  CPU {med(kind, 'cpu'):6.2f} s  peak {peak:5.0f} MiB"
-        )
-
-    def ratio(a: str, b: str, goal: str) -> None:
-        if a in runs and b in runs:
-            pairs = list(zip(runs[a], runs[b], strict=True))
-            per_round = [x["seconds"] / y["seconds"] for x, y in pairs]
-            cpu = statistics.median(x["cpu"] / y["cpu"] for x, y in pairs)
-            spread = ", ".join(f"{v:.2f}" for v in per_round)
-            print(
-                f"  {a + ' / ' + b:<28} wall {statistics.median(per_round):.2f}x"
-                f"  CPU {cpu:.2f}x  (wall per round: {spread}; {goal})"
-            )
-
-    print("ratios (median of the per-round ratios):")
-    ratio("build", "peer", "goal <= 0.6")
-    ratio("master", "copy", "goal <= 1.3")
-    ratio("peer", "copy", "for reference")
-    ratio("build-before", "peer", "before")
-    ratio("master-before", "copy", "before")
-    ratio("build", "build-before", "after / before")
-    ratio("master", "master-before", "after / before")
+    say = Report()
+    stamp = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    say(f"## bench_build.py, {stamp}")
+    say()
+    before = f", before: {args.before}" if args.before else ""
+    say(f"- machine: {_machine()}; code: {CODE}{before}")
+    say(f"- command: {' '.join(['bench/bench_build.py', *sys.argv[1:]])}")
     rates = hash_rates()
-    # The SHA-256 covers the implanted MD5 text, which needs the whole image's MD5 first:
-    # however the image is written, mastering costs at least one MD5 and one SHA-256 pass
-    # one after the other (buildiso/master/imagestream.py says why).
-    floor = 1 / rates["md5"] + 1 / rates["sha256"]
-    print(
-        f"hashes on this CPU: MD5 {rates['md5']:.0f} MB/s, SHA-256 {rates['sha256']:.0f} MB/s"
-        f" per core -> mastering cannot beat {1 / floor:.0f} MB/s"
+    say(
+        f"- hashes on this CPU (one core, CPU time): MD5 {rates['md5']:.0f} MB/s, "
+        f"SHA-256 {rates['sha256']:.0f} MB/s, CRC-32 {rates['crc32']:.0f} MB/s"
     )
-    if "copy" in runs:
-        copy_rate = size / med("copy") / 1e6
-        print(
-            f"  so master / copy >= {copy_rate * floor:.2f}x at this run's copy speed"
-            f" ({copy_rate:.0f} MB/s)"
-        )
+    say()
+    for size in args.size or [parse_size("1.8G")]:
+        bench_size(args, kinds, size, say)
+    shutil.rmtree(args.work / "run", ignore_errors=True)
+    if args.results:
+        args.results.parent.mkdir(parents=True, exist_ok=True)
+        with args.results.open("a") as f:
+            f.write("\n".join(say.lines) + "\n")
     return 0
 
 

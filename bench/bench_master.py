@@ -9,7 +9,8 @@ from memory and only the writing and hashing differ):
   copy      tar of the same bytes into one file (the floor: what writing costs)
   xorriso   ``xorriso -as mkisofs`` (same layout as buildiso) + ``implantisomd5``
   buildiso  buildiso.master.iso.master_iso (xorriso streaming, MD5 implanted while writing,
-            then the SHA-256 of the final image: what a build runs)
+            then the SHA-256 of the final image and the landed-bytes check: what a build
+            runs), with how far behind xorriso its MD5 ran
 
 and, for the SHA256SUM both pipelines also need: ``sha256sum`` vs the final read alone
 (buildiso.master.imagestream.final_digests, already inside master_iso's figure).
@@ -36,7 +37,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+# The buildiso code measured: this checkout, or another one (bench_build.py --before).
+sys.path.insert(0, os.environ.get("BENCH_BUILDISO_CODE", str(ROOT)))
 
 from buildiso import paths  # noqa: E402
 from buildiso.master import iso  # noqa: E402
@@ -145,6 +147,7 @@ def buildiso_master(tree: Path, overlay: Path, image: Path) -> iso.MasterResult:
 
 def run_one(kind: str, tree: Path, out: Path) -> dict[str, float]:
     env = {**os.environ, "SOURCE_DATE_EPOCH": str(EPOCH)}
+    lag: dict[str, float] = {}
     started = time.monotonic()
     if kind == "copy":
         subprocess.run(["tar", "-cf", str(out), "-C", str(tree), "."], check=True)
@@ -153,7 +156,9 @@ def run_one(kind: str, tree: Path, out: Path) -> dict[str, float]:
     elif kind == "buildiso":
         overlay = out.with_suffix(".overlay")
         shutil.rmtree(overlay, ignore_errors=True)
-        buildiso_master(tree, overlay, out)
+        follow = buildiso_master(tree, overlay, out).follow
+        lag = {"max_lag": follow.max_lag, "lag_at_finish": follow.lag_at_finish,
+               "tail_seconds": follow.tail_seconds}  # fmt: skip
         shutil.rmtree(overlay)
     elif kind == "sha256sum":
         subprocess.run(["sha256sum", str(out)], check=True, capture_output=True)
@@ -166,7 +171,7 @@ def run_one(kind: str, tree: Path, out: Path) -> dict[str, float]:
     seconds = time.monotonic() - started
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return {"seconds": seconds, "self_kib": own, "children_kib": children}
+    return {"seconds": seconds, "self_kib": own, "children_kib": children, **lag}
 
 
 def measure(kind: str, tree: Path, out: Path) -> dict[str, float]:
@@ -262,6 +267,12 @@ def main() -> int:
             results["buildiso-sha256"]["seconds"],
             results["buildiso-sha256"]["self_kib"],
         )
+    )
+    lag = results["buildiso"]
+    print(
+        f"  MD5 under the write: at most {lag['max_lag'] / 2**20:.0f} MiB behind xorriso,"
+        f" {lag['lag_at_finish'] / 2**20:.0f} MiB left when it finished"
+        f" (hashed {lag['tail_seconds']:.2f} s after)"
     )
     with_sums = ours / (base + results["sha256sum"]["seconds"])  # ours includes its SHA-256
     print("ratios:")

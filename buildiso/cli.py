@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from buildiso import __version__, config, paths, secretenv
+from buildiso import __version__, config, interrupts, paths, secretenv
 from buildiso.config import (
     Accel,
     EfiFlavour,
@@ -293,8 +293,10 @@ def diff(old: Path, new: Path) -> None:
               "release's ISO the gateway is installed from first.")  # fmt: skip
 @click.option("--from-profile", type=_EXISTING, help="upgrade: the profile --from was built "
               "from (default: the one in profiles/ whose iso_name is its file name).")  # fmt: skip
-@click.option("--password-file", type=_EXISTING, help="upgrade: the cs-admin password --from "
-              "was built with (or BUILDISO_CS_ADMIN_PASSWORD), to log in.")  # fmt: skip
+@click.option("--password-file", type=_EXISTING, help="The custom cs-admin password the ISO "
+              "whose admin logs in was built with (upgrade: --from's; first-login: the ISO's), "
+              "or BUILDISO_CS_ADMIN_PASSWORD (default: the installation guide's default "
+              "password).")  # fmt: skip
 @profile_option
 @variant_option
 def boot_test(
@@ -331,8 +333,9 @@ def boot_test(
       buildiso boot-test out/EMAIL_490_190.iso --matrix --shard 2/3 --artifacts out/shard2
       buildiso boot-test out/EMAIL_490_190.iso --scenario appendix-a
       buildiso boot-test out/EMAIL_490_190.iso --scenario appendix-b
+      buildiso boot-test out/EMAIL_490_190.iso --scenario first-login
       buildiso boot-test out/EMAIL_490_190.iso --scenario upgrade \\
-          --from out/EMAIL_480_150.iso --password-file cs-admin-480.txt
+          --from out/EMAIL_480_150.iso
       buildiso boot-test out/EMAIL_490_190.iso --scenario my-check.toml
       buildiso boot-test --list-steps
     """
@@ -414,16 +417,20 @@ def report(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; return the exit code (0 ok, 1 failed build, 2 bad input)."""
+    """Run the CLI; return the exit code (0 ok, 1 failed build, 2 bad input, 128 + N when
+    signal N stopped it: every verb handles SIGTERM and SIGHUP as Ctrl-C)."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     try:
-        cli.main(args=args, prog_name="buildiso", standalone_mode=False)
+        with interrupts.terminate_as_interrupt():
+            cli.main(args=args, prog_name="buildiso", standalone_mode=False)
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
-    except click.Abort:
-        click.echo("buildiso: interrupted", err=True)
-        return 130
+    except (click.Abort, KeyboardInterrupt) as exc:  # click says Abort for KeyboardInterrupt
+        cause = exc.__cause__ if isinstance(exc, click.Abort) and exc.__cause__ else exc
+        name = interrupts.signal_of(cause).name
+        click.echo(f"buildiso: interrupted ({name}); partial outputs were removed", err=True)
+        return interrupts.exit_code(cause)
     except click.ClickException as exc:
         exc.show()
         return 2
@@ -437,9 +444,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         click.echo(f"buildiso: error: {exc}", err=True)
         return exc.exit_code
-    except KeyboardInterrupt:
-        click.echo("buildiso: interrupted; partial outputs were removed", err=True)
-        return 130
     return 0
 
 

@@ -56,3 +56,12 @@ class ToolMissing(BuildError):
         )
         self.tool = tool
         self.package = package
+
+
+class Interrupted(BuildisoError):
+    """Stopped by Ctrl-C, SIGTERM or SIGHUP after saving what it had (``boot-test``'s partial
+    results); the exit code is 128 + the signal's number, as for a process it killed."""
+
+    def __init__(self, message: str, *, exit_code: int, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.exit_code = exit_code

@@ -7,7 +7,8 @@
   unchanged rebuild be skipped (machine facts kept out of the byte-reproducible manifest);
 - ``publish``: SHA256SUM, the ISO, the online repository tree and the manifest renamed into
   place together, with Ctrl-C/SIGTERM held until all of them agree;
-- ``sigterm_as_interrupt``: a killed build (CI cancel, systemd stop) cleans up like Ctrl-C.
+- ``sigterm_as_interrupt``: a killed build (CI cancel, systemd stop, a closed terminal)
+  cleans up like Ctrl-C (``buildiso/interrupts.py``, shared with every verb).
 """
 
 from __future__ import annotations
@@ -17,18 +18,15 @@ import hashlib
 import logging
 import os
 import shutil
-import signal
 import tempfile
-import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
-from buildiso import boundedjson
+from buildiso import boundedjson, interrupts
 from buildiso.atomicfile import fsync_path, move_aside, replace_file
 from buildiso.compose import online
 from buildiso.errors import InputError
@@ -274,48 +272,8 @@ def publish(
         fsync_path(outputs.out_dir)  # the renames themselves
 
 
-# --- signals ----------------------------------------------------------------------------------
+# --- signals ---------------------------------------------------------------------------------
 
-
-@contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """A killed build (CI cancel, systemd stop) cleans up like Ctrl-C does."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-@contextmanager
-def signals_held() -> Iterator[None]:
-    """Ctrl-C and SIGTERM are held (not lost) until the block ends, then delivered.
-
-    Held by Python-level handlers that only note the signal, not by a signal mask: a mask
-    covers the calling thread only, and the kernel hands a process-directed signal to any
-    thread that does not block it (a hashing or QMP thread), after which Python runs the
-    handler in the main thread anyway, inside the block."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    pending: list[int] = []
-
-    def hold(signum: int, frame: FrameType | None) -> None:
-        pending.append(signum)
-
-    held = (signal.SIGINT, signal.SIGTERM)
-    previous = {signum: signal.signal(signum, hold) for signum in held}
-    try:
-        yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-        if pending:  # once, to this thread, with the handlers of before
-            signal.raise_signal(pending[0])
+# One implementation for every verb (buildiso/interrupts.py); the names the build uses.
+sigterm_as_interrupt = interrupts.terminate_as_interrupt
+signals_held = interrupts.signals_held

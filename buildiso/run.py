@@ -239,8 +239,12 @@ def spawn(
     stderr: Path | None = None,
     cwd: Path | None = None,
     grace: float = 5.0,
+    nice: int = 0,
 ) -> Iterator[Child]:
     """Start a long-running program; yield it; stop it on leaving the block.
+
+    ``nice`` > 0 lowers the program's priority that much below ours (the threads it starts
+    inherit it), for a producer that must not take the CPU from the consumer following it.
 
     stdin is closed and stdout discarded (or, with ``stderr`` a file, both go there);
     with ``stderr=None`` its lines are kept (``Child.stderr_tail``) and logged under
@@ -251,7 +255,9 @@ def spawn(
     log.debug("starting: %s%s", shlex.join(argv), f"  (in {cwd})" if cwd else "")
     try:
         if stderr is not None:
-            with stderr.open("wb") as sink:
+            # never through a link planted at the log's name (O_NOFOLLOW)
+            flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
+            with open(os.open(stderr, flags, 0o644), "wb") as sink:
                 proc = subprocess.Popen(
                     argv, cwd=cwd, env=child_env(env), stdin=subprocess.DEVNULL,
                     stdout=sink, stderr=sink,
@@ -271,6 +277,8 @@ def spawn(
     except FileNotFoundError as exc:
         name = Path(argv[0]).name
         raise ToolMissing(name, TOOL_PACKAGES.get(name, name)) from exc
+    if nice:
+        _lower_priority(child.proc.pid, nice)
     try:
         yield child
     finally:
@@ -286,3 +294,20 @@ def replace_process(argv: Sequence[str], env: Mapping[str, str]) -> None:
         os.execve(argv[0], list(argv), dict(env))
     except OSError as exc:
         log.debug("re-execution failed: %s", exc)
+
+
+def _lower_priority(pid: int, nice: int) -> None:
+    """Give a child just started ``nice`` more than our own nice value. Linux keeps it per
+    thread and a new thread inherits its creator's: the child's main thread is reniced
+    before it gets to start others (programs start threads after reading their
+    arguments), and any thread already there is reniced too."""
+    value = min(os.getpriority(os.PRIO_PROCESS, 0) + nice, 19)
+    try:
+        tasks = [int(t.name) for t in Path(f"/proc/{pid}/task").iterdir()]
+    except OSError:
+        tasks = [pid]
+    for task in tasks:
+        try:
+            os.setpriority(os.PRIO_PROCESS, task, value)
+        except (ProcessLookupError, PermissionError):
+            pass  # gone already; or not ours to renice: it only costs speed

@@ -72,7 +72,7 @@ def good_report(profile: Profile) -> dict[str, Any]:
             "/var": {"size_mb": 60480, "device": "/dev/vda2"},
         },
         "arrays": {},
-        "users": {"cs-admin": {"exists": True, "password_expired": True}},
+        "users": {"cs-admin": {"exists": True, "password_expired": False}},
         "firewall": {"tcp": list(profile.firewall.tcp), "udp": list(profile.firewall.udp)},
         "repos_enabled": [],
         "tls10": False,

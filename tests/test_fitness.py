@@ -24,8 +24,8 @@ FLOORS: tuple[tuple[str, frozenset[str]], ...] = (
     (
         "ground",
         frozenset(
-            {"__init__", "atomicfile", "boundedjson", "config", "errors", "log", "outdir",
-             "paths", "run", "secretenv", "sourcedate", "tmpdirs"}
+            {"__init__", "atomicfile", "boundedjson", "config", "errors", "interrupts", "log",
+             "outdir", "paths", "run", "secretenv", "sourcedate", "tmpdirs"}
         ),
     ),  # fmt: skip
     ("render", frozenset({"render"})),

@@ -138,3 +138,21 @@ def test_spawn_kills_a_child_that_ignores_sigterm() -> None:
 def test_spawn_of_a_missing_program_names_its_package() -> None:
     with pytest.raises(ToolMissing, match="xorriso"), spawn(["/nonexistent/xorriso"]):
         pass
+
+
+def test_spawn_lowers_the_priority_of_the_child_and_what_it_starts_after(
+    tmp_path: Path,
+) -> None:
+    """Linux keeps the nice value per thread: the child is reniced as soon as it runs, and
+    what it starts later (here a process; threads alike) inherits it."""
+    own = os.getpriority(os.PRIO_PROCESS, 0)
+    go = tmp_path / "go"
+    # The child starts `cut` only once told to: after the renice was checked.
+    script = f'while [ ! -e {go} ]; do sleep 0.01; done; cut -d" " -f19 /proc/self/stat >&2'
+    for nice, expected in ((0, own), (6, min(own + 6, 19))):
+        go.unlink(missing_ok=True)
+        with spawn(["sh", "-c", script], nice=nice) as child:
+            assert os.getpriority(os.PRIO_PROCESS, child.proc.pid) == expected
+            go.touch()
+            assert child.wait() == 0
+        assert child.stderr_tail() == str(expected)

@@ -31,9 +31,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from buildiso.boottest.upgrade import fresh_password
 
 from buildiso import paths
+from buildiso.boottest.consolesteps import fresh_password
 from buildiso.compose import online
 from buildiso.config import Variant
 from buildiso.render.profile import load_profile

@@ -1,10 +1,11 @@
 """``buildiso boot-test NEW.iso --scenario upgrade --from OLD.iso`` for real: the offline upgrade.
 
-OLD is the previous release (profiles/email-480.toml → EMAIL_480_150.iso, built here with a
-cs-admin password made for this run), NEW the 4.9.0 ISO (``built_iso``). The gateway is
-installed from OLD as a fresh-install cell does it; NEW goes into its DVD drive; cs-admin
-logs in on the serial console (changing the expired password), edits a setting and runs
-the Server Console's Apply Updates (offline); rpm, yum and the console report the result.
+OLD is the previous release (profiles/email-480.toml → EMAIL_480_150.iso, built here as a
+user would, without a custom password: its sample 4.8.0 RPMs), NEW the 4.9.0 ISO
+(``built_iso``). The gateway is installed from OLD as a fresh-install cell does it; NEW
+goes into its DVD drive; cs-admin logs in on the serial console with the installation
+guide's default password (no --password-file), edits a setting and runs the Server
+Console's Apply Updates (offline); rpm, yum and the console report the result.
 
 Measured figures (wall time, per-stage seconds) are printed: ``pytest -s``.
 """
@@ -19,10 +20,10 @@ from pathlib import Path
 import pytest
 
 from buildiso import paths
+from buildiso.boottest import consolesteps
 from buildiso.boottest.bootproto import strip_ansi
 from buildiso.boottest.checks import CONSOLE, QUERIES
 from buildiso.boottest.console import echoed
-from buildiso.boottest.consolesteps import fresh_password
 from buildiso.boottest.scenarioreader import load_scenario
 from buildiso.cli import main
 from buildiso.sample.base import SampleBase
@@ -39,26 +40,23 @@ pytestmark = pytest.mark.vm
 
 
 def test_the_previous_release_is_updated_offline_from_the_new_iso(
-    built_iso: Path, sample_base: SampleBase, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    password = fresh_password()  # the same policy-compliant generator the scenario uses
-    password_file = tmp_path / "cs-admin-480.txt"
-    password_file.write_text(password + "\n")
-    rpms = sample_base.gateway_rpms.with_name("gateway-rpms-480")
+    built_iso: Path, sample_base: SampleBase, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    made: list[str] = []  # a new password, should the login have to change an expired one
+    make = consolesteps.fresh_password
+    monkeypatch.setattr(consolesteps, "fresh_password", lambda: made.append(make()) or made[-1])
+    monkeypatch.delenv("BUILDISO_CS_ADMIN_PASSWORD", raising=False)
     old_dir = tmp_path / "old"
-    assert main([
-        "build", "--profile", str(paths.PROFILES_DIR / "email-480.toml"),
-        "--base", str(sample_base.tree), "--gateway-rpms", str(rpms),
-        "--gpg-key", str(rpms / "RPM-GPG-KEY-buildiso-sample"), "--key-id", sample_base.key_id,
-        "--password-file", str(password_file), "--out", str(old_dir),
-    ]) == 0  # fmt: skip
+    assert main(["build", "--profile", str(paths.PROFILES_DIR / "email-480.toml"),
+                 "--out", str(old_dir)]) == 0  # fmt: skip
     old_iso = old_dir / "EMAIL_480_150.iso"
     art = tmp_path / "artifacts"
     junit = tmp_path / "junit.xml"
     capsys.readouterr()
     code = main([
         "boot-test", str(built_iso), "--scenario", "upgrade", "--from", str(old_iso),
-        "--password-file", str(password_file), "--artifacts", str(art), "--junit", str(junit),
+        "--artifacts", str(art), "--junit", str(junit),
     ])  # fmt: skip
     out = capsys.readouterr()
     print("\n" + out.out)
@@ -99,19 +97,22 @@ def test_the_previous_release_is_updated_offline_from_the_new_iso(
     assert "cs-email-syslog 4.9.0-190" in readings[-1]["output"]
     assert "policy created by" not in "".join(t["output"] for t in transcript)  # checksums only
 
-    # the console log: the login with the forced change, then each command as typed
+    # the console log: the login with the guide's password (not expired: no change), then
+    # each command as typed
     console = strip_ansi((cell / "console.log").read_text(errors="replace"))
-    assert "You are required to change your password immediately" in console
-    at = console.index("Retype new password")
+    assert "You are required to change your password immediately" not in console
+    at = console.index("login: cs-admin", console.index("FIRSTBOOT-RESULT"))
     for command in (ADMIN_EDIT, APPLY_UPDATES):
         found = re.compile(r"\$ " + echoed(command)).search(console, at)
         assert found, f"{command!r} not on the console after offset {at}"
         at = found.end()
     assert "Complete!" in console[at:]
-    # no password in any artifact (the fresh one is random and never leaves memory)
+    # no password in any artifact: the guide's default never shown, a new one nowhere
     for path in [*cell.rglob("*"), junit, art / "summary.json"]:
         if path.is_file():
-            assert password.encode() not in path.read_bytes(), path
+            data = path.read_bytes()
+            assert not re.search(rb"[Pp]assword: *password\b", data), path
+            assert not any(p.encode() in data for p in made), path
     stages = result["stages"]
     for stage in ("packages", "firstboot", "media-change", "login", "admin-edit",
                   "apply-updates", "checks"):  # fmt: skip

@@ -18,6 +18,7 @@ import re
 STAGE_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,39}")
 TIMEOUT = "timeout-in-stage-"
 GUEST_STOPPED = "guest-stopped-in-stage-"
+INTERRUPTED = "interrupted"
 FAMILIES = (TIMEOUT, GUEST_STOPPED)
 CLASSES: dict[str, str] = {
     "firmware": "the firmware did not boot the media (SeaBIOS 'No bootable device', OVMF's "
@@ -48,14 +49,18 @@ CLASSES: dict[str, str] = {
     "server failed",
     "console": "a typed Server Console command failed",
     "login": "the serial console refused the login or the password change",
+    "first-boot-console": "a console program's page (the First Boot Console's) did not come, "
+    "refused an answer, showed a typed password, or what its answers set is not there",
     "infrastructure": "QEMU did not start (retried once), or refused a command",
     "qemu-exited": "QEMU exited while the host waited for the firmware or the menu",
+    INTERRUPTED: "the run was stopped (Ctrl-C, SIGTERM, SIGHUP) before the cell finished, or "
+    "before it started: the product was not judged",
     TIMEOUT + "STAGE": "stage STAGE overran its time limit",
     GUEST_STOPPED + "STAGE": "the guest stopped (powered off, QEMU gone) during stage STAGE",
     "not-run": "no shard's results have this cell (buildiso report)",
 }
 # Possible in any step: the runner's own (the families are raised while waiting).
-RUNNER_CLASSES = ("infrastructure", TIMEOUT + "STAGE", GUEST_STOPPED + "STAGE")
+RUNNER_CLASSES = ("infrastructure", INTERRUPTED, TIMEOUT + "STAGE", GUEST_STOPPED + "STAGE")
 REPORT_CLASSES = ("not-run",)
 
 
@@ -128,5 +133,8 @@ class CellFailed(Exception):
         self.message = message
 
 
-class Cancelled(Exception):
-    """The run was interrupted (Ctrl-C in the main thread)."""
+class Cancelled(CellFailed):
+    """The run is stopping (Ctrl-C, SIGTERM or SIGHUP in the main thread)."""
+
+    def __init__(self) -> None:
+        super().__init__(INTERRUPTED, "the run is stopping")

@@ -1,10 +1,18 @@
 """``buildiso boot-test``: a scenario (``--scenario NAME|FILE.toml``) on its cells, its table,
 summary.json and JUnit.
 
-Everything is checked before anything boots: the options, the scenario file, the cells
-(``--matrix``, ``--cells``, ``--shard``), the inputs (``boottest/inputs.py``); only then is
-the accelerator probed (a short KVM boot) and the cells run (``boottest/runner.py``).
-Exit status: 0 only when every cell passed (otherwise BuildError, exit 1).
+Everything is checked before anything boots: the options and every path option
+(``--artifacts``, ``--junit``, ``--timings-from``: one line, exit 2, before any work), the
+scenario file, the cells (``--matrix``, ``--cells``, ``--shard``), the inputs
+(``boottest/inputs.py``); only then is ``--artifacts`` created and locked (a second run
+into the same folder is refused in one line, ``outdir.locked``), a link where the run
+will write refused, the accelerator probed (a short KVM boot) and the cells run
+(``boottest/runner.py``).
+
+Ctrl-C, SIGTERM and SIGHUP (``buildiso/interrupts.py``) stop every QEMU and child, remove
+the private folders, and write partial results: summary.json and JUnit with each cell not
+finished marked ``interrupted``; the exit status is then 128 + the signal's number.
+Otherwise it is 0 only when every cell passed (otherwise BuildError, exit 1).
 """
 
 from __future__ import annotations
@@ -13,28 +21,36 @@ import logging
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import nullcontext
+from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from buildiso import paths
+from buildiso import interrupts, outdir, paths
 from buildiso.boottest import bootproto, vm
 from buildiso.boottest.accel import AccelChoice, choose_accel
-from buildiso.boottest.artifacts import RunFolder, write_json
+from buildiso.boottest.artifacts import SUMMARY, RunFolder, write_json
+from buildiso.boottest.cellfailure import INTERRUPTED
 from buildiso.boottest.filmstrip import DEFAULT_INTERVAL_S
 from buildiso.boottest.inputs import Sources, check_sources, resolve
 from buildiso.boottest.junit import write_junit
 from buildiso.boottest.progress import Progress
-from buildiso.boottest.results import CellResult, Summary
-from buildiso.boottest.runner import DEFAULT_CELL_S, Plan, merged_limits, run_cells
+from buildiso.boottest.results import MAX_SUMMARY_BYTES, CellResult, Summary
+from buildiso.boottest.runner import (
+    DEFAULT_CELL_S,
+    Plan,
+    RunInterrupted,
+    merged_limits,
+    run_cells,
+)
 from buildiso.boottest.scenario import DEFAULT_SCENARIO, Cell, Scenario
 from buildiso.boottest.scenarioreader import load_scenario, shipped
 from buildiso.boottest.session import MachineFactory, RunOptions
 from buildiso.boottest.shard import Shard, pick
 from buildiso.boottest.vocabulary import VOCABULARY, needs
+from buildiso.boundedjson import read_bytes
 from buildiso.config import Accel, Firmware, Media, Variant
-from buildiso.errors import BuildError, InputError
+from buildiso.errors import BuildError, InputError, Interrupted
 from buildiso.log import log as tree_log
 from buildiso.log import step
 from buildiso.render import layout
@@ -94,7 +110,7 @@ def cell_seconds(scenario: Scenario, previous: Path | None) -> Callable[[Cell], 
     else the figures the scenario file carries, else DEFAULT_CELL_S."""
     measured: dict[str, float] = {}
     if previous is not None:
-        summary = Summary.load(previous / "summary.json" if previous.is_dir() else previous)
+        summary = _previous_summary(previous)
         measured = {r.cell: r.seconds for r in summary.cells
                     if r.passed and r.scenario == scenario.name}  # fmt: skip
     known = {**scenario.expected_s, **measured}
@@ -103,6 +119,35 @@ def cell_seconds(scenario: Scenario, previous: Path | None) -> Callable[[Cell], 
         return known.get(cell.name, DEFAULT_CELL_S)
 
     return seconds
+
+
+def _previous_summary(given: Path) -> Summary:
+    """``--timings-from``: a summary.json the user named, or the one in a folder they
+    named (not read through a link inside it)."""
+    if not given.is_dir():
+        return Summary.load(given)
+    path = given / SUMMARY
+    hint = "give --timings-from a previous run's --artifacts folder or its summary.json"
+    try:
+        data = read_bytes(path, max_bytes=MAX_SUMMARY_BYTES)
+    except FileNotFoundError:
+        raise InputError(f"--timings-from {given}: no {SUMMARY} here", hint=hint) from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror})", hint=hint) from None
+    return Summary.parse(data, source=str(path))
+
+
+def check_paths(request: BootTestRequest) -> None:
+    """Every path option, before any work (one line, exit 2): the folders and files this
+    run writes, created nothing yet."""
+    outdir.check(request.artifacts, option="--artifacts")
+    if request.junit is not None:
+        outdir.check_file(request.junit, option="--junit")
+    if not request.iso.is_file():
+        raise InputError(f"{request.iso}: not a file", hint="pass the ISO built by buildiso build")
+    if request.server_base is not None and not request.server_base.is_file():  # --from: sources
+        raise InputError(f"--server-base {request.server_base}: not a file",
+                         hint="give --server-base the RHEL 6.10 DVD's ISO file")  # fmt: skip
 
 
 def _users() -> dict[str, list[str]]:
@@ -166,9 +211,8 @@ def boot_test_command(
     if (request.shard is not None or request.cell_names) and not request.matrix:
         raise InputError("--shard and --cells select from the matrix",
                          hint="add --matrix to the command")  # fmt: skip
+    check_paths(request)
     require_tools("qemu-system-x86_64", "qemu-img")
-    if not request.iso.is_file():
-        raise InputError(f"{request.iso}: not a file", hint="pass the ISO built by buildiso build")
     profile = profile or load_profile(request.profile_path, request.variant)
     scenario = load_scenario(request.scenario)
     seconds = cell_seconds(scenario, request.timings_from)
@@ -185,10 +229,14 @@ def boot_test_command(
                       online_tree=request.online_tree)  # fmt: skip
     check_sources(scenario, sources, users=_users())
     folder = RunFolder(request.artifacts)
-    with private_dir("boottest") as work:
+    with ExitStack() as stack:
+        stack.enter_context(interrupts.terminate_as_interrupt())
+        stack.enter_context(outdir.removed_if_left_empty(folder.path))
+        stack.enter_context(outdir.locked(folder.path, option="--artifacts", verb="boot-test"))
+        folder.refuse_links(scenario.run_name(c) for c in cells)
+        work = Path(stack.enter_context(private_dir("boottest")))
         inputs = resolve(scenario, sources, cells=cells, needs=needs(scenario),
-                         run_folder=folder, work=Path(work))  # fmt: skip
-        folder.path.mkdir(parents=True, exist_ok=True)
+                         run_folder=folder, work=work)  # fmt: skip
         choice = accel_chooser(request.accel)  # after every check: the probe boots a guest
         step(f"accelerator: {choice.accel.value} ({choice.reason})")
         options = RunOptions(accel=choice.accel, frame_every_s=request.frame_every_s,
@@ -206,30 +254,52 @@ def boot_test_command(
             if tree.isEnabledFor(logging.INFO)  # not with --quiet
             else None
         )  # fmt: skip
-        with progress.shown(tree) if progress else nullcontext():
-            results = run_cells(plan, cells, jobs=request.jobs, seconds=seconds,
-                                progress=progress)  # fmt: skip
+        interrupted: KeyboardInterrupt | None = None
+        try:
+            with progress.shown(tree) if progress else nullcontext():
+                results = run_cells(plan, cells, jobs=request.jobs, seconds=seconds,
+                                    progress=progress)  # fmt: skip
+        except RunInterrupted as stop:
+            results, interrupted = stop.results, stop.cause
         wall = time.monotonic() - started
-    summary = Summary(
-        scenario=scenario.name, isos=inputs.tested(), accel=choice.accel.value,
-        accel_reason=choice.reason, jobs=request.jobs, wall_seconds=wall,
-        shard=str(request.shard) if request.shard else None,
-        matrix_cells=tuple(scenario.run_name(c) for c in matrix_cells), cells=tuple(results),
-    )  # fmt: skip
-    _report(summary, folder, request, out or sys.stdout)
+        summary = Summary(
+            scenario=scenario.name, isos=inputs.tested(), accel=choice.accel.value,
+            accel_reason=choice.reason, jobs=request.jobs, wall_seconds=wall,
+            shard=str(request.shard) if request.shard else None,
+            matrix_cells=tuple(scenario.run_name(c) for c in matrix_cells), cells=tuple(results),
+        )  # fmt: skip
+        # summary.json and JUnit are written together: a signal now waits for them
+        with interrupts.signals_held(deliver=interrupted is None):
+            _write_results(summary, folder, request)
+    _report(summary, folder, out or sys.stdout, interrupted=interrupted)
     return summary
 
 
-def _report(summary: Summary, folder: RunFolder, request: BootTestRequest, out: TextIO) -> None:
+def _write_results(summary: Summary, folder: RunFolder, request: BootTestRequest) -> None:
+    write_json(folder.summary, summary.to_json())
+    # Always beside the summary, so `buildiso report` finds every shard's JUnit.
+    write_junit(list(summary.cells), folder.junit)
+    if request.junit is not None:
+        write_junit(list(summary.cells), request.junit)
+
+
+def _report(
+    summary: Summary, folder: RunFolder, out: TextIO, *, interrupted: KeyboardInterrupt | None
+) -> None:
     results = summary.cells
     out.write(format_table(results) + "\n")
     out.write(f"accel {summary.accel}; wall time {summary.wall_seconds:.1f} s for "
               f"{len(results)} cell(s); artifacts in {folder.path}\n")  # fmt: skip
-    write_json(folder.summary, summary.to_json())
-    # Always beside the summary, so `buildiso report` finds every shard's JUnit.
-    write_junit(list(results), folder.junit)
-    if request.junit is not None:
-        write_junit(list(results), request.junit)
+    if interrupted is not None:
+        stopped = [r for r in results if r.failure_class == INTERRUPTED]
+        raise Interrupted(
+            f"interrupted by {interrupts.signal_of(interrupted).name}: "
+            f"{len(results) - len(stopped)} of {len(results)} cell(s) finished; partial "
+            f"results in {folder.summary}",
+            exit_code=interrupts.exit_code(interrupted),
+            hint=f"the {len(stopped)} cell(s) not finished are marked {INTERRUPTED} in "
+            "summary.json and junit.xml",
+        )
     failed = [r for r in results if not r.passed]
     if failed:
         first = failed[0]

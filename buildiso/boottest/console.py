@@ -125,34 +125,51 @@ class SerialShell:
         self.console.poll()
         return len(self.console.text)
 
-    def _type_then(self, text: str, expect: re.Pattern[str], *, timeout: float) -> str:
+    def _type_then(
+        self, text: str, expect: re.Pattern[str], *, timeout: float, what: str = "login"
+    ) -> str:
         """Type one line (a password is not echoed: never in the log), then wait for
         ``expect``; what matched."""
         mark = self.mark()
         self.type_line(text)
-        return self.wait_for(expect, since=mark, timeout=timeout, what="login").group(0)
+        return self.wait_for(expect, since=mark, timeout=timeout, what=what).group(0)
 
     def login_changing_expired(
-        self, *, user: str, password: str, new_password: str, since: int, timeout: float
+        self,
+        *,
+        user: str,
+        password: str,
+        new_password: str,
+        since: int,
+        timeout: float,
+        lands: re.Pattern[str] = SHELL_PROMPT,
+        stage: str = "login",
     ) -> bool:
         """Log in; if the system says the password expired, change it to ``new_password``
-        as the person at the console would. True if it was changed. No password is echoed."""
+        as the person at the console would. True if it was changed. No password is echoed.
+        The login ends where ``lands`` appears: the shell's prompt, or what the account's
+        login program shows first (a console's page; a shell prompt then fails it)."""
+        elsewhere = () if lands is SHELL_PROMPT else (SHELL_PROMPT,)
 
         def answer(text: str, *prompts: re.Pattern[str], timeout: float) -> str:
             either = re.compile("|".join(p.pattern for p in (*prompts, LOGIN_REFUSED)))
-            found = self._type_then(text, either, timeout=timeout)
+            found = self._type_then(text, either, timeout=timeout, what=stage)
             self._refused(found, user)
+            if elsewhere and not lands.search(found) and SHELL_PROMPT.search(found):
+                raise CellFailed("login", f"{user} got a shell prompt, not its login "
+                                 "program's first page")  # fmt: skip
             return found
 
-        self.wait_for(LOGIN_PROMPT, since=since, timeout=timeout, what="login")
-        self._type_then(user, PASSWORD_PROMPT, timeout=30)
-        found = answer(password, SHELL_PROMPT, CURRENT_PROMPT, NEW_PROMPT, timeout=60)
-        if SHELL_PROMPT.search(found):
+        self.wait_for(LOGIN_PROMPT, since=since, timeout=timeout, what=stage)
+        short, long = min(30.0, timeout), min(60.0, timeout)  # each answer, within the limit
+        self._type_then(user, PASSWORD_PROMPT, timeout=short, what=stage)
+        found = answer(password, lands, *elsewhere, CURRENT_PROMPT, NEW_PROMPT, timeout=long)
+        if lands.search(found):
             return False
         if CURRENT_PROMPT.search(found):
-            answer(password, NEW_PROMPT, timeout=30)
-        answer(new_password, RETYPE_PROMPT, timeout=30)
-        answer(new_password, SHELL_PROMPT, timeout=60)
+            answer(password, NEW_PROMPT, timeout=short)
+        answer(new_password, RETYPE_PROMPT, timeout=short)
+        answer(new_password, lands, *elsewhere, timeout=long)
         return True
 
     @staticmethod

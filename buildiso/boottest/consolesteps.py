@@ -15,7 +15,7 @@ from collections.abc import Iterable
 
 from buildiso.boottest.cellfailure import CellFailed
 from buildiso.boottest.checks import CHECKS, CONSOLE, INVENTORY, QUERIES, Facts
-from buildiso.boottest.console import CommandResult
+from buildiso.boottest.console import SHELL_PROMPT, CommandResult
 from buildiso.boottest.session import Session
 from buildiso.boottest.steps import (
     ACCOUNT,
@@ -43,6 +43,9 @@ COMMAND = re.compile(r"[ -~]{1,200}")  # printable ASCII: typed as is on a seria
 SETTING_KEY = re.compile(r"[a-z][a-z0-9_]{0,39}")
 SETTING_VALUE = re.compile(r"[A-Za-z0-9_.-]{1,40}")
 PNG_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,39}\.png")
+# what a console page shows (a title, a message): printable ASCII, not only blanks
+PAGE_TEXT = re.compile(r"[ -~]{0,79}[!-~][ -~]{0,79}")
+PAGE_TEXT_OR_NONE = re.compile(f"(?:{PAGE_TEXT.pattern})?")
 
 
 def reason(result: CommandResult) -> str:
@@ -93,14 +96,23 @@ def _stage(call: StepCall) -> str:
 
 
 def login(s: Session, call: StepCall) -> None:
-    account = s.inputs.account(call.text("account"))
+    name, lands = call.text("account"), call.text("lands")
+    account = s.inputs.account(name)
     text = s.running().console.text
-    # The getty's prompt comes after the boot began, and after the first boot's report.
-    since = max(s.boot_mark, text.rfind("FIRSTBOOT-RESULT"))
-    s.shell().login_changing_expired(
-        user=account.user, password=account.password, new_password=fresh_password(),
+    # The getty's prompt comes after the boot began, after the first boot's report, and
+    # after what earlier steps answered (a session that ended).
+    since = max(s.boot_mark, s.read_mark, text.rfind("FIRSTBOOT-RESULT"))
+    new = s.fresh_password(name, fresh_password)
+    changed = s.shell().login_changing_expired(
+        user=account.user, password=s.passwords.get(name, account.password), new_password=new,
         since=since, timeout=s.limit(_stage(call)),
+        lands=re.compile(re.escape(lands)) if lands else SHELL_PROMPT, stage=_stage(call),
     )  # fmt: skip
+    if changed:
+        s.passwords[name] = new
+    s.logged_in = name
+    # a page landed on is read by the steps that answer it; a shell prompt is read
+    s.read_mark = since if lands else s.shell().mark()
 
 
 def type_command(s: Session, call: StepCall) -> None:
@@ -171,24 +183,30 @@ KINDS = (
         name="login",
         summary="log in on the serial console with ACCOUNT's user and password; if the "
         "system demands a new password (an expired one), type a fresh policy-compliant one "
-        "made for the run",
-        example='{ do = "login", account = "old", limit = 180 }',
+        "made for the run; ends at the shell prompt, or at LANDS",
+        example='{ do = "login", account = "iso", lands = "Locale Configuration", '
+        'stage = "first-login", limit = 180 }',
         run=login,
         params=(Param("account", "the input whose account logs in (server-dvd: root; "
-                      "previous-release: its admin)", inputs=ACCOUNT_INPUTS),),
-        stage="login", classes=("login",), types=True,
+                      "product-iso, previous-release: its admin, with the password it has "
+                      "now: built with, or set by an earlier step)", inputs=ACCOUNT_INPUTS),
+                Param("lands", "text the login shows first instead of a shell prompt (the "
+                      "first page of the account's login program)", default="",
+                      pattern=PAGE_TEXT_OR_NONE)),
+        stage="login", classes=("login",), types=True, marks=("login",),
         needs=lambda call: [(call.text("account"), ACCOUNT)],
     ),  # fmt: skip
     StepKind(
         name="type",
         summary="type COMMAND at the shell prompt exactly as printed, wait for the prompt; "
         "a non-zero exit status fails the cell with the class FAILS (media, network, "
-        "packages or console) and the tool's reason",
+        "packages, console or first-boot-console) and the tool's reason",
         example='{ do = "type", command = "mount /dev/cdrom /media/os", stage = "step-2", '
         'fails = "media", limit = 60 }',
         run=type_command,
         params=(Param("command", "the command line, printable ASCII", pattern=COMMAND),),
-        stage="", choosable=("media", "network", "packages", "console"), types=True,
+        stage="", choosable=("media", "network", "packages", "console", "first-boot-console"),
+        types=True,
     ),  # fmt: skip
     StepKind(
         name="edit-setting",

@@ -34,7 +34,10 @@ from pathlib import Path
 from typing import Any
 
 from buildiso.atomicfile import write_json_atomic
+from buildiso.boottest.results import MAX_INDEX_BYTES
 from buildiso.boottest.screendump import Screenshot, shrink
+from buildiso.boundedjson import read_bytes
+from buildiso.errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -124,10 +127,13 @@ def _safe(stage: str) -> str:
 
 
 def read_index(cell_dir: Path) -> list[dict[str, Any]]:
-    """The frames recorded for the cell in ``cell_dir`` (empty when it has none)."""
+    """The frames recorded for the cell in ``cell_dir`` (empty when it has none, or when
+    its index is not a file of ours: a link, too big, not JSON). The report reads indexes
+    through ``boottest/results.py``'s typed reader instead."""
     try:
-        data = json.loads((cell_dir / FOLDER / INDEX).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+        raw = read_bytes(cell_dir / FOLDER / INDEX, max_bytes=MAX_INDEX_BYTES)
+        data = json.loads(raw.decode("utf-8"))
+    except (OSError, InputError, UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         return []
     frames = data.get("frames") if isinstance(data, dict) else None
     return [f for f in frames or [] if isinstance(f, dict) and isinstance(f.get("file"), str)]

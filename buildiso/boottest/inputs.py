@@ -6,8 +6,9 @@ their sources (``Sources``). ``resolve`` reads exactly what the steps need of ea
 stick, the cs-repo release, its signer and the repositories its cs-email-repo-conf
 defines, a login account, the online tree a server is given) and refuses bad input in one
 line: an ISO that is no ISO, a damaged manifest, an admin password that is not the one
-OLD.iso was built with, an OLD.iso whose cs-email is not older than the ISO's, an online
-tree that is not the product ISO's repository.
+the ISO was built with (none given: the guide's default must be), an OLD.iso whose
+cs-email is not older than the ISO's, an online tree that is not the product ISO's
+repository.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from buildiso.boottest.steps import (
     STICK,
     Need,
 )
-from buildiso.boundedjson import Fields, load_json
+from buildiso.boundedjson import Fields, parse_json, read_bytes
 from buildiso.compose import online
 from buildiso.config import Firmware, Media, Variant
 from buildiso.errors import InputError
@@ -58,6 +59,10 @@ KICKSTART_TEMPLATE = Path(__file__).with_name("data") / "minimal-rhel6-ks.cfg"
 PXEBOOT = ("images/pxeboot/vmlinuz", "images/pxeboot/initrd.img")
 KS_LABEL = "MINIMAL_KS"
 MAX_MANIFEST_BYTES = 64 * 2**20
+# The admin's default password as the installation guide prints it (section 3.3,
+# docs/product-facts.md "After the install"): what a reader of the guide types at the first
+# login of an ISO built without a custom password. The build itself only has its hash.
+GUIDE_PASSWORD = "password"
 
 
 @dataclass(frozen=True)
@@ -285,11 +290,22 @@ def install_set_beside(iso: Path) -> frozenset[str] | None:
     """The install set (``N-V-R.A``, as ``rpm -qa`` prints it) of the manifest beside
     ``iso``, or None when the ISO has no manifest (not built by buildiso)."""
     path = iso.with_name(f"{iso.stem}.manifest.json")
-    if not path.is_file():
-        return None
     hint = "rebuild the ISO (buildiso build), or remove the damaged manifest beside it"
+    try:
+        mode = path.lstat().st_mode
+    except FileNotFoundError:
+        return None
+    if stat.S_ISLNK(mode):  # not named by the user: not followed
+        raise InputError(f"{path}: a symbolic link, not followed", hint="put the manifest "
+                         "itself beside the ISO (or remove the link)")  # fmt: skip
+    if not stat.S_ISREG(mode):
+        raise InputError(f"{path}: not a regular file", hint=hint)
+    try:
+        raw = read_bytes(path, max_bytes=MAX_MANIFEST_BYTES)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror})", hint=hint) from None
     f = Fields(str(path), hint=hint)
-    data = f.table(load_json(path, max_bytes=MAX_MANIFEST_BYTES, hint=hint), "(top)")
+    data = f.table(parse_json(raw, source=str(path), hint=hint), "(top)")
 
     def entry(item: object, key: str) -> str:
         e = f.table(item, key)
@@ -321,15 +337,11 @@ def _admin(iso: Path, profile: Profile, password_file: Path | None, work: Path) 
 
 
 def admin_password(*, iso: Path, user: str, password_file: Path | None, work: Path) -> str:
-    """The admin password ``iso`` was built with, checked against its ks.cfg hash."""
+    """The admin password ``iso`` was built with, checked against its ks.cfg hash: the
+    custom one given (--password-file, BUILDISO_CS_ADMIN_PASSWORD), else the installation
+    guide's default. Neither is ever shown."""
     custom = read_custom_password(password_file=password_file)
-    if custom is None:
-        raise InputError(
-            f"logging in as {user} on {iso.name} needs the password that ISO was built with",
-            hint="pass --password-file FILE or set BUILDISO_CS_ADMIN_PASSWORD, as for "
-            "buildiso build (the vendor default's plain text is not in this repository)",
-        )
-    password, source = custom
+    password, source = custom or (GUIDE_PASSWORD, "the installation guide")
     work.mkdir(parents=True, exist_ok=True)
     ks = work / "old-ks.cfg"
     ks.unlink(missing_ok=True)
@@ -344,9 +356,17 @@ def admin_password(*, iso: Path, user: str, password_file: Path | None, work: Pa
         raise InputError(f"{iso}: its ks.cfg creates no user {user} with a SHA-512 password",
                          hint="--from takes an ISO made by buildiso build")  # fmt: skip
     if sha512_crypt(password, found.group(2)) != found.group(1):
+        if custom is None:
+            raise InputError(
+                f"{iso.name} was built with a custom {user} password, not the installation "
+                "guide's default",
+                hint="pass --password-file FILE or set BUILDISO_CS_ADMIN_PASSWORD: the "
+                "password buildiso build was given for that ISO",
+            )
         raise InputError(
             f"the {user} password from {source} is not the one {iso.name} was built with",
-            hint="give the password file (or variable) used for buildiso build of that ISO",
+            hint="give the password file (or variable) used for buildiso build of that ISO "
+            "(none: the guide's default)",
         )
     return password
 

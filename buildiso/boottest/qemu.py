@@ -40,6 +40,7 @@ PROTOCOL_LOG = "protocol.log"  # ttyS1
 FIRMWARE_LOG = "firmware.log"  # isa-debugcon port 0x402 (SeaBIOS writes its log there)
 EVENTS_LOG = "qmp-events.jsonl"
 QEMU_STDERR = "qemu.stderr.log"
+QEMU_CMDLINE = "qemu.cmdline"
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,10 @@ class VmFiles:
     @property
     def stderr(self) -> Path:
         return self.artifacts / QEMU_STDERR
+
+    @property
+    def cmdline(self) -> Path:
+        return self.artifacts / QEMU_CMDLINE
 
 
 def _opts(kind: str | None = None, **opts: str | Path) -> str:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from buildiso.boottest import cellfailure
-from buildiso.boundedjson import Fields, load_json
+from buildiso.boundedjson import Fields, load_json, parse_json
 from buildiso.errors import InputError
 
 SCHEMA = 1
@@ -320,9 +320,15 @@ class Summary:
 
     @classmethod
     def load(cls, path: Path) -> Summary:
-        """summary.json at ``path``; InputError (one line, file and key) if it is not one."""
+        """summary.json at ``path`` (a file the user named: a link is followed); InputError
+        (one line, file and key) if it is not one."""
         data = load_json(path, max_bytes=MAX_SUMMARY_BYTES, hint=HINT)
         return cls.from_json(data, Fields(str(path), hint=HINT))
+
+    @classmethod
+    def parse(cls, data: bytes, *, source: str) -> Summary:
+        """summary.json's bytes (read by the caller, at most ``MAX_SUMMARY_BYTES``)."""
+        return cls.from_json(parse_json(data, source=source, hint=HINT), Fields(source, hint=HINT))
 
 
 @dataclass(frozen=True)
@@ -358,7 +364,23 @@ def read_frames(index: Path) -> tuple[tuple[Frame, ...], str | None]:
         return (), None
     try:
         data = load_json(index, max_bytes=MAX_INDEX_BYTES, hint=HINT)
-        f = Fields(str(index), hint=HINT)
+    except InputError as exc:
+        return (), exc.message
+    return frames_from(data, source=str(index))
+
+
+def parse_frames(data: bytes, *, source: str) -> tuple[tuple[Frame, ...], str | None]:
+    """``read_frames`` of an index's bytes (read by the caller, at most ``MAX_INDEX_BYTES``)."""
+    try:
+        parsed = parse_json(data, source=source, hint=HINT)
+    except InputError as exc:
+        return (), exc.message
+    return frames_from(parsed, source=source)
+
+
+def frames_from(data: object, *, source: str) -> tuple[tuple[Frame, ...], str | None]:
+    try:
+        f = Fields(source, hint=HINT)
         table = f.table(data, "(top)")
         frames = f.each(table, "", "frames", lambda v, k: Frame.from_json(v, k, f),
                         max_items=MAX_FRAMES)  # fmt: skip

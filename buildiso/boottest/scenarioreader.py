@@ -312,10 +312,10 @@ class _Reader:
         for problem in kind.validate(call, state):
             self.problem(where, problem)
         if kind.starts:
-            state.machine = True
+            state.machine, state.login = True, False
             state.booted = str(call.params[kind.boots]) if kind.boots else None
         if kind.stops:
-            state.machine, state.booted = False, None
+            state.machine, state.booted, state.login = False, None, False
         for mark in kind.marks:
             setattr(state, mark, True)
 

@@ -32,6 +32,7 @@ from buildiso.boottest.reposerver import RepoServer
 from buildiso.boottest.results import Check
 from buildiso.boottest.scenario import Cell
 from buildiso.boottest.screendump import Screenshot
+from buildiso.boottest.seriallog import read_tail
 from buildiso.config import Accel
 
 if TYPE_CHECKING:
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 POLL_S = 0.2
+FIRMWARE_TAIL = 4 * 2**20  # what is read of the firmware log: SeaBIOS writes a few KiB
 
 
 class MachineFactory(Protocol):
@@ -91,6 +93,11 @@ class Session:
         self.transcript: list[dict[str, object]] = []
         self.before: dict[str, str] | None = None  # the inventory step's readings
         self.setting: tuple[str, str] | None = None  # what edit-setting changed
+        # Accounts (by input name): who logged in last, the password each has now where a
+        # step changed it, the new ones made for this run. In memory only, never written.
+        self.logged_in: str | None = None
+        self.passwords: dict[str, str] = {}
+        self._fresh: dict[str, str] = {}
         self.menu_screenshot: Screenshot | None = None
         self.booted: str | None = None  # the input whose media the machine booted
         self.guest: Guest | None = None
@@ -112,6 +119,8 @@ class Session:
         self._scanned: dict[str, int] = {}
         # where the current boot began: console offset, RESET events, firmware log size
         self.boot_mark = 0
+        # console text before this offset is answered (a login, a page); the next waits after it
+        self.read_mark = 0
         self.resets_mark = 0
         self.firmware_mark = 0
 
@@ -191,13 +200,24 @@ class Session:
             log.debug("screenshot %s: %s", path.name, exc)
         return None
 
+    def fresh_password(self, account: str, make: Callable[[], str]) -> str:
+        """The new password made for ``account`` in this run (``make`` makes it once)."""
+        if account not in self._fresh:
+            self._fresh[account] = make()
+        return self._fresh[account]
+
     # -- reading -------------------------------------------------------------------------
 
     def limit(self, stage: str) -> float:
         return float(self.stages.timeouts[stage])
 
     def console_text(self) -> str:
-        return self.guest.console.text if self.guest is not None else self.last_console
+        """The console so far, for results (a failure's tail): a password made for the run
+        is blanked, should the guest have shown it (a defect the step reports)."""
+        text = self.guest.console.text if self.guest is not None else self.last_console
+        for secret in self._fresh.values():
+            text = text.replace(secret, "[password]")
+        return text
 
     def console_tail(self, count: int = 15) -> list[str]:
         return last_lines(self.console_text(), count)
@@ -222,7 +242,7 @@ class Session:
         # SeaBIOS logs to the debug console (port 0x402); OVMF prints BdsDxe lines on ttyS0.
         guest = self.running()
         try:
-            return (guest.console.path.parent / FIRMWARE_LOG).read_text(errors="replace")
+            return read_tail(guest.console.path.parent / FIRMWARE_LOG, max_bytes=FIRMWARE_TAIL)
         except OSError:
             return ""
 

@@ -6,7 +6,7 @@ says which stage(s) it times, which failure classes it raises, whether it needs 
 machine, and which resolved inputs it reads (so they are resolved and checked before
 anything boots). A ``StepCall`` is one line of a scenario file, checked against its kind
 by ``boottest/scenarioreader.py``. The kinds themselves are in installsteps.py,
-serversteps.py and consolesteps.py; ``boottest/vocabulary.py`` lists them.
+serversteps.py, consolesteps.py and pagesteps.py; ``boottest/vocabulary.py`` lists them.
 """
 
 from __future__ import annotations
@@ -24,11 +24,13 @@ ParamValue = str | tuple[str, ...]
 
 # Input kinds a scenario may declare ([inputs] NAME = KIND); boottest/inputs.py resolves them.
 INPUT_KINDS: Mapping[str, str] = {
-    "product-iso": "the ISO given to boot-test, with --profile/--variant (one per scenario)",
+    "product-iso": "the ISO given to boot-test, with --profile/--variant (one per scenario); "
+    "its admin logs in with the installation guide's default password, or the custom one it "
+    "was built with (--password-file or BUILDISO_CS_ADMIN_PASSWORD), checked against its "
+    "ks.cfg",
     "previous-release": "--from OLD.iso: an older release of the product, its profile "
-    "(--from-profile, or the one in profiles/ naming it) and the admin password it was "
-    "built with (--password-file or BUILDISO_CS_ADMIN_PASSWORD); refused unless older "
-    "than the product ISO",
+    "(--from-profile, or the one in profiles/ naming it) and its admin's password, as for "
+    "product-iso; refused unless older than the product ISO",
     "server-dvd": "--server-base DVD.iso: a RHEL 6.10 DVD a Minimal server is installed from "
     "(default: the sample base ISO); root logs in with a password made for the run",
     "online-tree": "--online-tree DIR: the online repository's document root the build wrote "
@@ -36,7 +38,7 @@ INPUT_KINDS: Mapping[str, str] = {
     "a step serves it to its machine (boot-disk's network)",
 }
 ISO_INPUTS = ("product-iso", "previous-release")
-ACCOUNT_INPUTS = ("previous-release", "server-dvd")
+ACCOUNT_INPUTS = ("product-iso", "previous-release", "server-dvd")
 SERVER_INPUTS = ("server-dvd",)
 ONLINE_INPUTS = ("online-tree",)
 
@@ -110,6 +112,7 @@ class FlowState:
     booted: str | None = None  # the input whose media the running machine booted
     inventory: bool = False
     setting: bool = False
+    login: bool = False  # someone logged in on the running machine's console
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from types import TracebackType
 from typing import Any
 
 from buildiso import run
+from buildiso.atomicfile import write_text_atomic
 from buildiso.boottest.qemu import (
     OVMF_CODE,
     OVMF_VARS,
@@ -37,7 +38,7 @@ from buildiso.boottest.qemu import (
     create_disk,
 )
 from buildiso.boottest.screendump import Screenshot, ppm_to_png
-from buildiso.boottest.seriallog import SerialLog
+from buildiso.boottest.seriallog import SerialLog, fresh_file, read_tail
 from buildiso.config import Firmware
 from buildiso.errors import BuildError, InputError
 from buildiso.run import tool_path
@@ -77,7 +78,8 @@ class _QmpThread:
         self._listener = asyncio.ensure_future(self._record_events())
 
     async def _record_events(self) -> None:
-        with self._events_path.open("a", encoding="utf-8") as fh:
+        fd = os.open(self._events_path, os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC)
+        with open(fd, "a", encoding="utf-8") as fh:
             async for event in self.client.events:
                 entry = {"host_time": round(time.time(), 3), **dict(event)}
                 fh.write(json.dumps(entry, sort_keys=True) + "\n")
@@ -177,13 +179,17 @@ class Vm:
         self._private_stack = ExitStack()
         self._private = self._private_stack.enter_context(private_dir("vm"))
         self.files = VmFiles(artifacts=self.artifacts, private=self._private)
+        # QEMU opens its log files by name (and follows links): each is made afresh here,
+        # whatever was at its name removed first, never written through a planted link.
         for path in (
             self.files.console,
             self.files.protocol,
             self.files.firmware,
             self.files.events,
+            self.files.stderr,
+            self.files.cmdline,
         ):
-            path.write_bytes(b"")
+            fresh_file(path)
         self.console = SerialLog(self.files.console)
         self.protocol = SerialLog(self.files.protocol)
         if self.spec.firmware is Firmware.UEFI:
@@ -197,7 +203,7 @@ class Vm:
             )
         qemu = self.qemu if os.sep in self.qemu else tool_path(self.qemu)
         cmd = build_command(self.spec, self.files, qemu=qemu)
-        (self.artifacts / "qemu.cmdline").write_text(shlex.join(cmd) + "\n", encoding="utf-8")
+        write_text_atomic(self.files.cmdline, shlex.join(cmd) + "\n")
         self._child = ExitStack()
         self.proc = self._child.enter_context(run.spawn(cmd, stderr=self.files.stderr)).proc
         self.started_at = time.monotonic()
@@ -214,7 +220,7 @@ class Vm:
             if self.proc.poll() is not None:
                 raise QemuStartError(
                     f"QEMU exited with code {self.proc.returncode} at start: {self.stderr_tail()}",
-                    hint=f"command line in {self.artifacts / 'qemu.cmdline'}",
+                    hint=f"command line in {self.files.cmdline}",
                 )
             if self.files.qmp_socket.exists():
                 try:
@@ -271,7 +277,7 @@ class Vm:
 
     def stderr_tail(self, lines: int = 5) -> str:
         try:
-            text = self.files.stderr.read_text(encoding="utf-8", errors="replace")
+            text = read_tail(self.files.stderr, max_bytes=64 * 1024)
         except (OSError, AttributeError):
             return ""
         kept = [ln for ln in text.splitlines() if ln.strip()]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from buildiso.boottest import cellfailure, consolesteps, installsteps, serversteps
+from buildiso.boottest import cellfailure, consolesteps, installsteps, pagesteps, serversteps
 from buildiso.boottest.cellfailure import CellFailed
 from buildiso.boottest.checks import CHECKS
 from buildiso.boottest.scenario import Scenario
@@ -19,7 +19,8 @@ from buildiso.boottest.session import Session
 from buildiso.boottest.steps import INPUT_KINDS, Need, StepCall, StepKind
 
 VOCABULARY: Mapping[str, StepKind] = {
-    k.name: k for k in (*installsteps.KINDS, *serversteps.KINDS, *consolesteps.KINDS)
+    k.name: k
+    for k in (*installsteps.KINDS, *serversteps.KINDS, *consolesteps.KINDS, *pagesteps.KINDS)
 }
 
 

@@ -345,7 +345,8 @@ def _selected_groups(
     for each in media.groups.values():
         lookup[each.id.lower()] = each  # ids win over names
     excluded = {lookup[e.name.lower()].id for e in sel.excluded_groups if e.name.lower() in lookup}
-    implicit = [("core", sel.line)] + ([] if sel.nobase else [("base", sel.line)])
+    implicit = ([] if sel.nocore else [("core", sel.line)]) + (
+        [] if sel.nobase else [("base", sel.line)])
     if sel.default:
         langs = language_search_list(sel.lang)
         implicit += sorted(

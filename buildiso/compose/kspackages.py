@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import enum
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from buildiso.errors import InputError
 
 DEFAULT_LANG = "en_US.UTF-8"  # anaconda 13's language when nothing sets one
+# Headers that end a %packages section left open, for RHEL 6's parser (1.74.22 parser.py
+# _stateMachine, STATE_PACKAGES)
+_NEXT_SECTIONS = ("%pre", "%post", "%traceback")
 
 
 class GroupLevel(enum.StrEnum):
@@ -47,6 +51,7 @@ class PackageSelection:
     excluded: tuple[Entry, ...] = ()
     excluded_groups: tuple[Entry, ...] = ()
     nobase: bool = False
+    nocore: bool = False  # --nocore: no @core (anaconda 13 kickstart.py selectPackages)
     ignore_missing: bool = False
     multilib: bool = False  # --multilib: every compatible arch of each name (yum's "all")
     default: bool = False  # --default: the comps groups marked default, besides what is listed
@@ -84,10 +89,20 @@ def _install_language(lines: list[str]) -> str:
     return DEFAULT_LANG
 
 
-def parse_packages(ks_text: str, *, filename: str = "ks.cfg") -> PackageSelection:
+def parse_packages(
+    ks_text: str,
+    *,
+    filename: str = "ks.cfg",
+    rhel6_ends: bool = False,
+    include: Callable[[str], str | None] | None = None,
+) -> PackageSelection:
     """Read the (first) %packages section of ``ks_text``.
 
-    A missing ``%end`` or an unknown option → InputError naming FILE:LINE.
+    A missing ``%end`` or an unknown option → InputError naming FILE:LINE. With
+    ``rhel6_ends`` the section may end as RHEL 6's parser lets it, without ``%end``: at the
+    next section header or the end of the text (an installer reading a kickstart RHEL 6
+    accepted). ``include`` reads the file of an ``%include`` line inside the section (None:
+    not there); its entries carry the ``%include`` line's number.
     """
     lines = ks_text.splitlines()
     start = next(
@@ -99,6 +114,7 @@ def parse_packages(ks_text: str, *, filename: str = "ks.cfg") -> PackageSelectio
     options = set(header[1:])
     unknown = options - {
         "--nobase",
+        "--nocore",
         "--ignoremissing",
         "--excludedocs",
         "--default",
@@ -108,25 +124,15 @@ def parse_packages(ks_text: str, *, filename: str = "ks.cfg") -> PackageSelectio
     if unknown:
         raise InputError(
             f"{filename}:{start + 1}: unknown %packages option(s): {', '.join(sorted(unknown))}",
-            hint="RHEL 6 knows --nobase, --ignoremissing, --excludedocs, --default, "
+            hint="RHEL 6 knows --nobase, --nocore, --ignoremissing, --excludedocs, --default, "
             "--resolvedeps, --instLangs, --multilib",
         )
     groups: list[GroupEntry] = []
     packages: list[Entry] = []
     excluded: list[Entry] = []
     excluded_groups: list[Entry] = []
-    for number in range(start + 1, len(lines)):
-        text = lines[number].split("#", 1)[0].strip()
-        lineno = number + 1
-        if not text:
-            continue
-        if text.startswith("%"):
-            if text.split()[0] == "%end":
-                break
-            raise InputError(
-                f"{filename}:{lineno}: {text.split()[0]} inside %packages",
-                hint="close %packages with %end first",
-            )
+
+    def entry(text: str, lineno: int) -> None:
         words = text.split()
         item, flags = words[0], words[1:]
         if item.startswith("-@"):
@@ -142,17 +148,49 @@ def parse_packages(ks_text: str, *, filename: str = "ks.cfg") -> PackageSelectio
             groups.append(GroupEntry(item[1:], lineno, level))
         else:
             packages.append(Entry(item, lineno))
+
+    for number in range(start + 1, len(lines)):
+        text = lines[number].split("#", 1)[0].strip()
+        lineno = number + 1
+        if not text:
+            continue
+        if text.startswith("%"):
+            first = text.split()[0]
+            if first == "%end" or (rhel6_ends and first in _NEXT_SECTIONS):
+                break
+            words = text.split(None, 1)
+            if first == "%include" and include is not None and len(words) == 2:
+                included = include(words[1].strip())
+                if included is None:
+                    raise InputError(f"{filename}:{lineno}: %include {words[1]}: no such file",
+                                     hint="the %pre must write it before the packages are read")
+                for inner in included.splitlines():
+                    inner = inner.split("#", 1)[0].strip()
+                    if inner.startswith("%"):
+                        raise InputError(f"{filename}:{lineno}: {inner.split()[0]} in the file "
+                                         f"%include {words[1]} reads into %packages",
+                                         hint="an included package list holds package lines")
+                    if inner:
+                        entry(inner, lineno)
+                continue
+            raise InputError(
+                f"{filename}:{lineno}: {first} inside %packages",
+                hint="close %packages with %end first",
+            )
+        entry(text, lineno)
     else:
-        raise InputError(
-            f"{filename}:{start + 1}: %packages is not closed with %end",
-            hint="RHEL 6 kickstarts need %end after every section",
-        )
+        if not rhel6_ends:
+            raise InputError(
+                f"{filename}:{start + 1}: %packages is not closed with %end",
+                hint="RHEL 6 kickstarts need %end after every section",
+            )
     return PackageSelection(
         groups=tuple(groups),
         packages=tuple(packages),
         excluded=tuple(excluded),
         excluded_groups=tuple(excluded_groups),
         nobase="--nobase" in options,
+        nocore="--nocore" in options,
         ignore_missing="--ignoremissing" in options,
         multilib=any(o == "--multilib" or o.startswith("--multilib=") for o in options),
         default="--default" in options,

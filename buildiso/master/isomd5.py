@@ -152,40 +152,6 @@ class IsoMd5Stream:
         )
 
 
-class ImplantVerifier:
-    """Re-derives an image's implanted MD5 from its bytes, fed in order with ``update``
-    (by the final read that takes the SHA-256, buildiso.master.imagestream): ``verify``
-    raises BuildError unless the finished file carries exactly ``expected``.
-
-    The MD5 implanted while xorriso wrote assumes it writes front to back, once; this
-    checks the bytes that actually landed in the file.
-    """
-
-    def __init__(self) -> None:
-        self._stream = IsoMd5Stream()
-        self._appdata = bytearray()
-        self._offset = 0
-
-    def update(self, data: bytes | memoryview) -> None:
-        start, end = self._offset, self._offset + len(data)
-        lo, hi = max(start, APPDATA_POSITION), min(end, APPDATA_POSITION + APPDATA_SIZE)
-        if lo < hi:
-            self._appdata += bytes(data[lo - start : hi - start])
-        self._offset = end
-        self._stream.update(data)
-
-    def verify(self, *, image: Path, expected: Implant) -> None:
-        found = self._stream.finish()
-        if bytes(self._appdata) != expected.appdata:
-            raise BuildError(f"{image.name}: the implanted MD5 text is not the one written")
-        if (found.md5, found.fragment_sums) != (expected.md5, expected.fragment_sums):
-            raise BuildError(
-                f"{image.name}: the finished image does not match its implanted MD5 "
-                f"(implanted {expected.md5}, its bytes give {found.md5})",
-                hint="the image changed after it was written: build again",
-            )
-
-
 def write_implant(fd: int, implant: Implant) -> None:
     """Write the implant into an open image (read-write fd) at the PVD's field."""
     written = os.pwrite(fd, implant.appdata, APPDATA_POSITION)

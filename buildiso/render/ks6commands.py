@@ -53,8 +53,11 @@ _ONLY_IN_RHEL6 = {
 # Options whose value 1.74.22 takes as any string where the handler wants more (iscsi.py
 # F10_Iscsi: --port has no type): kept away from the handler once read.
 _ANY_STRING = {"iscsi": frozenset({"--port"})}
-# firewall.py F10_Firewall: --telnet is a deprecated flag (a callback without a value).
+# firewall.py F10_Firewall: --telnet is a deprecated flag (a callback without a value); 1.74.22
+# warns that it has no effect, yet its callback still adds the service "telnet".
 _DEPRECATED_FLAGS = {"firewall": frozenset({"--telnet"})}
+_DEPRECATED_EFFECT = {("firewall", "--telnet"): "yet RHEL 6's parser still adds the service "
+                      "telnet (which RHEL 6's lokkit refuses)"}  # fmt: skip
 # How many words after the options a 1.74.22 command uses when it ignores the rest
 # (its parse() never checks optparse's leftover list).
 _USES_WORDS = {
@@ -135,13 +138,19 @@ class CommandChecker:
     def words(self, words: list[str]) -> tuple[str, ...] | None:
         """The words of a command line that are not options (None: not a RHEL 6 command, or
         options RHEL 6 refuses); e.g. the mount point of ``part``."""
+        read = self.read(words)
+        return None if read is None else read.words
+
+    def read(self, words: list[str]) -> ReadOptions | None:
+        """A command line's options under their full names, as 1.74.22 reads them (None:
+        not a RHEL 6 command, or options RHEL 6 refuses)."""
         name = words[0]
         if name not in RHEL6_COMMANDS or name in _RAW:
             return None
         if name not in self._specs:
             self._specs[name] = _specs(self.handler.commands[name], name)
         try:
-            return read_options(words[1:], self._specs[name]).words
+            return read_options(words[1:], self._specs[name])
         except OptionError:
             return None
 
@@ -180,11 +189,8 @@ class CommandChecker:
                 )
         for flag in _DEPRECATED_FLAGS.get(name, frozenset()):
             if read.has(flag):
-                found.append(
-                    CommandFinding(
-                        line, f"{name} {flag} is deprecated and has no effect", warning=True
-                    )
-                )
+                effect = _DEPRECATED_EFFECT.get((name, flag), "and has no effect")
+                found.append(CommandFinding(line, f"{name} {flag} is deprecated {effect}", True))
         return found
 
     def _canonical(self, name: str, read: ReadOptions) -> list[str]:

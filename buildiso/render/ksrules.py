@@ -18,7 +18,9 @@ thing missing from the whole file is pointed at the place it belongs and said to
   from ``openssl rand`` or ``/dev/urandom`` is no plain text); no ``user`` that is root or a
   system account (the profile's admin-user rule, ``profilerules.admin_user_problem``);
 - the gateway repository (``cs-repo``) configured;
-- ``%include`` only of a file a ``%pre`` writes, under /tmp or on the install media.
+- ``%include`` only of a file a ``%pre`` writes, under /tmp or on the install media;
+- no ``firewall --telnet``: RHEL 6 turns it into a service its lokkit refuses, so the
+  install gets no firewall rules at all (docs/anaconda13-firewall.md).
 """
 
 from __future__ import annotations
@@ -57,6 +59,10 @@ _EXPANSION = re.compile(r"[$`]")
 _VARIABLE = re.compile(r"\$\{?([A-Za-z_]\w*)")
 
 Found = Iterator[tuple[int, str]]
+_TELNET = ("firewall --telnet: RHEL 6's parser turns it into the service telnet, which RHEL 6's "
+           "lokkit refuses, so the install writes no firewall rules at all (every port stays "
+           "closed, the product's too) and its SELinux setting is not applied either; drop it "
+           "(open 23/tcp with --port=23:tcp if telnet is really wanted)")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -382,25 +388,15 @@ def ending_rules(ks: _Kickstart) -> Found:
             f"'{command.name}': the installation guide's install ends with an automatic reboot",
         )
     if ks.complete and not stops and not any(c.name == "reboot" for c in commands):
-        yield (
-            ks.last_command_line(),
-            (
-                "no 'reboot' command anywhere in the file: the install must end with an automatic "
-                "reboot"
-            ),
-        )
+        yield ks.last_command_line(), ("no 'reboot' command anywhere in the file: the install "
+                                       "must end with an automatic reboot")  # fmt: skip
     repos = [c for c in commands if c.name == "repo"]
     if any("/cs-repo" in c.text for c in repos) or not ks.complete:
         return
     method = next((c for c in commands if c.name in _METHODS), None)
     if repos:
-        yield (
-            repos[0].line,
-            (
-                "no repo --baseurl=.../cs-repo among the repo lines: the gateway packages are not "
-                "reachable"
-            ),
-        )
+        yield repos[0].line, ("no repo --baseurl=.../cs-repo among the repo lines: the gateway "
+                              "packages are not reachable")  # fmt: skip
     elif method is not None:
         yield (
             method.line,
@@ -419,6 +415,15 @@ def ending_rules(ks: _Kickstart) -> Found:
         )
 
 
+def firewall_rules(ks: _Kickstart) -> Found:
+    """The last firewall line wins; with --telnet and the firewall on, no rules at all."""
+    last = ([None] + [c for c in ks.reading.commands if c.name == "firewall"])[-1]
+    read = CommandChecker().read(list(last.words)) if last else None
+    on = [o for o, _ in read.options if o.startswith(("--enable", "--disable"))] if read else []
+    if last and read and read.has("--telnet") and on[-1:] != ["--disable"]:
+        yield last.line, _TELNET
+
+
 def product_problems(reading: Reading, text: str, profile: Profile) -> list[tuple[int, str]]:
     """Every product-rule problem of a kickstart RHEL 6 read as ``reading``: (line, message)."""
     ks = _kickstart(reading, text)
@@ -434,6 +439,7 @@ def product_problems(reading: Reading, text: str, profile: Profile) -> list[tupl
         script_password_rules(ks),
         user_rules(ks),
         ending_rules(ks),
+        firewall_rules(ks),
     ):
         found.extend(rules)
     return found

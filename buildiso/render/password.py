@@ -6,15 +6,17 @@ characters; three of upper case, lower case, digits, symbols; no sequences such 
 not resembling a dictionary word even with digit/letter swaps (``Pa55word``). A rejection
 names the rules that failed and never shows the password.
 
-Without a custom password the profile's hash of the vendor default is used: the plaintext
-default is not in this repository at all.
+Without a custom password the profile's hash of the vendor default is used: the build
+never needs the plaintext default (the installation guide prints it; the boot test logs in
+with it as the guide's reader does, ``boottest/inputs.py``).
 
 The hash's salt is derived from the build's *non-secret* identity (product, version, build,
 variant) rather than random, so the same inputs give a byte-identical ks.cfg and ISO. It
 must not be derived from the password: ks.cfg publishes the salt, and a salt computed from
 the password would let a guess be checked with one cheap HMAC instead of the 5,000 SHA-512
 rounds of the hash. The cost of a fixed salt: two builds of the same release with the same
-password show the same hash. The password is expired at first boot anyway.
+password show the same hash. The First Boot Console asks for a new one at the first
+login anyway (docs/product-facts.md, "After the install").
 
 ``BUILDISO_CS_ADMIN_PASSWORD`` never stays in the process's environment: the CLI takes it
 out before any work (``secretenv``: it re-executes itself without it, the password passed

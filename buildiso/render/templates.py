@@ -136,10 +136,14 @@ def _safe_file_name(path: Path) -> str:
 
 
 def firewall_packages(profile: Profile) -> list[str]:
-    """What %packages adds for the firewall line: lokkit's package, when the profile opens
-    ports and neither installs nor removes it itself (a removed lokkit: the build refuses)."""
+    """What %packages adds for the firewall and selinux lines: lokkit's package, when the
+    profile opens ports or wants SELinux other than enforcing (anaconda sets both with the
+    installed system's lokkit; without it the mode stays selinux-policy's default,
+    enforcing: docs/anaconda13-firewall.md), unless the profile installs or removes the
+    package itself (a removed lokkit: the build refuses an enabled firewall)."""
     listed = {*profile.packages.install, *profile.packages.remove}
-    return [LOKKIT_PACKAGE] if profile.firewall.ports and LOKKIT_PACKAGE not in listed else []
+    needed = bool(profile.firewall.ports) or profile.system.selinux != "enforcing"
+    return [LOKKIT_PACKAGE] if needed and LOKKIT_PACKAGE not in listed else []
 
 
 def render_kickstart(profile: Profile, *, password_hash: str, chain_local: bool = True) -> str:

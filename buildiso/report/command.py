@@ -1,25 +1,34 @@
 """``buildiso report RESULTS… --out DIR``: one JUnit file and one static HTML report.
 
-Checks every input first (the result folders, the manifests), writes the report into a
-temporary folder beside ``DIR`` and renames it into place: a half-written report is never
-published. ``DIR`` may hold an older report (it is replaced) but nothing else.
+Checks every input first (``--out``, the result folders, the manifests), writes the report
+into a temporary folder beside ``DIR`` and renames it into place: a half-written report is
+never published. ``DIR`` may hold an older report (it is replaced) but nothing else; one
+report at a time writes it (``outdir.locked``: a second is refused in one line), and
+SIGTERM/SIGHUP remove the temporary folder as Ctrl-C does. Files inside the result folders
+are read without following links and within bounds (``report/cellfiles.py``); what is
+refused is listed on its cell's page and counted here.
 """
 
 from __future__ import annotations
 
+import logging
 import shutil
 import tempfile
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from buildiso import outdir
 from buildiso.atomicfile import replace_dir
 from buildiso.errors import InputError
+from buildiso.interrupts import terminate_as_interrupt
 from buildiso.log import step
 from buildiso.manifest import Manifest, diff_manifests, load_manifest
 from buildiso.report.junitmerge import merge_junit
 from buildiso.report.pages import CSS, BuildInfo, index_page, write_cell_page
 from buildiso.report.results import Results, load_results
+
+log = logging.getLogger(__name__)
 
 MARKER = ".buildiso-report"
 
@@ -88,6 +97,8 @@ def _build_info(manifest: Path | None, previous: Path | None) -> BuildInfo:
 
 
 def _check_out(out: Path) -> None:
+    if out.is_symlink():  # replaced by a new folder: the link would be dropped
+        raise InputError(f"--out {out}: a symbolic link", hint="give the folder itself")
     if out.exists() and not out.is_dir():
         raise InputError(f"{out}: exists and is not a folder", hint="give a folder for --out")
     if out.is_dir() and any(out.iterdir()) and not (out / MARKER).exists():
@@ -97,16 +108,22 @@ def _check_out(out: Path) -> None:
         )
 
 
-def write_report(results: Results, build: BuildInfo, dest: Path) -> None:
-    """The report's files into ``dest`` (an empty folder)."""
+def write_report(results: Results, build: BuildInfo, dest: Path) -> int:
+    """The report's files into ``dest`` (an empty folder); how many broken artifacts the
+    cell pages list (not published)."""
     css = resources.files("buildiso.report").joinpath(CSS).read_text(encoding="utf-8")
     (dest / CSS).write_text(css, encoding="utf-8")
     merge_junit(results, dest / "junit.xml")
+    broken = 0
     for record in results.cells:
         if record.status != "missing":
-            write_cell_page(record, dest / "cells" / record.name)
+            lines = write_cell_page(record, dest / "cells" / record.name)
+            for line in lines:
+                log.warning("%s: not published: %s", record.name, line)
+            broken += len(lines)
     (dest / "index.html").write_text(index_page(results, build), encoding="utf-8")
     (dest / MARKER).write_text("written by buildiso report\n", encoding="utf-8")
+    return broken
 
 
 def report_command(
@@ -115,20 +132,28 @@ def report_command(
     """``buildiso report``: returns what it read (for the caller's summary line)."""
     if not results:
         raise InputError("no results given", hint="buildiso report SHARD1 SHARD2 … --out DIR")
+    outdir.check(out, option="--out")
+    _check_out(out)
     loaded = load_results(results)
     build = _build_info(manifest, previous)
-    _check_out(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        write_report(loaded, build, tmp)
-        replace_dir(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    with (
+        terminate_as_interrupt(),
+        outdir.removed_if_left_empty(out),
+        outdir.locked(out, option="--out", verb="report") as lock,
+    ):
+        _check_out(out)  # again, now that no other report writes it
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+        try:
+            lock.also(tmp)  # the folder that takes out's place is locked before it does
+            broken = write_report(loaded, build, tmp)
+            replace_dir(tmp, out)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
     counts = loaded.counts
     step(
         f"report: {counts['passed']} passed, {counts['failed']} failed, "
         f"{counts['missing']} not run -> {out / 'index.html'}"
+        + (f" ({broken} broken artifact(s) not published: see the cell pages)" if broken else "")
     )
     return loaded

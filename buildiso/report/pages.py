@@ -4,12 +4,13 @@ Each cell page shows its result, failure class and reason, stage times, its film
 thumbnail links to the full-size frame; ``#frame-N`` shows frame N), its screenshots,
 post-install checks and serial logs (searchable text). Files a page shows are
 copied next to it, so the report folder stands alone (CI pages, an artifact, a laptop).
+They are read through ``report/cellfiles.py`` (no link followed, every read bounded): what
+it refuses is listed on the page as a broken artifact, one line each, and never published.
 """
 
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ from pathlib import Path
 from buildiso.boottest.artifacts import SCREENSHOTS
 from buildiso.boottest.filmstrip import FOLDER, FULL
 from buildiso.boottest.qemu import CONSOLE_LOG, FIRMWARE_LOG, PROTOCOL_LOG
+from buildiso.report.cellfiles import LINK, MAX_LOG_BYTES, Refused, ResultsFolder
 from buildiso.report.htmlbits import (
     FILTER_SCRIPT,
     bar,
@@ -142,10 +144,20 @@ def build_section(build: BuildInfo) -> str:
     return "\n".join(parts)
 
 
-def write_cell_page(record: CellRecord, dest: Path) -> None:
-    """``dest/index.html`` for one cell, with the files it shows copied into ``dest``."""
+def write_cell_page(record: CellRecord, dest: Path) -> list[str]:
+    """``dest/index.html`` for one cell, with the files it shows copied into ``dest``;
+    returns the cell's broken artifacts (shown on the page, never published)."""
     dest.mkdir(parents=True, exist_ok=True)
-    src = record.folder
+    src = record.files
+    broken = list(record.problems)
+    sections = [
+        _stages_section(record),
+        _filmstrip_section(record, dest, broken),
+        _screenshots_section(src, dest, broken),
+        _checks_section(record),
+        _logs_section(src, dest, broken),
+    ]
+    broken = list(dict.fromkeys(broken))  # a link met twice is one line
     body = [
         '<p class="nav"><a href="../../index.html">← all cells</a></p>',
         f"<header><h1>{esc(record.name)}</h1>",
@@ -161,15 +173,40 @@ def write_cell_page(record: CellRecord, dest: Path) -> None:
         ),  # fmt: skip
         failure_legend([record.failure_class] if record.status != "passed" else []),
         "</header>",
-        _stages_section(record),
-        _filmstrip_section(record, dest),
-        _screenshots_section(src, dest),
-        _checks_section(record),
-        _logs_section(src, dest),
+        *sections,
+        _broken_section(broken),
     ]
     html_text = page(title=f"{record.name}: {RESULT_TEXT[record.status]}", body="\n".join(body),
                      css="../../" + CSS)  # fmt: skip
     (dest / "index.html").write_text(html_text, encoding="utf-8")
+    return broken
+
+
+def _broken_section(broken: Sequence[str]) -> str:
+    if not broken:
+        return ""
+    items = "".join(f'<li class="broken">{esc(line)}</li>\n' for line in broken)
+    return _section("broken", "Broken artifacts (not published)",
+                    f'<p class="note">the report reads no link and no oversized file from a '
+                    f"results folder</p>\n<ul>\n{items}</ul>")  # fmt: skip
+
+
+def _copy_picture(src: ResultsFolder, names: Sequence[str], dest: Path, broken: list[str]) -> bool:
+    """The PNG ``names`` (below ``src``) copied to ``dest``; False (and why, in ``broken``)
+    when it is missing or refused."""
+    try:
+        data = src.read_picture(*names)
+    except FileNotFoundError:
+        return False
+    except Refused as exc:
+        broken.append(str(exc))
+        return False
+    except OSError as exc:
+        broken.append(f"{src.shown(names)}: {exc.strerror}")
+        return False
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_bytes(data)  # into the report's own new folder
+    return True
 
 
 def _stages_section(record: CellRecord) -> str:
@@ -189,24 +226,21 @@ def _stages_section(record: CellRecord) -> str:
     )
 
 
-def _filmstrip_section(record: CellRecord, dest: Path) -> str:
-    if not record.frames or record.folder is None:
+def _filmstrip_section(record: CellRecord, dest: Path, broken: list[str]) -> str:
+    src = record.files
+    if not record.frames or src is None:
         why = record.frames_problem or "no frames were recorded"
         return _section("filmstrip", "Filmstrip", f'<p class="note">{esc(why)}</p>')
-    (dest / FOLDER).mkdir(exist_ok=True)
     figures = []
     for index, frame in enumerate(record.frames):
         name = frame.file  # a plain file name (results.FRAME_FILE): no paths
-        source = record.folder / FOLDER / name
-        if not source.is_file():
+        if not _copy_picture(src, (FOLDER, name), dest / FOLDER / name, broken):
             continue
-        shutil.copyfile(source, dest / FOLDER / name)
         link = f"{FOLDER}/{name}"  # results from before full-size frames: the frame itself
-        full = record.folder / FOLDER / FULL / Path(frame.full).name
-        if frame.full and full.is_file():
-            (dest / FOLDER / FULL).mkdir(exist_ok=True)
-            shutil.copyfile(full, dest / FOLDER / FULL / full.name)
-            link = f"{FOLDER}/{FULL}/{full.name}"
+        full = Path(frame.full).name  # results.FULL_FRAME_FILE: "full/NAME"
+        if frame.full and _copy_picture(src, (FOLDER, FULL, full), dest / FOLDER / FULL / full,
+                                        broken):  # fmt: skip
+            link = f"{FOLDER}/{FULL}/{full}"
         caption = f"{frame.stage} · {seconds_text(frame.t)} s"
         reason = frame.reason
         figures.append(
@@ -221,11 +255,10 @@ def _filmstrip_section(record: CellRecord, dest: Path) -> str:
     return _section("filmstrip", "Filmstrip", f'<div class="strip">{"".join(figures)}</div>')
 
 
-def _screenshots_section(src: Path | None, dest: Path) -> str:
+def _screenshots_section(src: ResultsFolder | None, dest: Path, broken: list[str]) -> str:
     shots = []
     for name in SCREENSHOTS:
-        if src is not None and (src / name).is_file():
-            shutil.copyfile(src / name, dest / name)
+        if src is not None and _copy_picture(src, (name,), dest / name, broken):
             shots.append(
                 f'<figure><a href="{name}"><img src="{name}" alt="{name}" class="shot"></a>'
                 f"<figcaption>{name}</figcaption></figure>"
@@ -249,32 +282,48 @@ def _checks_section(record: CellRecord) -> str:
     )
 
 
-def _logs_section(src: Path | None, dest: Path) -> str:
+def _logs_section(src: ResultsFolder | None, dest: Path, broken: list[str]) -> str:
     logs: Sequence[tuple[str, str, str]] = (
         (CONSOLE_LOG, "Console (ttyS0)", "C"),
         (PROTOCOL_LOG, "Installer protocol (ttyS1)", "P"),
         (FIRMWARE_LOG, "Firmware debug log", "F"),
     )
+    if src is None:
+        return ""
     parts = []
     # A scenario's other machines keep their logs in subfolders (server-install/, ...).
-    machines = [""] + sorted(
-        p.name for p in (src.iterdir() if src is not None else ())
-        if p.is_dir() and MACHINE.fullmatch(p.name) and (p / CONSOLE_LOG).is_file()
-    )  # fmt: skip
+    machines = [""]
+    for name, kind in src.entries():
+        if not MACHINE.fullmatch(name) or kind not in ("dir", "link"):
+            continue
+        if kind == "link":
+            broken.append(f"{src.shown([name])}: {LINK}")
+        elif src.sub(name).kind(CONSOLE_LOG) != "missing":
+            machines.append(name)
     for sub in machines:
+        folder = src.sub(sub) if sub else src
         for name, title, anchor in logs:
-            path = src / sub / name if src is not None else None
-            if path is None or not path.is_file():
+            try:
+                tail = folder.read_tail(name)
+            except FileNotFoundError:
                 continue
-            raw = path.read_text(encoding="utf-8", errors="replace")
+            except Refused as exc:
+                broken.append(str(exc))
+                continue
+            except OSError as exc:
+                broken.append(f"{folder.shown([name])}: {exc.strerror}")
+                continue
             # Served as text/plain, never as HTML: the raw log keeps its escape sequences.
             copy = f"{sub}-{name}.txt" if sub else f"{name}.txt"
-            shutil.copyfile(path, dest / copy)
+            (dest / copy).write_bytes(tail.data)
             shown = f"{sub}: {title}" if sub else title
             log_id = f"{sub}-{anchor}" if sub else anchor
+            note = (f'<p class="note">the first {tail.skipped} bytes left out (the log is '
+                    f"larger than {MAX_LOG_BYTES} bytes)</p>" if tail.skipped else "")  # fmt: skip
             parts.append(
                 f'<h3 id="{log_id}">{esc(shown)} <a class="raw" href="{esc(copy)}">raw</a></h3>'
-                + log_block(raw, log_id=log_id)
+                + note
+                + log_block(tail.data.decode("utf-8", errors="replace"), log_id=log_id)
             )
     if not parts:
         return ""

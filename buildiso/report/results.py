@@ -6,6 +6,10 @@ screenshots, ``filmstrip/``). Every file is read through the types that wrote it
 (``boottest/results.py``: bounded and typed), so a damaged or hostile shard is one line
 naming the file and key; it is shown as a broken shard and the report goes on with the
 others. A cell of the matrix that no shard ran is reported as missing, never dropped.
+
+Nothing below a shard folder is read through a link (``report/cellfiles.py``): a linked
+summary.json makes its shard unreadable, a linked cell folder or filmstrip index is a
+broken artifact of its cell (``CellRecord.problems``).
 """
 
 from __future__ import annotations
@@ -16,15 +20,18 @@ from pathlib import Path
 from buildiso.boottest.artifacts import SUMMARY
 from buildiso.boottest.filmstrip import FOLDER, INDEX
 from buildiso.boottest.results import (
+    MAX_INDEX_BYTES,
+    MAX_SUMMARY_BYTES,
     CellResult,
     Check,
     Frame,
     IsoUnderTest,
     StageTiming,
     Summary,
-    read_frames,
+    parse_frames,
 )
 from buildiso.errors import InputError
+from buildiso.report.cellfiles import LINK, Refused, ResultsFolder
 
 _HINT = "give the --artifacts folders of `buildiso boot-test` runs (each has summary.json)"
 NOT_RUN = "no shard's results have this cell (a shard job failed or was not given)"
@@ -38,9 +45,10 @@ class CellRecord:
     shard: str  # "1/2", or "-" for an unsharded run, or "" when missing
     status: str  # passed, failed, missing
     result: CellResult | None
-    folder: Path | None  # the cell's artifacts folder (None when missing)
+    files: ResultsFolder | None  # the cell's artifacts folder (None: missing, or refused)
     frames: tuple[Frame, ...] = ()
-    frames_problem: str | None = None  # why the filmstrip's index could not be read
+    frames_problem: str | None = None  # why the filmstrip's index could not be parsed
+    problems: tuple[str, ...] = ()  # broken artifacts: links, oversized or odd files
 
     @property
     def failure_class(self) -> str | None:
@@ -111,11 +119,40 @@ class Results:
 
 
 def _read_shard(given: Path) -> tuple[Path, Summary]:
-    folder = given if given.is_dir() else given.parent
-    path = given / SUMMARY if given.is_dir() else given
-    if given.is_dir() and not path.exists():
-        raise InputError(f"{given}: no {SUMMARY} here", hint=_HINT)
-    return folder, Summary.load(path)
+    if not given.is_dir():  # summary.json itself, named by the user
+        return given.parent, Summary.load(given)
+    try:
+        data = ResultsFolder(given).read(SUMMARY, max_bytes=MAX_SUMMARY_BYTES)
+    except FileNotFoundError:
+        raise InputError(f"{given}: no {SUMMARY} here", hint=_HINT) from None
+    except Refused as exc:
+        raise InputError(f"{given}: {exc}", hint=_HINT) from None
+    except OSError as exc:
+        raise InputError(f"{given / SUMMARY}: cannot read ({exc.strerror})", hint=_HINT) from None
+    return given, Summary.parse(data, source=str(given / SUMMARY))
+
+
+def _cell_files(
+    shard: Path, name: str
+) -> tuple[ResultsFolder | None, tuple[Frame, ...], str | None, tuple[str, ...]]:
+    """A cell's folder in ``shard`` (never through a link), its filmstrip's frames, why
+    they could not be parsed, and its broken artifacts so far."""
+    kind = ResultsFolder(shard).kind(name)
+    if kind == "link":
+        return None, (), None, (f"{name}: {LINK}",)
+    if kind != "dir":
+        return None, (), None, (() if kind == "missing" else (f"{name}: not a folder",))
+    files = ResultsFolder(shard, (name,))
+    try:
+        data = files.read(FOLDER, INDEX, max_bytes=MAX_INDEX_BYTES)
+    except FileNotFoundError:
+        return files, (), None, ()  # no filmstrip: no frames, no problem
+    except Refused as exc:
+        return files, (), None, (str(exc),)
+    except OSError as exc:
+        return files, (), f"{files.shown((FOLDER, INDEX))}: {exc.strerror}", ()
+    frames, problem = parse_frames(data, source=str(shard / name / FOLDER / INDEX))
+    return files, frames, problem, ()
 
 
 def load_results(folders: list[Path]) -> Results:
@@ -140,12 +177,11 @@ def load_results(folders: list[Path]) -> Results:
                     f"cell {result.name} is in two results: {where[result.name]} and {folder}",
                     hint="give each shard's folder once; shards of one run never share a cell",
                 )
-            cell_dir = folder / result.name
-            frames, problem = read_frames(cell_dir / FOLDER / INDEX)
+            files, frames, problem, broken = _cell_files(folder, result.name)
             cells[result.name] = CellRecord(
                 name=result.name, shard=shard, status="passed" if result.passed else "failed",
-                result=result, folder=cell_dir if cell_dir.is_dir() else None, frames=frames,
-                frames_problem=problem,
+                result=result, files=files, frames=frames, frames_problem=problem,
+                problems=broken,
             )  # fmt: skip
             where[result.name] = folder
         for name in [*summary.matrix_cells, *(c.name for c in summary.cells)]:
@@ -156,7 +192,7 @@ def load_results(folders: list[Path]) -> Results:
         raise first_problem  # nothing to report
     records = [
         cells.get(name)
-        or CellRecord(name=name, shard="", status="missing", result=None, folder=None)
+        or CellRecord(name=name, shard="", status="missing", result=None, files=None)
         for name in order
     ]
     return Results(shards=shards, cells=records)

@@ -194,8 +194,7 @@ def test_a_previous_runs_timings_weigh_the_cells(tmp_path: Path, profile: Profil
          "--scenario appendix-a has none"),
         (["--scenario", "upgrade", "--from", "{tmp}/x.iso", "--firmware", "uefi"],
          "--scenario upgrade runs on bios-dvd only, not uefi-dvd"),
-        (["--scenario", "nonesuch"], "no such shipped scenario (shipped: appendix-a, appendix-b, "
-         "install, upgrade)"),
+        (["--scenario", "nonesuch"], "no such shipped scenario (shipped: appendix-a, "),
         (["--scenario", "{tmp}/mine.toml"], "mine.toml: cannot read the scenario"),
         (["--shard", "1/2"], "--shard and --cells select from the matrix"),
     ],

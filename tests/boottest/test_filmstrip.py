@@ -54,6 +54,11 @@ def test_frames_on_stage_changes_and_every_interval(tmp_path: Path) -> None:
     assert [f["full"] for f in index["frames"]] == [f"full/{p.name}" for p in calls]
     assert all(p.parent == tmp_path / "filmstrip" / "full" for p in calls)  # grabbed full size
     assert filmstrip.read_index(tmp_path) == index["frames"]
+    # an index that is a link (planted in the folder) is not read
+    real = tmp_path / "elsewhere.json"
+    (tmp_path / "filmstrip" / "index.json").rename(real)
+    (tmp_path / "filmstrip" / "index.json").symlink_to(real)
+    assert filmstrip.read_index(tmp_path) == []
 
 
 def test_a_frame_that_cannot_be_taken_is_skipped(tmp_path: Path) -> None:

@@ -176,8 +176,12 @@ def test_the_admin_password_must_be_the_one_the_old_iso_was_built_with(
         admin_password(iso=iso, user="cs-admin", password_file=wrong, work=work)
     assert "is not the one EMAIL_480_150.iso was built with" in str(caught.value)
     assert "Other-Secret" not in str(caught.value)
-    with pytest.raises(InputError, match="needs the password that ISO was built with"):
+    # nothing given: the guide's default is tried, and this ISO was not built with it
+    with pytest.raises(InputError, match="built with a custom cs-admin password, not the "
+                       "installation guide's default") as caught:  # fmt: skip
         admin_password(iso=iso, user="cs-admin", password_file=None, work=work)
+    assert inputs.GUIDE_PASSWORD not in str(caught.value).replace("password", "")
+    assert "--password-file" in caught.value.hint
     monkeypatch.setenv(ENV_VAR, OLD_PASSWORD)
     assert admin_password(iso=iso, user="cs-admin", password_file=None, work=work) == OLD_PASSWORD
     assert not list(work.glob("*ks*"))  # the extracted kickstart is not left behind
@@ -357,3 +361,23 @@ def test_online_tree_is_refused_for_a_scenario_without_one(tmp_path: Path, profi
         check_sources(load_scenario("appendix-a"),
                       Sources(iso=tmp_path, profile=profile, online_tree=tmp_path),
                       users={"online-tree": ["appendix-b"]})  # fmt: skip
+
+
+def test_an_iso_built_without_a_custom_password_logs_in_with_the_guides_default(
+    tmp_path: Path, profile: Profile, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The guide prints the default (docs/product-facts.md, "After the install"); the
+    profile's default hash is that password's, so a default-built ISO needs no file."""
+    hashed = profile.admin_password_hash
+    iso = _iso(tmp_path, "EMAIL_490_190.iso", {"ks.cfg": (
+        f"rootpw --iscrypted --lock {hashed}\nuser --name=cs-admin --iscrypted "
+        f"--password={hashed}\n")})  # fmt: skip
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    work = tmp_path / "work"
+    assert admin_password(iso=iso, user="cs-admin", password_file=None,
+                          work=work) == inputs.GUIDE_PASSWORD  # fmt: skip
+    # a password file still wins, and must be the right one
+    wrong = tmp_path / "wrong.txt"
+    wrong.write_text(OLD_PASSWORD + "\n")
+    with pytest.raises(InputError, match="is not the one EMAIL_490_190.iso was built with"):
+        admin_password(iso=iso, user="cs-admin", password_file=wrong, work=work)

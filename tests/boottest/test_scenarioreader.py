@@ -39,7 +39,7 @@ def _file(tmp_path: Path, text: str) -> Path:
 
 
 def test_the_shipped_scenarios_are_named_after_their_files() -> None:
-    assert sorted(shipped()) == ["appendix-a", "appendix-b", "install", "upgrade"]
+    assert sorted(shipped()) == ["appendix-a", "appendix-b", "first-login", "install", "upgrade"]
     for name in shipped():
         scenario = load_scenario(name)
         assert scenario.name == name and scenario.proves and scenario.steps
@@ -112,7 +112,8 @@ BAD_STEPS = [
     ('do = "choose-entry"\nlimit = 60\nfails = "packages"',
      "(choose-entry).fails: choose-entry fails with its own classes"),
     ('do = "type"\ncommand = "ls"\nstage = "s"\nlimit = 60\nfails = "gremlins"',
-     "(type).fails: 'gremlins' not allowed (allowed: media | network | packages | console)"),
+     "(type).fails: 'gremlins' not allowed (allowed: media | network | packages | console | "
+     "first-boot-console)"),
     ('do = "type"\ncommand = "ls"\nstage = "s"\nlimit = 60', "(type).fails: missing"),
     ('do = "type"\nstage = "s"\nlimit = 60\nfails = "media"', "(type).command: missing"),
     ('do = "type"\ncommand = "ls"\nlimit = 60\nfails = "media"', "(type).stage: missing"),
@@ -124,10 +125,25 @@ BAD_STEPS = [
     ('do = "follow-install"\nlimits = { kernel = 1 }', "(follow-install).limits.packages: missing"),
     ('do = "change-media"\nmedia = "old"\nlimit = 30',
      "(change-media).media: 'old' is no input of kind product-iso or previous-release"),
-    ('do = "login"\naccount = "iso"\nlimit = 30',
-     "'iso' is no input of kind previous-release or server-dvd"),
     ('do = "boot-disk"\nnetwork = "iso"\nlimit = 60',
      "(boot-disk).network: 'iso' is no input of kind online-tree"),
+    ('do = "login"\naccount = "ghost"\nlimit = 30',
+     "'ghost' is no input of kind product-iso or previous-release or server-dvd"),
+    ('do = "login"\naccount = "iso"\nlands = "\\u001b[2J"\nlimit = 30',
+     "(login).lands: '\\x1b[2J' not allowed"),
+    ('do = "answer-page"\npage = "Time Zone"\nanswers = ["UTC"]\nstage = "s"\nlimit = 30',
+     "(answer-page).then: missing"),
+    ('do = "answer-page"\npage = "Time Zone"\nanswers = []\nthen = "x"\nstage = "s"\n'
+     'limit = 30', "(answer-page).answers: a list, expected a list of 1..50 texts"),
+    ('do = "answer-page"\npage = "Time Zone"\nanswers = ["a\\nb"]\nthen = "x"\n'
+     'stage = "s"\nlimit = 30', "(answer-page).answers: 'a\\nb' not allowed"),
+    ('do = "answer-page"\npage = "  "\nanswers = ["UTC"]\nthen = "x"\nstage = "s"\n'
+     'limit = 30', "(answer-page).page: '  ' not allowed"),
+    ('do = "answer-page"\npage = "Time Zone"\nanswers = ["UTC"]\nthen = "x"\nlimit = 30',
+     "(answer-page).stage: missing"),
+    ('do = "answer-page"\npage = "cs-admin Password"\nanswers = ["{new-password}"]\n'
+     'then = "Repository Mode"\nstage = "s"\nlimit = 30',
+     "answers {new-password}, the new password of the account logged in: no login step"),
     ('do = "check"\nnames = ["gateway-version", "vibes"]\nlimit = 30',
      "'vibes' not allowed (allowed: gateway-version"),
     ('do = "check"\nnames = "gateway-version"\nlimit = 30', "expected a list of 1..50 texts"),
@@ -219,3 +235,35 @@ def test_the_cli_refuses_a_bad_scenario_file_before_booting(
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert f"{path}: steps[0] (boot-media).limit: -1 s out of range" in err
     assert not (tmp_path / "a").exists()
+
+
+def test_a_new_password_is_typed_only_after_a_login_on_the_same_machine(tmp_path: Path) -> None:
+    page = '''
+[[steps]]
+do = "answer-page"
+page = "cs-admin Password"
+answers = ["{new-password}", "{new-password}"]
+then = "Repository Mode"
+stage = "fbc-password"
+limit = 60
+'''
+    login = '''
+[[steps]]
+do = "login"
+account = "iso"
+lands = "Locale Configuration"
+limit = 60
+'''
+    scenario = read_scenario(_file(tmp_path, HEAD + BOOT + login + page))
+    assert scenario.steps[1].params == {"account": "iso", "lands": "Locale Configuration"}
+    assert scenario.steps[2].params["answers"] == ("{new-password}", "{new-password}")
+    restart = '''
+[[steps]]
+do = "boot-disk"
+limit = 60
+'''
+    with pytest.raises(InputError) as caught:
+        read_scenario(_file(tmp_path, HEAD + BOOT + login + restart + page))
+    exc = caught.value
+    lines = exc.problems if isinstance(exc, ValidationFailed) else [exc.message]
+    assert len(lines) == 1 and "steps[3] (answer-page)" in lines[0], lines

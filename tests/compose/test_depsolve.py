@@ -126,6 +126,14 @@ def test_nobase_and_optional_and_nodefaults() -> None:
     assert "ssmtp" in closure.names
 
 
+def test_nocore_leaves_core_out() -> None:
+    """anaconda 13 kickstart.py selectPackages: --nocore inserts no @core."""
+    assert solve("%packages --nobase --nocore\ncoreutils\n%end\n").names == ("bash", "coreutils",
+                                                                          "glibc")
+    assert solve("%packages --nobase\ncoreutils\n%end\n").names == ("bash", "coreutils", "glibc",
+                                                                  "rsyslog")
+
+
 def test_gateway_conflicts_are_reported_with_their_origin() -> None:
     closure = solve("%packages\n@cs-email\n%end\n")
     messages = [str(c) for c in closure.conflicts]

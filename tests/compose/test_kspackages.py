@@ -69,6 +69,23 @@ def test_errors_name_the_line(ks: str, message: str) -> None:
     assert err.value.message == message
 
 
+def test_sections_end_as_rhel_6_lets_them_when_asked() -> None:
+    """An installer reading what RHEL 6's parser accepted: no %end (next header, end of the
+    file), --nocore, and a package list a %pre wrote, read in place of its %include."""
+    ks = "%packages --nobase --nocore\n@core\n%include /tmp/pkgs\n-postfix\n%post\ntrue\n"
+    files = {"/tmp/pkgs": "# written by %pre\ncs-email\n-@x11\n"}
+    sel = parse_packages(ks, rhel6_ends=True, include=files.get)
+    assert (sel.nobase, sel.nocore) == (True, True)
+    assert sel.packages == (Entry("cs-email", 3),)  # the %include line's number
+    assert sel.excluded == (Entry("postfix", 4),)
+    assert sel.excluded_groups == (Entry("x11", 3),)
+    assert parse_packages("%packages\nbash\n", rhel6_ends=True).packages == (Entry("bash", 2),)
+    with pytest.raises(InputError, match="ks.cfg:3: %include /tmp/pkgs: no such file"):
+        parse_packages(ks, rhel6_ends=True, include={}.get)
+    with pytest.raises(InputError, match="ks.cfg:3: %include inside %packages"):
+        parse_packages(ks.replace("%post\ntrue\n", "%end\n"))  # without the reader
+
+
 @pytest.mark.parametrize(
     ("lang", "expanded"),
     [("en_US.UTF-8", ("en_US.UTF-8", "en_US", "en", "C")),

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import subprocess
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from mini_media import EPOCH, make_base_iso, make_tree, small_tmpfs
 
 from buildiso.errors import BuildError, InputError
-from buildiso.master import iso
-from buildiso.master.isomd5 import IsoMd5Stream
+from buildiso.master import imagestream, iso
+from buildiso.master.isomd5 import APPDATA_POSITION, IsoMd5Stream
 
 pytestmark = pytest.mark.integration
 
@@ -316,3 +319,111 @@ def test_efi_image_over_32_mib(tmp_path: Path) -> None:
     assert int(efi_part[-1]) * 512 == big.stat().st_size
     assert iso.hybrid_problems(out) == []
     assert subprocess.run(["checkisomd5", str(out)], capture_output=True).returncode == 0
+
+
+# --- many blocks: the MD5 under the write, the landed-bytes check, rebuilds ----------------
+
+
+@pytest.fixture(scope="module")
+def big_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The mini tree plus 26 MiB of packages: several follow chunks and CRC blocks."""
+    tree = make_tree(tmp_path_factory.mktemp("big") / "tree")
+    for i in range(13):
+        blob = hashlib.sha256(str(i).encode()).digest() * (65536 + 2048 * i)  # 2-2.8 MiB
+        (tree / "Packages" / f"filler-{i}-1.0-1.el6.x86_64.rpm").write_bytes(blob)
+    for path in [tree, *tree.rglob("*")]:
+        os.utime(path, (EPOCH, EPOCH))
+    return tree
+
+
+def test_checkisomd5_accepts_the_implant_and_a_rebuild_is_byte_identical(
+    big_tree: Path, media: dict[str, Path], tmp_path: Path
+) -> None:
+    """The MD5 taken under xorriso's write, across many blocks: the third-party checker
+    accepts it, two runs give the same bytes, and those are the bytes xorriso writes with
+    its default per-16-MiB fsyncs (-stdio_sync on) once implantisomd5 has run."""
+    plan = _plan(big_tree, media["overlay"])
+    a, b = tmp_path / "a.iso", tmp_path / "b.iso"
+    first = iso.master_iso(plan, dest=a)
+    assert first.size == a.stat().st_size > 6 * imagestream.BLOCK
+    assert subprocess.run(["checkisomd5", str(a)], capture_output=True).returncode == 0
+    sha256sum = subprocess.run(["sha256sum", str(a)], capture_output=True, text=True, check=True)
+    assert sha256sum.stdout.split()[0] == first.sha256
+    stats = first.follow
+    assert stats.size == first.size and 0 <= stats.lag_at_finish <= stats.max_lag <= first.size
+    second = iso.master_iso(plan, dest=b)
+    assert a.read_bytes() == b.read_bytes()
+    assert (second.sha256, second.implant) == (first.sha256, first.implant)
+
+    synced = tmp_path / "synced.iso"
+    argv = iso.xorriso_argv(plan, outdev=synced)
+    argv[argv.index("-stdio_sync") + 1] = "on"
+    subprocess.run(argv, check=True, capture_output=True, env={**os.environ, **iso._env(plan)})
+    subprocess.run(["implantisomd5", "--force", str(synced)], check=True, capture_output=True)
+    assert synced.read_bytes() == a.read_bytes()
+
+
+def _damage_before_the_final_read(
+    monkeypatch: pytest.MonkeyPatch, damage: Callable[[Path], None]
+) -> None:
+    real = imagestream.final_digests
+
+    def damaged(dest: Path, **kwargs: Any) -> str:
+        damage(dest)  # after xorriso and the follower, as a late or stray write would
+        return real(dest, **kwargs)
+
+    monkeypatch.setattr(imagestream, "final_digests", damaged)
+
+
+def _flip(offset: int) -> Callable[[Path], None]:
+    def flip(dest: Path) -> None:
+        with dest.open("r+b") as f:
+            f.seek(offset)
+            byte = f.read(1)
+            f.seek(offset)
+            f.write(bytes([byte[0] ^ 0x01]))
+
+    return flip
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (_flip(5 * imagestream.BLOCK + 77), "does not match its implanted MD5 .bytes 20971520-"),
+        (_flip(0), "does not match its implanted MD5 .bytes 0-4194303"),
+        (lambda dest: os.truncate(dest, dest.stat().st_size - 2048), "bytes on disk"),
+        (_flip(APPDATA_POSITION + 3), "implanted MD5 text is not the one written"),
+    ],
+    ids=["flipped-bit", "flipped-bit-in-the-mbr", "truncated", "implant-field"],
+)
+def test_bytes_changed_after_they_were_hashed_are_refused(
+    big_tree: Path,
+    media: dict[str, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    damage: Callable[[Path], None],
+    message: str,
+) -> None:
+    _damage_before_the_final_read(monkeypatch, damage)
+    with pytest.raises(BuildError, match=message):
+        iso.master_iso(_plan(big_tree, media["overlay"]), dest=tmp_path / "x.iso")
+
+
+def test_xorriso_yields_the_cpu_to_the_md5_following_it(
+    media: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The MD5 is the critical path: xorriso runs reniced below it (the threads it starts
+    inherit that: tests/test_run.py)."""
+    seen: list[int] = []
+    real_spawn = iso.run.spawn
+
+    @contextlib.contextmanager
+    def spawn(argv: list[str], **kwargs: Any) -> Iterator[iso.run.Child]:
+        with real_spawn(argv, **kwargs) as child:
+            seen.append(os.getpriority(os.PRIO_PROCESS, child.proc.pid))
+            yield child
+
+    monkeypatch.setattr(iso.run, "spawn", spawn)
+    iso.master_iso(_plan(media["tree"], media["overlay"]), dest=tmp_path / "x.iso")
+    assert iso.XORRISO_NICE > 0
+    assert seen == [min(os.getpriority(os.PRIO_PROCESS, 0) + iso.XORRISO_NICE, 19)]

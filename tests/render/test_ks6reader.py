@@ -162,10 +162,16 @@ def test_option_abbreviations_as_optparse() -> None:
 
 
 def test_firewall_telnet_is_a_deprecated_flag() -> None:
+    """1.74.22 warns that --telnet has no effect, yet its callback adds the service telnet
+    (run with RHEL 6's own code: services ['telnet']); a value is refused, as for a flag."""
     reading = read_kickstart("firewall --enabled --telnet\n")
     assert _errors(reading) == []
-    assert _warnings(reading) == [(1, "firewall --telnet is deprecated and has no effect")]
+    assert _warnings(reading) == [(1, "firewall --telnet is deprecated yet RHEL 6's parser still "
+                                      "adds the service telnet (which RHEL 6's lokkit refuses)")]
     assert not _modern_accepts("firewall --enabled --telnet\n")
+    assert _errors(read_kickstart("firewall --tel=x\n")) == [
+        (1, "firewall: --telnet option does not take a value")]
+    assert _modern_accepts("firewall --telnet=x\n")
 
 
 def test_iscsi_port_is_any_string() -> None:

@@ -460,7 +460,8 @@ def test_post_configures_gateway_and_writes_report(tmp_path: Path, tls10: bool) 
             assert proc.returncode == 0, f"{name}: {proc.stdout}\n{proc.stderr}"
         calls = (work / "calls.log").read_text()
         assert "rpm -e --nodeps rsyslog" in calls and "rpm -e --nodeps postfix" not in calls
-        assert "chage -d 0 cs-admin" in calls
+        # the First Boot Console asks for the new password: PAM must not first
+        assert "chage" not in calls
         for repo in (root / "etc/yum.repos.d").glob("*.repo"):
             text = repo.read_text()
             assert "enabled=1" not in text, repo
@@ -497,7 +498,7 @@ def test_post_configures_gateway_and_writes_report(tmp_path: Path, tls10: bool) 
                 "/var": {"size_mb": 60476, "device": "/dev/sda3"},
             },
             "arrays": {},
-            "users": {"cs-admin": {"exists": True, "password_expired": True}},
+            "users": {"cs-admin": {"exists": True, "password_expired": False}},
             "firewall": {"tcp": [22, 443], "udp": [123]},
             "repos_enabled": [],
             "tls10": tls10,
@@ -563,3 +564,17 @@ def test_no_firewall_ports_no_lokkit_and_no_empty_port_option() -> None:
     ks = render_kickstart(profile, password_hash=profile.admin_password_hash)
     assert "system-config-firewall-base" not in _packages_lines(ks)
     assert "\nfirewall --enabled\nselinux " in ks  # anaconda adds --service=ssh itself
+
+
+@pytest.mark.parametrize(("mode", "added"), [("enforcing", False), ("permissive", True),
+                                             ("disabled", True)])  # fmt: skip
+def test_a_selinux_mode_other_than_the_default_brings_lokkit(mode: str, added: bool) -> None:
+    """anaconda sets the mode with the installed system's lokkit (security.py); without it
+    the file stays selinux-policy's default, enforcing (docs/anaconda13-firewall.md)."""
+    profile = _profile()
+    profile = dataclasses.replace(
+        profile, firewall=dataclasses.replace(profile.firewall, ports=()),
+        system=dataclasses.replace(profile.system, selinux=mode))  # fmt: skip
+    ks = render_kickstart(profile, password_hash=profile.admin_password_hash)
+    assert ("system-config-firewall-base" in _packages_lines(ks)) is added
+    assert f"\nselinux --{mode}\n" in ks

@@ -29,6 +29,8 @@ DATA = Path(__file__).parents[1] / "data"
 KS = DATA / "ks"
 CORPUS = DATA / "ks-corpus"
 GOOD = DATA / "golden" / "test" / "ks.cfg.expected"
+# A line of GOOD's gateway %post: the tests add script lines after it.
+POST_LINE = "# 4. The web UI keeps TLS 1.2 only (profile: tls10 = false).\n"
 PROFILE = load_profile(paths.DEFAULT_PROFILE, Variant.TEST)
 
 
@@ -191,6 +193,32 @@ def test_rules_rhel6_exit_0_with_warnings_printed(
     assert info.value.message.endswith("kickstart check failed (1 rhel6-warning): 1 problem(s)")
 
 
+@pytest.mark.parametrize(
+    ("line", "product_problem"),
+    [("firewall --enabled --telnet --port=22:tcp", True), ("firewall --tel --ssh", True),
+     ("firewall --telnet --disabled", False), ("firewall --telnet\nfirewall --port=22:tcp", False)],
+)  # fmt: skip
+def test_firewall_telnet_leaves_every_port_closed(line: str, product_problem: bool) -> None:
+    """RHEL 6 accepts --telnet with a warning; the product rules say what it does: the
+    service telnet makes RHEL 6's lokkit refuse the whole firewall (the last line wins)."""
+    text = GOOD.read_text()
+    start = _starting(text, "firewall ")
+    lines = text.split("\n")
+    lines[start - 1] = line
+    text = "\n".join(lines)
+    rhel6 = _check(text, KsRules.RHEL6)
+    assert [p for p in rhel6 if "rhel6-syntax" in p] == []
+    assert f"ks.cfg:{start}: rhel6-warning: firewall --telnet is deprecated yet RHEL 6's " \
+           "parser still adds the service telnet (which RHEL 6's lokkit refuses)" in rhel6
+    product = [p for p in _check(text, KsRules.PRODUCT) if "telnet" in p]
+    assert product == ([f"ks.cfg:{start}: product-rule: firewall --telnet: RHEL 6's parser turns "
+                        "it into the service telnet, which RHEL 6's lokkit refuses, so the "
+                        "install writes no firewall rules at all (every port stays closed, the "
+                        "product's too) and its SELinux setting is not applied either; drop it "
+                        "(open 23/tcp with --port=23:tcp if telnet is really wanted)"]
+                       if product_problem else [])  # fmt: skip
+
+
 def test_rules_rhel6_exit_2_on_syntax_with_counts(tmp_path: Path) -> None:
     path = tmp_path / "ks.cfg"
     path.write_text(_broken(GOOD.read_text()))
@@ -228,8 +256,8 @@ def test_media_problems_labelled(tmp_path: Path) -> None:
 # --- RHEL 6's parser, through validate ----------------------------------------------------
 def test_wheel_here_document_is_script_text() -> None:
     text = GOOD.read_text().replace(
-        'echo "expired the cs-admin password"\n',
-        'echo "expired the cs-admin password"\ncat > /etc/sudoers.d/wheel <<EOF\n'
+        POST_LINE,
+        POST_LINE + "cat > /etc/sudoers.d/wheel <<EOF\n"
         "%wheel ALL=(ALL) ALL\n%admin ALL=(ALL) NOPASSWD: ALL\nEOF\n",
     )
     assert _check(text) == []
@@ -306,8 +334,8 @@ def test_partitions_and_packages_from_a_pre_written_include() -> None:
 )
 def test_script_password_rule(script: str, plain: bool) -> None:
     text = GOOD.read_text().replace(
-        'echo "expired the cs-admin password"\n',
-        f'echo "expired the cs-admin password"\n{script}\n',
+        POST_LINE,
+        f"{POST_LINE}{script}\n",
     )
     if script.startswith("PW="):
         text = text.replace(f"{script}\n", "PW=hunter2\necho $PW | passwd --stdin root\n")
@@ -415,8 +443,8 @@ def test_validate_command_exit_path() -> None:
 
 def test_plaintext_password_in_post_script(tmp_path: Path) -> None:
     text = GOOD.read_text().replace(
-        'echo "expired the cs-admin password"\n',
-        'echo "expired the cs-admin password"\necho secret | passwd --stdin cs-admin\n'
+        POST_LINE,
+        POST_LINE + "echo secret | passwd --stdin cs-admin\n"
         "echo cs-admin:$6$abc | chpasswd -e\n",
     )
     path = tmp_path / "ks.cfg"

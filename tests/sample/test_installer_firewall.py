@@ -146,3 +146,52 @@ def test_lokkit_without_its_interpreter_is_a_failed_run(tmp_path: Path) -> None:
     firewall.write(root, _fw(ports=["22:tcp"]), said.append)
     assert said[0].startswith("Error: lokkit run failed:")
     assert not (root / firewall.RULES).exists() and not (root / firewall.SAVED).exists()
+
+
+def _sample_lokkit(root: Path, argv: list[str]) -> subprocess.CompletedProcess[str]:
+    """The sample OS's lokkit, run in this process on ``root`` (a chroot stand-in)."""
+    import contextlib
+    import io
+    import sys
+
+    from buildiso.sample.rpmbuild import SOURCES_DIR
+
+    if "sample_lokkit" not in sys.modules:
+        import importlib.util
+
+        spec = importlib.util.spec_from_file_location("sample_lokkit",
+                                                      SOURCES_DIR / "lokkit" / "lokkit.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["sample_lokkit"] = module
+        spec.loader.exec_module(module)
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = sys.modules["sample_lokkit"].main(argv[1:], root=root)
+    return subprocess.CompletedProcess(argv, code, out.getvalue(), err.getvalue())
+
+
+def test_telnet_is_a_service_lokkit_refuses_so_nothing_is_configured(tmp_path: Path) -> None:
+    """pykickstart 1.74.22 turns the deprecated --telnet into service telnet (pykickstart 3
+    refuses the flag); RHEL 6's lokkit refuses that service, and anaconda's second lokkit
+    call (selinux) reads it back from the saved configuration and stops too."""
+    from buildiso.sample.installer.guest import security
+
+    ks = tmp_path / "ks.cfg"
+    ks.write_text("firewall --enabled --telnet --port=22:tcp --ssh\nselinux --permissive\n"
+                  "%packages\n@core\n%end\n")  # fmt: skip
+    handler = kickstart.parse(ks, first_pass=False)
+    assert handler.firewall.services == ["telnet", "ssh"]
+    assert firewall.lokkit_args(handler.firewall)[3:] == [
+        "--port=22:tcp", "--service=telnet", "--service=ssh"]  # fmt: skip
+    root, said = _target(tmp_path), []
+    (root / "etc/selinux").mkdir()
+    (root / "etc/selinux/config").write_text("SELINUX=enforcing\nSELINUXTYPE=targeted\n")
+    firewall.write(root, handler.firewall, said.append, run=_sample_lokkit)
+    security.write(root, security.mode(handler.selinux, {}, said.append), said.append,
+                   run=_sample_lokkit)  # fmt: skip
+    assert not (root / firewall.RULES).exists()
+    assert (root / "etc/selinux/config").read_text() == "SELINUX=enforcing\nSELINUXTYPE=targeted\n"
+    assert said == ["lokkit: invalid service 'telnet'.", "lokkit exited with status 2",
+                    "lokkit: /etc/sysconfig/system-config-firewall: invalid service 'telnet'.",
+                    "lokkit exited with status 2"]  # fmt: skip

@@ -164,3 +164,74 @@ def test_ksappend_is_refused(tmp_path: Path) -> None:
     with pytest.raises(InstallFailed) as info:
         kickstart.parse(_write(tmp_path, text), first_pass=True)
     assert info.value.reason.startswith("unsupported: %ksappend at line 1")
+
+
+def _ks(tmp_path: Path, body: str) -> Path:
+    return _write(tmp_path, f"install\n{body}")
+
+
+def test_sections_without_end_are_read_as_rhel_6_reads_them(tmp_path: Path) -> None:
+    """1.74.22 ends a section at the next header without a word, and at the end of the file
+    with a deprecation warning; pykickstart 3 refused both (corpus 04, 06, 09, 13, 19, 20)."""
+    path = _ks(tmp_path, "%packages --nobase\n@core\n%post\ntouch /x\n")
+    for first_pass in (True, False):
+        handler = kickstart.parse(path, first_pass=first_pass)
+        [post] = kickstart.post_scripts(handler)
+        assert post.script.strip() == "touch /x"
+        assert handler.packages.groupList[0].name == "core"
+    assert kickstart.notes(handler) == [
+        "Note: %end (missing) at line 4: no-effect (the section runs to the end of the file: "
+        "RHEL 6's parser warns (deprecated) and reads it)"]  # fmt: skip
+
+
+def test_what_rhel6s_parser_refuses_fails_as_anaconda_though_pykickstart_3_accepts(
+    tmp_path: Path,
+) -> None:
+    """RHEL 6's verdict (render/ks6reader, validate --rules rhel6's) comes first: the sample
+    is no kinder than anaconda where pykickstart 3 is (sshpw takes one word in 1.74.22)."""
+    path = _ks(tmp_path, "sshpw --username=root secret extra\n")
+    kickstart.parse(path, first_pass=True)  # anaconda reads commands after %pre
+    with pytest.raises(InstallFailed) as info:
+        kickstart.parse(path, first_pass=False)
+    assert info.value.klass == "kickstart"
+    assert info.value.reason == ("sshpw: takes a single password word at line 2 (RHEL 6's "
+                                 "parser, pykickstart 1.74.22, stops here as anaconda 13 does)")
+
+
+def test_what_only_pykickstart_3_refuses_is_the_samples_limit(tmp_path: Path) -> None:
+    """A word after reboot's options: 1.74.22 ignores it, pykickstart 3 refuses the line.
+    The install stops, but as kickstart-unsupported: never blamed on anaconda."""
+    path = _ks(tmp_path, "reboot now\n")
+    with pytest.raises(InstallFailed) as info:
+        kickstart.parse(path, first_pass=False)
+    assert info.value.klass == "kickstart-unsupported"
+    assert info.value.reason.startswith("unsupported: reboot at line 2 (the sample's parser "
+                                        "(pykickstart 3) refuses what RHEL 6's parser accepts")
+    findings = kstable.survey(path)
+    assert [(f.line, f.words, f.rule.verdict) for f in findings] == [
+        (1, "install", kstable.Verdict.CARRIED), (2, "reboot", kstable.Verdict.CARRIED),
+        (2, "reboot", kstable.Verdict.REFUSED)]  # fmt: skip
+
+
+def test_missing_include_in_the_full_pass_is_anacondas_error(tmp_path: Path) -> None:
+    path = _ks(tmp_path, f"%include {tmp_path}/never\n")
+    kickstart.parse(path, first_pass=True)
+    with pytest.raises(InstallFailed) as info:
+        kickstart.parse(path, first_pass=False)
+    assert info.value.klass == "kickstart"
+    assert info.value.reason.startswith(f"cannot open the %include file {tmp_path}/never at "
+                                        "line 2 (RHEL 6's parser")
+
+
+def test_packages_nocore_is_kept_off_pykickstart_3(tmp_path: Path) -> None:
+    handler = kickstart.parse(_ks(tmp_path, "%packages --nobase --noc\nbash\n%end\n"),
+                              first_pass=False)  # fmt: skip
+    assert handler.packages.sample_nocore is True
+    assert handler.packages.packageList == ["bash"]
+
+
+def test_a_kickstart_over_1_mib_is_not_read(tmp_path: Path) -> None:
+    path = _ks(tmp_path, "#" * (kickstart.MAX_KICKSTART_BYTES + 1) + "\n")
+    with pytest.raises(InstallFailed) as info:
+        kickstart.parse(path, first_pass=True)
+    assert info.value.klass == "kickstart" and "over 1024 KiB: not a kickstart" in info.value.reason

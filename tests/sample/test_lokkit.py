@@ -1,8 +1,9 @@
 """The sample OS's /usr/sbin/lokkit (buildiso/sample/sources/lokkit/lokkit.py).
 
 Expected files are written by hand from RHEL 6's system-config-firewall 1.2.27-7.2.el6_6
-(fw_iptables.py ``iptablesClass.write``, fw_sysconfig.py ``write_sysconfig_config``, the
-spec's ipv6-dhcp patch; docs/anaconda13-firewall.md), never from this lokkit's output.
+(fw_iptables.py ``iptablesClass.write``, fw_sysconfig.py ``write_sysconfig_config``,
+fw_selinux.py ``write``, the spec's ipv6-dhcp patch; docs/anaconda13-firewall.md), never
+from this lokkit's output.
 """
 
 from __future__ import annotations
@@ -24,6 +25,10 @@ SCRIPT = SOURCES_DIR / "lokkit" / "lokkit.py"
 IPTABLES = "etc/sysconfig/iptables"
 IP6TABLES = "etc/sysconfig/ip6tables"
 SAVED = "etc/sysconfig/system-config-firewall"
+SE_CONFIG = "etc/selinux/config"
+# what the sample's selinux-policy package leaves (its %post, as RHEL 6's selinux-policy)
+POLICY_DEFAULT = "# SELinux\nSELINUX=enforcing\nSELINUXTYPE=targeted \n"
+ANACONDA_SELINUX = ["--quiet", "--nostart", "--selinux=permissive"]  # security.py write()
 
 
 def _load() -> ModuleType:
@@ -130,7 +135,8 @@ def test_without_f_the_saved_configuration_is_changed(tmp_path: Path) -> None:
     [
         (["--masq=eth0"], "option --masq is not implemented"),
         (["--forward-port=if=eth0:port=80:proto=tcp:toport=8080"], "--forward-port is not impl"),
-        (["--selinux=permissive"], "option --selinux is not implemented"),
+        (["--selinuxtype=mls"], "option --selinuxtype is not implemented"),
+        (["--selinux=relaxed"], "option --selinux: invalid choice: 'relaxed'"),
         (["--block-icmp=echo-request"], "--block-icmp is not implemented"),
         (["-m", "eth0"], "option -m is not implemented"),
         (["--service=telnet"], "invalid service 'telnet'"),  # not among RHEL 6's services
@@ -174,3 +180,89 @@ def test_saved_configuration_with_an_unknown_option_is_refused(
 def test_no_arguments_prints_usage(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert lokkit.main([], root=tmp_path) == 0
     assert "usage: lokkit" in capsys.readouterr().out
+
+
+def _settings(root: Path) -> list[str]:
+    return [ln for ln in (root / SE_CONFIG).read_text().splitlines() if not ln.startswith("#")]
+
+
+def _with_policy(tmp_path: Path) -> Path:
+    root = _root(tmp_path)
+    (root / "etc/selinux").mkdir()
+    (root / SE_CONFIG).write_text(POLICY_DEFAULT)
+    return root
+
+
+def test_anacondas_two_calls_firewall_then_selinux(tmp_path: Path) -> None:
+    """anaconda runs lokkit -f for the firewall, rewrites system-config-firewall itself,
+    then runs lokkit --selinux without -f: that second call also rewrites the firewall files
+    from the saved configuration (its --quiet and --nostart are not --selinux words)."""
+    root = _with_policy(tmp_path)
+    assert lokkit.main(_product_args(), root=root) == 0
+    (root / SAVED).write_text((DATA / "product.anaconda-sysconfig").read_text())
+    assert lokkit.main(ANACONDA_SELINUX, root=root) == 0
+    assert (root / SE_CONFIG).read_text() == (DATA / "selinux-permissive.config").read_text()
+    assert (root / SE_CONFIG).stat().st_mode & 0o777 == 0o644
+    assert (root / IPTABLES).read_text() == (DATA / "product.iptables").read_text()
+    assert (root / f"{IPTABLES}.old").read_text() == (DATA / "product.iptables").read_text()
+    assert (root / SAVED).read_text() == (DATA / "product.lokkit-sysconfig").read_text()
+    assert (root / f"{SAVED}.old").read_text() == (DATA / "product.anaconda-sysconfig").read_text()
+
+
+def test_selinux_alone_leaves_the_firewall_files(tmp_path: Path) -> None:
+    root = _with_policy(tmp_path)
+    (root / SE_CONFIG).chmod(0o600)
+    assert lokkit.main(["--selinux=disabled"], root=root) == 0
+    assert _settings(root) == ["SELINUX=disabled", "SELINUXTYPE=targeted"]
+    assert (root / SE_CONFIG).stat().st_mode & 0o777 == 0o600  # opened for writing: kept
+    assert sorted(p.name for p in (root / "etc/sysconfig").iterdir()) == []
+
+
+def test_an_unchanged_mode_leaves_the_packages_file(tmp_path: Path) -> None:
+    root = _with_policy(tmp_path)
+    assert lokkit.main(["--selinux=enforcing"], root=root) == 0
+    assert (root / SE_CONFIG).read_text() == POLICY_DEFAULT
+    assert lokkit.main(["-qnf", "--selinux=enforcing"], root=root) == 0  # -f: old file unread
+    assert _settings(root) == ["SELINUX=enforcing", "SELINUXTYPE=targeted"]
+
+
+def test_the_policy_type_is_kept_and_the_old_place_read(tmp_path: Path) -> None:
+    root = _root(tmp_path)
+    (root / "etc/selinux").mkdir()
+    (root / "etc/sysconfig/selinux").write_text("SELINUX=enforcing\nSELINUXTYPE = mls\nX=1=2\n")
+    assert lokkit.main(["--selinux=permissive"], root=root) == 0
+    assert _settings(root) == ["SELINUX=permissive", "SELINUXTYPE=mls"]
+
+
+def test_no_selinux_directory_is_exit_status_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = _root(tmp_path)  # no package made /etc/selinux
+    (root / SAVED).write_text((DATA / "product.anaconda-sysconfig").read_text())
+    assert lokkit.main(ANACONDA_SELINUX, root=root) == 1
+    assert "Failed to write selinux configuration." in capsys.readouterr().out
+    assert not (root / "etc/selinux").exists()
+    assert (root / IPTABLES).read_text() == (DATA / "product.iptables").read_text()
+
+
+@pytest.mark.parametrize(
+    ("saved", "selinux", "message"),
+    [
+        ("--service=telnet\n", POLICY_DEFAULT, "system-config-firewall: invalid service 'telnet'"),
+        ("--quiet\n", POLICY_DEFAULT, "system-config-firewall: no such option: --quiet"),
+        ("--port=22:tcp\n", "SELINUX=on\n", "option --selinux: invalid choice: 'on'"),
+    ],
+)
+def test_a_bad_saved_configuration_stops_the_selinux_call_too(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], saved: str, selinux: str, message: str
+) -> None:
+    """A kickstart's firewall --telnet: anaconda saves --service=telnet, which the second
+    (selinux) call reads back and refuses: the SELinux mode is never written either."""
+    root = _with_policy(tmp_path)
+    (root / SE_CONFIG).write_text(selinux)
+    (root / SAVED).write_text(saved)
+    assert lokkit.main(ANACONDA_SELINUX, root=root) == 2
+    assert message in capsys.readouterr().err
+    assert (root / SE_CONFIG).read_text() == selinux
+    assert sorted(p.name for p in (root / "etc/sysconfig").iterdir()) == [
+        "system-config-firewall"]

@@ -143,3 +143,20 @@ def test_the_installers_firewall_step_runs_the_packaged_lokkit(installed: Path) 
     saved = sysconfig / "system-config-firewall"
     assert saved.read_text() == (data / "product.anaconda-sysconfig").read_text()
     assert saved.stat().st_mode & 0o777 == 0o600
+
+
+def test_the_installers_selinux_step_runs_the_packaged_lokkit(installed: Path) -> None:
+    """selinux-policy's %post leaves RHEL 6's default (enforcing, targeted); anaconda's
+    'lokkit --quiet --nostart --selinux=MODE' (after the firewall run above) changes it, for
+    real: chroot, the sample's python and lokkit; the file as RHEL 6's lokkit writes it."""
+    from buildiso.sample.installer.guest import security
+
+    config = installed / "etc/selinux/config"
+    settings = [ln.strip() for ln in config.read_text().splitlines() if not ln.startswith("#")]
+    assert settings == ["SELINUX=enforcing", "SELINUXTYPE=targeted"]
+    assert os.readlink(installed / "etc/sysconfig/selinux") == "../selinux/config"
+    said: list[str] = []
+    security.write(installed, "permissive", said.append)
+    assert said == []
+    data = Path(__file__).parents[1] / "data" / "lokkit"
+    assert config.read_text() == (data / "selinux-permissive.config").read_text()

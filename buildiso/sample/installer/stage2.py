@@ -3,7 +3,8 @@
 Debian's python3.11 (the host's files from its Debian package, with their libraries via
 bincopy) with the stdlib minus tests/GUI parts, pykickstart and its pure-Python
 dependencies, buildiso's install-set resolution (compose/ + libsolv's Python binding, so the
-installer installs exactly what the build's manifest says) and SHA-512 crypt (render/), the
+installer installs exactly what the build's manifest says), SHA-512 crypt and RHEL 6's
+kickstart parser as ``validate`` reads it (render/), the
 installer itself (``guest/`` as package ``sampleinstaller``), and the tools it runs: rpm,
 sfdisk, wipefs, blkid (util-linux's, as RHEL 6's stage 2 has), mke2fs, mkfs.fat, mkswap,
 efibootmgr, lvm, mdadm (Debian's lvm2 and mdadm), bash as /bin/sh (as in RHEL 6's stage 2),
@@ -45,6 +46,9 @@ BUILDISO_MODULES = (
     "compose/repomd.py",
     "compose/rpms.py", "compose/rpmversion.py", "compose/solver.py", "tmpdirs.py",
     "render/__init__.py", "render/shacrypt.py",  # SHA-512 crypt: no crypt module needed
+    "render/md5crypt.py",  # MD5 crypt for authconfig --enablemd5
+    # RHEL 6's parser (pykickstart 1.74.22 as validate reads it): anaconda's kickstart errors
+    "render/ks6reader.py", "render/ks6commands.py", "render/ksoptions.py",
 )
 # busybox applets RHEL 6's stage 2 does not have (scripts/upd-instroot keeps util-linux-ng's
 # blkid, no findfs): a kickstart's "findfs ... || blkid ..." must take the blkid path here.

@@ -18,6 +18,7 @@ from typing import Any
 
 from . import disk, storage
 from .disk import PartRequest
+from .kstable import unsupported
 
 BOOT_MB = 500
 EFI_MB, EFI_MAX_MB = 50, 200
@@ -25,6 +26,16 @@ ROOT_MB, ROOT_MAX_MB = 1024, 50 * 1024
 HOME_MB, HOME_REQUIRED_MB = 100, 50 * 1024
 PESIZE_KIB = 4096
 LVM_MAX_NAME_LEN = 128
+
+
+def check_alone(handler: Any) -> None:
+    """autopart beside part/raid/volgroup/logvol lines is refused (not carried out)."""
+    h = handler
+    if h.autopart.autopart and (h.partition.partitions or h.raid.raidList or h.volgroup.vgList
+                                or h.logvol.lvList):
+        raise unsupported("autopart with part/raid/volgroup/logvol lines",
+                          f"line {h.autopart.lineno}", "anaconda's outcome depends on "
+                          "their order; the sample carries out one or the other")
 
 
 def safe_lvm_name(name: str) -> str:

@@ -155,8 +155,11 @@ COMMANDS: dict[str, CommandRule] = {
         enabled=_c("firewall on"), enable=_c("alias of --enabled"),
         disabled=_c("firewall off"), disable=_c("alias of --disabled"),
         port=_c("ports opened"), service=_c("services opened"), trust=_c("trusted devices"),
-        ssh=_c("port 22/tcp"), smtp=_c("port 25/tcp"), http=_c("ports 80, 443/tcp"),
-        ftp=_c("port 21/tcp"), telnet=_c("port 23/tcp"),
+        ssh=_c("service ssh (lokkit: 22/tcp)"), smtp=_c("service smtp (lokkit: 25/tcp)"),
+        http=_c("service http (lokkit: 80/tcp)"), ftp=_c("service ftp (lokkit: 21/tcp)"),
+        telnet=_c("service telnet, as RHEL 6's parser (1.74.22) adds it although it warns the "
+                  "flag is deprecated; RHEL 6's lokkit refuses that service, so no firewall "
+                  "rules are written and the selinux setting fails too (kickstart.py)"),
     ),
     "firstboot": _cmd(
         _c("/etc/sysconfig/firstboot and the firstboot service (sysconfig.py)"),
@@ -232,7 +235,10 @@ COMMANDS: dict[str, CommandRule] = {
         vlanid=_n("anaconda 13 configures only VLANs the loader brought up: none here"),
         nodns=_n("the loader's own network; nothing on the installed system"),
         notksdevice=_n("the loader's own network; nothing on the installed system"),
-        activate=_r("bonding devices only"), bondslaves=_r("no bonding in the sample"),
+        activate=_n("brings the device up in the installer; anaconda 13's stage 2 reads it "
+                    "only for a new bonding device (kickstart.py NetworkData.execute), and "
+                    "--bondslaves is refused here"),
+        bondslaves=_r("no bonding in the sample"),
         bondopts=_r("no bonding in the sample"), essid=_r("no wireless in the sample"),
         wepkey=_r("no wireless in the sample"),
     ),
@@ -267,7 +273,8 @@ COMMANDS: dict[str, CommandRule] = {
     "rootpw": _cmd(_c("root's /etc/shadow entry (sysconfig.py)"),
                    iscrypted=_c("the password is a crypt hash"),
                    plaintext=_c("hashed with SHA-512 crypt"), lock=_c("the account is locked")),
-    "selinux": _cmd(_c("/etc/selinux/config (sysconfig.py)"),
+    "selinux": _cmd(_c("lokkit --selinux=MODE in the installed system, as anaconda's "
+                       "security.py; a bare selinux line disables SELinux (security.py)"),
                     enforcing=_c("enforcing"), permissive=_c("permissive"),
                     disabled=_c("disabled")),
     "services": _cmd(_c("rcN.d links as chkconfig makes them (sysconfig.py)"),
@@ -325,7 +332,7 @@ SECTIONS: dict[str, CommandRule] = {
         ignoremissing=_c("missing names are skipped"),
         excludedocs=_c("rpm's %_excludedocs, as yuminstall.doInstall"),
         instLangs=_c("rpm's %_install_langs, as yuminstall.doInstall"),
-        nocore=_r("the sample's resolver always installs @core"),
+        nocore=_c("no @core, as anaconda 13's selectPackages (packages.py)"),
         resolvedeps=_f("removed in RHEL 6's parser (pykickstart 1.74: removed in F9)"),
         ignoredeps=_f("removed in RHEL 6's parser (pykickstart 1.74: removed in F9)"),
         multilib=_f("not an option of RHEL 6's %packages (pykickstart 1.74)"),
@@ -337,12 +344,14 @@ SECTIONS: dict[str, CommandRule] = {
     "%ksappend": _cmd(_r("the sample does not preprocess %ksappend")),
 }
 
-# RHEL 6's parser (1.74.22) knows these; this stage 2's RHEL6 handler does not. The parser
-# takes them off the line before pykickstart 3 sees it (kickstart.py) and keeps them here.
+# RHEL 6's parser (1.74.22) knows these; this stage 2's RHEL6 handler does not (or, for
+# firewall --telnet, wants a value for it). The parser takes them off the line before
+# pykickstart 3 sees it (kickstart.py) and keeps them here.
 RHEL6_ONLY_OPTIONS = {
     "network": ("--domain", "--ipv6gateway"),
     "bootloader": ("--disabled",),
     "clearpart": ("--cdl",),
+    "firewall": ("--telnet",),
 }
 # Commands whose words RHEL 6 takes as they come (authconfig passes them to the authconfig
 # tool; monitor is deprecated, deviceprobe unused): their options are not looked up.
@@ -361,6 +370,9 @@ class Finding:
     option: str  # "" for the command (or section) itself
     rule: Rule
     file: str = ""  # an %include'd file; "" for the kickstart itself
+    # when an install meets it: "parse" (the first pass, before %pre), "rhel6" (RHEL 6's
+    # parser, the full pass), "check" (the checks on values before anything is written)
+    phase: str = "parse"
 
     @property
     def where(self) -> str:
@@ -440,9 +452,9 @@ def unsupported(what: str, where: str, why: str) -> InstallFailed:
 def survey(path: Path) -> list[Finding]:
     """Every command, option and section of the kickstart at ``path`` (and the files it
     %includes, when they exist) with its verdict, in file order. Installs nothing."""
-    from .kickstart import survey_parse  # the parser lives with the install's parse
+    from .survey import survey as survey_findings  # the parser lives with the install's parse
 
-    return survey_parse(path)
+    return survey_findings(path)
 
 
 def by_verdict(findings: Iterable[Finding]) -> dict[Verdict, list[Finding]]:

@@ -32,7 +32,6 @@ from . import (
 )
 from .cmdline import boot_args, parse_ks
 from .errors import InstallFailed
-from .kstable import unsupported
 from .protocol import Reporter
 
 RESULT_FILE = Path("/run/buildiso-result")
@@ -99,11 +98,7 @@ class Installer:
             self.rep.say(f"Note: {note}")
         held = replace(media_info, device=source.media_device(self.method, media_info))
         if h.autopart.autopart:
-            if (h.partition.partitions or h.raid.raidList or h.volgroup.vgList
-                    or h.logvol.lvList):
-                raise unsupported("autopart with part/raid/volgroup/logvol lines",
-                                  f"line {h.autopart.lineno}", "anaconda's outcome depends on "
-                                  "their order; the sample carries out one or the other")
+            autopart.check_alone(h)
             self.targets = disks.target_disks(h, held, every_disk=True, say=self.rep.say)
             requests, self.layout = autopart.layout(
                 h, self.targets, uefi=self.uefi, hostname=self.network.hostname)
@@ -175,7 +170,7 @@ class Installer:
         # the boot loader's GRUB 2 form is taken first.
         self.grub_password = bootloader.grub_password(self.handler.bootloader)
         sysconfig.crypt_passwords(self.handler)
-        sysconfig.apply(SYSIMAGE, self.handler, self.rep.say)
+        sysconfig.apply(SYSIMAGE, self.handler, self.rep.say, boot_args=self.args)
         sysconfig.write(SYSIMAGE, "root/anaconda-ks.cfg", str(self.handler), 0o600)
         return next(uuid for req, uuid, _ in entries if req.mountpoint == "/")
 

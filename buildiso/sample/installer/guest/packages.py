@@ -23,6 +23,7 @@ from buildiso.compose.kspackages import parse_packages
 from buildiso.compose.repo import GATEWAY_REPO_DIR, RepoPackage, load_media
 from buildiso.errors import InputError
 
+from . import kickstart
 from .errors import InstallFailed
 from .kstable import unsupported
 
@@ -79,7 +80,10 @@ def resolve(ks_text: str, *, media_tree: Path, repos: list[Any]) -> list[Chosen]
             extra.append((data.name, path))
             roots[data.name] = path
     try:
-        selection = parse_packages(ks_text, filename="ks.cfg")
+        # as RHEL 6's parser read it: a section may end without %end, and an %include in
+        # it reads the package list a %pre wrote
+        selection = parse_packages(ks_text, filename="ks.cfg", rhel6_ends=True,
+                                   include=_included)
         media = load_media(media_tree, extra=extra)
     except InputError as exc:
         raise InstallFailed("packages", exc.message) from None
@@ -92,6 +96,12 @@ def resolve(ks_text: str, *, media_tree: Path, repos: list[Any]) -> list[Chosen]
     cheapest = cheapest_copies(media.packages, costs)
     return [Chosen(c, roots[c.repo] / c.location)
             for c in (cheapest.get(p.nevra, p) for p in closure.packages)]
+
+
+def _included(name: str) -> str | None:
+    """The package list an %include inside %packages names (None: no such file)."""
+    path = Path(name)
+    return kickstart.read_text(path) if path.is_file() else None
 
 
 def repo_costs(repos: list[Any], roots: dict[str, Path]) -> dict[str, int]:

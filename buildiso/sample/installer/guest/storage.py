@@ -81,14 +81,21 @@ class Layout:
         return found | {lv.request.mountpoint for g in self.groups for lv in g.volumes}
 
 
-def _request(data: Any, *, fstype_default: str, meminfo: str, where: str,
-             disk_space_mb: int | None = None) -> PartRequest:
+def check_fstype(data: Any, *, fstype_default: str = "ext4", where: str) -> str:
+    """The file system of a raid or logvol line; one the sample cannot make is refused."""
     mount = data.mountpoint
-    fstype = (data.fstype or ("swap" if mount == "swap" else fstype_default)).lower()
+    fstype = str(data.fstype or ("swap" if mount == "swap" else fstype_default)).lower()
     if fstype not in ("ext4", "ext3", "ext2", "swap"):
         raise unsupported(f"{where.split(' (')[0]} --fstype={fstype}",
                           f"line {data.lineno}", "the sample makes ext2/ext3/ext4 and swap "
                           "on arrays and volumes")
+    return fstype
+
+
+def _request(data: Any, *, fstype_default: str, meminfo: str, where: str,
+             disk_space_mb: int | None = None) -> PartRequest:
+    mount = data.mountpoint
+    fstype = check_fstype(data, fstype_default=fstype_default, where=where)
     size = int(getattr(data, "size", 0) or 0)
     max_mb = int(getattr(data, "maxSizeMB", 0) or 0) or None
     grow = bool(getattr(data, "grow", False))

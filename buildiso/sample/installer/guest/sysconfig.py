@@ -15,20 +15,17 @@ import secrets
 import shlex
 import shutil
 import subprocess
+import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pykickstart.constants import (
-    FIRSTBOOT_RECONFIG,
-    FIRSTBOOT_SKIP,
-    SELINUX_DISABLED,
-    SELINUX_ENFORCING,
-    SELINUX_PERMISSIVE,
-)
+from pykickstart.constants import FIRSTBOOT_RECONFIG, FIRSTBOOT_SKIP
 
+from buildiso.render.md5crypt import md5_crypt
 from buildiso.render.shacrypt import ALPHABET, sha512_crypt
 
-from . import firewall
+from . import firewall, security
 from .errors import InstallFailed
 from .kstable import unsupported
 
@@ -53,45 +50,43 @@ def clock(zone: str, utc: bool) -> str:
     return f"ZONE={quoted(zone)}\n" + ("UTC=true\n" if utc else "")
 
 
-def selinux(mode: int | None) -> str:
-    name = {SELINUX_DISABLED: "disabled", SELINUX_PERMISSIVE: "permissive",
-            SELINUX_ENFORCING: "enforcing"}.get(mode if mode is not None else SELINUX_ENFORCING,
-                                                 "enforcing")
-    return (
-        "# This file controls the state of SELinux on the system.\n"
-        f"SELINUX={name}\nSELINUXTYPE=targeted\n"
-    )
-
-
-def hash_password(password: str, is_crypted: bool) -> str:
+def hash_password(password: str, is_crypted: bool, *, algo: str = "sha512") -> str:
+    """users.py cryptPassword: ``$6$`` (or ``$1$`` for md5) with a 16-character salt, of
+    which MD5 crypt reads the first 8."""
     if is_crypted:
         if not password.startswith("$") and password not in ("!", "*", "!!"):
             raise InstallFailed("kickstart", "an --iscrypted password must be a crypt hash")
         return password
     salt = "".join(secrets.choice(ALPHABET) for _ in range(SALT_LENGTH))
-    return sha512_crypt(password, salt)
+    return md5_crypt(password, salt) if algo == "md5" else sha512_crypt(password, salt)
 
 
-def pass_algo(authconfig: str) -> str:
-    """instdata.py getPassAlgo: the hash of plain-text passwords (None there: SHA-512)."""
-    if "--enablemd5" in authconfig or "--passalgo=md5" in authconfig:
-        return "md5"
-    if "--passalgo=sha256" in authconfig:
-        return "sha256"
-    return "sha512"
+def pass_algo(authconfig: str) -> tuple[str, str]:
+    """instdata.py getPassAlgo: the hash of plain-text passwords (None there: SHA-512), and
+    the words of the authconfig line that chose it."""
+    for word, algo in (("--enablemd5", "md5"), ("--passalgo=md5", "md5"),
+                       ("--passalgo=sha256", "sha256")):  # fmt: skip
+        if word in authconfig:
+            return algo, word
+    return "sha512", ""
 
 
 def crypt_passwords(handler: Any) -> None:
     """Replace the plain-text passwords of the parsed kickstart (rootpw, user, sshpw,
-    bootloader) by SHA-512 hashes, so neither the system nor anaconda-ks.cfg (regenerated
-    from the parsed kickstart) holds them in clear."""
+    bootloader) by hashes, so neither the system nor anaconda-ks.cfg (regenerated from the
+    parsed kickstart) holds them in clear: root's and the users' with authconfig's
+    algorithm (SHA-512 or MD5; SHA-256 is refused), the others with SHA-512."""
     plain = [d for d in [handler.rootpw, *handler.user.userList] if d.password
              and not d.isCrypted]
-    algo = pass_algo(handler.authconfig.authconfig or "")
-    if plain and algo != "sha512":
-        raise unsupported(f"authconfig --passalgo={algo}", f"line {handler.authconfig.lineno}",
-                          "plain-text passwords are hashed with SHA-512 crypt only")
-    for data in [*plain, *handler.sshpw.sshUserList]:
+    algo, word = pass_algo(handler.authconfig.authconfig or "")
+    if plain and algo not in ("sha512", "md5"):
+        command = getattr(handler.authconfig, "currentCmd", "") or "authconfig"  # or auth
+        raise unsupported(f"{command} {word}", f"line {handler.authconfig.lineno}",
+                          f"plain-text passwords are hashed with SHA-512 or MD5 crypt, not {algo}")
+    for data in plain:
+        data.password = hash_password(data.password, False, algo=algo)
+        data.isCrypted = True
+    for data in handler.sshpw.sshUserList:  # the installer's own logins: never on the system
         if data.password and not data.isCrypted:
             data.password = hash_password(data.password, False)
             data.isCrypted = True
@@ -114,17 +109,26 @@ def _write_table(path: Path, rows: list[list[str]], mode: int) -> None:
     tmp.replace(path)
 
 
+def shadow_today() -> str:
+    """Today as /etc/shadow counts it: days since 1970-01-01 (UTC)."""
+    return str(int(time.time()) // 86400)
+
+
 def set_shadow_password(root: Path, user: str, hashed: str, *, lock: bool) -> None:
+    """The password as users.py sets it through libuser 0.56 (RHEL 6): the last change is
+    today (lib/user.c lu_user_setpass, lu_util_update_shadow_last_change; a new user's
+    default is today too), never 0, which would make PAM demand a new password."""
     shadow = root / "etc/shadow"
     rows = _read_table(shadow)
     for row in rows:
         if row[0] == user:
             row[1] = ("!" + hashed) if lock else hashed
+            if len(row) > 2:
+                row[2] = shadow_today()
             break
     else:
-        days = "0"
-        rows.append([user, ("!" + hashed) if lock else hashed, days, "0", "99999", "7", "", "",
-                     ""])
+        rows.append([user, ("!" + hashed) if lock else hashed, shadow_today(), "0", "99999",
+                     "7", "", "", ""])  # fmt: skip
     _write_table(shadow, rows, 0o000)
 
 
@@ -253,8 +257,10 @@ def write(root: Path, rel: str, text: str, mode: int = 0o644) -> None:
     tmp.replace(path)
 
 
-def apply(root: Path, handler: Any, say: Any) -> None:
-    """Write every system setting of the kickstart under ``root``."""
+def apply(root: Path, handler: Any, say: Any, *, boot_args: Mapping[str, str] | None = None,
+          ) -> None:  # fmt: skip
+    """Write every system setting of the kickstart under ``root`` (``boot_args``: the
+    kernel command line's, for ``selinux=0``)."""
     if handler.lang.lang:
         write(root, "etc/sysconfig/i18n", i18n(handler.lang.lang))
     if handler.keyboard.keyboard:
@@ -281,8 +287,9 @@ def apply(root: Path, handler: Any, say: Any) -> None:
     for user in handler.user.userList:
         for warning in add_user(root, user):
             say(f"Warning: {warning}")
-    firewall.write(root, handler.firewall, say)  # through the target's lokkit
-    write(root, "etc/selinux/config", selinux(handler.selinux.selinux))
+    # both through the target's lokkit, in instdata.write's order
+    firewall.write(root, handler.firewall, say)
+    security.write(root, security.mode(handler.selinux, boot_args or {}, say), say)
     if handler.firstboot.firstboot == FIRSTBOOT_SKIP:  # packages.py firstbootConfiguration
         write(root, "etc/sysconfig/firstboot", "RUN_FIRSTBOOT=NO")
     elif handler.firstboot.firstboot == FIRSTBOOT_RECONFIG:

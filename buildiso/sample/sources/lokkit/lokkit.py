@@ -3,17 +3,20 @@
 system-config-firewall-base): the part of RHEL 6's lokkit that anaconda 13 uses.
 
 anaconda 13 carries out a kickstart's ``firewall`` command by running
-``lokkit --quiet --nostart -f ARGS`` chrooted into the installed system. This program
-writes what RHEL 6's system-config-firewall-base 1.2.27 writes for those options, in the
-same format: /etc/sysconfig/system-config-firewall, /etc/sysconfig/iptables and
-/etc/sysconfig/ip6tables (docs/anaconda13-firewall.md describes the format and where it
-comes from). Every other option of RHEL's lokkit is refused with an error and exit code 2,
-before anything is written; so is activating the rules (no ``--nostart``): the sample OS
-has no iptables service.
+``lokkit --quiet --nostart -f ARGS`` chrooted into the installed system, and its ``selinux``
+setting by running ``lokkit --quiet --nostart --selinux=MODE`` there (security.py). This
+program writes what RHEL 6's system-config-firewall-base 1.2.27 writes for those options, in
+the same format: /etc/sysconfig/system-config-firewall, /etc/sysconfig/iptables,
+/etc/sysconfig/ip6tables and /etc/selinux/config (docs/anaconda13-firewall.md describes the
+formats and where they come from). Every other option of RHEL's lokkit is refused with an
+error and exit code 2, before anything is written; so is activating the rules (no
+``--nostart``): the sample OS has no iptables service.
 
 Options: -q/--quiet, -n/--nostart, -f, --enabled, --disabled,
--p/--port=PORT[-PORT]:tcp|udp, -s/--service=NAME, -t/--trust=INTERFACE.
-Without -f the saved configuration is read first and the options change it, as RHEL's does.
+-p/--port=PORT[-PORT]:tcp|udp, -s/--service=NAME, -t/--trust=INTERFACE,
+--selinux=enforcing|permissive|disabled.
+Without -f the saved configurations are read first and the options change them, as RHEL's
+does; with only --selinux options the firewall files are left alone.
 """
 
 from __future__ import annotations
@@ -26,10 +29,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 CONFIG = "etc/sysconfig/system-config-firewall"
+# fw_config.py: SE_CONFIG, else OLD_SE_CONFIG (read only); SELINUX_MODES; the defaults
+SE_CONFIG = "etc/selinux/config"
+OLD_SE_CONFIG = "etc/sysconfig/selinux"
+SELINUX_MODES = ("enforcing", "permissive", "disabled")
+DEFAULT_SELINUX_TYPE = "targeted"
 RULES = {"ipv4": "etc/sysconfig/iptables", "ipv6": "etc/sysconfig/ip6tables"}
 USAGE = (
     "usage: lokkit [-q] [-n] [-f] [--enabled|--disabled] [--port=PORT[-PORT]:PROTO] "
-    "[--service=NAME] [--trust=INTERFACE]  (buildiso sample)"
+    "[--service=NAME] [--trust=INTERFACE] [--selinux=MODE]  (buildiso sample)"
 )
 
 # RHEL 6's predefined services (system-config-firewall 1.2.27-7.2.el6_6, fw_services.py, with
@@ -68,13 +76,17 @@ DESTINATIONS = {"mdns": {"ipv4": "224.0.0.251", "ipv6": "ff02::fb"}}
 NOT_IMPLEMENTED = (
     "-v", "--verbose", "--version", "--update", "--default", "--list-services",
     "--list-icmp-types", "--addmodule", "--removemodule", "-m", "--masq", "--high", "--medium",
-    "--custom-rules", "--forward-port", "--block-icmp", "--selinux", "--selinuxtype", "-?",
+    "--custom-rules", "--forward-port", "--block-icmp", "--selinuxtype", "-?",
     "-h", "--help", "--usage",
 )  # fmt: skip
 _FLAGS = {"-q": "quiet", "--quiet": "quiet", "-n": "nostart", "--nostart": "nostart",
           "-f": "force", "--enabled": "enabled", "--disabled": "disabled"}  # fmt: skip
 _VALUED = {"-p": "port", "--port": "port", "-s": "service", "--service": "service",
-           "-t": "trust", "--trust": "trust"}  # fmt: skip
+           "-t": "trust", "--trust": "trust", "--selinux": "selinux"}  # fmt: skip
+# What the saved configuration may hold (RHEL: fw_parser.py parseSysconfigArgs, the standard
+# options only)
+_SAVED_OPTIONS = frozenset({"--enabled", "--disabled", "-p", "--port", "-s", "--service", "-t",
+                            "--trust"})  # fmt: skip
 
 Port = tuple[tuple[int, ...], str]  # ((22,) or (6000, 6010), "tcp")
 
@@ -96,6 +108,15 @@ class Flags:
     quiet: bool = False
     nostart: bool = False
     force: bool = False
+    selinux: str | None = None
+
+
+@dataclass(frozen=True)
+class SELinux:
+    """What /etc/selinux/config says (None: not there)."""
+
+    mode: str | None = None
+    type: str | None = None
 
 
 def _port_id(text: str) -> int:
@@ -163,6 +184,8 @@ def parse_args(args: list[str], settings: Settings, flags: Flags, *, source: str
         if name in NOT_IMPLEMENTED:
             raise LokkitError(f"{where}option {name} is not implemented by the buildiso sample's "
                               "lokkit")  # fmt: skip
+        if source and name not in _SAVED_OPTIONS:
+            raise LokkitError(f"{where}no such option: {name}")
         if name in _FLAGS:
             if eq:
                 raise LokkitError(f"{where}{name} option does not take a value")
@@ -179,7 +202,9 @@ def parse_args(args: list[str], settings: Settings, flags: Flags, *, source: str
                 raise LokkitError(f"{where}{name} option requires an argument")
             value = queue.pop(0)
         kind = _VALUED[name]
-        if kind == "port":
+        if kind == "selinux":
+            flags.selinux = _selinux_mode(value)
+        elif kind == "port":
             port = parse_port(value)
             if port not in settings.ports:
                 settings.ports.append(port)
@@ -190,6 +215,75 @@ def parse_args(args: list[str], settings: Settings, flags: Flags, *, source: str
                 settings.services.append(value)
         elif _check_interface(value) not in settings.trust:
             settings.trust.append(value)
+
+
+def _selinux_mode(value: str) -> str:
+    """An optparse ``choice`` (fw_parser.py ``_addSELinuxOptions``)."""
+    if value not in SELINUX_MODES:
+        choices = ", ".join(f"'{m}'" for m in SELINUX_MODES)
+        raise LokkitError(f"option --selinux: invalid choice: '{value}' (choose from {choices})")
+    return value
+
+
+def read_selinux(root: Path) -> SELinux:
+    """/etc/selinux/config (else /etc/sysconfig/selinux): its SELINUX= and SELINUXTYPE= lines
+    (RHEL: fw_selinux.py ``read``; a line with other than one ``=`` is skipped, the last of
+    each key wins, an unknown mode is refused as on the command line)."""
+    path = next((root / rel for rel in (SE_CONFIG, OLD_SE_CONFIG) if (root / rel).is_file()),
+                None)  # fmt: skip
+    if path is None:
+        return SELinux()
+    mode = kind = None
+    for line in path.read_text(errors="replace").splitlines()[:1000]:
+        line = line.strip()
+        parts = line.split("=")
+        if not line or line.startswith("#") or len(parts) != 2:
+            continue
+        key, value = parts[0].strip(), parts[1].strip()
+        if key == "SELINUX":
+            mode = _selinux_mode(value)
+        elif key == "SELINUXTYPE":
+            kind = value
+    return SELinux(mode, kind)
+
+
+def selinux_text(mode: str, kind: str) -> str:
+    """/etc/selinux/config as RHEL's lokkit writes it (fw_selinux.py ``write``)."""
+    return (
+        "# This file controls the state of SELinux on the system.\n"
+        "# SELINUX= can take one of these three values:\n"
+        "#\tenforcing - SELinux security policy is enforced.\n"
+        "#\tpermissive - SELinux prints warnings instead of enforcing.\n"
+        "#\tdisabled - SELinux is fully disabled.\n"
+        f"SELINUX={mode}\n"
+        "# SELINUXTYPE= type of policy in use. Possible values are:\n"
+        "#\ttargeted - Only targeted network daemons are protected.\n"
+        "#\tstrict - Full SELinux protection.\n"
+        + (f"SELINUXTYPE={kind}\n" if kind else "#SELINUXTYPE=\n")
+    )
+
+
+def update_selinux(root: Path, mode: str | None, old: SELinux | None) -> int:
+    """fw_lokkit.py ``updateSELinux``: with --selinux, the type kept from the old file (else
+    targeted); the file is written only when mode or type change (always with -f, ``old``
+    None); a file that cannot be written is exit status 1. RHEL's lokkit then runs
+    ``setenforce`` on the running kernel, which leaves no trace on disk: not done here."""
+    if mode is None:
+        return 0
+    kind = (old.type if old is not None else None) or DEFAULT_SELINUX_TYPE
+    if old is not None and (old.mode, old.type) == (mode, kind):
+        return 0
+    path = root / SE_CONFIG
+    try:
+        existing = path.stat().st_mode & 0o7777 if path.is_file() else None
+        with path.open("w") as handle:  # opened for writing: an existing file keeps its mode
+            if existing is None:
+                os.chmod(path, 0o644)
+            handle.write(selinux_text(mode, kind))
+    except OSError:
+        print("Failed to write selinux configuration.")
+        return 1
+    return 0
 
 
 def sysconfig_text(settings: Settings) -> str:
@@ -270,25 +364,31 @@ def main(argv: list[str], *, root: Path = Path("/")) -> int:
     if not argv:
         print(USAGE)
         return 0
+    # only --selinux* words: SELinux alone, the firewall files untouched (RHEL: the lokkit
+    # script's "nofw"; anaconda's --quiet --nostart --selinux=MODE is not such a call)
+    selinux_only = all(arg.startswith("--selinux") for arg in argv)
     try:
         flags = Flags()
         parse_args(argv, Settings(), flags)  # options first: a refused one writes nothing
         old = None if flags.force else _saved(root)
+        old_selinux = None if flags.force else read_selinux(root)
         settings = Settings() if old is None else Settings(
             old.enabled, list(old.ports), list(old.services), list(old.trust))
         parse_args(argv, settings, Flags())
-        if not flags.nostart:
+        if not flags.nostart and not selinux_only:
             raise LokkitError("activating the firewall is not implemented by the buildiso "
                               "sample's lokkit (no iptables service): use --nostart")  # fmt: skip
     except LokkitError as exc:
         print(exc, file=sys.stderr)
         return 2
-    status = 0
+    status = update_selinux(root, flags.selinux, old_selinux)
+    if selinux_only:
+        return status
     try:
         _write(root / CONFIG, sysconfig_text(settings))
     except OSError:
         print(f"Failed to write /{CONFIG}.", file=sys.stderr)
-        status = 1
+        status += 1
     if settings.enabled or (old is not None and old.enabled) or flags.force:
         for family, rel in RULES.items():
             path = root / rel
