@@ -258,7 +258,7 @@ def diff(old: Path, new: Path) -> None:
 @click.argument("iso", type=_EXISTING, required=False)
 @click.option("--scenario", default="install", show_default=True, metavar="NAME|FILE.toml",
               help="What to prove: a shipped scenario (install, appendix-a, appendix-b, "
-              "upgrade) or a scenario file of your own (docs/boot-test.md).")  # fmt: skip
+              "first-login, upgrade) or a scenario file of your own (docs/boot-test.md).")
 @click.option("--list-steps", is_flag=True, help="Print the steps a scenario file may use, "
               "with examples, its checks, inputs and failure classes; then exit.")  # fmt: skip
 @click.option("--firmware", type=_choice(Firmware), default=Firmware.BIOS.value, show_default=True)
@@ -284,11 +284,9 @@ def diff(old: Path, new: Path) -> None:
 @click.option("--server-base", type=_EXISTING, default=None, help="appendix-a/b: the RHEL 6.10 "
               "DVD the Minimal server is installed from (default: the sample base ISO).")
 @click.option("--online-tree", type=_EXISTING, default=None, help="appendix-b: the online "
-              "repository tree the server downloads from (default: the one buildiso build "
-              "wrote beside the ISO, EMAIL_490_190.online).")
+              "repository tree the build wrote (default: EMAIL_490_190.online beside the ISO).")
 @click.option("--timeout-scale", type=click.FloatRange(0.1, 100), default=1.0, show_default=True,
               help="Multiply every stage's time limit (busy CI runner, slow host).")  # fmt: skip
-# --scenario upgrade (a previous-release input)
 @click.option("--from", "from_iso", type=_PATH, help="upgrade (required): the previous "
               "release's ISO the gateway is installed from first.")  # fmt: skip
 @click.option("--from-profile", type=_EXISTING, help="upgrade: the profile --from was built "
@@ -331,8 +329,7 @@ def boot_test(
     Example:
       buildiso boot-test out/EMAIL_490_190.iso --matrix --junit out/boot-test.xml
       buildiso boot-test out/EMAIL_490_190.iso --matrix --shard 2/3 --artifacts out/shard2
-      buildiso boot-test out/EMAIL_490_190.iso --scenario appendix-a
-      buildiso boot-test out/EMAIL_490_190.iso --scenario appendix-b
+      buildiso boot-test out/EMAIL_490_190.iso --scenario appendix-a  (or appendix-b)
       buildiso boot-test out/EMAIL_490_190.iso --scenario first-login
       buildiso boot-test out/EMAIL_490_190.iso --scenario upgrade \\
           --from out/EMAIL_480_150.iso

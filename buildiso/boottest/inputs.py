@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import re
 import secrets
 import shutil
@@ -30,6 +29,7 @@ from buildiso.boottest import release as releases
 from buildiso.boottest.artifacts import RunFolder
 from buildiso.boottest.cellfailure import CellFailed
 from buildiso.boottest.isomenu import BootMenu, NotAnIso, read_menu
+from buildiso.boottest.onlinetree import OnlineTree, resolve_online
 from buildiso.boottest.release import ReleaseRepo, RepoDefinition
 from buildiso.boottest.results import IsoUnderTest
 from buildiso.boottest.scenario import Cell, Scenario
@@ -44,7 +44,6 @@ from buildiso.boottest.steps import (
     Need,
 )
 from buildiso.boundedjson import Fields, parse_json, read_bytes
-from buildiso.compose import online
 from buildiso.config import Firmware, Media, Variant
 from buildiso.errors import InputError
 from buildiso.log import step
@@ -113,16 +112,6 @@ class ServerMedia:
     initrd: Path
     ks_iso: Path
     account: Account
-
-
-@dataclass(frozen=True)
-class OnlineTree:
-    """An online-tree input: the document root a repository server serves (Appendix B)."""
-
-    name: str
-    root: Path
-    public_key: bool  # it-pub.key is there (the guide's rpm --import fetches it)
-    account: None = None  # nobody logs in to a tree
 
 
 @dataclass(frozen=True)
@@ -225,7 +214,9 @@ def resolve(
             items[name] = _server(name, sources, work / name)
             continue
         if kind == "online-tree":
-            items[name] = _online(name, sources, work / name)
+            items[name] = resolve_online(
+                name, iso=sources.iso, given=sources.online_tree, work=work / name
+            )
             continue
         path, profile = sources.iso, sources.profile
         if kind == "previous-release":
@@ -400,58 +391,3 @@ def _server(name: str, sources: Sources, work: Path) -> ServerMedia:
 def _throwaway_password() -> str:
     alphabet = string.ascii_letters + string.digits
     return "Bt-" + "".join(secrets.choice(alphabet) for _ in range(16)) + "9x"
-
-
-MAX_REPOMD = 1 << 20
-
-
-def default_online_tree(iso: Path) -> Path:
-    """Where ``buildiso build`` writes the online tree: ``<ISO stem>.online`` beside it."""
-    return iso.with_name(online.folder_name(iso.stem))
-
-
-def _online(name: str, sources: Sources, work: Path) -> OnlineTree:
-    """The online tree, checked to be the product ISO's cs-repo (the same repomd.xml: the
-    build hard-links one into the other, docs/online-repo.md)."""
-    root = sources.online_tree or default_online_tree(sources.iso)
-    option = "--online-tree" if sources.online_tree else "the online tree beside the ISO"
-    hint = (f"build the ISO with buildiso build (it writes {default_online_tree(sources.iso).name} "
-            "beside it), or pass --online-tree DIR")  # fmt: skip
-    repomd = root / online.REPO_PATH / "repodata" / "repomd.xml"
-    if not root.is_dir():
-        raise InputError(f"{root}: {option} is not a folder", hint=hint)
-    try:
-        served = _small_file(repomd)
-    except OSError:
-        raise InputError(f"{root}: {option} has no {online.REPO_PATH}/repodata/repomd.xml "
-                         "(a plain file)", hint=hint) from None  # fmt: skip
-    work.mkdir(parents=True, exist_ok=True)
-    disc = work / "repomd.xml"
-    disc.unlink(missing_ok=True)
-    run(["osirrox", "-indev", sources.iso, "-extract",
-         f"/{releases.REPO}/repodata/repomd.xml", disc])  # fmt: skip
-    if not disc.is_file() or disc.read_bytes() != served:
-        raise InputError(
-            f"{root}: not the repository of {sources.iso.name} (its repomd.xml differs from "
-            f"the ISO's {releases.REPO}/repodata/repomd.xml)",
-            hint="pass the online tree built with this ISO (--online-tree OUT/"
-            f"{default_online_tree(sources.iso).name})",
-        )
-    key = root / online.PUBLIC_KEY_NAME
-    public_key = key.is_file() and not key.is_symlink()
-    if not public_key:
-        log.warning("%s: no %s: the guide's rpm --import of it will fail", root,
-                    online.PUBLIC_KEY_NAME)  # fmt: skip
-    return OnlineTree(name=name, root=root, public_key=public_key)
-
-
-def _small_file(path: Path) -> bytes:
-    """A regular file's bytes, read without following a symlink in its last part."""
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    with os.fdopen(fd, "rb") as fh:
-        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
-            raise OSError(f"{path}: not a regular file")
-        data = fh.read(MAX_REPOMD + 1)
-    if len(data) > MAX_REPOMD:
-        raise OSError(f"{path}: larger than {MAX_REPOMD} bytes")
-    return data

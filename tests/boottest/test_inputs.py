@@ -21,11 +21,11 @@ from buildiso.boottest.inputs import (
     Sources,
     admin_password,
     check_sources,
-    default_online_tree,
     install_set_beside,
     profile_of,
     resolve,
 )
+from buildiso.boottest.onlinetree import OnlineTree, default_online_tree
 from buildiso.boottest.release import (
     RepoDefinition,
     package_repos,
@@ -299,7 +299,7 @@ def _online_tree(tmp_path: Path, cs_repo: Path) -> Path:
     return root
 
 
-def _resolve_online(tmp_path: Path, sources: Sources) -> inputs.OnlineTree:
+def _resolve_online(tmp_path: Path, sources: Sources) -> OnlineTree:
     """A scenario of an ISO and an online tree, its disk booted with the tree reachable."""
     scenario = tmp_path / "online.toml"
     scenario.write_text(
