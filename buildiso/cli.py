@@ -287,6 +287,8 @@ def diff(old: Path, new: Path) -> None:
               "repository tree the build wrote (default: EMAIL_490_190.online beside the ISO).")
 @click.option("--timeout-scale", type=click.FloatRange(0.1, 100), default=1.0, show_default=True,
               help="Multiply every stage's time limit (busy CI runner, slow host).")  # fmt: skip
+@click.option("--disk-cache", type=_PATH, default=None, metavar="DIR", help="Installed disks kept "
+              "between runs, made when missing (upgrade, appendix-a/b; docs/boot-test.md).")
 @click.option("--from", "from_iso", type=_PATH, help="upgrade (required): the previous "
               "release's ISO the gateway is installed from first.")  # fmt: skip
 @click.option("--from-profile", type=_EXISTING, help="upgrade: the profile --from was built "
@@ -314,6 +316,7 @@ def boot_test(
     timings_from: Path | None,
     frame_every_s: float,
     timeout_scale: float,
+    disk_cache: Path | None,
     server_base: Path | None,
     online_tree: Path | None,
     from_iso: Path | None,
@@ -329,10 +332,8 @@ def boot_test(
     Example:
       buildiso boot-test out/EMAIL_490_190.iso --matrix --junit out/boot-test.xml
       buildiso boot-test out/EMAIL_490_190.iso --matrix --shard 2/3 --artifacts out/shard2
-      buildiso boot-test out/EMAIL_490_190.iso --scenario appendix-a  (or appendix-b)
-      buildiso boot-test out/EMAIL_490_190.iso --scenario first-login
-      buildiso boot-test out/EMAIL_490_190.iso --scenario upgrade \\
-          --from out/EMAIL_480_150.iso
+      buildiso boot-test out/EMAIL_490_190.iso --scenario appendix-a --disk-cache ~/disks
+      buildiso boot-test out/EMAIL_490_190.iso --scenario upgrade --from out/EMAIL_480_150.iso
       buildiso boot-test out/EMAIL_490_190.iso --scenario my-check.toml
       buildiso boot-test --list-steps
     """
@@ -367,9 +368,8 @@ def boot_test(
         from_iso=from_iso,
         from_profile=from_profile,
         password_file=password_file,
-        timings_from=timings_from,
-        online_tree=online_tree,
-    )
+        timings_from=timings_from, disk_cache=disk_cache, online_tree=online_tree,
+    )  # fmt: skip
     boot_test_command(request, server_base_default=_sample_base_iso)
 
 

@@ -28,7 +28,7 @@ from buildiso.boottest.artifacts import RunFolder
 from buildiso.boottest.filmstrip import FOLDER as FILMSTRIP
 from buildiso.boottest.inputs import Inputs, IsoMedia
 from buildiso.boottest.isomenu import BootMenu, parse_isolinux
-from buildiso.boottest.qemu import VmSpec
+from buildiso.boottest.qemu import VmSpec, create_disk
 from buildiso.boottest.results import CellResult
 from buildiso.boottest.runner import Plan, merged_limits
 from buildiso.boottest.scenario import Cell, Scenario
@@ -116,6 +116,25 @@ def install_script(*, report: dict[str, Any], stages: tuple[str, ...] | None = N
     return script
 
 
+def clean_shutdown(key: str) -> Script:
+    """A machine's answer to Ctrl-Alt-Delete pressed as its ``key`` (``keyN``): init stops
+    it in order, the kernel restarts, and (its reboot made a power-off) QEMU exits."""
+    return [
+        (key, 0.5, "console", "\r\nThe system is going down NOW!\r\n"),
+        (key, 1.0, "console", "[   99.1] reboot: Restarting system\r\n"),
+        (key, 1.1, "exit", ""),
+    ]
+
+
+def disk_boot(*, firstboot: bool = True) -> Script:
+    """An installed system booting its disk to the login prompt (the sample's reports at
+    every boot)."""
+    script: Script = [("start", 1.0, "console", "Linux version 6.1.0\r\n")]
+    if firstboot:
+        script.append(("start", 2.0, "console", "FIRSTBOOT-RESULT status=ok report=e30=\r\n"))
+    return [*script, ("start", 2.5, "console", "\r\nlocalhost login: ")]
+
+
 class FakeClock:
     """Time that passes only when the code under test sleeps."""
 
@@ -151,6 +170,7 @@ class FakeGuest:
     frames: list[Path] = field(default_factory=list)  # the filmstrip's (full-size) grabs
     screen: Path | None = None  # a PNG every screendump returns; None: _default_screen()
     inserted: list[Path] = field(default_factory=list)  # change_media
+    reboot_ends: bool = False  # reboot_powers_off was called
 
     def __post_init__(self) -> None:
         self.artifacts.mkdir(parents=True, exist_ok=True)
@@ -224,6 +244,9 @@ class FakeGuest:
     def change_media(self, iso: Path) -> None:
         self.inserted.append(iso)
 
+    def reboot_powers_off(self) -> None:
+        self.reboot_ends = True
+
 
 class FakeFactory:
     """A machine factory (session.MachineFactory): scripts per cell name (the N-th machine
@@ -239,9 +262,11 @@ class FakeFactory:
         screen: Path | None = None,
         guest_type: type[FakeGuest] | None = None,
         make_disks: bool = False,
+        real_disks: bool = False,
     ) -> None:
         self.clock = clock
         self.make_disks = make_disks  # write the new disks (as qemu-img would make them)
+        self.real_disks = real_disks  # make them with qemu-img (sparse qcow2)
         self.scripts = scripts
         self.start_failures = start_failures
         self.screen = screen
@@ -262,6 +287,8 @@ class FakeFactory:
         self.new_disks.append(tuple(new_disks))
         for disk in new_disks if self.make_disks else ():
             disk.write_bytes(b"QFI\xfb")
+        for disk in new_disks if self.real_disks else ():
+            create_disk(disk, size_mb=disk_mb)
         if self.start_failures > 0:
             self.start_failures -= 1
             raise QemuStartError("QEMU exited with code 1 at start: Could not allocate memory")

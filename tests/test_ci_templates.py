@@ -78,9 +78,14 @@ def test_gitlab_ci_local_lays_out_the_pipeline(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     jobs = {j["name"]: j for j in json.loads(proc.stdout) if j["when"] != "never"}
     # pages publishes only from the default branch's schedule
-    assert set(jobs) == {"build", "boot-test: [1/2]", "boot-test: [2/2]", "report"}
+    assert set(jobs) == {"build", "boot-test: [1/2]", "boot-test: [2/2]", "scenarios", "report"}
     assert [n["job"] for n in jobs["boot-test: [1/2]"]["needs"]] == ["build"]
     assert jobs["report"]["when"] == "always"
+    # no scenarios named: no scenarios job
+    proc = _gitlab_ci_local(project, "--list-json", "--variable", "BUILDISO_NIGHTLY=true",
+                            "--variable", "BOOT_SCENARIOS=")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "scenarios" not in {j["name"] for j in json.loads(proc.stdout) if j["when"] != "never"}
 
 
 # --- the product build: ci/build-product.sh (tests/test_ci_build_product.py) -------------
@@ -115,3 +120,89 @@ def test_the_github_secret_reaches_the_build_step_only() -> None:
     assert "BUILDISO_CS_ADMIN_PASSWORD: ${{ secrets.BUILDISO_CS_ADMIN_PASSWORD }}" in build_step
     for name in (*BUILD_VARIABLES, "BUILDISO_GPG_KEY"):
         assert f"          {name}: ${{{{ " in build_step, name
+
+
+# --- the scenarios job: the guide's other scenarios from published disks ------------------
+
+
+def _block(text: str, start: str, end: str, indent: int) -> str:
+    """The shell script of a job: the lines after ``start`` up to ``end``, dedented."""
+    body = text[text.index(start) + len(start) :]
+    body = body[: body.index(end)]
+    return "".join(line[indent:] + "\n" for line in body.splitlines())
+
+
+SCRIPTS = {
+    "gitlab": _block(GITLAB.read_text(), "scenarios:\n", "\n  artifacts:", 0),
+    "github": _block(WORKFLOW.read_text(), "      - name: Scenarios\n        run: |\n",
+                     "\n      - name: Keep the published disks", 10),
+}  # fmt: skip
+SCRIPTS["gitlab"] = _block(SCRIPTS["gitlab"], "  script:\n    - |\n", "exit \"$status\"", 6) + (
+    'exit "$status"\n'
+)
+
+
+def _run_scenarios(
+    tmp_path: Path, script: str, env: dict[str, str], fail: str = ""
+) -> tuple[int, list[list[str]]]:
+    """The job's script under sh with a stand-in buildiso that records its arguments (and
+    fails for the scenario ``fail``)."""
+    bin_dir = tmp_path / ".venv" / "bin"
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    calls = tmp_path / "calls"
+    calls.write_text("")
+    fake = bin_dir / "buildiso"
+    fake.write_text(
+        '#!/bin/sh\nfor a in "$@"; do printf "%s\\t" "$a"; done >> "$CALLS"\necho >> "$CALLS"\n'
+        'case " $* " in *" --scenario $FAIL "*) exit 1 ;; esac\n'
+    )
+    fake.chmod(0o755)
+    base = {"PATH": "/usr/bin:/bin", "CALLS": str(calls), "FAIL": fail or "-",
+            "ISO": "out/EMAIL_490_190.iso", "BOOT_TIMEOUT_SCALE": "2",
+            "BOOT_DISK_CACHE": "disk-cache", "BOOT_SCENARIOS": "appendix-a",
+            "BOOT_PREVIOUS_RELEASE": "", "BOOT_SERVER_DVD": ""}  # fmt: skip
+    proc = subprocess.run(["sh", "-c", script], cwd=tmp_path, env={**base, **env},
+                          capture_output=True, text=True, check=False)  # fmt: skip
+    lines = calls.read_text().splitlines()
+    return proc.returncode, [line.rstrip("\t").split("\t") for line in lines]
+
+
+@pytest.mark.parametrize("ci", ["gitlab", "github"])
+def test_the_scenarios_job_passes_the_disk_cache_to_every_scenario(
+    ci: str, tmp_path: Path
+) -> None:
+    script = SCRIPTS[ci]
+    code, calls = _run_scenarios(tmp_path, script, {})
+    assert code == 0
+    assert calls == [["boot-test", "out/EMAIL_490_190.iso", "--scenario", "appendix-a",
+                      "--disk-cache", "disk-cache", "--timeout-scale", "2",
+                      "--artifacts", "results/appendix-a"]]  # fmt: skip
+    # the previous release given: the upgrade runs too, from it; a server DVD for Appendix A
+    code, calls = _run_scenarios(tmp_path, script, {
+        "BOOT_PREVIOUS_RELEASE": "/srv/EMAIL_480_150.iso", "BOOT_SERVER_DVD": "/srv/rhel.iso"})
+    assert code == 0
+    assert [c[2:] for c in calls] == [
+        ["--scenario", "appendix-a", "--server-base", "/srv/rhel.iso", "--disk-cache",
+         "disk-cache", "--timeout-scale", "2", "--artifacts", "results/appendix-a"],
+        ["--scenario", "upgrade", "--from", "/srv/EMAIL_480_150.iso", "--disk-cache",
+         "disk-cache", "--timeout-scale", "2", "--artifacts", "results/upgrade"],
+    ]  # fmt: skip
+    # a failed scenario fails the job, after the others ran
+    code, calls = _run_scenarios(tmp_path, script, {
+        "BOOT_PREVIOUS_RELEASE": "/srv/EMAIL_480_150.iso"}, fail="appendix-a")
+    assert code == 1 and [c[3] for c in calls] == ["appendix-a", "upgrade"]
+
+
+def test_the_published_disks_are_kept_by_the_runner_between_nightlies() -> None:
+    gitlab = GITLAB.read_text()
+    job = gitlab[gitlab.index("\nscenarios:\n") : gitlab.index("\nreport:\n")]
+    assert "- key: boot-disks\n      paths: [disk-cache/]\n      when: always" in job
+    assert 'BOOT_DISK_CACHE: disk-cache' in gitlab and 'exclude: ["results/**/disk.qcow2"]' in job
+    github = WORKFLOW.read_text()
+    job = github[github.index("\n  scenarios:\n") : github.index("\n  report:\n")]
+    # an Actions cache entry is immutable: a run's own key, the newest restored
+    assert job.count("key: boot-disks-${{ github.run_id }}") == 2
+    assert "restore-keys: boot-disks-" in job
+    # kept even when a scenario failed: the disk was published before the checks
+    assert "nightly\n        if: always()\n        uses: actions/cache/save@v5" in job
+    assert "BOOT_DISK_CACHE: disk-cache" in github and "!results/**/disk.qcow2" in job

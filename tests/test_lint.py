@@ -144,8 +144,8 @@ def test_vm_tests_import() -> None:
     """Every VM test module imports: a module moved or renamed in buildiso/ breaks them
     at collection, long before a VM boots, and ``pytest -m 'not vm'`` would not notice."""
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
-         "vm-tests"],
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-n", "0",
+         "-p", "no:cacheprovider", "vm-tests"],
         cwd=ROOT, capture_output=True, text=True,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]

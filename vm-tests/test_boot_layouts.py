@@ -24,7 +24,7 @@ from buildiso.boottest.scenario import Cell
 from buildiso.config import Firmware, Media
 from buildiso.render.profile import DiskLayout, Profile
 
-pytestmark = pytest.mark.vm
+pytestmark = [pytest.mark.vm, pytest.mark.guests(2)]  # cells two at a time
 
 CELLS = [Cell(Firmware.BIOS, Media.DVD), Cell(Firmware.UEFI, Media.DVD)]
 

@@ -2,8 +2,10 @@
 run by the scenario runner (``boottest/command.py``, the ``install`` scenario file).
 
 1. The full matrix (BIOS/UEFI × DVD/USB) against ``EMAIL_490_190.iso`` built from the sample
-   base (``built_iso``): every cell installs, boots its disk and passes the report checks;
-   the menu screenshot is a real PNG of the boot loader's screen size.
+   base (``built_iso``), run once per session as CI runs it, in two shards: every cell
+   installs, boots its disk and passes the report checks; the menu screenshot is a real PNG
+   of the boot loader's screen size. ``report`` merges the two shards and Chromium reads
+   the pages and their filmstrips.
 2. Broken inputs, each built by the real build pipeline into ``tmp_path`` and run on one
    cell, must fail in their own class: a ``%post`` that fails (post), a gateway package
    with a missing dependency forced in with ``build --allow-unresolved`` (packages), a wrong
@@ -28,20 +30,23 @@ from pathlib import Path
 
 import pytest
 
-from buildiso import build
+from buildiso import build, paths
 from buildiso.boottest import vm
 from buildiso.boottest.accel import AccelChoice, choose_accel
 from buildiso.boottest.command import BootTestRequest, boot_test_command, format_table
-from buildiso.boottest.filmstrip import read_index
+from buildiso.boottest.filmstrip import FRAME_WIDTH, read_index
 from buildiso.boottest.results import CellResult, Summary
 from buildiso.boottest.scenario import Cell
 from buildiso.boottest.scenarioreader import load_scenario
 from buildiso.boottest.screendump import png_size
+from buildiso.boottest.shard import Shard
 from buildiso.build import SigningKey, build_iso
 from buildiso.config import Accel, EfiFlavour, Firmware, IsolinuxFlavour, Media
 from buildiso.errors import BuildError
 from buildiso.render.profile import Profile
 from buildiso.render.templates import KS_PATH, render_efi_menu, render_isolinux
+from buildiso.report.command import report_command
+from conftest import guest_slots
 
 pytestmark = pytest.mark.vm
 
@@ -89,47 +94,80 @@ def run_cells(
     return results
 
 
-def test_full_matrix_on_the_shipped_iso(
-    built_iso: Path, profile: Profile, accel: AccelChoice, tmp_path: Path
-) -> None:
-    junit = tmp_path / "boot-test.xml"
-    out = tmp_path / "table.txt"
-    started = time.monotonic()
-    request = BootTestRequest(iso=built_iso, matrix=True, jobs=2, accel=accel.accel,
-                              artifacts=tmp_path / "art", junit=junit)  # fmt: skip
-    with out.open("w") as stream:
-        try:
-            boot_test_command(request, out=stream)
-            failure = None
-        except BuildError as exc:
-            failure = exc
-    wall = time.monotonic() - started
-    print("\n" + out.read_text() + f"(measured wall time {wall:.1f} s)")
-    summary = json.loads((tmp_path / "art" / "summary.json").read_text())
-    cells = {c["cell"]: c for c in summary["cells"]}
+@dataclasses.dataclass(frozen=True)
+class ShippedMatrix:
+    folders: tuple[Path, Path]  # the two shards' --artifacts
+    junits: tuple[Path, Path]
+    failures: tuple[BuildError | None, BuildError | None]
+
+
+@pytest.fixture(scope="module")
+def shipped_matrix(
+    built_iso: Path, accel: AccelChoice, tmp_path_factory: pytest.TempPathFactory
+) -> ShippedMatrix:
+    """The shipped ISO's whole matrix, once per session, as CI runs it: two shards (each
+    cell exactly once), two cells at a time, a filmstrip frame every 5 s. The matrix test
+    and the shard/report test read the same results."""
+    root = tmp_path_factory.mktemp("shipped-matrix")
+    folders, junits, failures = [], [], []
+    with guest_slots(2):  # a module fixture: set up before the test's own slots
+        _run_shards(built_iso, accel, root, folders, junits, failures)
+    return ShippedMatrix((folders[0], folders[1]), (junits[0], junits[1]),
+                         (failures[0], failures[1]))  # fmt: skip
+
+
+def _run_shards(
+    built_iso: Path, accel: AccelChoice, root: Path,
+    folders: list[Path], junits: list[Path], failures: list[BuildError | None],
+) -> None:  # fmt: skip
+    for k in (1, 2):
+        folder, junit = root / f"shard{k}", root / f"shard{k}.xml"
+        started = time.monotonic()
+        with (root / f"table{k}.txt").open("w") as stream:
+            try:
+                boot_test_command(
+                    BootTestRequest(iso=built_iso, matrix=True, jobs=2, accel=accel.accel,
+                                    artifacts=folder, junit=junit, shard=Shard(k, 2),
+                                    frame_every_s=5.0),
+                    out=stream,
+                )  # fmt: skip
+                failures.append(None)
+            except BuildError as exc:
+                failures.append(exc)
+        print(f"\nshard {k}/2 ({accel.accel.value}): {time.monotonic() - started:.1f} s\n"
+              + (root / f"table{k}.txt").read_text())  # fmt: skip
+        folders.append(folder)
+        junits.append(junit)
+
+
+def test_full_matrix_on_the_shipped_iso(built_iso: Path, shipped_matrix: ShippedMatrix) -> None:
+    cells = {}
+    for folder in shipped_matrix.folders:
+        summary = json.loads((folder / "summary.json").read_text())
+        # the results name the bytes they tested: the build manifest's sha256 of the ISO
+        manifest = json.loads(built_iso.with_name(built_iso.stem + ".manifest.json").read_text())
+        assert summary["isos"][0]["sha256"] == manifest["iso"]["sha256"]
+        cells.update({c["cell"]: dict(c, folder=folder) for c in summary["cells"]})
     figures = {name: round(c["seconds"]) for name, c in cells.items()}
     print(f"measured per cell (install.toml expected_s): {figures}")
-    assert failure is None, f"{failure}\n" + "\n".join(
+    assert shipped_matrix.failures == (None, None), "\n".join(
         f"{name}: [{c['failure_class']}] {c['message']}"
         for name, c in cells.items()
         if not c["passed"]
     )
     assert sorted(cells) == sorted(c.name for c in ALL_CELLS)
-    # the results name the bytes they tested: the build manifest's sha256 of the ISO
-    manifest = json.loads(built_iso.with_name(built_iso.stem + ".manifest.json").read_text())
-    assert summary["isos"][0]["sha256"] == manifest["iso"]["sha256"]
     for cell in ALL_CELLS:
         result = cells[cell.name]
         assert result["passed"] and all(check["ok"] for check in result["checks"])
         assert len(result["checks"]) == 12  # the profile's 10 + installed-packages + storage-layout
-        png = tmp_path / "art" / cell.name / "menu.png"
+        png = result["folder"] / cell.name / "menu.png"
         assert png_size(png) == MENU_SIZES[cell.firmware], cell.name
         assert result["menu_screenshot"]["colours"] > 1  # not a blank screen
         if cell.firmware is Firmware.UEFI:
             # The firstboot frames show what the installed kernel draws: the frame buffer
             # it was handed is the screen QEMU shows (GRUB's native bochs driver once set
             # another mode behind GOP's back, and the UEFI firstboot frames were noise).
-            art = tmp_path / "art" / cell.name
+            art = result["folder"] / cell.name
             log = (art / "console.log").read_text(errors="replace")  # a guest writes any byte
             modes = re.findall(r"efifb: mode is (\d+)x(\d+)x", log)
             frames = [f for f in read_index(art) if f["stage"] == "firstboot"]
@@ -152,11 +190,75 @@ def test_full_matrix_on_the_shipped_iso(
             "firstboot",
         ):
             assert result["stages"][stage]["status"] == "ok", (cell.name, stage)
-    root = ET.parse(junit).getroot()
-    assert not [c for c in root.iter("testcase") if c.find("failure") is not None]
-    assert len(list(root.iter("testcase"))) == 4 * 13
+    cases = [case for junit in shipped_matrix.junits
+             for case in ET.parse(junit).getroot().iter("testcase")]  # fmt: skip
+    assert not [c for c in cases if c.find("failure") is not None]
+    assert len(cases) == len(ALL_CELLS) * 13
     # no QEMU survives
     assert not vm._LIVE
+
+
+# --- the same run as CI's shards, then one report ------------------------------------------
+
+# Stages whose start the filmstrip must show for a passing cell.
+SEEN = ["firmware", "menu", "kernel", "packages", "post", "reboot", "local-boot", "firstboot"]
+
+
+def test_two_shards_then_one_report(built_iso: Path, shipped_matrix: ShippedMatrix) -> None:
+    """Each shard ran its own cells (each cell exactly once over the two) and wrote its own
+    summary, JUnit and real filmstrips; ``report`` merges them, Chromium reads the pages."""
+    cell_names = sorted(c.name for c in ALL_CELLS)
+    ran: list[tuple[int, str]] = []
+    for k, folder in enumerate(shipped_matrix.folders, start=1):
+        summary = json.loads((folder / "summary.json").read_text())
+        assert summary["shard"] == f"{k}/2"
+        assert len(summary["cells"]) == len(cell_names) // 2
+        for cell in summary["cells"]:
+            assert cell["passed"], cell["cell"]
+            ran.append((k, cell["cell"]))
+            frames = read_index(folder / cell["cell"])
+            stages = [f["stage"] for f in frames]
+            assert [s for s in SEEN if s in stages] == SEEN, stages
+            for frame in frames:
+                width, height = png_size(folder / cell["cell"] / "filmstrip" / frame["file"])
+                assert (width, height) == (frame["width"], frame["height"])
+                assert FRAME_WIDTH // 2 <= width <= FRAME_WIDTH
+                full = folder / cell["cell"] / "filmstrip" / frame["full"]
+                assert png_size(full)[0] >= width  # the guest's screen, linked from the report
+    assert sorted(name for _, name in ran) == cell_names  # each cell exactly once
+
+    out = built_iso.parent / "report-vm.work"
+    shutil.rmtree(out, ignore_errors=True)
+    manifest = built_iso.with_name(built_iso.stem + ".manifest.json")
+    results = report_command(results=list(shipped_matrix.folders), out=out, manifest=manifest,
+                             previous=manifest)  # fmt: skip
+    assert results.counts == {"passed": len(cell_names), "failed": 0, "missing": 0}
+    root = ET.parse(out / "junit.xml").getroot()
+    main_cases = [c for c in root.iter("testcase") if c.get("name") == "install-and-first-boot"]
+    assert sorted(c.get("classname") for c in main_cases) == [f"boot-test.{c}" for c in cell_names]
+    assert not list(root.iter("failure"))
+
+    chromium = shutil.which("chromium")
+    assert chromium, "chromium is not installed: run ./setup.sh"
+
+    def browse(*args: str) -> str:
+        base = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"]
+        done = subprocess.run([*base, *args], capture_output=True, text=True, timeout=180)
+        assert done.returncode == 0, done.stderr[-2000:]
+        return done.stdout
+
+    dom = browse("--dump-dom", (out / "index.html").as_uri())
+    assert sorted(re.findall(r'<tr class="passed" id="cell-([^"]+)"', dom)) == cell_names
+    assert "ISO: identical (same sha256)" in dom
+    keep = paths.DEFAULT_OUT / "report-vm"
+    shutil.rmtree(keep, ignore_errors=True)
+    out.rename(keep)
+    for k, name in ran:
+        page_url = (keep / "cells" / name / "index.html").as_uri()
+        shown = re.findall(r'<img src="filmstrip/([^"]+)"', browse("--dump-dom", page_url))
+        assert shown == [f["file"] for f in read_index(shipped_matrix.folders[k - 1] / name)]
+        browse(f"--screenshot={keep / (name + '.png')}", "--window-size=1400,1800", page_url)
+    print(f"report kept in {keep}")
 
 
 # --- broken inputs -------------------------------------------------------------------------

@@ -23,7 +23,7 @@ import pytest
 from buildiso.boottest.scenarioreader import load_scenario
 from buildiso.cli import main
 
-pytestmark = pytest.mark.vm
+pytestmark = [pytest.mark.vm, pytest.mark.guests(2)]  # cells two at a time
 
 CELLS = ["bios-usb-files", "uefi-usb-files"]
 

@@ -49,6 +49,8 @@ CLASSES: dict[str, str] = {
     "server failed",
     "console": "a typed Server Console command failed",
     "login": "the serial console refused the login or the password change",
+    "unclean-shutdown": "the machine did not shut down in order on Ctrl-Alt-Delete (publish-disk "
+    "publishes only a cleanly stopped disk)",
     "first-boot-console": "a console program's page (the First Boot Console's) did not come, "
     "refused an answer, showed a typed password, or what its answers set is not there",
     "infrastructure": "QEMU did not start (retried once), or refused a command",

@@ -22,7 +22,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TextIO
 
@@ -31,6 +31,9 @@ from buildiso.boottest import bootproto, vm
 from buildiso.boottest.accel import AccelChoice, choose_accel
 from buildiso.boottest.artifacts import SUMMARY, RunFolder, write_json
 from buildiso.boottest.cellfailure import INTERRUPTED
+from buildiso.boottest.diskcache import DiskCache
+from buildiso.boottest.diskkey import environment
+from buildiso.boottest.disksteps import DiskPlan
 from buildiso.boottest.filmstrip import DEFAULT_INTERVAL_S
 from buildiso.boottest.inputs import Sources, check_sources, resolve
 from buildiso.boottest.junit import write_junit
@@ -87,6 +90,7 @@ class BootTestRequest:
     password_file: Path | None = None
     timings_from: Path | None = None  # a previous run's summary.json (or its folder)
     online_tree: Path | None = None  # appendix-b: the online tree (default: beside the ISO)
+    disk_cache: Path | None = None  # published disks kept between runs (docs/boot-test.md)
 
 
 def choose_cells(scenario: Scenario, request: BootTestRequest) -> list[Cell]:
@@ -119,6 +123,18 @@ def cell_seconds(scenario: Scenario, previous: Path | None) -> Callable[[Cell], 
         return known.get(cell.name, DEFAULT_CELL_S)
 
     return seconds
+
+
+def _disk_cache(path: Path | None, scenario: Scenario) -> DiskCache | None:
+    """``--disk-cache``'s folder (checked even when the scenario publishes nothing, so a CI
+    template may pass it to every run)."""
+    if path is None:
+        return None
+    cache = DiskCache.open(path)
+    if not any(c.kind == "publish-disk" for c in scenario.steps):
+        step(f"--disk-cache: the {scenario.name} scenario publishes no disk")
+        return None
+    return cache
 
 
 def _previous_summary(given: Path) -> Summary:
@@ -228,6 +244,9 @@ def boot_test_command(
                       server_base_default=server_base_default,
                       online_tree=request.online_tree)  # fmt: skip
     check_sources(scenario, sources, users=_users())
+    cache = _disk_cache(request.disk_cache, scenario)
+    if cache is not None:
+        sources = replace(sources, server_password=cache.throwaway_password)
     folder = RunFolder(request.artifacts)
     with ExitStack() as stack:
         stack.enter_context(interrupts.terminate_as_interrupt())
@@ -243,9 +262,11 @@ def boot_test_command(
                              wait_local_timeout=request.wait_local_timeout,
                              disk_mb=layout.disk_mb(profile),
                              console_input=any(VOCABULARY[c.kind].types for c in scenario.steps))
+        disks = (DiskPlan(cache=cache, env=environment(), scenario=scenario, inputs=inputs,
+                          options=options, kinds=VOCABULARY) if cache else None)  # fmt: skip
         plan = Plan(scenario=scenario, inputs=inputs, options=options, folder=folder,
                     limits=merged_limits(scenario, overrides=limits, scale=request.timeout_scale),
-                    machines=machines)  # fmt: skip
+                    machines=machines, disks=disks)  # fmt: skip
         started = time.monotonic()
         tree = tree_log  # the "buildiso" tree: its level (--quiet) and handlers
         progress = (

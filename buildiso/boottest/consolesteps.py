@@ -74,17 +74,19 @@ def typed(s: Session, stage: str, command: str, failure_class: str | None) -> st
     return done.output
 
 
-def agreed(s: Session, stage: str, command: str, *, tries: int = 4) -> str:
-    """The output of ``command`` once two readings in a row agree. The serial console
-    drops or doubles a character now and then under load (seen: one firewall line of
-    twelve lost), and before/after are compared line by line."""
-    last = typed(s, stage, command, None)
-    for _ in range(tries - 1):
-        again = typed(s, stage, command, None)
-        if again == last:
+def agreed(s: Session, stage: str, command: str, *, tries: int = 8) -> str:
+    """The output of ``command`` once two readings agree (any two of up to ``tries``). The
+    serial console drops or doubles a character now and then under load (seen: one firewall
+    line of twelve lost; four readings in a row each garbled in a different place), and
+    before/after are compared line by line."""
+    seen: set[str] = set()
+    output = ""
+    for _ in range(tries):
+        output = typed(s, stage, command, None)
+        if output in seen:
             break
-        last = again
-    return last
+        seen.add(output)
+    return output
 
 
 def _stage(call: StepCall) -> str:

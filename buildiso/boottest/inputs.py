@@ -112,6 +112,7 @@ class ServerMedia:
     initrd: Path
     ks_iso: Path
     account: Account
+    kickstart_sha256: str = ""  # what the server is installed with (a published disk's key)
 
 
 @dataclass(frozen=True)
@@ -155,6 +156,9 @@ class Sources:
     server_base: Path | None = None
     server_base_default: Callable[[], Path] | None = None  # the CLI's: the sample base ISO
     online_tree: Path | None = None  # default: <ISO stem>.online beside the ISO
+    # root's password on a server (None: a throwaway made for the run); a disk cache's keeps
+    # the server's kickstart, and so its published disk's key, the same between runs
+    server_password: Callable[[], str] | None = None
 
 
 OPTIONS = {"previous-release": "--from", "server-dvd": "--server-base",
@@ -377,15 +381,21 @@ def _server(name: str, sources: Sources, work: Path) -> ServerMedia:
     boot.mkdir(parents=True)
     for inside in PXEBOOT:
         run(["osirrox", "-indev", dvd, "-extract", f"/{inside}", boot / Path(inside).name])
-    password = _throwaway_password()
-    root_hash = hash_password(password, salt=secrets.token_hex(8))  # a throwaway: any salt
+    if sources.server_password is None:
+        password = _throwaway_password()
+        salt = secrets.token_hex(8)  # a throwaway: any salt
+    else:  # the same kickstart every run (the password is random: a fixed salt is enough)
+        password, salt = sources.server_password(), "buildisoserver"
+    root_hash = hash_password(password, salt=salt)
     ks_dir = work / "ks"
     ks_dir.mkdir()
-    (ks_dir / "ks.cfg").write_text(KICKSTART_TEMPLATE.read_text().format(root_hash=root_hash))
+    kickstart = KICKSTART_TEMPLATE.read_text().format(root_hash=root_hash)
+    (ks_dir / "ks.cfg").write_text(kickstart)
     ks_iso = work / "minimal-ks.iso"
     run(["xorriso", "-as", "mkisofs", "-quiet", "-V", KS_LABEL, "-J", "-r", "-o", ks_iso, ks_dir])
     return ServerMedia(name=name, dvd=dvd, kernel=boot / "vmlinuz", initrd=boot / "initrd.img",
-                       ks_iso=ks_iso, account=Account("root", password))  # fmt: skip
+                       ks_iso=ks_iso, account=Account("root", password),
+                       kickstart_sha256=hashlib.sha256(kickstart.encode()).hexdigest())  # fmt: skip
 
 
 def _throwaway_password() -> str:

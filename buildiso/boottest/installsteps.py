@@ -345,7 +345,7 @@ KINDS = (
                 folder_param("", "subfolder for the machine's logs (default: the cell's)")),
         stage="firmware",
         classes=("firmware", "menu-not-found", "qemu-exited"),
-        needs_machine=False, starts=True, boots="media",
+        needs_machine=False, starts=True, boots="media", marks=("disk",),
         needs=_boot_media_needs,
     ),  # fmt: skip
     StepKind(

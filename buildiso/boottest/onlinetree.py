@@ -8,6 +8,7 @@ repository metadata (a plain file, not a link, bounded) or is not the product IS
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import stat
@@ -29,6 +30,7 @@ class OnlineTree:
     name: str
     root: Path
     public_key: bool  # it-pub.key is there (the guide's rpm --import fetches it)
+    repomd_sha256: str = ""  # its repodata/repomd.xml's (the ISO's cs-repo's): its identity
     account: None = None  # nobody logs in to a tree
 
 
@@ -72,7 +74,8 @@ def resolve_online(name: str, *, iso: Path, given: Path | None, work: Path) -> O
     if not public_key:
         log.warning("%s: no %s: the guide's rpm --import of it will fail", root,
                     online.PUBLIC_KEY_NAME)  # fmt: skip
-    return OnlineTree(name=name, root=root, public_key=public_key)
+    return OnlineTree(name=name, root=root, public_key=public_key,
+                      repomd_sha256=hashlib.sha256(served).hexdigest())  # fmt: skip
 
 
 def _small_file(path: Path) -> bytes:

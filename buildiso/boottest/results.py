@@ -43,6 +43,9 @@ FRAME_FILE = re.compile(r"[0-9]{4}-[A-Za-z0-9_.-]{1,40}\.png")
 # the full-size frame beside it (filmstrip.FULL); absent in results from before full frames
 FULL_FRAME_FILE = re.compile(r"full/[0-9]{4}-[A-Za-z0-9_.-]{1,40}\.png")
 SHA256 = re.compile(r"[0-9a-f]{64}")
+DISK_KEY = re.compile(r"[a-z0-9][a-z0-9-]{0,39}\.[a-z0-9-]{1,40}\.[0-9a-f]{64}")
+MADE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
+DISK_ACTIONS = ("started-from", "published")
 
 
 class StageStatus(enum.StrEnum):
@@ -178,6 +181,28 @@ class IsoUnderTest:
 
 
 @dataclass(frozen=True)
+class DiskUse:
+    """The published disk a cell started from (its making steps skipped) or published
+    (``boottest/disksteps.py``): its key and when it was made."""
+
+    key: str
+    made: str
+    action: str  # started-from | published
+
+    def to_json(self) -> dict[str, Any]:
+        return {"key": self.key, "made": self.made, "action": self.action}
+
+    @classmethod
+    def from_json(cls, data: object, key: str, f: Fields) -> DiskUse:
+        table = f.table(data, key)
+        action = f.text(table, key, "action", max_len=20)
+        if action not in DISK_ACTIONS:
+            raise f.fail(f"{key}.action", f"{action!r} is not one of {', '.join(DISK_ACTIONS)}")
+        return cls(key=f.text(table, key, "key", pattern=DISK_KEY),
+                   made=f.text(table, key, "made", pattern=MADE), action=action)  # fmt: skip
+
+
+@dataclass(frozen=True)
 class CellResult:
     """One cell of a scenario. ``name`` is the cell's folder and key in a report: the cell
     (``bios-dvd``) for the fresh install, ``bios-dvd-<scenario>`` for the others."""
@@ -197,6 +222,7 @@ class CellResult:
     attempts: int = 1
     menu_screenshot: Screen | None = None
     console_tail: tuple[str, ...] = field(default_factory=tuple)
+    disk: DiskUse | None = None  # a published disk it started from or published
 
     def stage(self, name: str) -> StageTiming | None:
         """The stage called ``name`` (the last one: a stage seen twice is timed twice)."""
@@ -225,6 +251,7 @@ class CellResult:
             "menu_screenshot": self.menu_screenshot.to_json() if self.menu_screenshot else None,
             "console_tail": list(self.console_tail),
             "artifacts": self.artifacts,
+            "disk": self.disk.to_json() if self.disk else None,
         }
 
     @classmethod
@@ -238,6 +265,7 @@ class CellResult:
         if passed == (klass is not None):
             raise f.fail(key, "passed and failure_class disagree")
         shot = table.get("menu_screenshot")
+        disk = table.get("disk")  # absent in results from before published disks
         return cls(
             name=f.text(table, key, "cell", pattern=CELL_NAME),
             cell=f.text(table, key, "machine", pattern=CELL_NAME),
@@ -261,6 +289,7 @@ class CellResult:
             else Screen.from_json(shot, f"{key}.menu_screenshot", f),
             console_tail=f.each(table, key, "console_tail",
                                 lambda v, k: f.text_value(v, k, max_len=2000), max_items=50),
+            disk=None if disk is None else DiskUse.from_json(disk, f"{key}.disk", f),
         )  # fmt: skip
 
 

@@ -38,6 +38,7 @@ from buildiso.boottest.artifacts import (
 )
 from buildiso.boottest.bootproto import last_lines
 from buildiso.boottest.cellfailure import INTERRUPTED, CellFailed
+from buildiso.boottest.disksteps import DiskPlan
 from buildiso.boottest.inputs import Inputs
 from buildiso.boottest.progress import Progress
 from buildiso.boottest.results import CellResult, Screen, stages_to_json
@@ -86,6 +87,7 @@ class Plan:
     options: RunOptions
     folder: RunFolder
     machines: MachineFactory = vm.qemu_machine
+    disks: DiskPlan | None = None  # --disk-cache: published disks
 
     def run_cell(
         self,
@@ -105,10 +107,16 @@ class Plan:
         while True:
             attempts += 1
             fresh_dir(folder.path)  # this cell's folder, nothing else; never through a link
+            disk = self.disks.cell(cell) if self.disks is not None else None
             session = Session(cell=cell, folder=folder, inputs=self.inputs, limits=self.limits,
                               options=self.options, machines=self.machines, clock=clock,
-                              sleep=sleep, cancelled=cancelled, on_stage=on_stage)  # fmt: skip
-            result = self._attempt(session, attempts)
+                              sleep=sleep, cancelled=cancelled, on_stage=on_stage,
+                              disk=disk)  # fmt: skip
+            try:
+                result = self._attempt(session, attempts)
+            finally:
+                if disk is not None:
+                    disk.close()
             if result.failure_class != "infrastructure" or attempts > retries or cancelled():
                 return result
             log.warning("%s: QEMU failed to start (%s); retrying once", cell.name,
@@ -133,7 +141,10 @@ class Plan:
         failure: CellFailed | None = None
         try:
             try:
-                for call in self.scenario.steps:
+                steps = self.scenario.steps
+                if s.disk is not None and s.disk.begin():
+                    steps = steps[len(s.disk.skips) :]  # they made the published disk
+                for call in steps:
                     dispatch(s, call)
                 now = s.clock()
                 if s.stages.current is not None:
@@ -170,6 +181,8 @@ class Plan:
         message = (failure.message if failure else
                    f"{scenario.name}: all {len(scenario.steps)} steps passed"
                    + (f"; all {len(s.checks)} checks passed" if s.checks else ""))  # fmt: skip
+        if s.disk is not None and s.disk.note:
+            message += f"; {s.disk.note}"
         if failure is not None and tail:
             message += " | last console lines: " + " / ".join(tail[-5:])
         result = CellResult(
@@ -180,7 +193,7 @@ class Plan:
             expected_checks=expected_checks(scenario, self.inputs), attempts=attempts,
             menu_screenshot=Screen(str(shot.path), shot.width, shot.height, shot.colours)
             if shot else None,
-            console_tail=tail,
+            console_tail=tail, disk=s.disk.used() if s.disk is not None else None,
         )  # fmt: skip
         write_json(s.folder.timings, stages_to_json(result.stages))
         if s.transcript:

@@ -168,6 +168,12 @@ class _Reader:
                 expected[cell_name] = secs
         inputs = self.inputs(data)
         steps = self.steps(data, inputs)
+        for call in steps:
+            wanted = VOCABULARY[call.kind].firmwares
+            for cell in allowed if wanted else ():
+                if cell.firmware not in wanted:
+                    self.problem("cells.allowed", f"{cell.name}: {call.where} runs on "
+                                 f"{', '.join(f.value for f in wanted)} cells only")  # fmt: skip
         if self.problems:
             return None
         return Scenario(name=name, proves=proves, source=str(self.path), cells=allowed,

@@ -91,7 +91,7 @@ KINDS = (
         classes=("kernel-panic", "kernel-not-loaded", "boot-loader-error", "media-not-found",
                  "kickstart", "kickstart-unsupported", "disk", "packages", "bootloader", "post",
                  "installer-internal"),
-        needs_machine=False, starts=True, stops=True,
+        needs_machine=False, starts=True, stops=True, marks=("disk",),
         needs=_server_needs,
     ),  # fmt: skip
     StepKind(

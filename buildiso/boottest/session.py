@@ -36,6 +36,7 @@ from buildiso.boottest.seriallog import read_tail
 from buildiso.config import Accel
 
 if TYPE_CHECKING:
+    from buildiso.boottest.disksteps import CellDisk
     from buildiso.boottest.inputs import Inputs
 
 log = logging.getLogger(__name__)
@@ -78,6 +79,7 @@ class Session:
         sleep: Callable[[float], None],
         cancelled: Callable[[], bool] = lambda: False,
         on_stage: Callable[[str], None] | None = None,
+        disk: CellDisk | None = None,
     ) -> None:
         self.cell = cell
         self.folder = folder
@@ -88,6 +90,7 @@ class Session:
         self.sleep = sleep
         self.cancelled = cancelled
         self.on_stage = on_stage
+        self.disk = disk  # the published disk of the scenario's publish-disk (--disk-cache)
         self.stages = StageClock(timeouts=dict(limits))
         self.checks: list[Check] = []
         self.transcript: list[dict[str, object]] = []

@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from buildiso.config import Firmware
+
 if TYPE_CHECKING:
     from buildiso.boottest.inputs import Inputs
     from buildiso.boottest.session import Session
@@ -64,6 +66,7 @@ class Param:
     inputs: tuple[str, ...] = ()  # the value names an [inputs] entry of these kinds
     is_list: bool = False
     max_len: int = 200
+    keyed: bool = True  # can change what the machine does (a published disk's key has it)
 
     def describe(self) -> str:
         if self.inputs:
@@ -112,6 +115,8 @@ class FlowState:
     booted: str | None = None  # the input whose media the running machine booted
     inventory: bool = False
     setting: bool = False
+    disk: bool = False  # a step installed a disk (publish-disk has something to publish)
+    published: bool = False  # a publish-disk step came
     login: bool = False  # someone logged in on the running machine's console
 
 
@@ -134,7 +139,8 @@ class StepKind:
     stops: bool = False  # leaves no machine running
     boots: str | None = None  # the parameter naming the media it boots
     types: bool = False  # types on the serial console (machines get a console socket)
-    marks: tuple[str, ...] = ()  # FlowState flags it sets (inventory, setting)
+    marks: tuple[str, ...] = ()  # FlowState flags it sets (inventory, setting, disk, ...)
+    firmwares: tuple[Firmware, ...] = ()  # the firmwares whose cells it runs on (): any)
     needs: Callable[[StepCall], Iterable[Need]] = lambda call: ()
     # the checks it runs, given the resolved inputs and the media booted before it
     expects: Callable[[StepCall, Inputs | None, str | None], tuple[str, ...]] = (
@@ -168,4 +174,5 @@ def media_param(default: str = "iso", doc: str = "the ISO") -> Param:
 
 
 def folder_param(default: str, doc: str) -> Param:
-    return Param("folder", doc, default=default, pattern=re.compile(r"|[a-z0-9][a-z0-9-]{0,39}"))
+    return Param("folder", doc, default=default, pattern=re.compile(r"|[a-z0-9][a-z0-9-]{0,39}"),
+                 keyed=False)  # where logs go: no byte of a disk

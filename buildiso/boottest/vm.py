@@ -301,6 +301,10 @@ class Vm:
         """Put another disc into the DVD drive (the running guest sees a media change)."""
         self.qmp("blockdev-change-medium", device="media", filename=str(iso), format="raw")
 
+    def reboot_powers_off(self) -> None:
+        """The guest's next reboot ends QEMU (QMP set-action), as -no-reboot would."""
+        self.qmp("set-action", reboot="shutdown")
+
     def send_keys(self, keys: Sequence[str], *, gap: float = 0.3) -> None:
         """Press each key in turn (QEMU qcodes: 'down', 'up', 'ret', 'esc', 'ctrl-alt-delete')."""
         for key in keys:

@@ -11,7 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from buildiso.boottest import cellfailure, consolesteps, installsteps, pagesteps, serversteps
+from buildiso.boottest import (
+    cellfailure,
+    consolesteps,
+    disksteps,
+    installsteps,
+    pagesteps,
+    serversteps,
+)
 from buildiso.boottest.cellfailure import CellFailed
 from buildiso.boottest.checks import CHECKS
 from buildiso.boottest.scenario import Scenario
@@ -20,7 +27,13 @@ from buildiso.boottest.steps import INPUT_KINDS, Need, StepCall, StepKind
 
 VOCABULARY: Mapping[str, StepKind] = {
     k.name: k
-    for k in (*installsteps.KINDS, *serversteps.KINDS, *consolesteps.KINDS, *pagesteps.KINDS)
+    for k in (
+        *installsteps.KINDS,
+        *serversteps.KINDS,
+        *disksteps.KINDS,
+        *consolesteps.KINDS,
+        *pagesteps.KINDS,
+    )
 }
 
 

@@ -15,21 +15,13 @@ from __future__ import annotations
 
 import hashlib
 
-from buildiso.render.shacrypt import ALPHABET
+from buildiso.render.shacrypt import ALPHABET, crypt64
 
 SALT_MAX = 8
 ROUNDS = 1000
 MAGIC = b"$1$"
 # The output: each triple of digest bytes becomes four characters, the last byte two.
 _TRIPLES = ((0, 6, 12), (1, 7, 13), (2, 8, 14), (3, 9, 15), (4, 10, 5))
-
-
-def _b64(value: int, chars: int) -> str:
-    out = []
-    for _ in range(chars):
-        out.append(ALPHABET[value & 0x3F])
-        value >>= 6
-    return "".join(out)
 
 
 def md5_crypt(password: str, salt: str) -> str:
@@ -55,7 +47,7 @@ def md5_crypt(password: str, salt: str) -> str:
             step.update(key)
         step.update(final if i & 1 else key)
         final = step.digest()
-    encoded = "".join(_b64((final[x] << 16) | (final[y] << 8) | final[z], 4)
+    encoded = "".join(crypt64((final[x] << 16) | (final[y] << 8) | final[z], 4)
                       for x, y, z in _TRIPLES)  # fmt: skip
-    encoded += _b64(final[11], 2)
+    encoded += crypt64(final[11], 2)
     return f"$1${salt_bytes.decode()}${encoded}"

@@ -30,7 +30,9 @@ def _repeat(block: bytes, length: int) -> bytes:
     return (block * (length // len(block) + 1))[:length]
 
 
-def _b64(value: int, chars: int) -> str:
+def crypt64(value: int, chars: int) -> str:
+    """``chars`` characters of crypt's base-64 (``ALPHABET``), least significant six bits
+    first: the encoding of SHA-crypt and MD5-crypt alike."""
     out = []
     for _ in range(chars):
         out.append(ALPHABET[value & 0x3F])
@@ -72,7 +74,7 @@ def sha512_crypt(password: str, salt: str, *, rounds: int = ROUNDS_DEFAULT) -> s
         h.update(c if i & 1 else p_bytes)
         c = h.digest()
     # Step 22: the output string.
-    encoded = "".join(_b64((c[x] << 16) | (c[y] << 8) | c[z], 4) for x, y, z in _TRIPLES)
-    encoded += _b64(c[63], 2)
+    encoded = "".join(crypt64((c[x] << 16) | (c[y] << 8) | c[z], 4) for x, y, z in _TRIPLES)
+    encoded += crypt64(c[63], 2)
     prefix = "$6$" if rounds == ROUNDS_DEFAULT else f"$6$rounds={rounds}$"
     return f"{prefix}{salt_bytes.decode()}${encoded}"

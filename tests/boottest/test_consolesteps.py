@@ -13,7 +13,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from bootfakes import (
@@ -22,6 +22,8 @@ from bootfakes import (
     FakeFactory,
     FakeGuest,
     Script,
+    clean_shutdown,
+    disk_boot,
     good_report,
     install_script,
     iso_media,
@@ -31,6 +33,7 @@ from bootfakes import (
 from fakeserial import FakeSerial
 
 from buildiso import paths
+from buildiso.boottest import consolesteps
 from buildiso.boottest.checks import QUERIES
 from buildiso.boottest.console import CommandResult
 from buildiso.boottest.consolesteps import fresh_password, reason
@@ -39,6 +42,7 @@ from buildiso.boottest.release import ReleaseRepo
 from buildiso.boottest.results import CellResult
 from buildiso.boottest.scenario import Cell, Scenario
 from buildiso.boottest.scenarioreader import load_scenario, read_scenario
+from buildiso.boottest.session import Session
 from buildiso.compose.rpmversion import Evr
 from buildiso.config import Firmware, Media, Variant
 from buildiso.render.password import policy_failures
@@ -189,8 +193,11 @@ def _upgrade(tmp_path: Path, profile: Profile, old_profile: Profile, **state: An
         "old": iso_media(tmp_path, old_profile, name="old",
                          account=Account("cs-admin", OLD_PASSWORD)),
     }  # fmt: skip
-    script = quick(install_script(report=good_report(old_profile)), 1)
-    return _run(tmp_path, load_scenario("upgrade"), inputs, {CELL.name: script}, FakeGateway,
+    # key1: the menu entry, key2: boot from local drive, key3: Ctrl-Alt-Delete (publish-disk)
+    installed = [*quick(install_script(report=good_report(old_profile)), 1),
+                 ("key2", 5.0, "console", "\r\nlocalhost login: "), *clean_shutdown("key3")]
+    return _run(tmp_path, load_scenario("upgrade"), inputs,
+                {CELL.name: installed, f"{CELL.name}#2": disk_boot()}, FakeGateway,
                 **state)  # fmt: skip
 
 
@@ -211,9 +218,14 @@ def test_the_upgrade_passes_and_every_artifact_is_free_of_passwords(
     assert "cs-email-legacy" in checks["obsoleted-removed"].message
     assert "cs-email-syslog" in checks["added-installed"].message
     assert "(want 4.9.0-190, was 4.8.0-150)" in checks["gateway-version"].message
-    # the new disc went into the running machine: one machine, never restarted
-    (machine,) = ran.factory.started
-    assert machine.inserted == [tmp_path / "iso.iso"]
+    # the installed gateway was shut down in order, then booted its disk again with the old
+    # disc in its drive; the new disc went into that running machine
+    installer, gateway_machine = ran.factory.started
+    assert installer.keys[-1] == ["ctrl-alt-delete"] and installer.reboot_ends
+    assert ran.factory.new_disks[1] == () and not ran.factory.specs[1].boot_media
+    assert ran.factory.specs[1].iso == tmp_path / "old.iso"
+    assert gateway_machine.inserted == [tmp_path / "iso.iso"] and not installer.inserted
+    assert result.disk is None  # no --disk-cache
     # typed: user, old password (login and PAM's "current"), the fresh one twice, commands
     new_password = gateway.typed[3]
     assert gateway.typed[:5] == ["cs-admin", OLD_PASSWORD, OLD_PASSWORD, new_password,
@@ -230,9 +242,10 @@ def test_the_upgrade_passes_and_every_artifact_is_free_of_passwords(
     assert [t["command"] for t in transcript][:2] == [EDIT, q("rpms")]
     console = (art / "console.log").read_text()
     assert f"$ {APPLY}\nUpgraded: cs-email-4.9.0-190.x86_64\nComplete!" in console
-    for stage in ("packages", "firstboot", "media-change", "login", "admin-edit",
-                  "apply-updates", "checks"):  # fmt: skip
+    for stage in ("packages", "firstboot", "publish-disk", "gateway-boot", "media-change",
+                  "login", "admin-edit", "apply-updates", "checks"):  # fmt: skip
         assert result.stage_map[stage].status == "ok", stage
+    assert (art / "old-install" / "console.log").is_file()  # the install's own logs
     assert json.loads((art / "result.json").read_text())["passed"] is True
     assert (art / "upgraded.png").is_file()
 
@@ -308,6 +321,7 @@ def _server_install() -> Script:
         script.append(("start", float(t), "protocol", f"BUILDISO-STAGE name={name} "
                        f"status=start t={t}\n"))  # fmt: skip
     return script + [("start", 5.0, "protocol", "INSTALL-RESULT status=ok\n"),
+                     ("start", 5.4, "console", "[  50.2] reboot: Restarting system\r\n"),
                      ("start", 5.5, "exit", "")]  # fmt: skip
 
 
@@ -377,3 +391,22 @@ def test_fresh_passwords_meet_the_policy_and_differ() -> None:
 def test_inputs_keep_passwords_out_of_their_repr(tmp_path: Path, profile: Profile) -> None:
     old = iso_media(tmp_path, profile, account=Account("cs-admin", OLD_PASSWORD))
     assert OLD_PASSWORD not in repr(Inputs({"old": old}))
+
+
+def test_a_reading_is_taken_once_any_two_agree(monkeypatch: pytest.MonkeyPatch) -> None:
+    readings = iter(["a udp", "a uddp", "a udp", "a sttate", "never read"])
+    calls: list[str] = []
+
+    def typed(s: object, stage: str, command: str, failure_class: str | None) -> str:
+        calls.append(command)
+        return next(readings)
+
+    monkeypatch.setattr(consolesteps, "typed", typed)
+    session = cast(Session, None)
+    assert consolesteps.agreed(session, "inventory", "status") == "a udp"
+    assert len(calls) == 3  # the 1st and 3rd agree, though not in a row
+    # none agree: every try is read (8 by default), the last one is returned
+    readings = iter(str(n) for n in range(20))
+    calls.clear()
+    assert consolesteps.agreed(session, "inventory", "status") == "7"
+    assert len(calls) == 8
