@@ -9,9 +9,11 @@ happened. Both runs go through the CLI and the scenario runner.
 
 1. As printed (the shipped ``appendix-b.toml``): passes; each command on the console as
    typed; the checks ran and passed; the server's log shows the downloads over HTTP.
-2. A tampered online tree (one byte of cs-email-repo-conf changed) and a scenario file of
-   the test's own that first proves the guest reaches neither a web server on the host's
-   loopback nor the outside: fails at the guide's ``rpm --checksig`` with class
+   With a ``--disk-cache`` folder: it publishes the installed server as ``minimal-server``.
+2. A tampered online tree (one byte of cs-email-repo-conf changed), the same
+   ``--disk-cache`` (so it starts from the published server, as Appendix A would), and a scenario
+   file of the test's own that first proves the guest reaches neither a web server on the
+   host's loopback nor the outside: fails at the guide's ``rpm --checksig`` with class
    ``packages`` and rpm's reason.
 
 Measured figures (wall time, per-stage seconds) are printed: ``pytest -s``.
@@ -53,11 +55,21 @@ def _run(capsys: pytest.CaptureFixture[str], iso: Path, base: SampleBase, scenar
     return code, cell
 
 
+@pytest.fixture(scope="module")
+def disks(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("disks")
+
+
 def test_appendix_b_as_printed_passes(
-    built_iso: Path, sample_base: SampleBase, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    built_iso: Path, sample_base: SampleBase, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    disks: Path,
 ) -> None:
-    code, result = _run(capsys, built_iso, sample_base, "appendix-b", tmp_path)
+    code, result = _run(capsys, built_iso, sample_base, "appendix-b", tmp_path,
+                        "--disk-cache", str(disks))  # fmt: skip
     assert code == 0, f"[{result['failure_class']}] {result['message']}"
+    disk = result["disk"]
+    assert isinstance(disk, dict) and disk["action"] == "published", disk
+    assert str(disk["key"]).startswith("minimal-server.bios-dvd.")
     checks = result["checks"]
     assert isinstance(checks, list)
     assert {c["name"]: c["ok"] for c in checks} == dict.fromkeys(
@@ -87,7 +99,8 @@ def test_appendix_b_as_printed_passes(
 
 
 def test_a_tampered_tree_fails_at_the_guides_checksig_and_nothing_else_is_reached(
-    built_iso: Path, sample_base: SampleBase, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    built_iso: Path, sample_base: SampleBase, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    disks: Path,
 ) -> None:
     tree = tmp_path / "tampered.online"
     shutil.copytree(built_iso.with_name(online.folder_name(built_iso.stem)), tree)
@@ -108,11 +121,13 @@ def test_a_tampered_tree_fails_at_the_guides_checksig_and_nothing_else_is_reache
         mine.write_text(text.replace("# The guide's commands, as printed.\n",
                                      isolated + "# The guide's commands, as printed.\n"))
         code, result = _run(capsys, built_iso, sample_base, str(mine), tmp_path / "art",
-                            "--online-tree", str(tree))  # fmt: skip
+                            "--online-tree", str(tree), "--disk-cache", str(disks))  # fmt: skip
     assert canary.requests == []  # the host's own web server was never reached
     assert code == 1
+    disk = result["disk"]  # the server the first test published: no install this time
+    assert isinstance(disk, dict) and disk["action"] == "started-from", disk
     stages = result["stages"]
-    assert isinstance(stages, dict)
+    assert isinstance(stages, dict) and "packages" not in stages
     assert stages["isolated"]["status"] == "ok"  # neither the host nor the outside answered
     assert result["failure_class"] == "packages", result["message"]
     message = str(result["message"])
