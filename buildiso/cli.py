@@ -257,8 +257,8 @@ def diff(old: Path, new: Path) -> None:
 @cli.command("boot-test")
 @click.argument("iso", type=_EXISTING, required=False)
 @click.option("--scenario", default="install", show_default=True, metavar="NAME|FILE.toml",
-              help="What to prove: a shipped scenario (install, appendix-a, upgrade) or a "
-              "scenario file of your own (docs/boot-test.md).")  # fmt: skip
+              help="What to prove: a shipped scenario (install, appendix-a, appendix-b, "
+              "first-login, upgrade) or a scenario file of your own (docs/boot-test.md).")
 @click.option("--list-steps", is_flag=True, help="Print the steps a scenario file may use, "
               "with examples, its checks, inputs and failure classes; then exit.")  # fmt: skip
 @click.option("--firmware", type=_choice(Firmware), default=Firmware.BIOS.value, show_default=True)
@@ -281,13 +281,14 @@ def diff(old: Path, new: Path) -> None:
 @click.option("--frame-every", "frame_every_s", type=click.FloatRange(0, 3600), default=10.0,
               show_default=True, help="Filmstrip: a scaled screenshot at each stage change "
               "and every this many seconds within a stage (0: stage changes only).")
-@click.option("--server-base", type=_EXISTING, default=None, help="appendix-a: the RHEL 6.10 "
+@click.option("--server-base", type=_EXISTING, default=None, help="appendix-a/b: the RHEL 6.10 "
               "DVD the Minimal server is installed from (default: the sample base ISO).")
+@click.option("--online-tree", type=_EXISTING, default=None, help="appendix-b: the online "
+              "repository tree the build wrote (default: EMAIL_490_190.online beside the ISO).")
 @click.option("--timeout-scale", type=click.FloatRange(0.1, 100), default=1.0, show_default=True,
               help="Multiply every stage's time limit (busy CI runner, slow host).")  # fmt: skip
 @click.option("--disk-cache", type=_PATH, default=None, metavar="DIR", help="Installed disks kept "
-              "between runs, made when missing (upgrade, appendix-a; docs/boot-test.md).")
-# --scenario upgrade (a previous-release input)
+              "between runs, made when missing (upgrade, appendix-a/b; docs/boot-test.md).")
 @click.option("--from", "from_iso", type=_PATH, help="upgrade (required): the previous "
               "release's ISO the gateway is installed from first.")  # fmt: skip
 @click.option("--from-profile", type=_EXISTING, help="upgrade: the profile --from was built "
@@ -317,6 +318,7 @@ def boot_test(
     timeout_scale: float,
     disk_cache: Path | None,
     server_base: Path | None,
+    online_tree: Path | None,
     from_iso: Path | None,
     from_profile: Path | None,
     password_file: Path | None,
@@ -331,9 +333,7 @@ def boot_test(
       buildiso boot-test out/EMAIL_490_190.iso --matrix --junit out/boot-test.xml
       buildiso boot-test out/EMAIL_490_190.iso --matrix --shard 2/3 --artifacts out/shard2
       buildiso boot-test out/EMAIL_490_190.iso --scenario appendix-a --disk-cache ~/disks
-      buildiso boot-test out/EMAIL_490_190.iso --scenario first-login
-      buildiso boot-test out/EMAIL_490_190.iso --scenario upgrade \\
-          --from out/EMAIL_480_150.iso
+      buildiso boot-test out/EMAIL_490_190.iso --scenario upgrade --from out/EMAIL_480_150.iso
       buildiso boot-test out/EMAIL_490_190.iso --scenario my-check.toml
       buildiso boot-test --list-steps
     """
@@ -368,7 +368,7 @@ def boot_test(
         from_iso=from_iso,
         from_profile=from_profile,
         password_file=password_file,
-        timings_from=timings_from, disk_cache=disk_cache,
+        timings_from=timings_from, disk_cache=disk_cache, online_tree=online_tree,
     )  # fmt: skip
     boot_test_command(request, server_base_default=_sample_base_iso)
 

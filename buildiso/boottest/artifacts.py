@@ -34,6 +34,7 @@ RESULT = "result.json"
 TIMINGS = "timings.json"
 TRANSCRIPT = "transcript.json"
 POSTINSTALL_REPORT = "postinstall-report.json"
+REPO_SERVER_LOG = "repo-server.log"
 MENU_PNG = "menu.png"
 LOCAL_MENU_PNG = "local-menu.png"
 FAILURE_PNG = "failure.png"
@@ -77,6 +78,10 @@ class CellFolder:
     @property
     def filmstrip(self) -> Path:
         return self.path / FILMSTRIP
+
+    @property
+    def repo_server_log(self) -> Path:
+        return self.path / REPO_SERVER_LOG
 
     def screenshot(self, name: str) -> Path:
         return self.path / name

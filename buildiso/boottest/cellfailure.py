@@ -45,6 +45,8 @@ CLASSES: dict[str, str] = {
     "report",
     "post-install-check": "a check of the installed system failed",
     "media": "a typed command that mounts the media failed",
+    "network": "a typed command that brings up the network or downloads from the repository "
+    "server failed",
     "console": "a typed Server Console command failed",
     "login": "the serial console refused the login or the password change",
     "unclean-shutdown": "the machine did not shut down in order on Ctrl-Alt-Delete (publish-disk "

@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from buildiso.boottest.release import METAPACKAGE, ReleaseRepo
+from buildiso.boottest.release import METAPACKAGE, REPO_CONF, ReleaseRepo, RepoDefinition
 from buildiso.boottest.results import Check
 
 # The packages that conflict with the gateway's own mail, logging and Samba components.
@@ -26,6 +26,11 @@ CONSOLE = "sudo cs-console"  # the gateway's Server Console command (cs-email-co
 # line after a prompt such as "[cs-admin@localhost ~]$ ".
 MAX_COMMAND = 54
 _PORT = re.compile(r"-p (tcp|udp)\b.*?--dport (\d+)")
+# rpm --checksig --verbose: "V4 RSA/SHA256 Signature, key ID 2c9acbb1: OK" (rpm 4.8 alike)
+_KEY_LINE = re.compile(r"key ID ([0-9a-f]{8}): (.*)$")
+_NOT_OK = re.compile(r"NOT OK|BAD|NOKEY|NOTTRUSTED|MISSING|error|failed", re.IGNORECASE)
+# yum list installed: "cs-email.x86_64   4.9.0-190   @cs-email" (a long name wraps a line)
+_INSTALLED = re.compile(r"(\S+)\.(?:x86_64|noarch|i686)\s+\S+\s+@(\S+)")
 
 Setting = tuple[str, str]  # what an edit-setting step set: (key, value)
 
@@ -38,6 +43,9 @@ QUERIES: Mapping[str, Callable[[Setting | None], str | None]] = {
     "forbidden": lambda s: "rpm -q " + " ".join(FORBIDDEN),
     "repos": lambda s: "yum repolist --all",
     "keys": lambda s: "rpm -q gpg-pubkey --qf '%{VERSION}\\n'",
+    # the package Appendix B downloaded with curl --remote-name into root's home
+    "checksig": lambda s: f"rpm --checksig --verbose ~/{REPO_CONF}-*.rpm",
+    "origins": lambda s: "yum list installed 'cs-*'",
 }
 # What the inventory step reads, before a change, for the checks that compare.
 INVENTORY = ("rpms", "config", "setting", "data", "status")
@@ -50,6 +58,7 @@ class Facts:
     release: ReleaseRepo | None  # the ISO's cs-repo
     signer: str | None  # the key that signed the ISO's cs-email
     setting: Setting | None
+    repos: tuple[RepoDefinition, ...] | None = None  # what the ISO's cs-email-repo-conf defines
 
     def old(self, query: str) -> str:
         return (self.before or {}).get(query, "")
@@ -148,6 +157,42 @@ def vendor_key_imported(f: Facts) -> Check:
                  f"rpm keys {imported}, signer {f.signer}")  # fmt: skip
 
 
+def vendor_signature_ok(f: Facts) -> Check:
+    lines = [ln.strip() for ln in f.now["checksig"].splitlines() if ln.strip()]
+    keys = [(m[1], m[2].strip()) for ln in lines if (m := _KEY_LINE.search(ln))]
+    bad = [ln for ln in lines if _NOT_OK.search(ln)]
+    ok = bool(keys) and not bad and all(k == f.signer and v == "OK" for k, v in keys)
+    seen = ", ".join(f"key ID {k}: {v}" for k, v in keys) or "no signature"
+    return Check("vendor-signature-ok", ok,
+                 f"rpm --checksig of the downloaded {REPO_CONF}: {seen} (vendor key {f.signer})"
+                 + (f"; {'; '.join(bad)[:300]}" if bad else ""))  # fmt: skip
+
+
+def _repos(f: Facts) -> tuple[RepoDefinition, ...]:
+    assert f.repos is not None  # resolved before booting (the check step's needs)
+    return f.repos
+
+
+def repos_as_packaged(f: Facts) -> Check:
+    listed = {cols[0]: "disabled" if cols[-1] == "disabled" else "enabled"
+              for cols in (ln.split() for ln in f.now["repos"].splitlines()) if cols}  # fmt: skip
+    want = {r.id: "enabled" if r.enabled else "disabled" for r in _repos(f)}
+    wrong = {i: listed.get(i, "not defined") for i, state in want.items() if listed.get(i) != state}
+    return Check("repos-as-packaged", bool(want) and not wrong,
+                 f"{REPO_CONF} defines {', '.join(f'{i} {s}' for i, s in want.items())}"
+                 + (f"; on the server: {wrong}" if wrong else ", and so they are"))  # fmt: skip
+
+
+def installed_from_online(f: Facts) -> Check:
+    online = {r.id for r in _repos(f) if r.online}
+    origins = dict(_INSTALLED.findall(f.now["origins"]))
+    wanted = sorted({METAPACKAGE, *_release(f).requires} & set(_release(f).versions) - {REPO_CONF})
+    wrong = {n: origins.get(n, "not installed") for n in wanted if origins.get(n) not in online}
+    return Check("installed-from-online", bool(online) and not wrong,
+                 f"{', '.join(wanted)} from the online repositories {sorted(online)}"
+                 + (f"; not so: {wrong}" if wrong else ""))  # fmt: skip
+
+
 def firewall_unchanged(f: Facts) -> Check:
     was, now = open_ports(f.old("status")), open_ports(f.now["status"])
     return Check("firewall-unchanged", bool(was) and was == now,
@@ -172,6 +217,7 @@ class CheckKind:
     release: bool = False  # reads the ISO's cs-repo
     signer: bool = False  # reads the key that signed the ISO's packages
     setting: bool = False  # reads what an edit-setting step set
+    packaged: bool = False  # reads the repositories the ISO's cs-email-repo-conf defines
 
 
 CHECKS: Mapping[str, CheckKind] = {c.name: c for c in (
@@ -193,6 +239,17 @@ CHECKS: Mapping[str, CheckKind] = {c.name: c for c in (
               cs_repos_disabled, ("repos",)),
     CheckKind("vendor-key-imported", "the key that signed the ISO's cs-email is in rpm's "
               "database", vendor_key_imported, ("keys",), signer=True),
+    CheckKind("vendor-signature-ok", f"rpm --checksig --verbose of the {REPO_CONF} package "
+              "downloaded into root's home (Appendix B) says OK for every digest and for the "
+              "signatures of the key that signed the ISO's cs-email", vendor_signature_ok,
+              ("checksig",), signer=True),
+    CheckKind("repos-as-packaged", f"every repository the ISO's {REPO_CONF} defines (its "
+              ".repo files) is defined on the server, enabled or disabled as the package says",
+              repos_as_packaged, ("repos",), packaged=True),
+    CheckKind("installed-from-online", "cs-email and what it requires (the ISO's cs-repo) "
+              f"were installed by yum from a repository {REPO_CONF} defines with a network "
+              "baseurl (yum list installed: @REPO)", installed_from_online, ("origins",),
+              release=True, packaged=True),
     CheckKind("firewall-unchanged", "the open ports as before", firewall_unchanged,
               ("status",), before=True),
     CheckKind("services-unchanged", "the services started at boot as before",

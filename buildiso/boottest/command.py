@@ -89,6 +89,7 @@ class BootTestRequest:
     from_profile: Path | None = None
     password_file: Path | None = None
     timings_from: Path | None = None  # a previous run's summary.json (or its folder)
+    online_tree: Path | None = None  # appendix-b: the online tree (default: beside the ISO)
     disk_cache: Path | None = None  # published disks kept between runs (docs/boot-test.md)
 
 
@@ -240,7 +241,8 @@ def boot_test_command(
     sources = Sources(iso=request.iso, profile=profile, variant=request.variant,
                       from_iso=request.from_iso, from_profile=request.from_profile,
                       password_file=request.password_file, server_base=request.server_base,
-                      server_base_default=server_base_default)  # fmt: skip
+                      server_base_default=server_base_default,
+                      online_tree=request.online_tree)  # fmt: skip
     check_sources(scenario, sources, users=_users())
     cache = _disk_cache(request.disk_cache, scenario)
     if cache is not None:

@@ -21,6 +21,7 @@ from buildiso.boottest.steps import (
     ACCOUNT,
     ACCOUNT_INPUTS,
     RELEASE,
+    REPOS,
     SIGNER,
     FlowState,
     Need,
@@ -31,10 +32,12 @@ from buildiso.boottest.steps import (
 )
 from buildiso.render.password import policy_failures
 
-# dnf's words for what stopped a transaction: the reason a failed command reports.
+# dnf's words for what stopped a transaction (and curl's, rpm --checksig's): the reason a
+# failed command reports.
 _REASON = re.compile(
     r"conflicts with [^\n]*|nothing provides [^\n]*|[^\n]*is not signed[^\n]*"
     r"|[^\n]*[Pp]ublic key [^\n]*|No match for argument[^\n]*|mount: [^\n]*|error: [^\n]*"
+    r"|curl: \(\d+\)[^\n]*|[^\n]*NOT OK[^\n]*|[^\n]*: (?:BAD|NOKEY)\b[^\n]*"
 )
 COMMAND = re.compile(r"[ -~]{1,200}")  # printable ASCII: typed as is on a serial line
 SETTING_KEY = re.compile(r"[a-z][a-z0-9_]{0,39}")
@@ -138,7 +141,7 @@ def check(s: Session, call: StepCall) -> None:
     now = _read(s, _stage(call), dict.fromkeys(q for k in kinds for q in k.queries))
     media = s.inputs.iso(call.text("media"))
     facts = Facts(now=now, before=s.before, release=media.release, signer=media.signer,
-                  setting=s.setting)  # fmt: skip
+                  setting=s.setting, repos=media.repos)  # fmt: skip
     checks = [k.run(facts) for k in kinds]
     s.checks.extend(checks)
     bad = [c for c in checks if not c.ok]
@@ -161,8 +164,10 @@ def screenshot(s: Session, call: StepCall) -> None:
 def _check_needs(call: StepCall) -> Iterable[Need]:
     kinds = [CHECKS[n] for n in call.names("names") if n in CHECKS]
     media = call.text("media")
-    return ([(media, RELEASE)] if any(k.release for k in kinds) else []) + (
-        [(media, SIGNER)] if any(k.signer for k in kinds) else []
+    return (
+        ([(media, RELEASE)] if any(k.release for k in kinds) else [])
+        + ([(media, SIGNER)] if any(k.signer for k in kinds) else [])
+        + ([(media, REPOS)] if any(k.packaged for k in kinds) else [])
     )
 
 
@@ -196,13 +201,14 @@ KINDS = (
     StepKind(
         name="type",
         summary="type COMMAND at the shell prompt exactly as printed, wait for the prompt; "
-        "a non-zero exit status fails the cell with the class FAILS (media, packages, "
-        "console or first-boot-console) and the tool's reason",
+        "a non-zero exit status fails the cell with the class FAILS (media, network, "
+        "packages, console or first-boot-console) and the tool's reason",
         example='{ do = "type", command = "mount /dev/cdrom /media/os", stage = "step-2", '
         'fails = "media", limit = 60 }',
         run=type_command,
         params=(Param("command", "the command line, printable ASCII", pattern=COMMAND),),
-        stage="", choosable=("media", "packages", "console", "first-boot-console"), types=True,
+        stage="", choosable=("media", "network", "packages", "console", "first-boot-console"),
+        types=True,
     ),  # fmt: skip
     StepKind(
         name="edit-setting",

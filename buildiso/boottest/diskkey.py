@@ -34,6 +34,7 @@ from typing import Any
 from buildiso import __version__, fingerprint
 from buildiso.boottest.diskcache import digest_of, sha256_of
 from buildiso.boottest.inputs import Inputs, IsoMedia, ServerMedia
+from buildiso.boottest.onlinetree import OnlineTree
 from buildiso.boottest.qemu import OVMF_CODE, QEMU
 from buildiso.boottest.session import RunOptions
 from buildiso.boottest.steps import StepCall, StepKind
@@ -113,9 +114,13 @@ def canonical(value: object) -> Any:
     raise TypeError(f"{type(value).__name__} has no canonical form")
 
 
-def input_identity(item: IsoMedia | ServerMedia, dvd_sha256: Callable[[Path], str]) -> Any:
+def input_identity(
+    item: IsoMedia | ServerMedia | OnlineTree, dvd_sha256: Callable[[Path], str]
+) -> Any:
     if isinstance(item, IsoMedia):
         return {"iso_sha256": item.sha256, "profile": canonical(item.profile)}
+    if isinstance(item, OnlineTree):  # its metadata names every package's checksum
+        return {"online_repomd_sha256": item.repomd_sha256}
     return {"dvd_sha256": dvd_sha256(item.dvd), "kickstart_sha256": item.kickstart_sha256}
 
 

@@ -3,10 +3,12 @@
 A scenario declares its inputs by kind (``steps.INPUT_KINDS``); the command line gives
 their sources (``Sources``). ``resolve`` reads exactly what the steps need of each
 (``steps.Need``: the menus a firmware shows, the manifest's install set, the Rufus-style
-stick, the cs-repo release and its signer, a login account) and refuses bad input in one
+stick, the cs-repo release, its signer and the repositories its cs-email-repo-conf
+defines, a login account, the online tree a server is given) and refuses bad input in one
 line: an ISO that is no ISO, a damaged manifest, an admin password that is not the one
 the ISO was built with (none given: the guide's default must be), an OLD.iso whose
-cs-email is not older than the ISO's.
+cs-email is not older than the ISO's, an online tree that is not the product ISO's
+repository.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from buildiso.boottest import release as releases
 from buildiso.boottest.artifacts import RunFolder
 from buildiso.boottest.cellfailure import CellFailed
 from buildiso.boottest.isomenu import BootMenu, NotAnIso, read_menu
-from buildiso.boottest.release import ReleaseRepo
+from buildiso.boottest.onlinetree import OnlineTree, resolve_online
+from buildiso.boottest.release import ReleaseRepo, RepoDefinition
 from buildiso.boottest.results import IsoUnderTest
 from buildiso.boottest.scenario import Cell, Scenario
 from buildiso.boottest.steps import (
@@ -35,6 +38,7 @@ from buildiso.boottest.steps import (
     INSTALL_SET,
     MENUS,
     RELEASE,
+    REPOS,
     SIGNER,
     STICK,
     Need,
@@ -82,6 +86,7 @@ class IsoMedia:
     stick: Path | None = None  # the Rufus-style stick made from it (usb-files cells)
     release: ReleaseRepo | None = None
     signer: str | None = None
+    repos: tuple[RepoDefinition, ...] | None = None  # what its cs-email-repo-conf defines
     account: Account | None = None  # previous-release: the admin it was built with
 
     def menu(self, firmware: Firmware) -> BootMenu:
@@ -112,7 +117,7 @@ class ServerMedia:
 
 @dataclass(frozen=True)
 class Inputs:
-    items: Mapping[str, IsoMedia | ServerMedia]
+    items: Mapping[str, IsoMedia | ServerMedia | OnlineTree]
 
     def iso(self, name: str) -> IsoMedia:
         item = self.items[name]
@@ -122,6 +127,11 @@ class Inputs:
     def server(self, name: str) -> ServerMedia:
         item = self.items[name]
         assert isinstance(item, ServerMedia), name
+        return item
+
+    def online(self, name: str) -> OnlineTree:
+        item = self.items[name]
+        assert isinstance(item, OnlineTree), name
         return item
 
     def account(self, name: str) -> Account:
@@ -145,18 +155,21 @@ class Sources:
     password_file: Path | None = None
     server_base: Path | None = None
     server_base_default: Callable[[], Path] | None = None  # the CLI's: the sample base ISO
+    online_tree: Path | None = None  # default: <ISO stem>.online beside the ISO
     # root's password on a server (None: a throwaway made for the run); a disk cache's keeps
     # the server's kickstart, and so its published disk's key, the same between runs
     server_password: Callable[[], str] | None = None
 
 
-OPTIONS = {"previous-release": "--from", "server-dvd": "--server-base"}
+OPTIONS = {"previous-release": "--from", "server-dvd": "--server-base",
+           "online-tree": "--online-tree"}  # fmt: skip
 
 
 def check_sources(scenario: Scenario, sources: Sources, *, users: Mapping[str, list[str]]) -> None:
     """Options the scenario needs present and those it does not refused (``users``: the
     shipped scenarios using each input kind, for the hint)."""
-    given = {"previous-release": sources.from_iso, "server-dvd": sources.server_base}
+    given = {"previous-release": sources.from_iso, "server-dvd": sources.server_base,
+             "online-tree": sources.online_tree}  # fmt: skip
     for kind, option in OPTIONS.items():
         wanted = scenario.inputs_of(kind)
         if given[kind] is not None and not wanted:
@@ -198,11 +211,16 @@ def resolve(
         known[product] = releases.read_release(sources.iso, work=work / product)
         releases.refuse_unless_older(old=known[name], old_iso=sources.from_iso,
                                      new=known[product], new_iso=sources.iso)  # fmt: skip
-    items: dict[str, IsoMedia | ServerMedia] = {}
+    items: dict[str, IsoMedia | ServerMedia | OnlineTree] = {}
     for name, kind in scenario.inputs.items():
         want = {what for n, what in wants if n == name}
         if kind == "server-dvd":
             items[name] = _server(name, sources, work / name)
+            continue
+        if kind == "online-tree":
+            items[name] = resolve_online(
+                name, iso=sources.iso, given=sources.online_tree, work=work / name
+            )
             continue
         path, profile = sources.iso, sources.profile
         if kind == "previous-release":
@@ -248,7 +266,7 @@ def _iso(
             stick = stick.with_name(f"{stick.stem}-{name}{stick.suffix}")
         label = make_usb_files_image(iso=path, dest=stick)
         step(f"usb-files: {stick.name}, FAT32 labelled {label} (Rufus ISO Image mode)")
-    if release is None and want & {RELEASE, SIGNER}:
+    if release is None and want & {RELEASE, SIGNER, REPOS}:
         release = releases.read_release(path, work=work)
     return IsoMedia(
         name=name, path=path, profile=profile, sha256=sha256, size=path.stat().st_size,
@@ -257,6 +275,8 @@ def _iso(
         stick=stick,
         release=release,
         signer=releases.signer(path, release, work=work) if SIGNER in want and release else None,
+        repos=releases.repo_definitions(path, release, work=work)
+        if REPOS in want and release else None,
         account=_admin(path, profile, password_file, work) if ACCOUNT in want else None,
     )  # fmt: skip
 

@@ -13,9 +13,12 @@ as it grows.
 
 from __future__ import annotations
 
+import shlex
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from buildiso.boottest import reporelay
 from buildiso.config import Accel, Firmware, Media
 from buildiso.run import run
 
@@ -24,6 +27,12 @@ OVMF_CODE = Path("/usr/share/OVMF/OVMF_CODE_4M.fd")
 OVMF_VARS = Path("/usr/share/OVMF/OVMF_VARS_4M.fd")
 # A test install needs / >= 20 GB and /var >= 60 GB; qcow2 is sparse, so size costs nothing.
 MIN_DISK_MB = 80 * 1024
+
+# Where a guest reaches the scenario's repository server (VmSpec.forward_port): an address
+# of QEMU's user network (10.0.2.0/24) that no other service of it uses.
+REPO_SERVER_ADDR = "10.0.2.100"
+REPO_SERVER_PORT = 80
+RELAY = Path(reporelay.__file__)
 
 # Bus names of the chardevs: also the artifact file names.
 CONSOLE_LOG = "console.log"  # ttyS0
@@ -61,12 +70,17 @@ class VmSpec:
     initrd: Path | None = None
     append: str = ""
     console_input: bool = False
+    # The one place the NIC reaches (0: nowhere): a guest connection to
+    # REPO_SERVER_ADDR:REPO_SERVER_PORT goes to this port of the host's 127.0.0.1.
+    forward_port: int = 0
 
     def __post_init__(self) -> None:
         if self.accel is Accel.AUTO:
             raise ValueError("VmSpec.accel must be kvm or tcg (resolve auto with detect_accel)")
         if self.disk_bus not in ("virtio", "sata"):
             raise ValueError(f"disk_bus must be virtio or sata, not {self.disk_bus!r}")
+        if not 0 <= self.forward_port < 65536:
+            raise ValueError(f"forward_port must be a TCP port, not {self.forward_port}")
 
 
 @dataclass(frozen=True)
@@ -120,6 +134,19 @@ def _opts(kind: str | None = None, **opts: str | Path) -> str:
     return ",".join(parts)
 
 
+def netdev(spec: VmSpec) -> str:
+    """The user network: restricted (the guest reaches neither the host nor the outside),
+    with at most the one forward to the repository server. QEMU starts the relay for each
+    guest connection (``guestfwd=...-cmd:``); a ``tcp:`` target would carry one
+    connection only (boottest/reporelay.py)."""
+    options = "user,id=net0,restrict=on"
+    if spec.forward_port:
+        relay = shlex.join([sys.executable, "-I", "-S", str(RELAY), str(spec.forward_port)])
+        target = f"tcp:{REPO_SERVER_ADDR}:{REPO_SERVER_PORT}-cmd:{relay}"
+        options += ",guestfwd=" + target.replace(",", ",,")
+    return options
+
+
 def build_command(spec: VmSpec, files: VmFiles, *, qemu: str = QEMU) -> list[str]:
     """The QEMU command line for ``spec``. Pure: creates nothing."""
     cmd = [qemu, "-name", "buildiso", "-nodefaults", "-no-user-config"]
@@ -130,10 +157,11 @@ def build_command(spec: VmSpec, files: VmFiles, *, qemu: str = QEMU) -> list[str
         cmd += ["-machine", "q35,accel=tcg", "-cpu", "max"]
     cmd += ["-m", str(spec.memory_mb), "-smp", str(spec.cpus)]
     cmd += ["-display", "none", "-device", "VGA"]
-    # A network device that reaches nothing (restrict=on), as the installer expects one (a
-    # kickstart "network" line without --device fails on a machine without any). No PXE
-    # ROM (romfile=) and no boot index: the firmware never tries to boot from it.
-    cmd += ["-netdev", "user,id=net0,restrict=on", "-device", "e1000,netdev=net0,romfile="]
+    # A network device that reaches nothing (restrict=on) but, with forward_port, the
+    # scenario's repository server; the installer expects one (a kickstart "network" line
+    # without --device fails on a machine without any). No PXE ROM (romfile=) and no boot
+    # index: the firmware never tries to boot from it.
+    cmd += ["-netdev", netdev(spec), "-device", "e1000,netdev=net0,romfile="]
     if not spec.reboot:
         cmd.append("-no-reboot")
     if spec.firmware is Firmware.UEFI:

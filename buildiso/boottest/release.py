@@ -3,16 +3,20 @@
 Its repodata (read by libsolv as the installed yum reads it: ``compose/repo.py``) gives
 every gateway package's version, what they obsolete and what ``cs-email`` requires; the
 ``cs-email`` package's own signature names the vendor key that must end up in rpm's
-database. Nothing else is copied off the ISO.
+database; ``cs-email-repo-conf``'s ``/etc/yum.repos.d/*.repo`` files say which
+repositories a server gets and whether each is enabled (the guide enables them by name,
+``--enablerepo=cs-*``). Nothing else is copied off the ISO.
 """
 
 from __future__ import annotations
 
+import configparser
 import re
 import shutil
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 from buildiso.compose.repo import DirReader, load_repo
 from buildiso.compose.rpmversion import Evr
@@ -20,7 +24,13 @@ from buildiso.errors import InputError
 from buildiso.run import output, run
 
 METAPACKAGE = "cs-email"
+REPO_CONF = "cs-email-repo-conf"  # the package defining the cs-* repositories
 REPO = "cs-repo"
+REPO_FILE = re.compile(r"\./etc/yum\.repos\.d/[A-Za-z0-9_.-]{1,80}\.repo")
+MAX_REPO_CONF = 16 * 2**20  # a package of a few configuration files
+MAX_REPO_FILE = 64 * 1024
+_YUM_BOOL = {"1": True, "yes": True, "true": True, "on": True,
+             "0": False, "no": False, "false": False, "off": False}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -32,10 +42,26 @@ class ReleaseRepo:
     requires: frozenset[str]  # names the metapackage requires
     evr: Evr  # the metapackage's
     location: str  # the metapackage's file, relative to cs-repo/
+    locations: Mapping[str, str] = field(default_factory=dict)  # name -> file, every package
 
     @property
     def version(self) -> str:
         return self.versions[METAPACKAGE]
+
+
+@dataclass(frozen=True)
+class RepoDefinition:
+    """One repository a package defines (a section of a ``.repo`` file)."""
+
+    id: str
+    enabled: bool
+    baseurl: str  # the first URL (empty: a mirrorlist or metalink only)
+    file: str  # /etc/yum.repos.d/NAME.repo
+
+    @property
+    def online(self) -> bool:
+        """Reached over the network (Appendix B's), not from a mounted disc (file://)."""
+        return self.baseurl.startswith(("http://", "https://", "ftp://"))
 
 
 def read_release(iso: Path, *, work: Path) -> ReleaseRepo:
@@ -57,6 +83,7 @@ def read_release(iso: Path, *, work: Path) -> ReleaseRepo:
         requires=frozenset(r.name for r in meta[0].requires),
         evr=meta[0].evr,
         location=meta[0].location,
+        locations={p.name: p.location for p in packages},
     )
 
 
@@ -69,6 +96,64 @@ def signer(iso: Path, release: ReleaseRepo, *, work: Path) -> str | None:
     rpm.unlink()
     found = re.search(r"Key ID ([0-9a-f]+)", sig)
     return found.group(1)[-8:] if found else None
+
+
+def repo_definitions(iso: Path, release: ReleaseRepo, *, work: Path) -> tuple[RepoDefinition, ...]:
+    """The repositories ``iso``'s cs-email-repo-conf defines, read from the package's files."""
+    location = release.locations.get(REPO_CONF)
+    if location is None:
+        raise InputError(f"{iso}: its {REPO} has no {REPO_CONF} package (the guide installs "
+                         "it first)", hint="pass an ISO made by buildiso build")  # fmt: skip
+    rpm = work / Path(location).name
+    rpm.unlink(missing_ok=True)
+    run(["osirrox", "-indev", iso, "-extract", f"/{REPO}/{location}", rpm])
+    try:
+        return package_repos(rpm)
+    finally:
+        rpm.unlink()
+
+
+def package_repos(rpm: Path) -> tuple[RepoDefinition, ...]:
+    """The repositories an RPM's ``/etc/yum.repos.d/*.repo`` files define (rpm2cpio, cpio)."""
+    hint = f"{REPO_CONF} must carry yum .repo files (rebuild the gateway RPMs)"
+    if rpm.stat().st_size > MAX_REPO_CONF:
+        raise InputError(f"{rpm.name}: larger than {MAX_REPO_CONF} bytes", hint=hint)
+    payload = cast(bytes, run(["rpm2cpio", rpm], text=False).stdout)
+    names = cast(bytes, run(["cpio", "-it", "--quiet"], input=payload, text=False).stdout)
+    found: list[RepoDefinition] = []
+    for name in sorted(n for n in names.decode("utf-8", "replace").splitlines()
+                       if REPO_FILE.fullmatch(n)):  # fmt: skip
+        text = cast(bytes, run(["cpio", "-i", "--quiet", "--to-stdout", name], input=payload,
+                               text=False).stdout)  # fmt: skip
+        found += parse_repo_file(text[: MAX_REPO_FILE + 1], file=name[1:], source=rpm.name)
+    if not found:
+        raise InputError(f"{rpm.name}: defines no yum repository", hint=hint)
+    return tuple(found)
+
+
+def parse_repo_file(data: bytes, *, file: str, source: str) -> list[RepoDefinition]:
+    """The sections of a yum ``.repo`` file (yum's defaults: enabled unless it says not)."""
+    where = f"{source}: {file}"
+    hint = "a yum .repo file: [id] sections with baseurl= and enabled=0|1"
+    if len(data) > MAX_REPO_FILE:
+        raise InputError(f"{where}: larger than {MAX_REPO_FILE} bytes", hint=hint)
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read_string(data.decode("utf-8"), source=file)
+    except (UnicodeDecodeError, configparser.Error) as exc:
+        raise InputError(f"{where}: not a yum repository file ({str(exc)[:200]})",
+                         hint=hint) from None  # fmt: skip
+    repos = []
+    for section in parser.sections():
+        values = parser[section]
+        enabled = _YUM_BOOL.get(values.get("enabled", "1").strip().lower())
+        if enabled is None:
+            raise InputError(f"{where}: [{section}] enabled={values.get('enabled')!r} is not "
+                             "a yum boolean", hint=hint)  # fmt: skip
+        urls = values.get("baseurl", "").replace(",", " ").split()
+        repos.append(RepoDefinition(id=section, enabled=enabled, baseurl=urls[0] if urls else "",
+                                    file=file))  # fmt: skip
+    return repos
 
 
 def refuse_unless_older(

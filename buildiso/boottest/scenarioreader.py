@@ -195,7 +195,7 @@ class _Reader:
             else:
                 inputs[name] = kind
         for kind, (lo, hi) in {"product-iso": (1, 1), "previous-release": (0, 1),
-                               "server-dvd": (0, 1)}.items():  # fmt: skip
+                               "server-dvd": (0, 1), "online-tree": (0, 1)}.items():  # fmt: skip
             count = sum(1 for k in inputs.values() if k == kind)
             if not lo <= count <= hi:
                 self.problem("inputs", f"{count} inputs of kind {kind} (allowed: {lo}..{hi}: "
@@ -303,7 +303,7 @@ class _Reader:
                 self.problem(key, f"{v!r} not allowed (allowed: {', '.join(p.choices)})")
             if p.pattern is not None and p.pattern.fullmatch(v) is None:
                 self.problem(key, f"{v[:60]!r} not allowed ({p.doc})")
-            if p.inputs and inputs.get(v) not in p.inputs:
+            if p.inputs and inputs.get(v) not in p.inputs and not (v == p.default == ""):
                 self.problem(key, f"{v!r} is no input of kind {' or '.join(p.inputs)} "
                              f"(inputs: {', '.join(inputs) or 'none'})")  # fmt: skip
         return tuple(values) if p.is_list else values[0]

@@ -15,9 +15,11 @@ from collections.abc import Iterable
 
 from buildiso.boottest.console import LOGIN_PROMPT
 from buildiso.boottest.installsteps import INSTALL_STAGES, follow_install
-from buildiso.boottest.qemu import VmSpec
+from buildiso.boottest.qemu import REPO_SERVER_ADDR, REPO_SERVER_PORT, VmSpec
 from buildiso.boottest.session import Session
 from buildiso.boottest.steps import (
+    ONLINE,
+    ONLINE_INPUTS,
     SERVER,
     SERVER_INPUTS,
     Need,
@@ -47,10 +49,12 @@ def install_server(s: Session, call: StepCall) -> None:
 
 
 def boot_disk(s: Session, call: StepCall) -> None:
+    network = call.text("network")
     spec = VmSpec(
         firmware=s.cell.firmware, media=s.cell.media, iso=s.inputs.iso(call.text("media")).path,
         disk=s.folder.disk(), accel=s.options.accel, memory_mb=s.options.memory_mb,
         boot_media=False, console_input=s.options.console_input,
+        forward_port=s.repo_server(network).port if network else 0,
     )  # fmt: skip
     s.start_machine(spec, call.text("folder"))
     s.booted = None
@@ -63,6 +67,11 @@ def boot_disk(s: Session, call: StepCall) -> None:
 
 def _server_needs(call: StepCall) -> Iterable[Need]:
     return [(call.text("server"), SERVER)]
+
+
+def _network_needs(call: StepCall) -> Iterable[Need]:
+    network = call.text("network")
+    return [(network, ONLINE)] if network else []
 
 
 KINDS = (
@@ -88,13 +97,18 @@ KINDS = (
     StepKind(
         name="boot-disk",
         summary="start the machine from its installed disk, MEDIA in its DVD drive (not "
-        "booted from); ends at the installed system's login prompt",
-        example='{ do = "boot-disk", media = "iso", folder = "appendix-a", '
+        "booted from); ends at the installed system's login prompt. With NETWORK, its NIC "
+        f"reaches one place: {REPO_SERVER_ADDR}:{REPO_SERVER_PORT}, a web server on the "
+        "host's 127.0.0.1 serving that online tree (started here, stopped with the cell; "
+        "its requests in repo-server.log)",
+        example='{ do = "boot-disk", media = "iso", network = "online", folder = "appendix-b", '
         'stage = "server-boot", limit = 240 }',
         run=boot_disk,
         params=(media_param(doc="the ISO in the DVD drive"),
+                Param("network", "the online tree its NIC reaches (none: it reaches nothing)",
+                      default="", inputs=ONLINE_INPUTS),
                 folder_param("", "subfolder for the machine's logs (default: the cell's)")),
         stage="boot-disk",
-        needs_machine=False, starts=True,
+        needs_machine=False, starts=True, needs=_network_needs,
     ),  # fmt: skip
 )

@@ -3,10 +3,11 @@
 The runner (``boottest/runner.py``) makes a ``Session`` per attempt and dispatches the
 scenario's steps on it, in order. The session is the one place that starts a machine
 (``start_machine``: through the injected ``MachineFactory``, QEMU for real, a scripted
-guest in tests) and stops it; it reads the serial ports as they grow (the installer's
-protocol lines on ttyS1), keeps the stage clock whose limits the runner merged and
-scaled once, takes the filmstrip's frames while it waits, and collects the checks and
-the transcript of typed commands that become the cell's result.
+guest in tests) and stops it, and the one place that starts and stops the repository
+server a machine may reach (``repo_server``: for the cell's life); it reads the serial
+ports as they grow (the installer's protocol lines on ttyS1), keeps the stage clock whose
+limits the runner merged and scaled once, takes the filmstrip's frames while it waits, and
+collects the checks and the transcript of typed commands that become the cell's result.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from buildiso.boottest.console import SerialShell
 from buildiso.boottest.filmstrip import DEFAULT_INTERVAL_S, Filmstrip
 from buildiso.boottest.guest import Guest
 from buildiso.boottest.qemu import FIRMWARE_LOG, VmSpec
+from buildiso.boottest.reposerver import RepoServer
 from buildiso.boottest.results import Check
 from buildiso.boottest.scenario import Cell
 from buildiso.boottest.screendump import Screenshot
@@ -106,6 +108,8 @@ class Session:
         self.last_console = ""  # the console of the last machine, once it stopped
         self._machine: ExitStack | None = None
         self._shell: SerialShell | None = None
+        self._servers: dict[str, RepoServer] = {}  # online-tree input -> its server
+        self._services = ExitStack()
         self._reset_protocol()
         self.film = Filmstrip(folder.filmstrip, grab=self._grab, started=clock(),
                               interval_s=options.frame_every_s)  # fmt: skip
@@ -156,7 +160,20 @@ class Session:
         self._machine, self.guest, self.spec = None, None, None
 
     def close(self) -> None:
-        self.stop_machine()
+        """Stop the machine, then the servers it reached (also on a failure or Ctrl-C)."""
+        try:
+            self.stop_machine()
+        finally:
+            self._services.close()
+
+    def repo_server(self, name: str) -> RepoServer:
+        """The server of the online tree ``name`` (an input), started on first use and
+        stopped with the session; its requests go to the cell's repo-server.log."""
+        if name not in self._servers:
+            tree = self.inputs.online(name)
+            server = RepoServer(tree.root, log_path=self.folder.repo_server_log)
+            self._servers[name] = self._services.enter_context(server)
+        return self._servers[name]
 
     def running(self) -> Guest:
         """The running machine (the reader made sure a step that needs one has one)."""

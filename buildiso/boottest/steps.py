@@ -35,14 +35,19 @@ INPUT_KINDS: Mapping[str, str] = {
     "product-iso; refused unless older than the product ISO",
     "server-dvd": "--server-base DVD.iso: a RHEL 6.10 DVD a Minimal server is installed from "
     "(default: the sample base ISO); root logs in with a password made for the run",
+    "online-tree": "--online-tree DIR: the online repository's document root the build wrote "
+    "(default: EMAIL_490_190.online beside the ISO), checked to be the product ISO's cs-repo; "
+    "a step serves it to its machine (boot-disk's network)",
 }
 ISO_INPUTS = ("product-iso", "previous-release")
 ACCOUNT_INPUTS = ("product-iso", "previous-release", "server-dvd")
 SERVER_INPUTS = ("server-dvd",)
+ONLINE_INPUTS = ("online-tree",)
 
 # What a step reads of a resolved input (boottest/inputs.py resolves exactly these).
-MENUS, INSTALL_SET, STICK, RELEASE, SIGNER, ACCOUNT, SERVER = (
-    "menus", "install-set", "stick", "release", "signer", "account", "server",
+MENUS, INSTALL_SET, STICK, RELEASE, SIGNER, ACCOUNT, SERVER, REPOS, ONLINE = (
+    "menus", "install-set", "stick", "release", "signer", "account", "server", "repos",
+    "online",
 )  # fmt: skip
 Need = tuple[str, str]  # (input name, what of it)
 
@@ -55,7 +60,7 @@ class Param:
 
     name: str
     doc: str
-    default: ParamValue | None = None  # None: required
+    default: ParamValue | None = None  # None: required; "" for an input: none
     pattern: re.Pattern[str] | None = None  # text (each item, for a list) must match
     choices: tuple[str, ...] = ()  # text (each item, for a list) must be one of these
     inputs: tuple[str, ...] = ()  # the value names an [inputs] entry of these kinds

@@ -16,6 +16,7 @@ from buildiso import paths
 from buildiso.boottest import diskkey
 from buildiso.boottest.diskkey import DiskKey, Environment, canonical, code_digest, derive
 from buildiso.boottest.inputs import Account, Inputs, ServerMedia
+from buildiso.boottest.onlinetree import OnlineTree
 from buildiso.boottest.scenario import Scenario
 from buildiso.boottest.scenarioreader import load_scenario, read_scenario
 from buildiso.boottest.session import RunOptions
@@ -204,6 +205,27 @@ def test_scenarios_that_install_the_server_alike_share_its_disk(
     b_inputs = {"iso": inputs["iso"], "rhel": _server(dvd=Path("/elsewhere/rhel.iso"))}
     a, b = _key(load_scenario("appendix-a"), inputs), _key(appendix_b, b_inputs)
     assert a.name == b.name and a.disk == "minimal-server"
+
+
+def test_the_shipped_appendix_b_starts_from_appendix_as_server_disk(
+    tmp_path: Path, profile: Profile
+) -> None:
+    inputs = _appendix_inputs(tmp_path, profile)
+    online = OnlineTree(name="online", root=tmp_path / "tree", public_key=True,
+                        repomd_sha256="9" * 64)  # fmt: skip
+    a = _key(load_scenario("appendix-a"), inputs)
+    b = _key(load_scenario("appendix-b"), {**inputs, "online": online})
+    assert a.name == b.name and b.disk == "minimal-server"
+
+
+def test_an_online_tree_is_known_by_its_metadata_not_its_path(tmp_path: Path) -> None:
+    tree = OnlineTree(name="online", root=tmp_path / "a", public_key=True, repomd_sha256="9" * 64)
+    elsewhere = dataclasses.replace(tree, root=tmp_path / "b")
+    rebuilt = dataclasses.replace(tree, repomd_sha256="8" * 64)
+    ident = diskkey.input_identity
+    assert ident(tree, DVD_SUMS.__getitem__) == ident(elsewhere, DVD_SUMS.__getitem__)
+    assert ident(tree, DVD_SUMS.__getitem__) != ident(rebuilt, DVD_SUMS.__getitem__)
+    assert str(tmp_path) not in repr(ident(tree, DVD_SUMS.__getitem__))
 
 
 def test_canonical_forms_are_stable_and_pathless() -> None:

@@ -4,6 +4,7 @@ anything boots (real ISOs made with xorriso, no VM)."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -24,15 +25,23 @@ from buildiso.boottest.inputs import (
     profile_of,
     resolve,
 )
-from buildiso.boottest.release import read_release
+from buildiso.boottest.onlinetree import OnlineTree, default_online_tree
+from buildiso.boottest.release import (
+    RepoDefinition,
+    package_repos,
+    parse_repo_file,
+    read_release,
+    repo_definitions,
+)
 from buildiso.boottest.scenario import Cell
-from buildiso.boottest.scenarioreader import load_scenario
+from buildiso.boottest.scenarioreader import load_scenario, read_scenario
 from buildiso.boottest.vocabulary import needs
 from buildiso.cli import main
 from buildiso.config import Firmware, Media, Variant
 from buildiso.errors import InputError
 from buildiso.render.password import ENV_VAR, hash_password
 from buildiso.render.profile import Profile
+from buildiso.sample.base import SampleBase
 
 OLD_PASSWORD = "Old-Secret-Zk71q"
 
@@ -199,6 +208,159 @@ def test_the_minimal_server_kickstart_is_valid_rhel6(tmp_path: Path) -> None:
     text = ks.read_text()
     assert "part / --fstype=ext4 --size=20480" in text and "part /var " in text
     assert "cs-" not in text  # nothing of the product on the existing server
+
+
+# --- Appendix B: the repositories cs-email-repo-conf defines, the online tree ------------
+
+CS_EMAIL_REPO = """\
+[cs-email]
+name=Secure Email Gateway
+baseurl=http://repo.clearswift.net/rhel6/gw/os/$basearch/
+enabled=0
+gpgcheck=1
+"""
+CS_MEDIA_REPO = "[cs-media]\nname=media\nbaseurl=file:///media/os/cs-repo\n"  # enabled: yum's
+
+
+def _gateway_iso(tmp_path: Path, repo_files: dict[str, str]) -> tuple[Path, Path]:
+    """An ISO whose cs-repo holds cs-email and a real cs-email-repo-conf carrying
+    ``repo_files`` (name -> text) in /etc/yum.repos.d; and that cs-repo folder."""
+    from rpm_factory import build_rpm
+
+    tree = tmp_path / "iso-tree"
+    packages = tree / "cs-repo" / "Packages"
+    packages.mkdir(parents=True)
+    install = "mkdir -p %{buildroot}/etc/yum.repos.d\n" + "".join(
+        f"cat > %{{buildroot}}/etc/yum.repos.d/{name} <<'EOF'\n{text}EOF\n"
+        for name, text in repo_files.items()
+    )
+    built = [
+        build_rpm(tmp_path / "rpms", "cs-email", version="4.9.0", release="190",
+                  requires=("cs-email-repo-conf",)),
+        build_rpm(tmp_path / "rpms", "cs-email-repo-conf", version="3.6.3", release="1",
+                  install=install, files=tuple(f"/etc/yum.repos.d/{n}" for n in repo_files)),
+    ]  # fmt: skip
+    for rpm in built:
+        (packages / rpm.name).write_bytes(rpm.read_bytes())
+    subprocess.run(["createrepo_c", "-q", "--compatibility", str(tree / "cs-repo")], check=True)
+    iso = tmp_path / "EMAIL_490_190.iso"
+    subprocess.run(["xorriso", "-as", "mkisofs", "-quiet", "-R", "-o", str(iso), str(tree)],
+                   check=True)  # fmt: skip
+    return iso, tree / "cs-repo"
+
+
+def test_the_repositories_come_from_cs_email_repo_conf_on_the_iso(tmp_path: Path) -> None:
+    iso, _ = _gateway_iso(tmp_path, {"cs-email.repo": CS_EMAIL_REPO,
+                                     "cs-media.repo": CS_MEDIA_REPO})  # fmt: skip
+    work = tmp_path / "work"
+    repos = repo_definitions(iso, read_release(iso, work=work), work=work)
+    assert repos == (
+        RepoDefinition("cs-email", False, "http://repo.clearswift.net/rhel6/gw/os/$basearch/",
+                       "/etc/yum.repos.d/cs-email.repo"),
+        RepoDefinition("cs-media", True, "file:///media/os/cs-repo",
+                       "/etc/yum.repos.d/cs-media.repo"),
+    )  # fmt: skip
+    assert [r.online for r in repos] == [True, False]
+    assert not list(work.glob("*.rpm"))  # the extracted package is not left behind
+
+
+def test_the_samples_cs_email_repo_conf_defines_both_repositories_disabled(
+    sample_base: SampleBase,
+) -> None:
+    repos = package_repos(sample_base.gateway_rpms / "cs-email-repo-conf-3.6.3-1.x86_64.rpm")
+    assert {(r.id, r.enabled, r.online) for r in repos} == {("cs-email", False, True),
+                                                            ("cs-media", False, False)}
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("enabled=0\n", "not a yum repository file"),
+     ("[a]\nenabled=maybe\n", r"\[a\] enabled='maybe' is not a yum boolean"),
+     ("[a]\nbaseurl=x\n[a]\nbaseurl=y\n", "not a yum repository file"),
+     ("[a]\n" + "x" * 70000 + "\n", "larger than 65536 bytes")],
+)  # fmt: skip
+def test_a_damaged_repo_file_is_one_line(text: str, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        parse_repo_file(text.encode(), file="/etc/yum.repos.d/x.repo", source="p.rpm")
+
+
+def test_a_package_without_repo_files_is_refused(tmp_path: Path) -> None:
+    from rpm_factory import build_rpm
+
+    rpm = build_rpm(tmp_path, "cs-email-repo-conf")
+    with pytest.raises(InputError, match="defines no yum repository"):
+        package_repos(rpm)
+
+
+def _online_tree(tmp_path: Path, cs_repo: Path) -> Path:
+    root = tmp_path / "EMAIL_490_190.online"
+    shutil.copytree(cs_repo, root / "rhel6/gw/os/x86_64")
+    (root / "it-pub.key").write_text("key\n")
+    return root
+
+
+def _resolve_online(tmp_path: Path, sources: Sources) -> OnlineTree:
+    """A scenario of an ISO and an online tree, its disk booted with the tree reachable."""
+    scenario = tmp_path / "online.toml"
+    scenario.write_text(
+        '[scenario]\nname = "online"\nproves = "x"\n[cells]\nallowed = ["bios-dvd"]\n'
+        '[inputs]\niso = "product-iso"\nonline = "online-tree"\n[[steps]]\n'
+        'do = "boot-disk"\nnetwork = "online"\nlimit = 60\n'
+    )
+    found = resolve(read_scenario(scenario), sources, cells=[], needs=set(),
+                    run_folder=RunFolder(tmp_path / "art"), work=tmp_path / "work")  # fmt: skip
+    return found.online("online")
+
+
+def test_the_online_tree_beside_the_iso_is_its_repository(tmp_path: Path, profile: Profile) -> None:
+    iso, cs_repo = _gateway_iso(tmp_path, {"cs-email.repo": CS_EMAIL_REPO})
+    root = _online_tree(tmp_path, cs_repo)
+    tree = _resolve_online(tmp_path, Sources(iso=iso, profile=profile))
+    assert tree.root == root and tree.public_key and default_online_tree(iso) == root
+    # another build's tree (its metadata differs), or no tree: refused before booting
+    (root / "rhel6/gw/os/x86_64/repodata/repomd.xml").write_text("<repomd/>\n")
+    other = Sources(iso=iso, profile=profile, online_tree=root)
+    with pytest.raises(InputError, match="not the repository of EMAIL_490_190.iso"):
+        _resolve_online(tmp_path, other)
+    shutil.rmtree(root / "rhel6")
+    with pytest.raises(InputError, match="has no rhel6/gw/os/x86_64/repodata/repomd.xml"):
+        _resolve_online(tmp_path, other)
+    with pytest.raises(InputError, match="is not a folder"):
+        _resolve_online(tmp_path, Sources(iso=iso, profile=profile,
+                                          online_tree=tmp_path / "none"))  # fmt: skip
+
+
+def test_a_tree_without_the_key_is_served_as_it_is(
+    tmp_path: Path, profile: Profile, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The guide's rpm --import then fails on the server (class packages): the scenario
+    shows what such a tree does to Appendix B instead of refusing it."""
+    iso, cs_repo = _gateway_iso(tmp_path, {"cs-email.repo": CS_EMAIL_REPO})
+    root = _online_tree(tmp_path, cs_repo)
+    (root / "it-pub.key").unlink()
+    (root / "it-pub.key").symlink_to(tmp_path / "elsewhere.key")  # a link is no key
+    assert not _resolve_online(tmp_path, Sources(iso=iso, profile=profile)).public_key
+    assert "no it-pub.key" in caplog.text
+
+
+def test_a_planted_link_for_the_metadata_is_refused(tmp_path: Path, profile: Profile) -> None:
+    iso, cs_repo = _gateway_iso(tmp_path, {"cs-email.repo": CS_EMAIL_REPO})
+    root = _online_tree(tmp_path, cs_repo)
+    repomd = root / "rhel6/gw/os/x86_64/repodata/repomd.xml"
+    (tmp_path / "repomd.xml").write_bytes(repomd.read_bytes())
+    repomd.unlink()
+    repomd.symlink_to(tmp_path / "repomd.xml")
+    with pytest.raises(InputError, match=r"repomd.xml \(a plain file\)"):
+        _resolve_online(tmp_path, Sources(iso=iso, profile=profile))
+
+
+def test_online_tree_is_refused_for_a_scenario_without_one(tmp_path: Path, profile: Profile
+                                                           ) -> None:  # fmt: skip
+    with pytest.raises(InputError, match=r"--online-tree is only for a scenario with an? "
+                       r"online-tree input \(appendix-b\)"):  # fmt: skip
+        check_sources(load_scenario("appendix-a"),
+                      Sources(iso=tmp_path, profile=profile, online_tree=tmp_path),
+                      users={"online-tree": ["appendix-b"]})  # fmt: skip
 
 
 def test_an_iso_built_without_a_custom_password_logs_in_with_the_guides_default(

@@ -139,3 +139,23 @@ def test_default_spec_keeps_the_media_first_and_a_file_console(tmp_path: Path) -
     assert any(d.endswith("bootindex=0") and "usb-storage" in d
                for d in _option_values(cmd, "-device"))
     assert _option_values(cmd, "-chardev")[0].startswith("file,id=ttyS0,")
+
+
+def test_the_nic_reaches_the_repository_server_only_through_a_relay(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a Python in a folder with a space and a comma: quoted for QEMU's option parser
+    # (",," escapes a comma) and for the shell-like split of the cmd: target
+    monkeypatch.setattr(qemu.sys, "executable", "/opt/py thon,3/bin/python3")
+    cmd = build_command(_spec(Firmware.BIOS, Media.DVD, tmp_path, forward_port=43210),
+                        _files(tmp_path))  # fmt: skip
+    (netdev,) = _option_values(cmd, "-netdev")
+    relay = f"'/opt/py thon,,3/bin/python3' -I -S {qemu.RELAY} 43210"
+    assert netdev == f"user,id=net0,restrict=on,guestfwd=tcp:10.0.2.100:80-cmd:{relay}"
+    assert qemu.RELAY.name == "reporelay.py" and qemu.RELAY.is_file()
+
+
+@pytest.mark.parametrize("port", [-1, 65536])
+def test_a_forward_port_must_be_a_port(tmp_path: Path, port: int) -> None:
+    with pytest.raises(ValueError, match="forward_port"):
+        _spec(Firmware.BIOS, Media.DVD, tmp_path, forward_port=port)

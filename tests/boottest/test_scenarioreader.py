@@ -39,7 +39,7 @@ def _file(tmp_path: Path, text: str) -> Path:
 
 
 def test_the_shipped_scenarios_are_named_after_their_files() -> None:
-    assert sorted(shipped()) == ["appendix-a", "first-login", "install", "upgrade"]
+    assert sorted(shipped()) == ["appendix-a", "appendix-b", "first-login", "install", "upgrade"]
     for name in shipped():
         scenario = load_scenario(name)
         assert scenario.name == name and scenario.proves and scenario.steps
@@ -59,6 +59,28 @@ def test_appendix_a_types_the_guides_commands_exactly_as_printed() -> None:
         "yum remove -y postfix rsyslog samba-common",
         "yum install -y cs-email --enablerepo=cs-*",
     ]
+
+
+def test_appendix_b_types_the_guides_commands_exactly_as_printed() -> None:
+    """docs/product-facts.md (Appendix B), after the server's own two: its NIC up as RHEL 6
+    does it, and where the vendor's host is (the test network has no DNS)."""
+    scenario = load_scenario("appendix-b")
+    typed = {c.stage: (c.params["command"], c.fails) for c in scenario.steps if c.kind == "type"}
+    base = "http://repo.clearswift.net"
+    assert list(typed.values()) == [
+        ("ifup eth0", "network"),
+        ("echo '10.0.2.100 repo.clearswift.net' >> /etc/hosts", "network"),
+        (f"curl --get --remote-name {base}/rhel6/gw/os/x86_64/Packages/"
+         "cs-email-repo-conf-3.6.3-1.x86_64.rpm", "network"),
+        (f"rpm --import {base}/it-pub.key", "packages"),
+        ("rpm --checksig --verbose cs-email-repo-conf-3.6.3-1.x86_64.rpm", "packages"),
+        ("rpm -ivh cs-email-repo-conf-3.6.3-1.x86_64.rpm", "packages"),
+        ("yum remove -y postfix rsyslog samba-common", "packages"),
+        ("yum install -y cs-email --enablerepo=cs-*", "packages"),
+    ]  # fmt: skip
+    assert list(typed)[2:] == [f"step-{n}" for n in range(1, 7)]
+    (boot,) = [c for c in scenario.steps if c.kind == "boot-disk"]
+    assert boot.params["network"] == "online" and scenario.inputs["online"] == "online-tree"
 
 
 def test_a_small_file_of_ones_own_reads(tmp_path: Path) -> None:
@@ -90,7 +112,7 @@ BAD_STEPS = [
     ('do = "choose-entry"\nlimit = 60\nfails = "packages"',
      "(choose-entry).fails: choose-entry fails with its own classes"),
     ('do = "type"\ncommand = "ls"\nstage = "s"\nlimit = 60\nfails = "gremlins"',
-     "(type).fails: 'gremlins' not allowed (allowed: media | packages | console | "
+     "(type).fails: 'gremlins' not allowed (allowed: media | network | packages | console | "
      "first-boot-console)"),
     ('do = "type"\ncommand = "ls"\nstage = "s"\nlimit = 60', "(type).fails: missing"),
     ('do = "type"\nstage = "s"\nlimit = 60\nfails = "media"', "(type).command: missing"),
@@ -103,6 +125,8 @@ BAD_STEPS = [
     ('do = "follow-install"\nlimits = { kernel = 1 }', "(follow-install).limits.packages: missing"),
     ('do = "change-media"\nmedia = "old"\nlimit = 30',
      "(change-media).media: 'old' is no input of kind product-iso or previous-release"),
+    ('do = "boot-disk"\nnetwork = "iso"\nlimit = 60',
+     "(boot-disk).network: 'iso' is no input of kind online-tree"),
     ('do = "login"\naccount = "ghost"\nlimit = 30',
      "'ghost' is no input of kind product-iso or previous-release or server-dvd"),
     ('do = "login"\naccount = "iso"\nlands = "\\u001b[2J"\nlimit = 30',

@@ -47,7 +47,8 @@ def test_every_steps_example_is_a_valid_step(kind: StepKind) -> None:
     (item,) = tomllib.loads(f"steps = [{kind.example}]")["steps"]
     assert item["do"] == kind.name
     reader = _Reader(Path("example.toml"))
-    inputs = {"iso": "product-iso", "old": "previous-release", "server": "server-dvd"}
+    inputs = {"iso": "product-iso", "old": "previous-release", "server": "server-dvd",
+              "online": "online-tree"}
     assert reader.step(item, "steps[0]", 1, inputs) is not None
     assert reader.problems == []
     assert kind.name in vocabulary.describe() and kind.example in vocabulary.describe()

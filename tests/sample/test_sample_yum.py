@@ -3,9 +3,10 @@
 A Minimal-like root gets every base package (postfix, rsyslog and samba-common included, as
 a Minimal RHEL 6.10 has them); the gateway RPMs are a repository at /media/os/cs-repo made
 by createrepo_c --compatibility, as on the product ISO. Then the installation guide's
-Appendix A runs inside the root with the sample's own rpm and yum; Appendix B against the
-online repository tree `buildiso build` wrote, served over HTTP on 127.0.0.1:80 inside a
-network namespace of the test's own (the root's /etc/hosts names the vendor's host there).
+Appendix A runs inside the root with the sample's own rpm and yum; Appendix B (the sample's
+curl and rpm --import of a URL too) against the online repository tree `buildiso build`
+wrote, served over HTTP on 127.0.0.1:80 inside a network namespace of the test's own (the
+root's /etc/hosts names the vendor's host there).
 Every command runs in a new network namespace: nothing leaves the machine.
 """
 
@@ -162,23 +163,13 @@ def server(root: Path) -> Path:
 
 
 def _appendix_b_steps_1_to_3(server: Path, online_tree: Path, key_id: str, log: Path) -> None:
-    """curl and rpm --import as the guide prints them, run by the host's curl inside the
-    namespace (the sample has no curl, so its rpm cannot fetch a URL itself) with the host
-    name resolved as the guest's /etc/hosts would; then rpm --checksig and rpm -ivh."""
+    """curl and rpm --import as the guide prints them, by the sample's own curl (and rpm,
+    which fetches a URL through curl as RHEL 6's does), the vendor's host resolved by the
+    root's /etc/hosts; then rpm --checksig and rpm -ivh."""
     base = f"http://{VENDOR_HOST}"
-    fetch = [
-        f"curl --resolve {VENDOR_HOST}:80:127.0.0.1 --get --remote-name "
-        f"{base}/{online.REPO_PATH}/Packages/{REPO_CONF}",
-        f"curl --resolve {VENDOR_HOST}:80:127.0.0.1 --get --remote-name "
-        f"{base}/{online.PUBLIC_KEY_NAME}",
-    ]
-    proc = subprocess.run(
-        ["unshare", "--net", "--pid", "--fork", "sh", "-c", _SERVE + " && ".join(fetch)],
-        cwd=server / "root", env={**os.environ, "ONLINE": str(online_tree), "HTTP_LOG": str(log)},
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr
-    _ok(server, f"cd /root && rpm --import {online.PUBLIC_KEY_NAME}")
+    _ok(server, f"cd /root && curl --get --remote-name {base}/{online.REPO_PATH}/Packages/"
+        f"{REPO_CONF} && rpm --import {base}/{online.PUBLIC_KEY_NAME}",
+        online_tree=online_tree, http_log=log)  # fmt: skip
     checked = _ok(server, f"cd /root && rpm --checksig --verbose {REPO_CONF}")
     assert re.search(rf"Signature, key ID {key_id}: OK", checked), checked
     _ok(server, f"cd /root && rpm -ivh {REPO_CONF}")
