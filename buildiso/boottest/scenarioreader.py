@@ -22,6 +22,7 @@ from buildiso.boottest.scenario import Cell, Scenario
 from buildiso.boottest.steps import INPUT_KINDS, NAME, FlowState, Param, ParamValue, StepCall
 from buildiso.boottest.vocabulary import VOCABULARY
 from buildiso.errors import InputError, ValidationFailed
+from buildiso.render.profilefields import FieldReader
 
 SHIPPED = Path(__file__).with_name("scenarios")
 MAX_BYTES = 64 * 1024
@@ -79,28 +80,11 @@ def read_scenario(path: Path) -> Scenario:
     return scenario
 
 
-class _Reader:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.problems: list[str] = []
+class _Reader(FieldReader):
+    """A scenario file's reader: the profile's typed-field reader plus scenario values."""
 
-    def problem(self, key: str, message: str) -> None:
-        self.problems.append(f"{self.path}: {key}: {message}")
-
-    def table(self, data: Mapping[str, Any], key: str, allowed: set[str],
-              *, optional: bool = False) -> dict[str, Any]:  # fmt: skip
-        value = data.get(key)
-        if value is None and optional:
-            return {}
-        if not isinstance(value, dict):
-            self.problem(key, f"missing or not a table (expected [{key}])")
-            return {}
-        for unknown in sorted(set(value) - allowed):
-            self.problem(f"{key}.{unknown}", f"unknown key (allowed: {', '.join(sorted(allowed))})")
-        return value
-
-    def text(self, data: Mapping[str, Any], key: str, name: str, pattern: re.Pattern[str],
-             desc: str, *, optional: bool = False) -> str:  # fmt: skip
+    def matched(self, data: Mapping[str, Any], key: str, name: str, pattern: re.Pattern[str],
+                desc: str, *, optional: bool = False) -> str:  # fmt: skip
         value = data.get(name)
         if value is None and optional:
             return ""
@@ -147,15 +131,15 @@ class _Reader:
         for unknown in sorted(set(data) - _TOP):
             self.problem(unknown, f"unknown key (allowed: {', '.join(sorted(_TOP))})")
         head = self.table(data, "scenario", {"name", "proves"})
-        name = self.text(head, "scenario", "name", NAME, "a-z 0-9 - (at most 40)")
-        proves = self.text(head, "scenario", "proves", TEXT, "one line of text")
+        name = self.matched(head, "scenario", "name", NAME, "a-z 0-9 - (at most 40)")
+        proves = self.matched(head, "scenario", "proves", TEXT, "one line of text")
         c = self.table(data, "cells", {"allowed", "matrix", "note", "expected_s"})
         allowed = self.cells(c, "cells", "allowed")
         matrix = self.cells(c, "cells", "matrix", optional=True)
         for cell in matrix:
             if cell not in allowed:
                 self.problem("cells.matrix", f"{cell.name} is not in cells.allowed")
-        note = self.text(c, "cells", "note", TEXT, "one line of text", optional=True)
+        note = self.matched(c, "cells", "note", TEXT, "one line of text", optional=True)
         expected: dict[str, float] = {}
         raw = c.get("expected_s", {})
         if not isinstance(raw, dict):
@@ -239,7 +223,7 @@ class _Reader:
         stage, limits = self.timing(item, where, kind.stage, kind.stages)
         fails = None
         if kind.choosable:
-            fails = self.text(item, where, "fails", re.compile("|".join(kind.choosable)),
+            fails = self.matched(item, where, "fails", re.compile("|".join(kind.choosable)),
                               " | ".join(kind.choosable))  # fmt: skip
         elif "fails" in item:
             self.problem(f"{where}.fails", f"{kind.name} fails with its own classes: "
@@ -276,7 +260,7 @@ class _Reader:
                              if default is None else "one stage: give stage and limit")
         if default is None:
             return None, {}
-        stage = self.text(item, where, "stage", STAGE_NAME, "a stage name (a-z 0-9 _ . -)",
+        stage = self.matched(item, where, "stage", STAGE_NAME, "a stage name (a-z 0-9 _ . -)",
                           optional=bool(default)) or default  # fmt: skip
         if "limit" not in item:
             self.problem(f"{where}.limit", "missing (the stage's time limit in seconds)")

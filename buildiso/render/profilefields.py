@@ -81,8 +81,13 @@ class FieldReader:
             if error:
                 self.problem(key, error)
 
-    def table(self, data: Mapping[str, Any], key: str, allowed: set[str]) -> dict[str, Any]:
+    def table(self, data: Mapping[str, Any], key: str, allowed: set[str],
+              *, optional: bool = False) -> dict[str, Any]:  # fmt: skip
+        """The table ``key`` (its last dotted part in ``data``), unknown keys reported; an
+        absent ``optional`` one is empty."""
         value = data.get(key.rsplit(".", 1)[-1])
+        if value is None and optional:
+            return {}
         if not isinstance(value, dict):
             self.problem(key, f"missing or not a table (expected [{key}])")
             return {}
