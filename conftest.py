@@ -63,7 +63,9 @@ GUEST_SLOTS = Path(tempfile.gettempdir()) / "buildiso-guest-slots"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """VM tests first, longest file first, each file one xdist group (``--dist loadgroup``)."""
+    """VM tests first, longest file first, then the rest in collection order. Each file
+    goes whole to one worker (``--dist loadfile``; xdist's ``loadgroup`` does not group
+    under pytest 9.2, whose node IDs xdist 3.8 cannot suffix)."""
     def rank(item: pytest.Item) -> int:
         if item.get_closest_marker("vm") is None:
             return len(VM_FILES_LONGEST_FIRST) + 1
@@ -71,9 +73,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return VM_FILES_LONGEST_FIRST.index(name) if name in VM_FILES_LONGEST_FIRST else \
             len(VM_FILES_LONGEST_FIRST)  # fmt: skip
 
-    for item in items:
-        if item.get_closest_marker("vm") is not None:
-            item.add_marker(pytest.mark.xdist_group(item.path.name))
     items.sort(key=rank)  # stable: within a file, the file's own order
 
 
