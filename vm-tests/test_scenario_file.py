@@ -43,7 +43,7 @@ stage = "boot-menu"
 limit = 90
 """
 # The boot loaders' screens: vesamenu's 640x480 (SeaBIOS), GRUB's gfxterm under OVMF.
-MENU_SIZES = {"bios-dvd": (640, 480), "uefi-dvd": (800, 600)}
+MENU_SIZES = {"bios-dvd": (640, 480), "uefi-dvd": (1280, 800)}  # GOP mode (docs/design.md)
 
 
 def test_a_scenario_file_of_ones_own_runs(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import secrets
 import string
+from collections import Counter
 from collections.abc import Iterable
 
 from buildiso.boottest.cellfailure import CellFailed
@@ -77,16 +78,30 @@ def typed(s: Session, stage: str, command: str, failure_class: str | None) -> st
 def agreed(s: Session, stage: str, command: str, *, tries: int = 8) -> str:
     """The output of ``command`` once two readings agree (any two of up to ``tries``). The
     serial console drops or doubles a character now and then under load (seen: one firewall
-    line of twelve lost; four readings in a row each garbled in a different place), and
-    before/after are compared line by line."""
-    seen: set[str] = set()
-    output = ""
+    line of twelve lost; eight readings in a row each garbled in a different place), and
+    before/after are compared line by line. When no two whole readings agree, the output is
+    made of the lines most readings have (``majority_lines``)."""
+    seen: list[str] = []
     for _ in range(tries):
         output = typed(s, stage, command, None)
         if output in seen:
-            break
-        seen.add(output)
-    return output
+            return output
+        seen.append(output)
+    return majority_lines(seen)
+
+
+def majority_lines(readings: list[str]) -> str:
+    """The lines found in more than half of ``readings``, in their order on the screen.
+    A character the console garbled changes a line in one reading; the same line reads
+    true in the others, and a garbled copy is in no majority."""
+    counts = Counter(line for reading in readings for line in set(reading.splitlines()))
+    need = len(readings) // 2 + 1
+    place: dict[str, int] = {}  # a kept line's earliest line number in any reading
+    for reading in readings:
+        for number, line in enumerate(reading.splitlines()):
+            if counts[line] >= need:
+                place[line] = min(number, place.get(line, number))
+    return "\n".join(sorted(place, key=lambda line: place[line]))
 
 
 def _stage(call: StepCall) -> str:

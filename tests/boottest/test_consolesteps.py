@@ -405,8 +405,19 @@ def test_a_reading_is_taken_once_any_two_agree(monkeypatch: pytest.MonkeyPatch) 
     session = cast(Session, None)
     assert consolesteps.agreed(session, "inventory", "status") == "a udp"
     assert len(calls) == 3  # the 1st and 3rd agree, though not in a row
-    # none agree: every try is read (8 by default), the last one is returned
-    readings = iter(str(n) for n in range(20))
+    # no two whole readings agree: every try is read (8 by default), and each line is
+    # taken as most readings have it (as seen: a different line garbled in each reading)
+    lines = ["v 4.8.0", "fw 22/tcp", "fw 53/udp", "fw 636/tcp"]
+    garbled = [[*lines] for _ in range(8)]
+    for n, reading in enumerate(garbled):
+        k = n % len(lines)
+        reading[k] = reading[k].replace(" ", "  ") if n >= len(lines) else reading[k][:-1]
+    readings = iter(["\n".join(r) for r in garbled] + ["never read"])
     calls.clear()
-    assert consolesteps.agreed(session, "inventory", "status") == "7"
+    assert consolesteps.agreed(session, "inventory", "status") == "\n".join(lines)
     assert len(calls) == 8
+
+
+def test_majority_lines_drop_what_most_readings_lack() -> None:
+    assert consolesteps.majority_lines(["a\nb\nc", "a\nc", "a\nbb\nc"]) == "a\nc"
+    assert consolesteps.majority_lines(["x", "y"]) == ""  # no majority: nothing invented

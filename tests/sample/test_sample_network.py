@@ -73,6 +73,8 @@ def _netns(root: Path, work: Path, script: str, *, network: str = ""
         f"{_WIRE}{network}"
         f"mount --bind /dev {root}/dev && mount -t proc proc {root}/proc && "
         f"mount -t sysfs sysfs {root}/sys && "
+        # as a boot waits for udev to settle before ifup: the new link in this sysfs
+        f"for i in $(seq 100); do [ -e {root}/sys/class/net/eth0 ] && break; sleep 0.1; done; "
         f"chroot {root} /usr/bin/env -i PATH=/sbin:/bin:/usr/sbin:/usr/bin HOME=/root "
         '/bin/sh -l -c "$0"'
     )
