@@ -60,6 +60,7 @@ VM_FILES_LONGEST_FIRST = (
     "test_sample_menu.py",
 )
 GUEST_SLOTS = Path(tempfile.gettempdir()) / "buildiso-guest-slots"
+SLOT_COUNT = max(1, os.cpu_count() or 1)  # one guest per core
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -83,15 +84,14 @@ def guest_slots(wanted: int) -> Iterator[None]:
     Slots are ``flock``s on files under /tmp, so they hold across xdist workers and test
     sessions, and a killed test frees its slots. Slots are taken under a gate lock, in
     order, so a test needing two is not starved by tests needing one."""
-    count = max(1, os.cpu_count() or 1)
-    wanted = min(wanted, count)
+    wanted = min(wanted, SLOT_COUNT)
     GUEST_SLOTS.mkdir(exist_ok=True)
     gate = os.open(GUEST_SLOTS / "gate", os.O_RDWR | os.O_CREAT, 0o644)
     held: dict[int, int] = {}  # slot number -> its locked descriptor
     try:
         fcntl.flock(gate, fcntl.LOCK_EX)
         try:
-            for k in range(count):  # free slots first, without waiting
+            for k in range(SLOT_COUNT):  # free slots first, without waiting
                 if len(held) == wanted:
                     break
                 fd = os.open(GUEST_SLOTS / f"slot{k}", os.O_RDWR | os.O_CREAT, 0o644)
@@ -100,7 +100,7 @@ def guest_slots(wanted: int) -> Iterator[None]:
                     held[k] = fd
                 except BlockingIOError:
                     os.close(fd)
-            for k in range(count):  # then wait, in order, for the rest
+            for k in range(SLOT_COUNT):  # then wait, in order, for the rest
                 if len(held) == wanted:
                     break
                 if k not in held:

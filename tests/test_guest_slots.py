@@ -8,13 +8,13 @@ import threading
 
 import pytest
 
-from conftest import GUEST_SLOTS, guest_slots
+from conftest import GUEST_SLOTS, SLOT_COUNT, guest_slots
 
 
 def _free_slots() -> int:
     """Slots another process could take now (a fresh descriptor conflicts with ours)."""
     free = 0
-    for k in range(max(1, os.cpu_count() or 1)):
+    for k in range(SLOT_COUNT):
         fd = os.open(GUEST_SLOTS / f"slot{k}", os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -29,27 +29,25 @@ def _free_slots() -> int:
 @pytest.fixture()
 def idle_machine() -> None:
     """Slot counting needs no VM test holding slots meanwhile (another worker's)."""
-    with guest_slots(os.cpu_count() or 1):
+    with guest_slots(SLOT_COUNT):
         pass
-    if _free_slots() != (os.cpu_count() or 1):
+    if _free_slots() != SLOT_COUNT:
         pytest.skip("a VM test of another worker or session holds guest slots")
 
 
 def test_slots_are_held_for_the_block_and_freed_after(idle_machine: None) -> None:
-    count = max(1, os.cpu_count() or 1)
     with guest_slots(1):
-        assert _free_slots() == count - 1
+        assert _free_slots() == SLOT_COUNT - 1
     with guest_slots(99):  # more than the machine has: all of them, not a deadlock
         assert _free_slots() == 0
-    assert _free_slots() == count
+    assert _free_slots() == SLOT_COUNT
 
 
 def test_a_test_wanting_every_slot_waits_for_one_holding_a_slot(idle_machine: None) -> None:
-    count = max(1, os.cpu_count() or 1)
     got = threading.Event()
 
     def other() -> None:
-        with guest_slots(count):
+        with guest_slots(SLOT_COUNT):
             got.set()
 
     with guest_slots(1):

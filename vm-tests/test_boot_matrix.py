@@ -94,11 +94,21 @@ def run_cells(
     return results
 
 
+SHARDS = (1, 2)
+
+
 @dataclasses.dataclass(frozen=True)
 class ShippedMatrix:
-    folders: tuple[Path, Path]  # the two shards' --artifacts
-    junits: tuple[Path, Path]
-    failures: tuple[BuildError | None, BuildError | None]
+    root: Path
+    failures: tuple[BuildError | None, ...]  # by shard
+
+    @property
+    def folders(self) -> tuple[Path, ...]:  # each shard's --artifacts
+        return tuple(self.root / f"shard{k}" for k in SHARDS)
+
+    @property
+    def junits(self) -> tuple[Path, ...]:
+        return tuple(self.root / f"shard{k}.xml" for k in SHARDS)
 
 
 @pytest.fixture(scope="module")
@@ -109,48 +119,41 @@ def shipped_matrix(
     cell exactly once), two cells at a time, a filmstrip frame every 5 s. The matrix test
     and the shard/report test read the same results."""
     root = tmp_path_factory.mktemp("shipped-matrix")
-    folders, junits, failures = [], [], []
     with guest_slots(2):  # a module fixture: set up before the test's own slots
-        _run_shards(built_iso, accel, root, folders, junits, failures)
-    return ShippedMatrix((folders[0], folders[1]), (junits[0], junits[1]),
-                         (failures[0], failures[1]))  # fmt: skip
+        failures = tuple(_run_shard(built_iso, accel, root, k) for k in SHARDS)
+    return ShippedMatrix(root, failures)
 
 
-def _run_shards(
-    built_iso: Path, accel: AccelChoice, root: Path,
-    folders: list[Path], junits: list[Path], failures: list[BuildError | None],
-) -> None:  # fmt: skip
-    for k in (1, 2):
-        folder, junit = root / f"shard{k}", root / f"shard{k}.xml"
-        started = time.monotonic()
-        with (root / f"table{k}.txt").open("w") as stream:
-            try:
-                boot_test_command(
-                    BootTestRequest(iso=built_iso, matrix=True, jobs=2, accel=accel.accel,
-                                    artifacts=folder, junit=junit, shard=Shard(k, 2),
-                                    frame_every_s=5.0),
-                    out=stream,
-                )  # fmt: skip
-                failures.append(None)
-            except BuildError as exc:
-                failures.append(exc)
-        print(f"\nshard {k}/2 ({accel.accel.value}): {time.monotonic() - started:.1f} s\n"
-              + (root / f"table{k}.txt").read_text())  # fmt: skip
-        folders.append(folder)
-        junits.append(junit)
+def _run_shard(built_iso: Path, accel: AccelChoice, root: Path, k: int) -> BuildError | None:
+    """Shard ``k`` of the matrix into ``root/shard{k}`` (JUnit beside it); its failure."""
+    failure = None
+    started = time.monotonic()
+    with (root / f"table{k}.txt").open("w") as stream:
+        try:
+            boot_test_command(
+                BootTestRequest(iso=built_iso, matrix=True, jobs=2, accel=accel.accel,
+                                artifacts=root / f"shard{k}", junit=root / f"shard{k}.xml",
+                                shard=Shard(k, len(SHARDS)), frame_every_s=5.0),
+                out=stream,
+            )  # fmt: skip
+        except BuildError as exc:
+            failure = exc
+    print(f"\nshard {k}/{len(SHARDS)} ({accel.accel.value}): "
+          f"{time.monotonic() - started:.1f} s\n" + (root / f"table{k}.txt").read_text())
+    return failure
 
 
 def test_full_matrix_on_the_shipped_iso(built_iso: Path, shipped_matrix: ShippedMatrix) -> None:
+    # the results name the bytes they tested: the build manifest's sha256 of the ISO
+    manifest = json.loads(built_iso.with_name(built_iso.stem + ".manifest.json").read_text())
     cells = {}
     for folder in shipped_matrix.folders:
         summary = json.loads((folder / "summary.json").read_text())
-        # the results name the bytes they tested: the build manifest's sha256 of the ISO
-        manifest = json.loads(built_iso.with_name(built_iso.stem + ".manifest.json").read_text())
         assert summary["isos"][0]["sha256"] == manifest["iso"]["sha256"]
         cells.update({c["cell"]: dict(c, folder=folder) for c in summary["cells"]})
     figures = {name: round(c["seconds"]) for name, c in cells.items()}
     print(f"measured per cell (install.toml expected_s): {figures}")
-    assert shipped_matrix.failures == (None, None), "\n".join(
+    assert shipped_matrix.failures == (None,) * len(SHARDS), "\n".join(
         f"{name}: [{c['failure_class']}] {c['message']}"
         for name, c in cells.items()
         if not c["passed"]

@@ -36,6 +36,11 @@ from buildiso.cli import main
 from buildiso.sample.base import SampleBase
 
 SCENARIO = load_scenario("upgrade")
+# the old release's install and first boot: the steps publish-disk skips when published
+INSTALL_STAGES = ("packages", "bootloader", "firstboot")
+UPGRADE_CHECKS = {"gateway-version", "obsoleted-removed", "added-installed", "config-kept",
+                  "data-kept", "forbidden-absent", "cs-repos-disabled", "vendor-key-imported",
+                  "firewall-unchanged", "services-unchanged"}  # fmt: skip
 (EDIT,) = [c for c in SCENARIO.steps if c.kind == "edit-setting"]
 EDITED_SETTING = (str(EDIT.params["key"]), str(EDIT.params["value"]))
 ADMIN_EDIT = f"{CONSOLE} set {' '.join(EDITED_SETTING)}"
@@ -83,11 +88,7 @@ def test_the_previous_release_is_updated_offline_from_the_new_iso(
         ("iso", "4.9.0", 190), ("old", "4.8.0", 150)]  # fmt: skip
 
     checks = {c["name"]: c for c in result["checks"]}
-    assert {
-        "gateway-version", "obsoleted-removed", "added-installed", "config-kept", "data-kept",
-        "forbidden-absent", "cs-repos-disabled", "vendor-key-imported", "firewall-unchanged",
-        "services-unchanged",
-    } <= set(checks)  # fmt: skip
+    assert UPGRADE_CHECKS <= set(checks)
     assert "installed-packages" in checks  # the old release's install, checked as a fresh one
     assert all(c["ok"] for c in checks.values()), checks
     # what the guest reported, as the checks saw it
@@ -152,13 +153,6 @@ def test_the_previous_release_is_updated_offline_from_the_new_iso(
     assert "installed-packages" not in {c["name"] for c in second["result"]["checks"]}
     print(f"upgrade with --disk-cache: first run {first_wall:.0f} s wall, second "
           f"{second_wall:.0f} s wall: ratio {second_wall / first_wall:.2f} (goal <= 0.60)")
-
-
-# the old release's install and first boot: the steps publish-disk skips when published
-INSTALL_STAGES = ("packages", "bootloader", "firstboot")
-UPGRADE_CHECKS = {"gateway-version", "obsoleted-removed", "added-installed", "config-kept",
-                  "data-kept", "forbidden-absent", "cs-repos-disabled", "vendor-key-imported",
-                  "firewall-unchanged", "services-unchanged"}  # fmt: skip
 
 
 def _second_run(iso: Path, old_iso: Path, disks: Path, art: Path,

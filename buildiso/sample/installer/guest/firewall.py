@@ -69,6 +69,24 @@ def run_in_root(root: Path, argv: list[str]) -> subprocess.CompletedProcess[str]
                           env=dict(os.environ, LC_ALL="C"), timeout=TIMEOUT)  # fmt: skip
 
 
+def run_lokkit(root: Path, args: list[str], say: Say,
+               run: Callable[[Path, list[str]], subprocess.CompletedProcess[str]], *,
+               failed: Callable[[str], str]) -> bool:  # fmt: skip
+    """The target's lokkit with ``args``, as anaconda runs it: its output only logged (at most
+    20 lines), its exit status not acted on. False, having said ``failed(reason)``, when the
+    program could not be started."""
+    try:
+        proc = run(root, [LOKKIT, *args])
+    except (OSError, subprocess.SubprocessError) as exc:
+        say(failed(str(exc.strerror if isinstance(exc, OSError) else exc)))
+        return False
+    for line in (proc.stdout + proc.stderr).splitlines()[:20]:
+        say(f"lokkit: {line}")
+    if proc.returncode != 0:  # anaconda does not look at it either
+        say(f"lokkit exited with status {proc.returncode}")
+    return True
+
+
 def write(root: Path, firewall: Any, say: Say, *,
           run: Callable[[Path, list[str]], subprocess.CompletedProcess[str]] = run_in_root,
           ) -> None:  # fmt: skip
@@ -77,17 +95,11 @@ def write(root: Path, firewall: Any, say: Say, *,
     if (root / RULES).exists():
         say(f"Error: would have run {LOKKIT} {' '.join(args)} (/{RULES} exists already)")
     else:
-        try:
-            proc = run(root, [LOKKIT, *args])
-        except (OSError, subprocess.SubprocessError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) else str(exc)
-            say(f"Error: lokkit run failed: Error running {LOKKIT}: {reason} "
-                "(the firewall is not configured: its ports stay closed)")  # fmt: skip
+        started = run_lokkit(root, args, say, run, failed=lambda reason: (
+            f"Error: lokkit run failed: Error running {LOKKIT}: {reason} "
+            "(the firewall is not configured: its ports stay closed)"))  # fmt: skip
+        if not started:
             return
-        for line in (proc.stdout + proc.stderr).splitlines()[:20]:
-            say(f"lokkit: {line}")
-        if proc.returncode != 0:  # anaconda does not look at it either
-            say(f"lokkit exited with status {proc.returncode}")
     _write_saved(root / SAVED, SAVED_HEADER + "".join(f"{arg}\n" for arg in args[3:]))
 
 

@@ -25,7 +25,7 @@ from typing import Any
 
 from pykickstart.constants import SELINUX_DISABLED, SELINUX_ENFORCING, SELINUX_PERMISSIVE
 
-from .firewall import LOKKIT, Say, run_in_root
+from .firewall import Say, run_in_root, run_lokkit
 
 MODES = {SELINUX_DISABLED: "disabled", SELINUX_ENFORCING: "enforcing",
          SELINUX_PERMISSIVE: "permissive"}  # fmt: skip
@@ -51,14 +51,6 @@ def write(root: Path, selinux_mode: str, say: Say, *,
           run: Callable[[Path, list[str]], subprocess.CompletedProcess[str]] = run_in_root,
           ) -> None:  # fmt: skip
     """Carry out the SELinux setting on the installed system at ``root``."""
-    try:
-        proc = run(root, [LOKKIT, *lokkit_args(selinux_mode)])
-    except (OSError, subprocess.SubprocessError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else str(exc)
-        say(f"Error: lokkit run failed: {reason} (SELinux not set to {selinux_mode}: "
-            "/etc/selinux/config stays as the packages left it)")  # fmt: skip
-        return
-    for line in (proc.stdout + proc.stderr).splitlines()[:20]:
-        say(f"lokkit: {line}")
-    if proc.returncode != 0:  # anaconda does not look at it either
-        say(f"lokkit exited with status {proc.returncode}")
+    run_lokkit(root, lokkit_args(selinux_mode), say, run, failed=lambda reason: (
+        f"Error: lokkit run failed: {reason} (SELinux not set to {selinux_mode}: "
+        "/etc/selinux/config stays as the packages left it)"))  # fmt: skip
